@@ -1,0 +1,76 @@
+# NVDAx — the two commands are `make demo` and `make test`; everything else is a step of theirs.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# npm scripts and every node below run on the pinned Node 24 (npm devDependency `node@24`).
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export ONNXRUNTIME_NODE_INSTALL := skip
+CLUSTERS ?= hub,gpu-a,gpu-b
+SIM := node hack/sim/main.ts
+
+.PHONY: help
+help: ## list targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+node_modules/.installed: package.json package-lock.json
+	@echo "== npm ci (Node 24 comes in as the devDependency node@24)"
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: deps
+deps: node_modules/.installed ## install npm dependencies (npm ci)
+
+.PHONY: binaries
+binaries: ## build pinned kube-apiserver, etcd, kwok, helm... into ~/.cache/nvdax/bin (cached)
+	bash hack/build-binaries.sh
+
+.PHONY: generate
+generate: deps ## regenerate crds/, operator/api/types.gen.ts and docs/api-reference.md from the schema
+	node operator/api/generate.ts
+
+.PHONY: verify
+verify: deps ## typecheck and fail when generated files are stale
+	@echo "== node $$(node --version), typecheck"
+	tsc -p tsconfig.json
+	@echo "== generated files up to date"
+	node operator/api/generate.ts --check
+
+.PHONY: test-unit
+test-unit: deps ## unit tests (no clusters)
+	ava 'test/unit/**/*.test.ts'
+
+.PHONY: test
+test: deps binaries verify ## everything: typecheck, generated-file check, unit and integration tests on simulated clusters
+	bash hack/test.sh
+
+.PHONY: sim-up
+sim-up: deps binaries ## start simulated clusters: make sim-up CLUSTERS=hub,gpu-a,gpu-b
+	$(SIM) up --clusters $(CLUSTERS)
+
+.PHONY: sim-down
+sim-down: ## stop the simulated clusters
+	@[ -d node_modules ] && $(SIM) down || true
+
+.PHONY: sim-status
+sim-status: ## show the simulated clusters
+	$(SIM) status
+
+.PHONY: sim-test-up
+sim-test-up: deps binaries ## start the clusters the integration tests use (.sim-test/)
+	$(SIM) up --dir .sim-test --port-base 21000 --clusters hub,gpu-a,gpu-b
+
+.PHONY: sim-test-down
+sim-test-down:
+	@[ -d node_modules ] && $(SIM) down --dir .sim-test || true
+
+.PHONY: demo
+demo: deps binaries ## the main demo: simulated clusters, CRDs, operator, provider pools
+	bash hack/demo.sh
+
+.PHONY: bench
+bench: deps binaries ## benchmarks (tables and ratios in bench/out/)
+	bash hack/bench.sh
+
+.PHONY: clean
+clean: sim-down sim-test-down ## stop clusters and remove local state (not the binary cache)
+	rm -rf .sim .sim-test bench/out

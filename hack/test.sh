@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make test` after typecheck: unit tests, then one shared run of the simulated
+# clusters for all integration tests, always torn down at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+t0=$(date +%s)
+step() { echo "== $* ($(( $(date +%s) - t0 ))s)"; }
+
+step "unit tests"
+ava 'test/unit/**/*.test.ts'
+
+step "starting simulated clusters hub, gpu-a, gpu-b for the integration tests"
+trap 'step "stopping simulated clusters"; node hack/sim/main.ts down --dir .sim-test || true' EXIT
+node hack/sim/main.ts up --dir .sim-test --port-base 21000 --clusters hub,gpu-a,gpu-b
+
+step "integration tests"
+NVDAX_SIM_DIR="$PWD/.sim-test" ava 'test/integration/**/*.test.ts'
+step "all tests passed"
