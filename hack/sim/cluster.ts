@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { ensurePki, type Pki } from './pki.ts';
 import { livePid, startProc, stopProc, type ProcSpec } from './procs.ts';
-import { buildNodes, runtimeClasses, type NodeGroup } from './nodes.ts';
+import { clusterObjects, type NodeGroup } from './nodes.ts';
 
 export const components = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
 export type Component = (typeof components)[number];
@@ -174,16 +174,17 @@ export async function up(p: ClusterPlan): Promise<void> {
   for (const c of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const) {
     await startComponent(p, c);
   }
-  const zone = `${p.shape.region}-a`;
-  const nodes = p.shape.nodes.flatMap((g) => buildNodes(p.name, g, p.shape.region, zone));
-  const manifests = [...runtimeClasses(), ...nodes].map((o) => YAML.stringify(o)).join('---\n');
+  const objects = clusterObjects(p.name, p.shape);
+  const nodeCount = objects.filter((o) => o['kind'] === 'Node').length;
+  // YAML 1.1 quotes on/off/yes/no, which kubectl's YAML 1.1 parser would read as booleans
+  const manifests = objects.map((o) => YAML.stringify(o, { version: '1.1' })).join('---\n');
   writeFileSync(join(p.dir, 'objects.yaml'), manifests);
   kubectl(p, ['create', '-f', join(p.dir, 'objects.yaml')]);
   // New nodes carry node.kubernetes.io/not-ready:NoSchedule until kwok reports them Ready
   // and the node lifecycle controller lifts it; pods need the default ServiceAccount.
   await waitFor(`${p.name} nodes Ready and untainted`, 90_000, async () => {
     const list = JSON.parse((await get(p, pki, '/api/v1/nodes')).body) as { items: Array<{ spec?: { taints?: unknown[] }; status?: { conditions?: Array<{ type: string; status: string }> } }> };
-    return list.items.length === nodes.length && list.items.every((n) =>
+    return list.items.length === nodeCount && list.items.every((n) =>
       (n.spec?.taints ?? []).length === 0 && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   }, () => kubectl(p, ['get', 'nodes', '-o', 'wide']) + tail(join(p.dir, 'logs', 'kwok.log')));
   await waitFor(`${p.name} default ServiceAccount`, 60_000,

@@ -145,3 +145,9 @@ export function runtimeClasses(): Array<Record<string, unknown>> {
     rc('kata-qemu-coco-dev', '160Mi', '250m', {}),
   ];
 }
+
+/** Every object a simulated cluster of this shape starts with: RuntimeClasses, then nodes. */
+export function clusterObjects(cluster: string, shape: { region: string; nodes: NodeGroup[] }): Array<Record<string, unknown>> {
+  const nodes = shape.nodes.flatMap((g) => buildNodes(cluster, g, shape.region, `${shape.region}-a`));
+  return [...runtimeClasses(), ...(nodes as unknown as Array<Record<string, unknown>>)];
+}

@@ -2,7 +2,7 @@ import test from 'ava';
 import { computeCapacity, podRequest, type NodeView, type PodView } from '../../../operator/controllers/providerpool/capacity.ts';
 import { buildNodes, runtimeClasses, type NodeGroup } from '../../../hack/sim/nodes.ts';
 
-const ready = (n: NodeView): NodeView => ({ ...n, status: { ...n.status, conditions: [{ type: 'Ready', status: 'True' }] } });
+const ready = <T extends NodeView>(n: T): T => ({ ...n, status: { ...n.status, conditions: [{ type: 'Ready', status: 'True' }] } });
 const nodes = (prefix: string, g: NodeGroup) => buildNodes(prefix, g, 'eu-west', 'eu-west-a').map(ready);
 const pod = (nodeName: string, resource: string, n: number, phase = 'Running', init = 0): PodView => ({
   metadata: { name: `p-${nodeName}-${n}`, namespace: 'x' },
@@ -61,7 +61,7 @@ test('a missing RuntimeClass leaves ready CC nodes without a usable runtime', (t
 });
 
 test('node selector restricts the pool; NotReady, cordoned and tainted nodes count in total but not allocatable', (t) => {
-  const ns = nodes('f', { template: 'gpu-container', gpu: 'L4', gpusPerNode: 4, count: 4, labels: { pool: 'p1' } });
+  const ns: NodeView[] = nodes('f', { template: 'gpu-container', gpu: 'L4', gpusPerNode: 4, count: 4, labels: { pool: 'p1' } });
   const other = nodes('g', { template: 'gpu-container', gpu: 'L4', gpusPerNode: 4, count: 1 });
   ns[1] = { ...ns[1]!, status: { ...ns[1]!.status, conditions: [{ type: 'Ready', status: 'Unknown' }] } };
   ns[2] = { ...ns[2]!, spec: { unschedulable: true } };
