@@ -1,0 +1,151 @@
+// The ProviderPool controller: for each pool, connect to its member cluster (the hub
+// itself, a kubeconfig in a Secret, or — later — an agent), compute capacity from the
+// member's caches, and write status with conditions Connected, Ready and
+// ConfidentialReady. Level-triggered: pool changes, member cache changes and member
+// health changes all just enqueue the pool's name; a heartbeat requeue keeps
+// lastHeartbeatTime fresh and notices what no event reports.
+import { API_VERSION, ClusterMode, PLURALS, PoolConditionType } from '../../api/constants.ts';
+import type { ProviderPool, ProviderPoolStatus } from '../../api/types.gen.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { isNotFound } from '../../kube/errors.ts';
+import { resourceType, resources, type KubeObject } from '../../kube/types.ts';
+import type { Controller, ReconcileContext, Result } from '../../runtime/controller.ts';
+import type { EventRecorder } from '../../runtime/events.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import type { Manager } from '../../runtime/manager.ts';
+import { findCondition, type Condition } from '../../runtime/conditions.ts';
+import { MemberRegistry, type MemberSource } from '../../federation/registry.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { computeCapacity } from './capacity.ts';
+import { desiredStatus, type Observation } from './status.ts';
+
+export const providerPools = resourceType(API_VERSION, 'ProviderPool', PLURALS.ProviderPool, false);
+export type ProviderPoolObject = ProviderPool & KubeObject;
+
+export interface ProviderPoolControllerOptions {
+  manager: Manager;
+  hubKubeConfig: KubeConfig;
+  /** How often a pool is re-observed and its heartbeat written (default 15 s). */
+  heartbeatIntervalMs?: number;
+  /** How often each member cluster is probed, and the probe's timeout (defaults 5 s, 3 s). */
+  probeIntervalMs?: number;
+  probeTimeoutMs?: number;
+  concurrency?: number;
+}
+
+export interface ProviderPoolController {
+  controller: Controller;
+  pools: Informer<ProviderPoolObject>;
+  members: MemberRegistry;
+}
+
+const fieldManager = 'nvdax-providerpool-controller';
+
+/** Status fields written by this controller (others, e.g. stake and reputation, belong to other controllers). */
+function owned(s: ProviderPoolStatus): ProviderPoolStatus {
+  const { reputation: _r, stake: _s, activeJobs: _a, ...mine } = s;
+  return mine;
+}
+
+const sameStatus = (a: ProviderPoolStatus, b: ProviderPoolStatus) =>
+  JSON.stringify({ ...owned(a), lastHeartbeatTime: undefined }) === JSON.stringify({ ...owned(b), lastHeartbeatTime: undefined });
+
+async function readKubeconfig(hub: KubeClient, pool: ProviderPoolObject, signal: AbortSignal): Promise<MemberSource | Observation> {
+  const ref = pool.spec.cluster.secretRef;
+  if (!ref) return { kind: 'SecretMissing', message: 'spec.cluster.secretRef is required for mode KubeconfigSecret' };
+  const key = ref.key ?? 'kubeconfig';
+  try {
+    const secret = await hub.get<KubeObject & { data?: Record<string, string> }>(resources.secrets, ref.name, ref.namespace, signal);
+    const data = secret.data?.[key];
+    if (!data) return { kind: 'SecretMissing', message: `Secret ${ref.namespace}/${ref.name} has no key "${key}"` };
+    return { kind: 'Kubeconfig', kubeconfig: Buffer.from(data, 'base64').toString('utf8') };
+  } catch (e) {
+    if (isNotFound(e)) return { kind: 'SecretMissing', message: `Secret ${ref.namespace}/${ref.name} not found` };
+    throw e;
+  }
+}
+
+/** Creates the ProviderPool informer and controller on `manager`. */
+export function setupProviderPoolController(o: ProviderPoolControllerOptions): ProviderPoolController {
+  const { manager } = o;
+  const clock = manager.clock;
+  const heartbeatMs = o.heartbeatIntervalMs ?? 15_000;
+  const hub = manager.client;
+  const events: EventRecorder = manager.eventRecorder();
+  const pools = manager.informer<ProviderPoolObject>({ resource: providerPools });
+  // members notify the controller, which is created below once the registry exists
+  let controller: Controller | undefined;
+  const members = new MemberRegistry({
+    manager, hubKubeConfig: o.hubKubeConfig, clock,
+    probeIntervalMs: o.probeIntervalMs ?? 5_000, probeTimeoutMs: o.probeTimeoutMs ?? 3_000,
+    onChange: (pool) => controller?.enqueue(pool),
+  });
+
+  async function observe(pool: ProviderPoolObject, signal: AbortSignal): Promise<Observation> {
+    const name = pool.metadata?.name ?? '';
+    let source: MemberSource;
+    switch (pool.spec.cluster.mode) {
+      case ClusterMode.Local:
+        source = { kind: 'Local' };
+        break;
+      case ClusterMode.KubeconfigSecret: {
+        const r = await readKubeconfig(hub, pool, signal);
+        if (r.kind !== 'Local' && r.kind !== 'Kubeconfig') { await members.remove(name); return r; }
+        source = r;
+        break;
+      }
+      default:
+        await members.remove(name);
+        return { kind: 'AgentPending' };
+    }
+    let member;
+    try {
+      member = await members.ensure(name, source);
+    } catch (e) {
+      return { kind: 'SecretMissing', message: `${pool.spec.cluster.secretRef?.namespace}/${pool.spec.cluster.secretRef?.name}: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    const h = member.health();
+    if (!h.connected && h.error === undefined) return { kind: 'Syncing' }; // first contact still under way
+    if (!h.connected) return { kind: 'Unreachable', error: h.error ?? 'unreachable', ...(h.lastContact !== undefined ? { lastContact: h.lastContact } : {}) };
+    if (!member.synced()) return { kind: 'Syncing', ...(h.lastContact !== undefined ? { lastContact: h.lastContact } : {}) };
+    return {
+      kind: 'Connected',
+      capacity: computeCapacity(member.nodes(), member.pods(), member.runtimeClasses(), pool.spec.nodeSelector),
+      lastContact: h.lastContact ?? clock.now(),
+    };
+  }
+
+  function announce(pool: ProviderPoolObject, before: Condition[] | undefined, after: Condition[] | undefined): void {
+    for (const type of [PoolConditionType.Connected, PoolConditionType.Ready, PoolConditionType.ConfidentialReady]) {
+      const a = findCondition(before, type), b = findCondition(after, type);
+      if (!b || (a?.status === b.status && a?.reason === b.reason)) continue;
+      const good = b.status === 'True';
+      const note = `${type}=${b.status} (${b.reason}): ${b.message}`.slice(0, 1000);
+      void (good ? events.normal(pool, b.reason, note) : events.warning(pool, b.reason, note));
+    }
+  }
+
+  const reconcile = async (key: string, ctx: ReconcileContext): Promise<Result> => {
+    const pool = pools.get(key);
+    if (!pool) {
+      await members.remove(key);
+      return {};
+    }
+    const obs = await observe(pool, ctx.signal);
+    const want = owned(desiredStatus(pool, obs, clock.now()));
+    const have = pool.status ?? {};
+    const lastBeat = have.lastHeartbeatTime ? Date.parse(have.lastHeartbeatTime) : 0;
+    const beatDue = want.lastHeartbeatTime !== have.lastHeartbeatTime && clock.now() - lastBeat >= heartbeatMs;
+    if (!sameStatus(have, want) || beatDue) {
+      await hub.applyStatus(providerPools, { apiVersion: API_VERSION, kind: 'ProviderPool', metadata: { name: key }, status: want } as KubeObject,
+        { fieldManager, force: true, signal: ctx.signal });
+      announce(pool, have.conditions as Condition[] | undefined, want.conditions as Condition[] | undefined);
+      if (!sameStatus(have, want)) ctx.log.info({ phase: want.phase, observation: obs.kind }, 'Pool status updated');
+    }
+    return { requeueAfter: heartbeatMs };
+  };
+
+  controller = manager.controller({ name: 'providerpool', reconcile, concurrency: o.concurrency ?? 2 });
+  controller.watch(pools);
+  return { controller, pools, members };
+}

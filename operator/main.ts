@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// The NVDAx hub operator: `npm run operator -- --kubeconfig FILE` (or in-cluster).
+// main only wires: configuration, logger, hub client, manager, controllers.
+import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
+import { KubeClient } from './kube/client.ts';
+import { loadKubeConfig } from './kube/load.ts';
+import { ConfigError, parseDuration, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
+import { createLogger } from './runtime/log.ts';
+import { LeadershipLostError, Manager, shutdownSignal } from './runtime/manager.ts';
+import { setupProviderPoolController } from './controllers/providerpool/controller.ts';
+
+const operatorFlags = {
+  'heartbeat-interval': { type: 'string' },
+  'member-probe-interval': { type: 'string' },
+  'member-probe-timeout': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const help = `nvdax operator — reconciles ProviderPools (and, soon, jobs) on a hub cluster.
+Flags (each also read from NVDAX_<FLAG> in upper snake case):
+  --kubeconfig FILE            hub kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --context NAME               kubeconfig context
+  --no-leader-elect            run without a Lease (leader election is on by default)
+  --leader-election-namespace  Lease namespace (default $POD_NAMESPACE or nvdax-system)
+  --leader-election-id         Lease name (default nvdax-operator)
+  --identity NAME              this process in the Lease (default $POD_NAME or hostname-pid)
+  --lease-duration 15s --renew-deadline 10s --retry-period 2s
+  --ops-bind-address :8080     /healthz, /readyz, /metrics
+  --log-level info             trace|debug|info|warn|error|fatal|silent
+  --max-concurrent-reconciles 4
+  --resync-period 10m --request-timeout 30s --shutdown-timeout 30s
+  --heartbeat-interval 15s     how often each pool is re-observed and its heartbeat written
+  --member-probe-interval 5s   how often each member cluster's API server is probed
+  --member-probe-timeout 3s    timeout of one probe
+`;
+
+function durationFlag(extra: Record<string, string | boolean | undefined>, flag: string, def: string): number {
+  const text = String(extra[flag] ?? process.env[`NVDAX_${flag.toUpperCase().replaceAll('-', '_')}`] ?? def);
+  const ms = parseDuration(text);
+  if (!ms) throw new ConfigError(`--${flag}: invalid duration "${text}" (expected e.g. 500ms, 15s, 2m)`);
+  return ms;
+}
+
+async function main(): Promise<number> {
+  if (parseArgs({ args: process.argv.slice(2), options: { ...runtimeFlags, ...operatorFlags }, strict: false }).values['help']) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const { config, extra } = parseRuntimeConfig(process.argv.slice(2), process.env, { defaultIdentity: `${hostname()}-${process.pid}`, extra: operatorFlags });
+  const heartbeatIntervalMs = durationFlag(extra, 'heartbeat-interval', '15s');
+  const probeIntervalMs = durationFlag(extra, 'member-probe-interval', '5s');
+  const probeTimeoutMs = durationFlag(extra, 'member-probe-timeout', '3s');
+  const log = createLogger({ level: config.logLevel });
+  const kc = loadKubeConfig(config.kubeconfig, config.context);
+  const client = new KubeClient(kc, { name: 'hub', requestTimeoutMs: config.requestTimeoutMs });
+  const manager = Manager.fromConfig(config, client, log);
+  const pools = setupProviderPoolController({
+    manager, hubKubeConfig: kc, heartbeatIntervalMs, probeIntervalMs, probeTimeoutMs, concurrency: config.maxConcurrentReconciles,
+  });
+  log.info({ identity: manager.identity, hub: kc.getCurrentCluster()?.server, leaderElection: config.leaderElection.enabled, ops: config.ops }, 'Starting operator');
+  try {
+    await manager.start(shutdownSignal(log));
+    return 0;
+  } catch (e) {
+    if (e instanceof LeadershipLostError) log.error({ err: e }, 'Leadership lost, exiting');
+    else throw e;
+    return 1;
+  } finally {
+    await pools.members.stopAll();
+    await client.close();
+  }
+}
+
+main().then((code) => process.exit(code), (e: unknown) => {
+  process.stderr.write(`operator: ${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(e instanceof ConfigError ? 2 : 1);
+});
