@@ -14,6 +14,7 @@ const operatorFlags = {
   'heartbeat-interval': { type: 'string' },
   'member-probe-interval': { type: 'string' },
   'member-probe-timeout': { type: 'string' },
+  'pool-selector': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -33,6 +34,7 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --heartbeat-interval 15s     how often each pool is re-observed and its heartbeat written
   --member-probe-interval 5s   how often each member cluster's API server is probed
   --member-probe-timeout 3s    timeout of one probe
+  --pool-selector LABELS       only reconcile ProviderPools matching this label selector (sharding, tests)
 `;
 
 function durationFlag(extra: Record<string, string | boolean | undefined>, flag: string, def: string): number {
@@ -57,6 +59,7 @@ async function main(): Promise<number> {
   const manager = Manager.fromConfig(config, client, log);
   const pools = setupProviderPoolController({
     manager, hubKubeConfig: kc, heartbeatIntervalMs, probeIntervalMs, probeTimeoutMs, concurrency: config.maxConcurrentReconciles,
+    poolSelector: String(extra['pool-selector'] ?? process.env['NVDAX_POOL_SELECTOR'] ?? ''),
   });
   log.info({ identity: manager.identity, hub: kc.getCurrentCluster()?.server, leaderElection: config.leaderElection.enabled, ops: config.ops }, 'Starting operator');
   try {

@@ -31,6 +31,8 @@ export interface ProviderPoolControllerOptions {
   probeIntervalMs?: number;
   probeTimeoutMs?: number;
   concurrency?: number;
+  /** Label selector restricting the pools this process reconciles ('' = all). */
+  poolSelector?: string;
 }
 
 export interface ProviderPoolController {
@@ -72,7 +74,7 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
   const heartbeatMs = o.heartbeatIntervalMs ?? 15_000;
   const hub = manager.client;
   const events: EventRecorder = manager.eventRecorder();
-  const pools = manager.informer<ProviderPoolObject>({ resource: providerPools });
+  const pools = manager.informer<ProviderPoolObject>({ resource: providerPools, ...(o.poolSelector ? { labelSelector: o.poolSelector } : {}) });
   // members notify the controller, which is created below once the registry exists
   let controller: Controller | undefined;
   const members = new MemberRegistry({

@@ -1,0 +1,190 @@
+// The ProviderPool controller end to end: the real operator process, the real hub and
+// member API servers. Pools select nodes labelled for this test run, so other tests'
+// pods in the same clusters do not change the numbers asserted here.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import YAML from 'yaml';
+import { buildNodes } from '../../hack/sim/nodes.ts';
+import type { ProviderPool } from '../../operator/api/types.gen.ts';
+import { binDir, kubeconfigPath, loadKubeConfig, simDir, uniqueName } from '../helpers/sim.ts';
+import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
+import { startOperator, type OperatorProc } from '../helpers/operator.ts';
+import { metricValue } from '../helpers/runtime-kit.ts';
+import { readState } from '../../hack/sim/state.ts';
+import { startComponent, stopComponent } from '../../hack/sim/cluster.ts';
+
+const run = uniqueName('pp');
+const label = { 'nvdax.io/test-run': run };
+const hub = loadKubeConfig('hub');
+const hubCore = hub.makeApiClient(CoreV1Api);
+const secretsNs = `${run}-secrets`;
+const kubectl = (cluster: string, args: string[], input?: string) =>
+  execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', kubeconfigPath(cluster), ...args], { encoding: 'utf8', ...(input ? { input } : {}) });
+
+type Pool = ProviderPool & { metadata: { name: string } };
+const getPool = (name: string): Pool => JSON.parse(kubectl('hub', ['get', 'providerpool', name, '-o', 'json'])) as Pool;
+const cond = (p: Pool, type: string) => p.status?.conditions?.find((c) => c.type === type);
+
+function pool(name: string, secret: string, extra: Partial<ProviderPool['spec']> = {}): object {
+  return {
+    apiVersion: 'nvdax.io/v1alpha1', kind: 'ProviderPool', metadata: { name, labels: label },
+    spec: {
+      provider: { address: '0x1111111111111111111111111111111111111111' }, region: 'eu-west', jurisdiction: 'IE',
+      cluster: { mode: 'KubeconfigSecret', secretRef: { name: secret, namespace: secretsNs } },
+      baseRates: [
+        { gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2.10' }, { gpuProduct: 'NVIDIA-H200', pricePerGpuHour: '3.05' },
+        { gpuProduct: 'NVIDIA-L4', pricePerGpuHour: '0.40' },
+      ],
+      confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }, { runtimeClassName: 'kata-qemu-nvidia-gpu-tdx', teeType: 'tdx' }],
+      ...extra,
+    },
+  };
+}
+
+const apply = (cluster: string, objs: object[]) => kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', '-'], objs.map((o) => YAML.stringify(o, { version: '1.1' })).join('---\n'));
+
+function gpuPod(ns: string, name: string, node: string, resource: string, n: number, extra: Partial<V1Pod['spec']> = {}, annotations: Record<string, string> = {}): V1Pod {
+  return {
+    metadata: { name, namespace: ns, annotations },
+    spec: { restartPolicy: 'Never', nodeSelector: { 'kubernetes.io/hostname': node }, containers: [{ name: 'm', image: 'x', resources: { limits: { [resource]: String(n) } } }], ...extra },
+  };
+}
+
+let op: OperatorProc;
+const memberNs = `${run}-work`;
+
+test.before(async () => {
+  kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', join(import.meta.dirname, '..', '..', 'crds')]);
+  kubectl('hub', ['wait', '--for=condition=Established', 'crd/providerpools.nvdax.io', '--timeout=30s']);
+  await createNamespace(hub, secretsNs);
+  for (const c of ['gpu-a', 'gpu-b', 'gpu-c']) {
+    kubectl('hub', ['-n', secretsNs, 'create', 'secret', 'generic', c, `--from-file=kubeconfig=${kubeconfigPath(c)}`]);
+  }
+  for (const c of ['gpu-a', 'gpu-b']) await createNamespace(loadKubeConfig(c), memberNs);
+  op = startOperator({ identity: `${run}-op-1`, poolSelector: `nvdax.io/test-run=${run}`, leaseNamespace: secretsNs });
+});
+
+test.after.always(async () => {
+  await op?.stop();
+  kubectl('hub', ['delete', 'providerpools', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
+  for (const c of ['gpu-a', 'gpu-b']) {
+    kubectl(c, ['delete', 'nodes', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
+    await deleteNamespace(loadKubeConfig(c), memberNs);
+  }
+  await deleteNamespace(hub, secretsNs);
+});
+
+test.serial('pool capacity matches the nodes and running GPU pods of two member clusters', async (t) => {
+  const a = [
+    ...buildNodes(`${run}-a`, { template: 'gpu-container', gpu: 'H100', count: 2, labels: label }, 'eu-west', 'eu-west-a'),
+    ...buildNodes(`${run}-a`, { template: 'gpu-confidential', gpu: 'H100', tee: 'snp', count: 1, labels: label }, 'eu-west', 'eu-west-a'),
+  ];
+  const b = [
+    ...buildNodes(`${run}-b`, { template: 'gpu-container', gpu: 'L4', gpusPerNode: 4, count: 1, labels: label }, 'us-east', 'us-east-a'),
+    ...buildNodes(`${run}-b`, { template: 'gpu-confidential', gpu: 'H200', tee: 'tdx', resourceName: 'model', count: 1, labels: label }, 'us-east', 'us-east-a'),
+  ];
+  kubectl('gpu-a', ['create', '-f', '-'], a.map((n) => YAML.stringify(n, { version: '1.1' })).join('---\n'));
+  kubectl('gpu-b', ['create', '-f', '-'], b.map((n) => YAML.stringify(n, { version: '1.1' })).join('---\n'));
+  const coreA = loadKubeConfig('gpu-a').makeApiClient(CoreV1Api);
+  const coreB = loadKubeConfig('gpu-b').makeApiClient(CoreV1Api);
+  const [h0, h1, cc] = a.map((n) => n.metadata.name) as [string, string, string];
+  const [l4, tdx] = b.map((n) => n.metadata.name) as [string, string];
+  await eventually('test nodes Ready', async () => {
+    const nodes = [...(await coreA.listNode({ labelSelector: `nvdax.io/test-run=${run}` })).items, ...(await coreB.listNode({ labelSelector: `nvdax.io/test-run=${run}` })).items];
+    return nodes.length === 5 && nodes.every((n) => !n.spec?.taints?.length && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  }, 60_000);
+  const pods: Array<[CoreV1Api, V1Pod]> = [
+    [coreA, gpuPod(memberNs, 'h3', h0, 'nvidia.com/gpu', 3)],
+    [coreA, gpuPod(memberNs, 'h2', h1, 'nvidia.com/gpu', 2)],
+    [coreA, gpuPod(memberNs, 'done', h1, 'nvidia.com/gpu', 4, {}, { 'pod-complete.stage.kwok.x-k8s.io/delay': '1s' })],
+    [coreA, gpuPod(memberNs, 'cc', cc, 'nvidia.com/pgpu', 1, { runtimeClassName: 'kata-qemu-nvidia-gpu-snp' })],
+    [coreB, gpuPod(memberNs, 'l4', l4, 'nvidia.com/gpu', 3)],
+    [coreB, gpuPod(memberNs, 'tdx', tdx, 'nvidia.com/GH100_H200_SXM_141GB', 2, { runtimeClassName: 'kata-qemu-nvidia-gpu-tdx' })],
+  ];
+  for (const [api, p] of pods) await api.createNamespacedPod({ namespace: memberNs, body: p });
+  apply('hub', [
+    pool(`${run}-a`, 'gpu-a', { nodeSelector: label }),
+    pool(`${run}-b`, 'gpu-b', { nodeSelector: label, region: 'us-east', jurisdiction: 'US' }),
+  ]);
+  const summary = (p: Pool) => (p.status?.capacity ?? []).map((c) => `${c.gpuProduct}/${c.mode}/${c.resourceName}: nodes=${c.nodes} total=${c.total} alloc=${c.allocatable} inUse=${c.inUse} avail=${c.available} block=${c.largestFreeBlock}`);
+  const wantA = [
+    'NVIDIA-H100-80GB-HBM3/Confidential/nvidia.com/pgpu: nodes=1 total=8 alloc=8 inUse=1 avail=7 block=7',
+    'NVIDIA-H100-80GB-HBM3/Container/nvidia.com/gpu: nodes=2 total=16 alloc=16 inUse=5 avail=11 block=6',
+  ];
+  const wantB = [
+    'NVIDIA-H200/Confidential/nvidia.com/GH100_H200_SXM_141GB: nodes=1 total=8 alloc=8 inUse=2 avail=6 block=6',
+    'NVIDIA-L4/Container/nvidia.com/gpu: nodes=1 total=4 alloc=4 inUse=3 avail=1 block=1',
+  ];
+  // the 'done' pod holds 4 GPUs until kwok completes it; only then do the numbers settle
+  const pa = await eventually('pool A capacity', async () => { const p = getPool(`${run}-a`); return JSON.stringify(summary(p)) === JSON.stringify(wantA) ? p : undefined; }, 60_000);
+  const pb = await eventually('pool B capacity', async () => { const p = getPool(`${run}-b`); return JSON.stringify(summary(p)) === JSON.stringify(wantB) ? p : undefined; }, 60_000);
+  t.deepEqual(summary(pa), wantA);
+  t.deepEqual(summary(pb), wantB);
+  t.is(pa.status?.phase, 'Ready');
+  t.is(pa.status?.totalGpus, 24);
+  t.is(pa.status?.availableGpus, 18);
+  t.like(cond(pa, 'ConfidentialReady'), { status: 'True', reason: 'ConfidentialRuntimeAvailable' });
+  t.deepEqual(pa.status?.capacity?.find((c) => c.mode === 'Confidential')?.teeTypes, ['snp']);
+  t.like(cond(pb, 'ConfidentialReady'), { status: 'True' });
+  t.is(cond(pa, 'Ready')?.observedGeneration, pa.metadata.generation);
+  // the printer columns show it
+  t.regex(kubectl('hub', ['get', 'pp', `${run}-a`]), new RegExp(`${run}-a\\s+eu-west\\s+Ready\\s+24\\s+18`));
+});
+
+test.serial('a missing kubeconfig Secret is reported, and the pool recovers once it exists', async (t) => {
+  apply('hub', [pool(`${run}-nosecret`, 'not-yet')]);
+  const p = await eventually('KubeconfigSecretMissing', async () => { const x = getPool(`${run}-nosecret`); return cond(x, 'Connected')?.reason === 'KubeconfigSecretMissing' ? x : undefined; });
+  t.regex(cond(p, 'Connected')?.message ?? '', new RegExp(`Secret ${secretsNs}/not-yet not found`));
+  t.is(cond(p, 'Ready')?.status, 'False');
+  kubectl('hub', ['-n', secretsNs, 'create', 'secret', 'generic', 'not-yet', `--from-file=kubeconfig=${kubeconfigPath('gpu-b')}`]);
+  await eventually('Connected after the Secret appears', async () => cond(getPool(`${run}-nosecret`), 'Connected')?.status === 'True', 20_000);
+  t.pass();
+});
+
+test.serial('a lost member API server turns its pool Ready=False within 10 s; it recovers when the server returns', async (t) => {
+  const state = readState(simDir());
+  const gpuC = state?.clusters.find((c) => c.name === 'gpu-c');
+  if (!gpuC) throw new Error('the test sim has no gpu-c cluster (make sim-test-up starts it)');
+  apply('hub', [pool(`${run}-c`, 'gpu-c')]);
+  const before = await eventually('pool C Ready', async () => { const p = getPool(`${run}-c`); return cond(p, 'Ready')?.status === 'True' ? p : undefined; }, 30_000);
+  await stopComponent(gpuC, 'kube-apiserver');
+  const stoppedAt = Date.now();
+  try {
+    const lost = await eventually('Ready=False', async () => { const p = getPool(`${run}-c`); return cond(p, 'Ready')?.status === 'False' ? p : undefined; }, 10_000, 100);
+    const detectMs = Date.now() - stoppedAt;
+    t.log(`Ready=False ${detectMs} ms after the member API server exited`);
+    t.is(cond(lost, 'Connected')?.reason, 'ConnectionFailed');
+    t.regex(cond(lost, 'Ready')?.message ?? '', /member cluster unreachable: .*(ECONNREFUSED|connect|refused|socket|fetch failed)/i);
+    t.is(lost.status?.phase, 'Degraded');
+    t.deepEqual(lost.status?.capacity, before.status?.capacity, 'last known capacity is kept, not wiped');
+  } finally {
+    await startComponent(gpuC, 'kube-apiserver');
+  }
+  const restartedAt = Date.now();
+  const back = await eventually('Ready=True again', async () => { const p = getPool(`${run}-c`); return cond(p, 'Ready')?.status === 'True' ? p : undefined; }, 30_000, 100);
+  t.log(`Ready=True ${Date.now() - restartedAt} ms after the member API server was ready again`);
+  t.is(cond(back, 'Connected')?.reason, 'Connected');
+  t.deepEqual(back.status?.capacity, before.status?.capacity);
+});
+
+test.serial('an operator killed mid-flight loses nothing: the restarted one picks up what changed meanwhile', async (t) => {
+  const name = `${run}-a`;
+  const before = getPool(name);
+  const connectedSince = cond(before, 'Connected')?.lastTransitionTime;
+  const port = await op.opsPort();
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  t.true((metricValue(metrics, 'controller_runtime_reconcile_total', { controller: 'providerpool', result: 'requeue_after' }) ?? 0) > 0, 'reconciles are counted in /metrics');
+  await op.kill();
+  const coreA = loadKubeConfig('gpu-a').makeApiClient(CoreV1Api);
+  const h0 = `${run}-a-gpu-h100-0`;
+  await coreA.createNamespacedPod({ namespace: memberNs, body: gpuPod(memberNs, 'while-down', h0, 'nvidia.com/gpu', 4) });
+  op = startOperator({ identity: `${run}-op-2`, poolSelector: `nvdax.io/test-run=${run}`, leaseNamespace: secretsNs });
+  const after = await eventually('inUse includes the pod created while the operator was down', async () => {
+    const p = getPool(name);
+    return p.status?.capacity?.find((c) => c.mode === 'Container')?.inUse === 9 ? p : undefined;
+  }, 40_000);
+  t.is(cond(after, 'Connected')?.lastTransitionTime, connectedSince, 'conditions were carried over, not reset');
+  t.is(after.status?.phase, 'Ready');
+});
