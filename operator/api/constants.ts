@@ -1,0 +1,143 @@
+// Names the operator and the schema share. Each enum of the API is written here once,
+// as an `as const` object (value) plus a type of the same name (union of its values):
+// the schema builds its `enum` from `Object.values(X)`, and the generated types.gen.ts
+// imports the union, so a value added here reaches the CRD, the types and the docs.
+
+export const GROUP = 'nvdax.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = 'nvdax.io/v1alpha1';
+export const CATEGORY = 'nvdax';
+
+/** Kind → REST names. */
+export const resources = {
+  InferenceJob: { plural: 'inferencejobs', singular: 'inferencejob', shortName: 'ij', scope: 'Namespaced' },
+  TrainingJob: { plural: 'trainingjobs', singular: 'trainingjob', shortName: 'tj', scope: 'Namespaced' },
+  ProviderPool: { plural: 'providerpools', singular: 'providerpool', shortName: 'pp', scope: 'Cluster' },
+} as const;
+export type Kind = keyof typeof resources;
+export const PLURALS = {
+  InferenceJob: resources.InferenceJob.plural,
+  TrainingJob: resources.TrainingJob.plural,
+  ProviderPool: resources.ProviderPool.plural,
+} as const;
+
+type Values<T> = T[keyof T];
+
+export const Tier = { BestEffort: 'BestEffort', Reserved: 'Reserved', Premium: 'Premium' } as const;
+export type Tier = Values<typeof Tier>;
+
+export const TeeType = { SNP: 'snp', TDX: 'tdx' } as const;
+export type TeeType = Values<typeof TeeType>;
+
+export const InferenceEngine = {
+  VLLM: 'vLLM', Triton: 'Triton', ONNXRuntime: 'ONNXRuntime', TGI: 'TGI', Custom: 'Custom',
+} as const;
+export type InferenceEngine = Values<typeof InferenceEngine>;
+
+export const TrainingEngine = {
+  PyTorch: 'PyTorch', DeepSpeed: 'DeepSpeed', JAX: 'JAX', Flower: 'Flower', Custom: 'Custom',
+} as const;
+export type TrainingEngine = Values<typeof TrainingEngine>;
+
+export const EndpointProtocol = { OpenAI: 'OpenAI', OpenInference: 'OpenInference' } as const;
+export type EndpointProtocol = Values<typeof EndpointProtocol>;
+
+export const Transport = { HTTP: 'HTTP', GRPC: 'GRPC' } as const;
+export type Transport = Values<typeof Transport>;
+
+export const TrainingMode = { Distributed: 'Distributed', Federated: 'Federated' } as const;
+export type TrainingMode = Values<typeof TrainingMode>;
+
+export const Aggregation = { FedAvg: 'FedAvg', SecureAggregation: 'SecureAggregation' } as const;
+export type Aggregation = Values<typeof Aggregation>;
+
+export const ClusterMode = { Local: 'Local', KubeconfigSecret: 'KubeconfigSecret', Agent: 'Agent' } as const;
+export type ClusterMode = Values<typeof ClusterMode>;
+
+/** How a pool's GPUs are exposed: container mode (`nvidia.com/gpu`) or vm-passthrough for Confidential Containers. */
+export const GpuMode = { Container: 'Container', Confidential: 'Confidential' } as const;
+export type GpuMode = Values<typeof GpuMode>;
+
+export const ConditionStatus = { True: 'True', False: 'False', Unknown: 'Unknown' } as const;
+export type ConditionStatus = Values<typeof ConditionStatus>;
+
+/** Job lifecycle. Pending: waiting for escrow or a pool; Scheduled: placed, pods starting. */
+export const JobPhase = {
+  Pending: 'Pending', Scheduled: 'Scheduled', Running: 'Running',
+  Succeeded: 'Succeeded', Failed: 'Failed', Suspended: 'Suspended',
+} as const;
+export type JobPhase = Values<typeof JobPhase>;
+
+export const PoolPhase = { Pending: 'Pending', Ready: 'Ready', Degraded: 'Degraded', Disconnected: 'Disconnected' } as const;
+export type PoolPhase = Values<typeof PoolPhase>;
+
+export const SettlementTxType = {
+  Deposit: 'Deposit', Charge: 'Charge', Refund: 'Refund', VerifierFee: 'VerifierFee', Slash: 'Slash',
+} as const;
+export type SettlementTxType = Values<typeof SettlementTxType>;
+
+export const JobConditionType = {
+  /** The requester's escrow covers the job at the quoted price. */
+  Escrowed: 'Escrowed',
+  /** A pool was chosen and the workload materialized there. */
+  Scheduled: 'Scheduled',
+  /** TEE and GPU attestation evidence verified (confidential jobs only). */
+  Attested: 'Attested',
+  /** Serving (InferenceJob) or all workers running (TrainingJob). */
+  Ready: 'Ready',
+  Complete: 'Complete',
+  Failed: 'Failed',
+} as const;
+export type JobConditionType = Values<typeof JobConditionType>;
+
+export const PoolConditionType = {
+  /** The hub reaches the member cluster (or its agent heartbeats). */
+  Connected: 'Connected',
+  /** Connected, healthy and offering at least one GPU. */
+  Ready: 'Ready',
+  /** A confidential runtime class and CC-ready GPU nodes are present. */
+  ConfidentialReady: 'ConfidentialReady',
+} as const;
+export type PoolConditionType = Values<typeof PoolConditionType>;
+
+/** Condition reasons (CamelCase, as Kubernetes conventions ask) a human can act on. */
+export const JobReason = {
+  EscrowVerified: 'EscrowVerified',
+  EscrowMissing: 'EscrowMissing',
+  EscrowInsufficient: 'EscrowInsufficient',
+  Placed: 'Placed',
+  NoMatchingPool: 'NoMatchingPool',
+  PriceCapExceeded: 'PriceCapExceeded',
+  InsufficientCapacity: 'InsufficientCapacity',
+  NoConfidentialPool: 'NoConfidentialPool',
+  PoolLost: 'PoolLost',
+  AttestationVerified: 'AttestationVerified',
+  AttestationFailed: 'AttestationFailed',
+  WorkloadReady: 'WorkloadReady',
+  WorkloadNotReady: 'WorkloadNotReady',
+  Completed: 'Completed',
+  RetriesExhausted: 'RetriesExhausted',
+  DeadlineExceeded: 'DeadlineExceeded',
+  Suspended: 'Suspended',
+} as const;
+export type JobReason = Values<typeof JobReason>;
+
+export const PoolReason = {
+  Connected: 'Connected',
+  ConnectionFailed: 'ConnectionFailed',
+  KubeconfigSecretMissing: 'KubeconfigSecretMissing',
+  HeartbeatTimeout: 'HeartbeatTimeout',
+  AgentNotImplemented: 'AgentNotImplemented',
+  GpusAvailable: 'GpusAvailable',
+  NoGpuNodes: 'NoGpuNodes',
+  Unschedulable: 'Unschedulable',
+  ConfidentialRuntimeAvailable: 'ConfidentialRuntimeAvailable',
+  NoConfidentialRuntime: 'NoConfidentialRuntime',
+} as const;
+export type PoolReason = Values<typeof PoolReason>;
+
+/** Every enum above by name, so the type generator can check it imports the right union. */
+export const enums = {
+  Tier, TeeType, InferenceEngine, TrainingEngine, EndpointProtocol, Transport, TrainingMode, Aggregation,
+  ClusterMode, GpuMode, ConditionStatus, JobPhase, PoolPhase, SettlementTxType,
+} as const;

@@ -1,0 +1,126 @@
+// InferenceJob: serve a model behind an endpoint, on a pool chosen by SLA and price.
+import { EndpointProtocol, InferenceEngine, Transport } from './constants.ts';
+import type { KindDef } from './crd.ts';
+import { confidential } from './confidential.ts';
+import { immutableOncePlaced, jobStatusProperties } from './jobstatus.ts';
+import { patterns } from './patterns.ts';
+import { payment } from './payment.ts';
+import { bool, int, list, obj, oneOf, str } from './schema.ts';
+import { sla } from './sla.ts';
+import { model, resources, runtime } from './workload.ts';
+
+const autoscaling = obj(
+  'Autoscaling',
+  'Scale replicas between bounds on load. Mutually exclusive with replicas.',
+  {
+    minReplicas: int('Fewest replicas; 0 scales to zero when idle (the first request waits for a cold start).', {
+      minimum: 0,
+      maximum: 100,
+      default: 1,
+    }),
+    maxReplicas: int('Most replicas; bounds the cost.', { minimum: 1, maximum: 100 }),
+    targetConcurrency: int('In-flight requests per replica to aim for.', { minimum: 1, maximum: 10000, default: 8 }),
+  },
+  {
+    required: ['maxReplicas'],
+    rules: [
+      { rule: 'self.minReplicas <= self.maxReplicas', message: 'must be <= maxReplicas', fieldPath: '.minReplicas' },
+    ],
+  },
+);
+
+const endpoint = obj('Endpoint', 'How requests reach the model.', {
+  protocol: oneOf(
+    'EndpointProtocol',
+    'API the endpoint speaks: OpenAI (chat/completions) or OpenInference (KServe Open Inference Protocol v2).',
+    Object.values(EndpointProtocol),
+    EndpointProtocol.OpenAI,
+  ),
+  transport: oneOf('Transport', 'HTTP or GRPC. The OpenAI protocol is HTTP only.', Object.values(Transport), Transport.HTTP),
+  port: int('Port the runtime container listens on; the gateway forwards to it.', { minimum: 1, maximum: 65535, default: 8000 }),
+}, {
+  rules: [
+    {
+      rule: "self.protocol != 'OpenAI' || self.transport == 'HTTP'",
+      message: 'the OpenAI protocol is served over HTTP only',
+      fieldPath: '.transport',
+    },
+  ],
+});
+
+const endpointStatus = obj(
+  'EndpointStatus',
+  'An address the job is served at.',
+  {
+    name: str('Endpoint name, e.g. default.', { pattern: patterns.dnsLabel }),
+    url: str('URL requesters call (through the gateway, which encrypts to the attested workload).', { maxLength: 2048 }),
+    protocol: oneOf('EndpointProtocol', 'API spoken there.', Object.values(EndpointProtocol)),
+  },
+  { required: ['name', 'url'] },
+);
+
+export const inferenceJob: KindDef = {
+  kind: 'InferenceJob',
+  description:
+    'InferenceJob serves a model on GPUs of the NVDAx network. The operator picks the cheapest ProviderPool that ' +
+    'meets the SLA (GPU product and count, latency, price cap, region, data residency, confidential execution), ' +
+    'runs the model there, and settles metered usage from the requester escrow.',
+  spec: obj(
+    'InferenceJobSpec',
+    'What to serve, on what hardware, at which service level and price.',
+    {
+      suspend: bool('Stop serving and release the GPUs while keeping the job; set false to resume.', false),
+      model: model('to serve'),
+      runtime: runtime('InferenceRuntime', 'InferenceEngine', Object.values(InferenceEngine), 'vLLM, Triton, ONNXRuntime, TGI'),
+      resources: resources('replica'),
+      replicas: int('Fixed number of replicas. Unset and no autoscaling: 1.', { minimum: 0, maximum: 100 }),
+      autoscaling,
+      endpoint,
+      sla,
+      confidential,
+      retries: int('Times to place the job again after a failure or a lost pool before it fails.', {
+        minimum: 0,
+        maximum: 10,
+        default: 3,
+      }),
+      payment,
+    },
+    {
+      required: ['model', 'runtime', 'resources', 'sla', 'payment'],
+      rules: [
+        {
+          rule: '!has(self.replicas) || !has(self.autoscaling)',
+          message: 'set either replicas or autoscaling, not both',
+          fieldPath: '.autoscaling',
+          reason: 'FieldValueForbidden',
+        },
+        {
+          rule: "self.sla.tier != 'Premium' || has(self.sla.maxLatencyMs)",
+          message: 'the Premium tier guarantees a latency: set sla.maxLatencyMs',
+          fieldPath: '.sla.maxLatencyMs',
+          reason: 'FieldValueRequired',
+        },
+      ],
+    },
+  ),
+  status: obj('InferenceJobStatus', 'Observed state, written by the operator.', {
+    ...jobStatusProperties(),
+    replicas: int('Replicas running.', { minimum: 0 }),
+    readyReplicas: int('Replicas ready to serve.', { minimum: 0 }),
+    latencyMs: int('Measured p95 request latency over the last minute, in milliseconds.', { minimum: 0 }),
+    endpoints: list('Where the job is served.', endpointStatus, { maxItems: 8, listType: 'map', keys: ['name'] }),
+  }),
+  rootRules: immutableOncePlaced(['model', 'runtime', 'resources', 'sla', 'confidential']),
+  selectableFields: ['.status.phase', '.status.placement.pool', '.spec.sla.tier'],
+  printerColumns: [
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Lifecycle phase.' },
+    { name: 'Pool', type: 'string', jsonPath: '.status.placement.pool', description: 'ProviderPool the job runs on.' },
+    { name: 'GPUs', type: 'integer', jsonPath: '.spec.resources.gpus', description: 'GPUs per replica.' },
+    { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Replicas ready.' },
+    { name: 'Price', type: 'string', jsonPath: '.status.placement.price', description: 'Quoted NVDAx per GPU-hour.' },
+    { name: 'Latency(ms)', type: 'integer', jsonPath: '.status.latencyMs', description: 'Measured p95 latency.' },
+    { name: 'Tier', type: 'string', jsonPath: '.spec.sla.tier', description: 'Service tier.', priority: 1 },
+    { name: 'Model', type: 'string', jsonPath: '.spec.model.id', description: 'Model served.', priority: 1 },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+};

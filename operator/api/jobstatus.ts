@@ -1,0 +1,90 @@
+// Status fields both job kinds report: where the job runs and at what price, what the
+// attestation showed, what was used and what was settled on chain.
+import { JobConditionType, JobPhase, SettlementTxType, TeeType } from './constants.ts';
+import { conditions } from './conditions.ts';
+import { patterns } from './patterns.ts';
+import { bool, int, list, obj, oneOf, str, time } from './schema.ts';
+import type { Schema } from './schema.ts';
+
+const placement = obj('Placement', 'Where the job was placed and the price quoted for it.', {
+  pool: str('Name of the ProviderPool chosen.', { pattern: patterns.dnsSubdomain }),
+  cluster: str('Member cluster of that pool the workload runs in.', { maxLength: 253 }),
+  namespace: str('Namespace of the workload in the member cluster.', { pattern: patterns.dnsLabel }),
+  gpuProduct: str('GPU product the job got.', { pattern: patterns.gpuProduct }),
+  gpus: int('GPUs allocated in total (all replicas or workers).', { minimum: 0 }),
+  price: str('Price quoted at placement, NVDAx per GPU-hour; charges use it.', { pattern: patterns.price }),
+  teeType: oneOf('TeeType', 'TEE type of the nodes, for confidential jobs.', Object.values(TeeType)),
+  runtimeClass: str('RuntimeClass the pods run with (e.g. kata-qemu-nvidia-gpu-snp).', { pattern: patterns.dnsSubdomain }),
+  scheduledTime: time('When the job was placed.'),
+});
+
+const attestation = obj('AttestationResult', 'Outcome of the last remote attestation of the workload.', {
+  verified: bool('Evidence verified against the policy.'),
+  teeType: oneOf('TeeType', 'TEE type that produced the evidence.', Object.values(TeeType)),
+  gpuAttested: bool('NVIDIA GPU attestation also verified.'),
+  evidenceHash: str('Hash of the evidence bundle, as recorded with the receipts.', { pattern: patterns.bytes32 }),
+  verifiedTime: time('When the evidence was verified.'),
+  message: str('Why verification failed, when it did.', { maxLength: 4096 }),
+});
+
+const usage = obj('Usage', 'Metered usage so far, as reported to settlement.', {
+  gpuSeconds: int('GPU-seconds consumed (GPUs x seconds).', { minimum: 0, format: 'int64' }),
+  requests: int('Requests served (InferenceJob).', { minimum: 0, format: 'int64' }),
+  lastReportTime: time('When usage was last reported to settlement.'),
+});
+
+const transaction = obj(
+  'SettlementTransaction',
+  'One on-chain settlement transaction for this job.',
+  {
+    txHash: str('Transaction hash.', { pattern: patterns.txHash }),
+    type: oneOf('SettlementTxType', 'What the transaction did.', Object.values(SettlementTxType)),
+    amount: str('Amount moved, in NVDAx.', { pattern: patterns.price }),
+    blockNumber: int('Block it was included in.', { minimum: 0, format: 'int64' }),
+    time: time('When it was observed.'),
+  },
+  { required: ['txHash', 'type'] },
+);
+
+const settlement = obj('Settlement', 'Money held, charged and returned for this job, in NVDAx.', {
+  escrowed: str('Amount locked in escrow for the job.', { pattern: patterns.price }),
+  charged: str('Amount charged so far (provider and verifier fees).', { pattern: patterns.price }),
+  refunded: str('Amount returned to the requester.', { pattern: patterns.price }),
+  transactions: list('Settlement transactions, the most recent 64.', transaction, {
+    maxItems: 64,
+    listType: 'map',
+    keys: ['txHash'],
+  }),
+});
+
+/** Properties every job status has; kinds add their own. */
+export function jobStatusProperties(): Record<string, Schema> {
+  return {
+    phase: oneOf(
+      'JobPhase',
+      'Summary of the lifecycle: Pending (waiting for escrow or a pool), Scheduled (placed, starting), Running, ' +
+        'Succeeded, Failed, Suspended. Conditions carry the details.',
+      Object.values(JobPhase),
+    ),
+    conditions: conditions(`Types: ${Object.values(JobConditionType).join(', ')}.`),
+    observedGeneration: int('metadata.generation this status reflects.', { minimum: 0, format: 'int64' }),
+    attempts: int('Times the job was started (placed); a retry after a failure or lost pool adds one.', { minimum: 0 }),
+    placement,
+    attestation,
+    usage,
+    settlement,
+    startTime: time('When the workload first started running.'),
+    completionTime: time('When the job reached Succeeded or Failed.'),
+  };
+}
+
+/** Transition rules: what decides placement and price may not change once placed. Not checked offline (no old object). */
+export function immutableOncePlaced(fields: readonly string[]): Array<{ rule: string; message: string; fieldPath: string }> {
+  return fields.map((f) => ({
+    rule:
+      '!has(oldSelf.status) || !has(oldSelf.status.placement) || ' +
+      `(has(self.spec.${f}) == has(oldSelf.spec.${f}) && (!has(self.spec.${f}) || self.spec.${f} == oldSelf.spec.${f}))`,
+    message: `spec.${f} cannot change once the job is placed (status.placement is set); create a new job instead`,
+    fieldPath: `.spec.${f}`,
+  }));
+}

@@ -1,0 +1,93 @@
+// Time as an injected port: the queue, backoff, informer resync and leader election
+// read time and schedule timers only through a Clock, so unit tests run instantly
+// on a FakeClock and nothing depends on the wall clock at import time.
+
+/** An opaque timer handle returned by {@link Clock.setTimeout}. */
+export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout>;
+
+/** The time source and timer scheduler used by the runtime. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Runs `fn` after `ms` milliseconds; the timer never keeps the process alive. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** The process clock (Date.now and unref'd timers). */
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, Math.max(0, ms));
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** Resolves after `ms` on `clock`, or rejects with the signal's reason when it aborts first. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clock.clearTimeout(handle);
+      reject(signal?.reason);
+    };
+    const handle = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A manually advanced clock for tests: timers fire only inside {@link FakeClock.advance}. */
+export class FakeClock implements Clock {
+  #now: number;
+  #nextId = 1;
+  readonly #timers = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.#nextId++;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
+    return { id };
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    if (typeof handle === 'object' && handle !== null && 'id' in handle && typeof handle.id === 'number') {
+      this.#timers.delete(handle.id);
+    }
+  }
+
+  /** Number of timers not yet fired. */
+  pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing due timers in time order (timers they schedule too). */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.#timers) {
+        if (entry[1].at <= target && (next === undefined || entry[1].at < next[1].at)) next = entry;
+      }
+      if (next === undefined) break;
+      this.#timers.delete(next[0]);
+      this.#now = Math.max(this.#now, next[1].at);
+      next[1].fn();
+    }
+    this.#now = target;
+  }
+}

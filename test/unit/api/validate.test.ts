@@ -1,0 +1,114 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CelRules } from '../../../operator/api/cel.ts';
+import { rootSchema } from '../../../operator/api/crd.ts';
+import { kindDefs } from '../../../operator/api/kinds.ts';
+import { walk } from '../../../operator/api/schema.ts';
+import { validateManifest } from '../../../operator/api/validate.ts';
+import { validateYaml } from '../../../operator/api/validate-yaml.ts';
+import { exampleFiles, invalidCases, invalidManifest, loadExample } from '../../helpers/invalid-manifests.ts';
+import type { InvalidCase } from '../../helpers/invalid-manifests.ts';
+
+const root = resolve(import.meta.dirname, '..', '..', '..');
+
+for (const [name, file] of Object.entries(exampleFiles)) {
+  test(`example ${name} (${file}) is valid`, (t) => {
+    const r = validateYaml(readFileSync(join(root, file), 'utf8'), file);
+    t.deepEqual(r.diagnostics, []);
+    t.is(r.objects, 1);
+  });
+}
+
+test('the invalid table has at least 25 cases with distinct names', (t) => {
+  t.true(invalidCases.length >= 25);
+  t.is(new Set(invalidCases.map((c) => c.name)).size, invalidCases.length);
+});
+
+const refuses = test.macro({
+  exec(t, c: InvalidCase) {
+    const errs = validateManifest(invalidManifest(c));
+    t.true(
+      errs.some((e) => e.path === c.path),
+      `expected an error at ${c.path}, got ${JSON.stringify(errs)}`,
+    );
+  },
+  title: (_, c: InvalidCase) => `refuses ${c.base}: ${c.name} (${c.path})`,
+});
+for (const c of invalidCases) test(refuses, c);
+
+test('every offline-checkable CEL rule is exercised by a case of the table', (t) => {
+  const cel = new CelRules();
+  const found = invalidCases.flatMap((c) => validateManifest(invalidManifest(c)));
+  const missing: string[] = [];
+  for (const def of Object.values(kindDefs)) {
+    walk(rootSchema(def), (node, path) => {
+      for (const r of node['x-kubernetes-validations'] ?? []) {
+        if (cel.compile(r.rule).transition) continue;
+        const at = `${path}${r.fieldPath ?? ''}`.replace(/^\./, '');
+        const re = new RegExp(`^${at.replaceAll('.', '\\.').replaceAll('[]', '\\[\\d+\\]').replaceAll('[*]', '\\[[^\\]]+\\]')}$`);
+        if (!found.some((e) => re.test(e.path) && e.message.endsWith(r.message))) missing.push(`${def.kind} ${at}: ${r.rule}`);
+      }
+    });
+  }
+  t.deepEqual(missing, []);
+});
+
+test('transition rules (oldSelf) are recognised and skipped offline', (t) => {
+  const cel = new CelRules();
+  t.true(cel.compile('self == oldSelf').transition);
+  t.false(cel.compile('self.a == self.b').transition);
+  const placed = { ...loadExample('inference'), status: { placement: { pool: 'frankfurt-h100', price: '2.10' } } };
+  t.deepEqual(validateManifest(placed), []);
+});
+
+test('unknown apiVersion and kind name what is supported', (t) => {
+  const o = { ...loadExample('pool'), apiVersion: 'nvdax.io/v1' };
+  t.deepEqual(validateManifest(o), [
+    { path: 'apiVersion', message: 'Unsupported value: "nvdax.io/v1": supported values: "nvdax.io/v1alpha1"' },
+  ]);
+  const k = validateManifest({ ...loadExample('pool'), kind: 'GpuPool' });
+  t.is(k[0]?.path, 'kind');
+  t.regex(k[0]?.message ?? '', /supported values: "InferenceJob", "TrainingJob", "ProviderPool"/);
+  t.deepEqual(validateManifest('just text'), [
+    { path: '(root)', message: 'must be a Kubernetes object (a mapping with apiVersion and kind)' },
+  ]);
+});
+
+test('messages read like the API server', (t) => {
+  const msg = (c: Partial<InvalidCase> & Pick<InvalidCase, 'base' | 'mutate'>, path: string): string | undefined =>
+    validateManifest(invalidManifest({ name: '', path, ...c })).find((e) => e.path === path)?.message;
+  t.is(msg({ base: 'inference', mutate: (o) => ((o['spec'] as any).sla.maxLatencyMs = 0) }, 'spec.sla.maxLatencyMs'), 'must be >= 1');
+  t.is(
+    msg({ base: 'pool', mutate: (o) => ((o['spec'] as any).provider.address = '0x12') }, 'spec.provider.address'),
+    'must match ^0x[0-9a-fA-F]{40}$ (an Ethereum address)',
+  );
+  t.is(
+    msg({ base: 'inference', mutate: (o) => ((o['spec'] as any).sla.tier = 'Gold') }, 'spec.sla.tier'),
+    'Unsupported value: "Gold": supported values: "BestEffort", "Reserved", "Premium"',
+  );
+  t.is(msg({ base: 'inference', mutate: (o) => delete (o['spec'] as any).sla }, 'spec.sla'), 'Required value');
+  t.is(msg({ base: 'inference', mutate: (o) => ((o['spec'] as any).foo = 1) }, 'spec.foo'), 'unknown field');
+  t.is(
+    msg({ base: 'federated', mutate: (o) => delete (o['spec'] as any).federated }, 'spec.federated'),
+    'Required value: Federated mode needs spec.federated (rounds, minParticipants, aggregation)',
+  );
+});
+
+test('defaults are applied before the rules, and the input is not modified', (t) => {
+  const o = loadExample('inference');
+  const spec = o['spec'] as Record<string, any>;
+  delete spec['endpoint'].protocol; // defaults to OpenAI, which the transport rule then checks
+  spec['endpoint'].transport = 'GRPC';
+  const before = structuredClone(o);
+  t.deepEqual(validateManifest(o).map((e) => e.path), ['spec.endpoint.transport']);
+  t.deepEqual(o, before);
+});
+
+test('schema errors that block CEL in the API server block it offline too', (t) => {
+  const o = loadExample('federated');
+  const spec = o['spec'] as Record<string, any>;
+  spec['federated'].minParticipants = 9; // would break the CEL rule minParticipants <= workers...
+  spec['sla'].tier = 'Gold'; // ...but an enum error means the API server skips CEL
+  t.deepEqual(validateManifest(o).map((e) => e.path), ['spec.sla.tier']);
+});

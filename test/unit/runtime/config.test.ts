@@ -1,0 +1,73 @@
+import test from 'ava';
+import { ConfigError, parseDuration, parseRuntimeConfig } from '../../../operator/runtime/config.ts';
+
+test('defaults are sane', (t) => {
+  const { config } = parseRuntimeConfig([], {}, { defaultIdentity: 'host-1' });
+  t.deepEqual(config, {
+    kubeconfig: '',
+    context: '',
+    leaderElection: {
+      enabled: true,
+      namespace: 'nvdax-system',
+      id: 'nvdax-operator',
+      identity: 'host-1',
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    },
+    ops: { host: '0.0.0.0', port: 8080 },
+    logLevel: 'info',
+    maxConcurrentReconciles: 4,
+    resyncPeriodMs: 600_000,
+    requestTimeoutMs: 30_000,
+    shutdownTimeoutMs: 30_000,
+  });
+});
+
+test('flags win over environment, environment over defaults', (t) => {
+  const env = { NVDAX_LEASE_DURATION: '20s', NVDAX_LOG_LEVEL: 'debug', POD_NAME: 'op-0', POD_NAMESPACE: 'ops', KUBECONFIG: '/k' };
+  const { config } = parseRuntimeConfig(['--lease-duration=30s', '--ops-bind-address', '127.0.0.1:0'], env);
+  t.is(config.leaderElection.leaseDurationMs, 30_000);
+  t.is(config.logLevel, 'debug');
+  t.is(config.leaderElection.identity, 'op-0');
+  t.is(config.leaderElection.namespace, 'ops');
+  t.is(config.kubeconfig, '/k');
+  t.deepEqual(config.ops, { host: '127.0.0.1', port: 0 });
+});
+
+test('--no-leader-elect and NVDAX_LEADER_ELECT=false turn leader election off', (t) => {
+  t.false(parseRuntimeConfig(['--no-leader-elect'], {}).config.leaderElection.enabled);
+  t.false(parseRuntimeConfig([], { NVDAX_LEADER_ELECT: 'false' }).config.leaderElection.enabled);
+  t.true(parseRuntimeConfig(['--leader-elect'], { NVDAX_LEADER_ELECT: 'false' }).config.leaderElection.enabled);
+});
+
+const bad: Array<[string[], Record<string, string>, RegExp]> = [
+  [['--lease-duration=soon'], {}, /^--lease-duration: invalid duration "soon"/],
+  [[], { NVDAX_REQUEST_TIMEOUT: '10' }, /^NVDAX_REQUEST_TIMEOUT: invalid duration "10"/],
+  [['--log-level=loud'], {}, /^--log-level: invalid level "loud"/],
+  [[], { NVDAX_LEADER_ELECT: 'maybe' }, /^NVDAX_LEADER_ELECT: invalid boolean "maybe"/],
+  [['--max-concurrent-reconciles=0'], {}, /^--max-concurrent-reconciles: invalid count "0"/],
+  [['--ops-bind-address=8080'], {}, /^--ops-bind-address: invalid address "8080"/],
+  [['--renew-deadline=20s'], {}, /--renew-deadline must be shorter than --lease-duration/],
+  [['--retry-period=10s'], {}, /--retry-period must be shorter than --renew-deadline/],
+  [['--frobnicate'], {}, /frobnicate/],
+];
+for (const [args, env, message] of bad) {
+  test(`refuses ${args.join(' ') || JSON.stringify(env)} naming the flag`, (t) => {
+    t.throws(() => parseRuntimeConfig(args, env), { instanceOf: ConfigError, message });
+  });
+}
+
+test('a program can add its own flags', (t) => {
+  const { extra, config } = parseRuntimeConfig(['--members=a,b', '--log-level=warn'], {}, { extra: { members: { type: 'string' } } });
+  t.is(extra['members'], 'a,b');
+  t.is(config.logLevel, 'warn');
+});
+
+test('durations parse like Go', (t) => {
+  t.is(parseDuration('500ms'), 500);
+  t.is(parseDuration('1m30s'), 90_000);
+  t.is(parseDuration('1.5h'), 5_400_000);
+  t.is(parseDuration('15'), undefined);
+  t.is(parseDuration(''), undefined);
+});
