@@ -5,14 +5,14 @@
 //   node hack/sim/main.ts down | status [--dir .sim]
 //   node hack/sim/main.ts stop|start --cluster gpu-a --component kube-apiserver [--dir .sim]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { components, down, isRunning, pidsOf, serverURL, startComponent, stopComponent, up, type Component } from './cluster.ts';
 import { ensurePki } from './pki.ts';
 import { kubeconfigFor } from './cluster.ts';
-import { rssMiB } from './procs.ts';
+import { rssMiB, stopProc } from './procs.ts';
 import { binDirFromVersions, loadShapes, planClusters, projectRoot, readState, writeState, type SimState } from './state.ts';
 
 const usage = `usage: sim <up|down|status|stop|start> [options]
@@ -20,6 +20,7 @@ const usage = `usage: sim <up|down|status|stop|start> [options]
   down                       stop every cluster in --dir
   status                     print clusters, nodes, GPUs, memory
   stop    --cluster N --component C   stop one component (${components.join(', ')})
+  stop-extra --name N        stop a process the demo started beside the clusters (<dir>/run/N.pid)
   start   --cluster N --component C   start it again
 options: --dir DIR (default .sim; env NVDAX_SIM_DIR)  --port-base N (default 20000; env NVDAX_SIM_PORT_BASE)
          --shapes FILE (default hack/sim/shapes.yaml; env SIM_SHAPES)`;
@@ -41,7 +42,7 @@ function writeMergedKubeconfig(s: SimState): string {
 interface NodeList { items: Array<{ metadata: { name: string; labels?: Record<string, string> }; status?: { capacity?: Record<string, string> } }> }
 
 function status(s: SimState): void {
-  const rel = (p: string) => relative(process.cwd(), p) || '.';
+  const rel = (p: string) => { const r = relative(process.cwd(), p) || '.'; return r.startsWith('..') ? p : r; };
   const rows: string[] = [];
   for (const c of s.clusters) {
     const pids = pidsOf(c);
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       clusters: { type: 'string' }, cluster: { type: 'string' }, component: { type: 'string' },
-      dir: { type: 'string' }, 'port-base': { type: 'string' }, shapes: { type: 'string' }, help: { type: 'boolean' },
+      dir: { type: 'string' }, name: { type: 'string' }, 'port-base': { type: 'string' }, shapes: { type: 'string' }, help: { type: 'boolean' },
     },
   });
   const cmd = positionals[0];
@@ -107,7 +108,15 @@ async function main(): Promise<void> {
       status(plan);
       return;
     }
+    case 'stop-extra': {
+      if (!values.name) throw new Error('--name: required');
+      await stopProc(join(dir, 'run', `${values.name}.pid`));
+      return;
+    }
     case 'down': {
+      // processes started beside the clusters (the demo's operator) go first
+      const extras = existsSync(join(dir, 'run')) ? readdirSync(join(dir, 'run')).filter((f) => f.endsWith('.pid')) : [];
+      await Promise.all(extras.map((f) => stopProc(join(dir, 'run', f))));
       if (!state) { log(`nothing to stop in ${dir}`); return; }
       await Promise.all(state.clusters.map(down));
       rmSync(join(dir, 'state.json'), { force: true });

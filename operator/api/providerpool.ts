@@ -92,7 +92,7 @@ const capacity = obj(
       listType: 'set',
     }),
   },
-  { required: ['gpuProduct', 'mode'] },
+  { required: ['gpuProduct', 'mode', 'resourceName'] },
 );
 
 const stake = obj('Stake', "The provider's stake on the settlement contract, at risk for SLA breaches.", {
@@ -167,7 +167,7 @@ export const providerPool: KindDef = {
     ),
     conditions: conditions(`Types: ${Object.values(PoolConditionType).join(', ')}.`),
     observedGeneration: int('metadata.generation this status reflects.', { minimum: 0, format: 'int64' }),
-    capacity: list('GPU capacity per product and mode.', capacity, { maxItems: 32, listType: 'map', keys: ['gpuProduct', 'mode'] }),
+    capacity: list('GPU capacity per product, mode and resource name (one product can be exposed under two resource names on different nodes).', capacity, { maxItems: 32, listType: 'map', keys: ['gpuProduct', 'mode', 'resourceName'] }),
     totalGpus: int('GPUs in all products.', { minimum: 0 }),
     availableGpus: int('Free GPUs in all products.', { minimum: 0 }),
     activeJobs: int('Jobs placed on the pool and not finished.', { minimum: 0 }),

@@ -671,7 +671,7 @@ export interface GpuCapacity {
    * Extended resource a pod requests for these GPUs, e.g. nvidia.com/gpu, nvidia.com/pgpu or
    * nvidia.com/GH100_H100_SXM5_80GB.
    */
-  resourceName?: string;
+  resourceName: string;
   /** Memory per GPU (e.g. 81559Mi). */
   gpuMemory?: string;
   /** Nodes with this product. */
@@ -711,7 +711,10 @@ export interface ProviderPoolStatus {
   conditions?: Condition[];
   /** metadata.generation this status reflects. */
   observedGeneration?: number;
-  /** GPU capacity per product and mode. */
+  /**
+   * GPU capacity per product, mode and resource name (one product can be exposed under two resource
+   * names on different nodes).
+   */
   capacity?: GpuCapacity[];
   /** GPUs in all products. */
   totalGpus?: number;

@@ -4,67 +4,19 @@
 // apply, merge patch, status patch, delete). Raw requests instead of client-node's
 // KubernetesObjectApi: no discovery round trip, no model (de)serialization, the same
 // code for core kinds and CRDs, and objects cached exactly as the server sent them.
-import { StringDecoder } from 'node:string_decoder';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
 import { KubeError, toKubeError } from './errors.ts';
 import { PooledKubeConfig } from './pooled-config.ts';
+import { parseWatchStream } from './watch.ts';
+import type { WatchEvent } from './watch.ts';
+import type { KubeClientOptions, ListOptions, RequestOptions, WatchOptions, WriteOptions } from './options.ts';
 import type { KubeList, KubeObject, ResourceType } from './types.ts';
+
+export type { WatchEvent } from './watch.ts';
+export type { KubeClientOptions, ListOptions, RequestOptions, WatchOptions, WriteOptions } from './options.ts';
 import { resourcePath } from './types.ts';
-
-/** Options of a {@link KubeClient}. */
-export interface KubeClientOptions {
-  /** Cluster name for logs and metrics (default: the kubeconfig's current cluster name). */
-  name?: string;
-  /** Limit on each non-watch request, ms (default 30 s). */
-  requestTimeoutMs?: number;
-  /** fieldManager for apply and patches (default 'nvdax-operator'). */
-  fieldManager?: string;
-  /** Idle keep-alive time of pooled sockets, ms (default 60 s). */
-  keepAliveTimeoutMs?: number;
-}
-
-/** Low-level request options. */
-export interface RequestOptions {
-  query?: Record<string, string | number | boolean | undefined>;
-  body?: unknown;
-  contentType?: string;
-  signal?: AbortSignal;
-  timeoutMs?: number;
-}
-
-/** Selectors and paging for list and watch. */
-export interface ListOptions {
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  limit?: number;
-  continue?: string;
-  resourceVersion?: string;
-  signal?: AbortSignal;
-}
-
-/** One event of a watch stream (ERROR events are thrown as KubeError instead). */
-export interface WatchEvent<T> {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
-  object: T;
-}
-
-/** Options of {@link KubeClient.watch}. */
-export interface WatchOptions extends Omit<ListOptions, 'limit' | 'continue'> {
-  /** Server-side end of the watch, seconds (default 300). */
-  timeoutSeconds?: number;
-  /** Ask for BOOKMARK events (default true). */
-  allowBookmarks?: boolean;
-}
-
-/** Options for writes. */
-export interface WriteOptions {
-  fieldManager?: string;
-  dryRun?: boolean;
-  signal?: AbortSignal;
-}
 
 /** A client for one cluster; every request shares the cluster's connection pool. */
 export class KubeClient {
@@ -143,23 +95,7 @@ export class KubeClient {
       if (resp.statusCode >= 300) {
         throw KubeError.fromStatus(resp.statusCode, parseJson(await resp.body.text()), `WATCH ${path}`);
       }
-      const decoder = new StringDecoder('utf8');
-      let buffered = '';
-      for await (const chunk of resp.body) {
-        buffered += decoder.write(chunk as Buffer);
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (line === '') continue;
-          const ev = JSON.parse(line) as { type: string; object: unknown };
-          if (ev.type === 'ERROR') {
-            const st = ev.object as { code?: number };
-            throw KubeError.fromStatus(st.code ?? 500, ev.object, `WATCH ${path}`);
-          }
-          yield ev as WatchEvent<T>;
-        }
-      }
+      yield* parseWatchStream<T>(resp.body, path);
     } catch (e) {
       if (signal?.aborted) return;
       throw toKubeError(e, `WATCH ${path}`);

@@ -35,6 +35,8 @@ export interface ManagerOptions {
   ops: false | { host?: string; port: number };
   /** How long a graceful stop waits for in-flight reconciles, ms (default 30 s). */
   shutdownTimeoutMs?: number;
+  /** Workers of a controller that does not set its own concurrency (default 1). */
+  maxConcurrentReconciles?: number;
   /** Default informer resync period, ms (default 0 = off). */
   resyncPeriodMs?: number;
   /** reportingController of events (default 'nvdax.io/operator'). */
@@ -95,6 +97,7 @@ export class Manager {
       ops: config.ops,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       resyncPeriodMs: config.resyncPeriodMs,
+      maxConcurrentReconciles: config.maxConcurrentReconciles,
     });
   }
 
@@ -125,7 +128,8 @@ export class Manager {
 
   /** Creates a controller; its workers run only while this process leads. */
   controller(opts: Omit<ControllerOptions, 'clock' | 'log' | 'metrics'>): Controller {
-    const c = new Controller({ ...opts, clock: this.clock, log: this.log, metrics: this.metrics });
+    const concurrency = opts.concurrency ?? this.#o.maxConcurrentReconciles ?? 1;
+    const c = new Controller({ ...opts, concurrency, clock: this.clock, log: this.log, metrics: this.metrics });
     this.#controllers.push(c);
     if (this.#controllersStarted && this.isLeader()) c.start();
     return c;

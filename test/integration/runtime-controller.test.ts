@@ -1,4 +1,5 @@
 import test from 'ava';
+import { KubeClient } from '../../operator/kube/client.ts';
 import { isNotFound } from '../../operator/kube/errors.ts';
 import type { KubeObject } from '../../operator/kube/types.ts';
 import { resources } from '../../operator/kube/types.ts';
@@ -11,6 +12,7 @@ import { createLogger } from '../../operator/runtime/log.ts';
 import { Manager } from '../../operator/runtime/manager.ts';
 import { mapToController, ownerReference } from '../../operator/runtime/owners.ts';
 import { configMap, ensureProbeCrd, freshNamespace, httpGet, hubClient, metricValue, poll, probes } from '../helpers/runtime-kit.ts';
+import { loadKubeConfig } from '../helpers/sim.ts';
 
 type Probe = KubeObject & { spec?: { failTimes?: number }; status?: { conditions?: Condition[]; observedGeneration?: number } };
 type Ev = KubeObject & { type?: string; reason?: string; note?: string; series?: { count: number }; regarding?: { name?: string; uid?: string } };
@@ -167,4 +169,32 @@ test('graceful shutdown finishes the in-flight reconcile and starts no new one',
   release();
   await running;
   t.deepEqual(log, [`start ${ns}/a`, `end ${ns}/a`], 'a finished, b was not started');
+});
+
+test('informers on a member cluster are added and removed at run time and map to hub keys', async (t) => {
+  const hub = hubClient();
+  const member = new KubeClient(loadKubeConfig('gpu-a'), { name: 'gpu-a' });
+  const mgr = new Manager({ client: hub, leaderElection: false, ops: false });
+  const seen = new Set<string>();
+  const ctl = mgr.controller({ name: 'pools', reconcile: (key) => void seen.add(key) });
+  const stop = new AbortController();
+  const running = mgr.start(stop.signal);
+  t.teardown(async () => {
+    stop.abort();
+    await running;
+    await member.close();
+    await hub.close();
+  });
+  await poll('manager ready', () => mgr.ready());
+
+  const nodes = mgr.informer<KubeObject>({ client: member, resource: resources.nodes, requiredForReady: false });
+  const unwatch = ctl.watch(nodes, { map: (n) => `pools/gpu-a-${n.metadata?.name}` });
+  await nodes.waitForSync();
+  t.true(nodes.size > 0, 'the member cluster has nodes');
+  await poll('every member node mapped to a hub key', () => nodes.list().every((n) => seen.has(`pools/gpu-a-${n.metadata?.name}`)));
+  t.true(mgr.ready(), 'member informers do not gate readiness');
+
+  unwatch();
+  await mgr.removeInformer(nodes);
+  t.is(nodes.size > 0, true, 'a stopped informer keeps its last contents');
 });

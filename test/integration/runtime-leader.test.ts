@@ -87,7 +87,7 @@ test.serial('one leader reconciles; after kill -9 the standby takes over within 
   const cms = await client.list<KubeObject>(resources.configMaps, { namespace: ns, labelSelector: 'leader-test=true' });
   await poll('all annotated by the new leader', async () => {
     const l = await client.list<KubeObject>(resources.configMaps, { namespace: ns, labelSelector: 'leader-test=true' });
-    return l.items.every((c) => c.metadata?.annotations?.['leader-test/reconciled-by'] === 'proc-b' || c.metadata?.annotations?.['leader-test/reconciled-by'] === standbyIdentity(standby));
+    return l.items.every((c) => c.metadata?.annotations?.['leader-test/reconciled-by'] === standbyIdentity(standby));
   });
   t.is(cms.items.length, 8);
   standby.child.kill('SIGTERM');

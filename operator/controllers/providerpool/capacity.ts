@@ -170,7 +170,7 @@ export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodVi
   return {
     nodes: mine.length,
     readyNodes: mine.filter(nodeReady).length,
-    capacity: [...entries.values()].sort((a, b) => a.product.localeCompare(b.product) || a.mode.localeCompare(b.mode)),
+    capacity: [...entries.values()].sort((a, b) => a.product.localeCompare(b.product) || a.mode.localeCompare(b.mode) || a.resourceName.localeCompare(b.resourceName)),
     confidential: {
       readyNodes: readyCc,
       notReadyNodes: notReadyCc,

@@ -44,6 +44,16 @@ test('confidential nodes: no GFD labels, model from the NFD PCI label or the mod
   t.deepEqual(c.confidential.usableRuntimeClasses, ['kata-qemu-coco-dev', 'kata-qemu-nvidia-gpu-snp', 'kata-qemu-nvidia-gpu-tdx']);
 });
 
+test('one product under two resource names (pgpu alias and model-named) gives two entries', (t) => {
+  const named = nodes('m', { template: 'gpu-confidential', gpu: 'H200', tee: 'tdx', resourceName: 'model', count: 1 });
+  const alias = nodes('n', { template: 'gpu-confidential', gpu: 'H200', tee: 'snp', count: 1 });
+  const c = computeCapacity([...named, ...alias], [], runtimeClasses());
+  t.deepEqual(c.capacity.map((e) => [e.product, e.mode, e.resourceName]), [
+    ['NVIDIA-H200', 'confidential', 'nvidia.com/GH100_H200_SXM_141GB'],
+    ['NVIDIA-H200', 'confidential', 'nvidia.com/pgpu'],
+  ]);
+});
+
 test('CC-capable but not ready nodes are counted apart and make no runtime usable', (t) => {
   const off = nodes('d', { template: 'gpu-confidential', gpu: 'H200', tee: 'snp', ccReady: false, count: 2 });
   const c = computeCapacity(off, [], runtimeClasses());

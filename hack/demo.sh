@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `make demo`: simulated hub + two GPU provider clusters, the CRDs, the operator, and
+# two ProviderPools that it connects to, measures and keeps healthy. Leaves everything
+# running for you to explore; `make sim-down` stops it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+source hack/versions.env
+BIN="${NVDAX_CACHE:-$HOME/.cache/nvdax}/bin/$K8S_VERSION"
+SIM=.sim
+K() { "$BIN/kubectl" --kubeconfig "$SIM/kubeconfig" "$@"; }
+HUB() { K --context nvdax-hub "$@"; }
+t0=$(date +%s)
+step() { printf '\n\033[1m== %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+step "1. Simulated clusters: hub (the NVDAx control plane) and two GPU providers"
+node hack/sim/main.ts up --dir "$SIM" --port-base 20000 --clusters hub,gpu-a,gpu-b
+
+step "2. Validate the example manifests offline, then install the CRDs on the hub"
+node cli/nvdax.ts validate -f examples/
+HUB apply --server-side --force-conflicts -f crds/ >/dev/null
+HUB wait --for=condition=Established crd --all --timeout=60s >/dev/null
+HUB get crd -l '!nonexistent' -o custom-columns=CRD:.metadata.name,SHORT:.spec.names.shortNames,SCOPE:.spec.scope | grep -E 'CRD|nvdax'
+
+step "3. Register the providers: kubeconfig Secrets + ProviderPools"
+HUB create namespace nvdax-system --dry-run=client -o yaml | HUB apply -f - >/dev/null
+for c in gpu-a gpu-b; do
+  HUB -n nvdax-system create secret generic "$c" --from-file=kubeconfig="$SIM/$c/kubeconfig" --dry-run=client -o yaml | HUB apply -f - >/dev/null
+done
+HUB apply -f hack/demo/pools.yaml
+
+step "4. Start the operator (logs: $SIM/logs/operator.log, metrics: http://127.0.0.1:20080/metrics)"
+mkdir -p "$SIM/run" "$SIM/logs"
+node hack/sim/main.ts stop-extra --dir "$SIM" --name operator >/dev/null 2>&1 || true
+setsid node operator/main.ts --kubeconfig "$SIM/hub/kubeconfig" --ops-bind-address 127.0.0.1:20080 \
+  --heartbeat-interval 10s --member-probe-interval 2s >"$SIM/logs/operator.log" 2>&1 < /dev/null &
+printf '%s\nnode\n' "$!" > "$SIM/run/operator.pid"   # argv[0] as /proc/<pid>/cmdline shows it
+for i in $(seq 1 60); do curl -fsS http://127.0.0.1:20080/readyz >/dev/null 2>&1 && break; sleep 1; done
+curl -fsS http://127.0.0.1:20080/readyz >/dev/null || { tail -20 "$SIM/logs/operator.log"; echo "operator did not become ready" >&2; exit 1; }
+HUB wait --for=condition=Ready providerpool --all --timeout=60s
+
+step "5. What the operator sees: pools, capacity per GPU product and mode, confidential runtimes"
+HUB get providerpools -o wide
+for p in gpu-a gpu-b; do
+  echo; echo "pool $p:"
+  HUB get providerpool "$p" -o jsonpath='{range .status.capacity[*]}  {.gpuProduct} ({.mode}, {.resourceName}): {.available}/{.allocatable} free on {.nodes} node(s), largest free block {.largestFreeBlock}{"\n"}{end}'
+  HUB get providerpool "$p" -o jsonpath='{range .status.conditions[*]}  {.type}={.status} {.reason}: {.message}{"\n"}{end}'
+done
+
+step "6. A requester's workload lands on gpu-a: the pool's free GPUs follow"
+K --context nvdax-gpu-a create namespace demo --dry-run=client -o yaml | K --context nvdax-gpu-a apply -f - >/dev/null
+K --context nvdax-gpu-a -n demo delete pod --all --wait=false >/dev/null 2>&1 || true
+cat <<'POD' | K --context nvdax-gpu-a -n demo apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: { name: confidential-llm }
+spec:
+  runtimeClassName: kata-qemu-nvidia-gpu-snp
+  restartPolicy: Never
+  containers:
+    - name: vllm
+      image: vllm/vllm-openai:latest
+      resources: { limits: { nvidia.com/pgpu: "1" } }
+POD
+for i in $(seq 1 30); do
+  used=$(HUB get providerpool gpu-a -o jsonpath='{.status.capacity[?(@.mode=="Confidential")].inUse}')
+  [ "$used" = "1" ] && break; sleep 1
+done
+K --context nvdax-gpu-a -n demo get pod confidential-llm -o wide
+HUB get providerpool gpu-a -o jsonpath='{range .status.capacity[*]}  {.gpuProduct} ({.mode}): inUse {.inUse}, available {.available}{"\n"}{end}'
+
+step "7. Sample jobs are accepted by the hub API (scheduling them onto pools is the next milestone)"
+HUB create namespace requesters --dry-run=client -o yaml | HUB apply -f - >/dev/null
+HUB -n requesters apply -f examples/inferencejob-chat-confidential.yaml -f examples/trainingjob-distributed.yaml -f examples/trainingjob-federated.yaml
+HUB -n requesters get inferencejobs,trainingjobs
+
+step "Done in $(( $(date +%s) - t0 ))s. Everything keeps running:"
+cat <<EOT
+  kubectl:   $BIN/kubectl --kubeconfig $SIM/kubeconfig --context nvdax-hub get pp -o wide
+  members:   contexts nvdax-gpu-a, nvdax-gpu-b in $SIM/kubeconfig
+  operator:  tail -f $SIM/logs/operator.log ; curl -s 127.0.0.1:20080/metrics | grep controller_runtime_reconcile_total
+  lose one:  node hack/sim/main.ts stop --dir $SIM --cluster gpu-b --component kube-apiserver   (then: start ...)
+  stop all:  make sim-down
+EOT
