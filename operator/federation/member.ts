@@ -49,7 +49,7 @@ export interface MemberOptions {
 }
 
 /** Keeps only what capacity needs of a pod: member clusters can hold many thousands. */
-function slimPod(p: PodObject): PodObject {
+export function slimPod(p: PodObject): PodObject {
   const res = (c: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }) => {
     const r = c.resources;
     return r ? { resources: { ...(r.requests ? { requests: r.requests } : {}), ...(r.limits ? { limits: r.limits } : {}) } } : {};

@@ -123,7 +123,10 @@ export class PooledKubeConfig extends KubeConfig {
   ): Dispatcher | 'socks' {
     const agentOptions = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined && v !== null));
     const d = this.createDispatcherOptions(cluster, agentOptions);
-    const pool = { keepAliveTimeout: this.#keepAliveTimeoutMs, keepAliveMaxTimeout: 10 * 60_000 };
+    // HTTP/1.1 keep-alive, not undici 8's default HTTP/2: closing an h2 session with a
+    // watch stream open emits an 'error' on the stream that nobody can listen to, which
+    // crashed the process (seen in bench/ when a client closed after its informers).
+    const pool = { keepAliveTimeout: this.#keepAliveTimeoutMs, keepAliveMaxTimeout: 10 * 60_000, allowH2: false };
     switch (d.type) {
       case 'agent':
       case 'none': {
