@@ -78,7 +78,8 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
 ): { config: RuntimeConfig; extra: Record<string, string | boolean | undefined> } {
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
-    values = parseArgs({ args: [...args], options: { ...opts.extra, ...runtimeFlags }, strict: true, allowPositionals: false, allowNegative: true }).values;
+    const options = { ...opts.extra, ...runtimeFlags };
+    values = parseArgs({ args: [...args], options, strict: true, allowPositionals: false, allowNegative: true }).values;
   } catch (e) {
     throw new ConfigError(e instanceof Error ? e.message : String(e));
   }

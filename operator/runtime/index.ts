@@ -27,5 +27,6 @@ export { createLogger, keyFields, silentLogger } from './log.ts';
 export type { LogOptions, Logger } from './log.ts';
 export { ConfigError, envName, parseDuration, parseRuntimeConfig, runtimeFlags } from './config.ts';
 export type { RuntimeConfig } from './config.ts';
-export { LeadershipLostError, Manager, shutdownSignal } from './manager.ts';
-export type { ManagedInformerOptions, ManagerOptions } from './manager.ts';
+export { LeadershipLostError, Manager } from './manager.ts';
+export { shutdownSignal } from './signals.ts';
+export type { LeaseSettings, ManagedInformerOptions, ManagerOptions } from './manager.ts';

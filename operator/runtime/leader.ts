@@ -137,8 +137,10 @@ export class LeaderElector {
         lease = await client.get<Lease>(resources.leases, name, namespace, signal);
       } catch (e) {
         if (!isNotFound(e)) throw e;
-        const spec: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
-        const created = await client.create<Lease>(resources.leases, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec } as Lease);
+        const t = microTime(now);
+        const spec: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: t, renewTime: t, leaseTransitions: 0 };
+        const lease: Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec };
+        const created = await client.create<Lease>(resources.leases, lease, { signal });
         this.#observe(created.spec ?? spec, now);
         this.#lastRenew = now;
         return true;
@@ -172,7 +174,8 @@ export class LeaderElector {
       const lease = await client.get<Lease>(resources.leases, name, namespace);
       if (lease.spec?.holderIdentity !== identity) return;
       const now = microTime(this.#clock.now());
-      const spec: LeaseSpec = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec.leaseTransitions ?? 0 };
+      const transitions = lease.spec.leaseTransitions ?? 0;
+      const spec: LeaseSpec = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: transitions };
       await client.replace<Lease>(resources.leases, { ...lease, spec });
       this.#log.info('Lease released');
     } catch (err) {

@@ -30,7 +30,7 @@ export interface ManagerOptions {
   clock?: Clock;
   metrics?: RuntimeMetrics;
   /** Lease coordinates and timing, or false to lead unconditionally. */
-  leaderElection: false | { namespace: string; name: string; identity: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  leaderElection: false | LeaseSettings;
   /** Ops server address, or false for none. */
   ops: false | { host?: string; port: number };
   /** How long a graceful stop waits for in-flight reconciles, ms (default 30 s). */
@@ -41,6 +41,16 @@ export interface ManagerOptions {
   resyncPeriodMs?: number;
   /** reportingController of events (default 'nvdax.io/operator'). */
   eventController?: string;
+}
+
+/** Where the Lease lives, who we are, and the election timing (see LeaderElector). */
+export interface LeaseSettings {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
 }
 
 /** Informer options inside a manager: the client defaults to the hub's. */
@@ -81,7 +91,10 @@ export class Manager {
     this.identity = le ? le.identity : 'nvdax-operator';
     if (le) {
       this.#elector = new LeaderElector({
-        client: opts.client, ...le, clock: this.clock, log: this.log,
+        client: opts.client,
+        ...le,
+        clock: this.clock,
+        log: this.log,
         onStartedLeading: (signal) => this.#lead(signal),
       });
       this.metrics.leaderStatus.set({ name: le.name }, 0);
@@ -91,9 +104,13 @@ export class Manager {
   /** A manager configured from parsed flags. */
   static fromConfig(config: RuntimeConfig, client: KubeClient, log: Logger): Manager {
     const le = config.leaderElection;
+    const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = le;
     return new Manager({
-      client, log,
-      leaderElection: le.enabled ? { namespace: le.namespace, name: le.id, identity: le.identity, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs } : false,
+      client,
+      log,
+      leaderElection: le.enabled
+        ? { namespace: le.namespace, name: le.id, identity: le.identity, leaseDurationMs, renewDeadlineMs, retryPeriodMs }
+        : false,
       ops: config.ops,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       resyncPeriodMs: config.resyncPeriodMs,
@@ -105,10 +122,12 @@ export class Manager {
   informer<T extends KubeObject>(opts: ManagedInformerOptions<T>): Informer<T> {
     const { requiredForReady = true, client = this.client, ...rest } = opts;
     const inf = new Informer<T>({ resyncPeriodMs: this.#o.resyncPeriodMs ?? 0, ...rest, client, clock: this.clock });
-    const log = this.log.child({ cluster: client.name, resource: inf.resource.plural, ...(inf.namespace ? { namespace: inf.namespace } : {}) });
+    const scope = inf.namespace ? { namespace: inf.namespace } : {};
+    const log = this.log.child({ cluster: client.name, resource: inf.resource.plural, ...scope });
     const unmetric = observeInformer(this.metrics, inf);
     const unlog = inf.onState((s) => {
-      if (s.type === 'listError' || s.type === 'watchError') log.warn({ err: s.error, retryInMs: Math.round(s.retryInMs) }, s.type === 'listError' ? 'List failed' : 'Watch failed');
+      if (s.type === 'listError') log.warn({ err: s.error, retryInMs: Math.round(s.retryInMs) }, 'List failed');
+      else if (s.type === 'watchError') log.warn({ err: s.error, retryInMs: Math.round(s.retryInMs) }, 'Watch failed');
       else if (s.type === 'gone') log.info({ resourceVersion: s.resourceVersion }, 'Watch expired, relisting');
       else if (s.type === 'listed') log.debug({ count: s.count, resourceVersion: s.resourceVersion }, 'Listed');
       else if (s.type === 'handlerError') log.error({ err: s.error }, 'Event handler failed');
@@ -137,7 +156,8 @@ export class Manager {
 
   /** An event recorder writing to `client` (default: the hub). */
   eventRecorder(client: KubeClient = this.client): EventRecorder {
-    return new EventRecorder({ client, controller: this.#o.eventController ?? 'nvdax.io/operator', instance: this.identity, clock: this.clock, log: this.log });
+    const controller = this.#o.eventController ?? 'nvdax.io/operator';
+    return new EventRecorder({ client, controller, instance: this.identity, clock: this.clock, log: this.log });
   }
 
   /** True while this process leads (always, without leader election, once started). */
@@ -162,13 +182,18 @@ export class Manager {
     this.#running = true;
     if (this.#o.ops) {
       this.#ops = await startOpsServer({
-        ...this.#o.ops, registry: this.metrics.registry, log: this.log,
+        ...this.#o.ops,
+        registry: this.metrics.registry,
+        log: this.log,
         healthz: { ping: () => true, leaderElection: () => this.#elector?.healthy() ?? true },
         readyz: { informers: () => this.ready() },
       });
     }
     for (const inf of this.#informers.keys()) inf.start();
-    const stopRequested = new Promise<'stop'>((resolve) => (signal.aborted ? resolve('stop') : signal.addEventListener('abort', () => resolve('stop'), { once: true })));
+    const stopRequested = new Promise<'stop'>((resolve) => {
+      if (signal.aborted) resolve('stop');
+      else signal.addEventListener('abort', () => resolve('stop'), { once: true });
+    });
     let outcome: 'lost' | 'stop' = 'stop';
     if (this.#elector) {
       const campaign = new AbortController();
@@ -216,19 +241,4 @@ export class Manager {
     this.log.info({ drained: drained.every(Boolean) }, 'Controllers stopped');
   }
 }
-
-/** An AbortSignal that aborts on the first SIGTERM or SIGINT; a second one exits the process at once. */
-export function shutdownSignal(log: Logger, proc: NodeJS.Process = process): AbortSignal {
-  const ac = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (ac.signal.aborted) {
-      log.warn({ signal: sig }, 'Second signal, exiting now');
-      proc.exit(1);
-    }
-    log.info({ signal: sig }, 'Shutdown requested');
-    ac.abort(new Error(`received ${sig}`));
-  };
-  proc.on('SIGTERM', onSignal);
-  proc.on('SIGINT', onSignal);
-  return ac.signal;
-}
+export { shutdownSignal } from './signals.ts';

@@ -36,26 +36,47 @@ const reconcileBuckets = [
 export function createMetrics(registry = new Registry(), opts: { defaultMetrics?: boolean } = {}): RuntimeMetrics {
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
+    new Counter({ name, help, labelNames, registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> =>
+    new Gauge({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> =>
+    new Histogram({ name, help, labelNames, buckets, registers });
+  const c = ['controller'] as const;
   const q = ['name', 'controller'] as const;
   const inf = ['cluster', 'resource'] as const;
+  const queueBuckets = exponentialBuckets(1e-8, 10, 11);
   return {
     registry,
-    reconcileTotal: new Counter({ name: 'controller_runtime_reconcile_total', help: 'Total number of reconciliations per controller', labelNames: ['controller', 'result'], registers }),
-    reconcileErrors: new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Total number of reconciliation errors per controller', labelNames: ['controller'], registers }),
-    terminalReconcileErrors: new Counter({ name: 'controller_runtime_terminal_reconcile_errors_total', help: 'Total number of terminal reconciliation errors per controller', labelNames: ['controller'], registers }),
-    reconcileTime: new Histogram({ name: 'controller_runtime_reconcile_time_seconds', help: 'Length of time per reconciliation per controller', labelNames: ['controller'], buckets: reconcileBuckets, registers }),
-    activeWorkers: new Gauge({ name: 'controller_runtime_active_workers', help: 'Number of currently used workers per controller', labelNames: ['controller'], registers }),
-    maxConcurrentReconciles: new Gauge({ name: 'controller_runtime_max_concurrent_reconciles', help: 'Maximum number of concurrent reconciles per controller', labelNames: ['controller'], registers }),
-    queueDepth: new Gauge({ name: 'workqueue_depth', help: 'Current depth of workqueue', labelNames: q, registers }),
-    queueAdds: new Counter({ name: 'workqueue_adds_total', help: 'Total number of adds handled by workqueue', labelNames: q, registers }),
-    queueLatency: new Histogram({ name: 'workqueue_queue_duration_seconds', help: 'How long in seconds an item stays in workqueue before being requested', labelNames: q, buckets: exponentialBuckets(1e-8, 10, 11), registers }),
-    queueWorkDuration: new Histogram({ name: 'workqueue_work_duration_seconds', help: 'How long in seconds processing an item from workqueue takes', labelNames: q, buckets: exponentialBuckets(1e-8, 10, 11), registers }),
-    queueRetries: new Counter({ name: 'workqueue_retries_total', help: 'Total number of retries handled by workqueue', labelNames: q, registers }),
-    leaderStatus: new Gauge({ name: 'leader_election_master_status', help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master', labelNames: ['name'], registers }),
-    informerListErrors: new Counter({ name: 'nvdax_informer_list_errors_total', help: 'Informer list requests that failed', labelNames: inf, registers }),
-    informerWatchErrors: new Counter({ name: 'nvdax_informer_watch_errors_total', help: 'Informer watches that ended with an error', labelNames: inf, registers }),
-    informerRelists: new Counter({ name: 'nvdax_informer_relists_total', help: 'Informer relists after 410 Gone', labelNames: inf, registers }),
-    informerObjects: new Gauge({ name: 'nvdax_informer_objects', help: 'Objects held in an informer cache', labelNames: inf, registers }),
+    reconcileTotal: counter('controller_runtime_reconcile_total', 'Total number of reconciliations per controller', ['controller', 'result']),
+    reconcileErrors: counter('controller_runtime_reconcile_errors_total', 'Total number of reconciliation errors per controller', c),
+    terminalReconcileErrors: counter(
+      'controller_runtime_terminal_reconcile_errors_total',
+      'Total number of terminal reconciliation errors per controller',
+      c,
+    ),
+    reconcileTime: histogram('controller_runtime_reconcile_time_seconds', 'Length of time per reconciliation per controller', c, reconcileBuckets),
+    activeWorkers: gauge('controller_runtime_active_workers', 'Number of currently used workers per controller', c),
+    maxConcurrentReconciles: gauge('controller_runtime_max_concurrent_reconciles', 'Maximum number of concurrent reconciles per controller', c),
+    queueDepth: gauge('workqueue_depth', 'Current depth of workqueue', q),
+    queueAdds: counter('workqueue_adds_total', 'Total number of adds handled by workqueue', q),
+    queueLatency: histogram(
+      'workqueue_queue_duration_seconds',
+      'How long in seconds an item stays in workqueue before being requested',
+      q,
+      queueBuckets,
+    ),
+    queueWorkDuration: histogram('workqueue_work_duration_seconds', 'How long in seconds processing an item from workqueue takes', q, queueBuckets),
+    queueRetries: counter('workqueue_retries_total', 'Total number of retries handled by workqueue', q),
+    leaderStatus: gauge(
+      'leader_election_master_status',
+      'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master',
+      ['name'],
+    ),
+    informerListErrors: counter('nvdax_informer_list_errors_total', 'Informer list requests that failed', inf),
+    informerWatchErrors: counter('nvdax_informer_watch_errors_total', 'Informer watches that ended with an error', inf),
+    informerRelists: counter('nvdax_informer_relists_total', 'Informer relists after 410 Gone', inf),
+    informerObjects: gauge('nvdax_informer_objects', 'Objects held in an informer cache', inf),
   };
 }
 

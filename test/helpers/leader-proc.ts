@@ -11,7 +11,8 @@ import { resources, splitKey } from '../../operator/kube/types.ts';
 import { realClock, sleep } from '../../operator/runtime/clock.ts';
 import { parseRuntimeConfig } from '../../operator/runtime/config.ts';
 import { createLogger } from '../../operator/runtime/log.ts';
-import { LeadershipLostError, Manager, shutdownSignal } from '../../operator/runtime/manager.ts';
+import { LeadershipLostError, Manager } from '../../operator/runtime/manager.ts';
+import { shutdownSignal } from '../../operator/runtime/signals.ts';
 
 const { config, extra } = parseRuntimeConfig(process.argv.slice(2), process.env, {
   defaultIdentity: `${hostname()}-${process.pid}`,

@@ -88,7 +88,6 @@ test('a failing reconcile is retried with growing backoff, surfaces an Event and
   t.deepEqual(done.metadata?.finalizers, [finalizer]);
 
   // Retries: 3 failures then a success, each wait at least the doubled backoff.
-  t.log(JSON.stringify(attempts));
   t.deepEqual(attempts.slice(0, 4).map((a) => [a.attempt, a.failed]), [[0, true], [1, true], [2, true], [3, false]]);
   const gaps = attempts.slice(1, 4).map((a, i) => a.at - (attempts[i] as { at: number }).at);
   t.log(`gaps between attempts: ${gaps.join(', ')} ms`);
