@@ -95,11 +95,15 @@ export function queueObserver(m: RuntimeMetrics, controller: string): QueueObser
 /** Feeds an informer's state transitions into the nvdax_informer_* metrics. Returns an unsubscribe. */
 export function observeInformer<T extends KubeObject>(m: RuntimeMetrics, informer: Informer<T>): () => void {
   const l = { cluster: informer.client.name, resource: informer.resource.plural };
-  return informer.onState((s: InformerState) => {
+  const count = (): void => { m.informerObjects.set(l, informer.size); };
+  // the size changes with every add and delete, not only on state transitions
+  const unhandle = informer.addHandler({ onAdd: count, onDelete: count });
+  const unstate = informer.onState((s: InformerState) => {
     if (s.type === 'listError') m.informerListErrors.inc(l);
     else if (s.type === 'watchError') m.informerWatchErrors.inc(l);
     else if (s.type === 'gone') m.informerRelists.inc(l);
     if (s.type === 'stopped') m.informerObjects.remove(l);
-    else m.informerObjects.set(l, informer.size);
+    else count();
   });
+  return () => { unhandle(); unstate(); };
 }
