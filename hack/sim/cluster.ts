@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { request } from 'node:https';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { ensurePki, type Pki } from './pki.ts';
@@ -163,9 +164,26 @@ function kubectl(p: ClusterPlan, args: string[], input?: string): string {
   }
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Fails fast, naming the port, when another process (often a sim in another folder) holds one of ours. */
+export async function checkPorts(p: ClusterPlan): Promise<void> {
+  const names = ['etcd client', 'etcd peer', 'kube-apiserver', 'kwok'];
+  for (let i = 0; i < names.length; i++) {
+    if (!(await portFree(p.portBase + i))) {
+      throw new Error(`port ${p.portBase + i} (${p.name} ${names[i]}) is in use: is another sim running on these ports (make sim-down / make sim-test-down, or another --port-base)?`);
+    }
+  }
+}
+
 /** Starts a whole cluster from a clean etcd, creates its nodes and RuntimeClasses, and waits until pods can be scheduled. */
 export async function up(p: ClusterPlan): Promise<void> {
   await down(p);
+  await checkPorts(p);
   rmSync(join(p.dir, 'etcd-data'), { recursive: true, force: true });
   for (const d of ['logs', 'run']) mkdirSync(join(p.dir, d), { recursive: true });
   const pki = ensurePki(join(p.dir, 'pki'), p.name);
