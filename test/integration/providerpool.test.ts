@@ -188,3 +188,31 @@ test.serial('an operator killed mid-flight loses nothing: the restarted one pick
   t.is(cond(after, 'Connected')?.lastTransitionTime, connectedSince, 'conditions were carried over, not reset');
   t.is(after.status?.phase, 'Ready');
 });
+
+test.serial('two operator processes: one leads and reconciles, the standby takes over when the leader is killed', async (t) => {
+  const ha = { 'nvdax.io/test-ha': run };
+  const name = `${run}-ha`;
+  apply('hub', [{ ...pool(name, 'gpu-b'), metadata: { name, labels: ha } }]);
+  const selector = `nvdax.io/test-ha=${run}`;
+  const a = startOperator({ identity: `${run}-ha-1`, poolSelector: selector, leaseNamespace: secretsNs });
+  const b = startOperator({ identity: `${run}-ha-2`, poolSelector: selector, leaseNamespace: secretsNs });
+  t.teardown(async () => { await a.stop(); await b.stop(); kubectl('hub', ['delete', 'providerpool', name, '--wait=false']); });
+  await eventually('pool Ready under one leader', async () => cond(getPool(name), 'Ready')?.status === 'True', 30_000);
+  const started = (o: OperatorProc) => o.proc.find('Controllers started').length > 0;
+  const reconciles = (o: OperatorProc) => o.proc.lines.filter((l) => l.msg === 'Reconciling' && l['controller'] === 'providerpool');
+  await eventually('exactly one leader', async () => started(a) !== started(b));
+  const [leader, standby] = started(a) ? [a, b] : [b, a];
+  t.true(reconciles(leader).length > 0);
+  t.is(reconciles(standby).length, 0, 'the standby reconciles nothing');
+  await leader.kill();
+  const killedAt = Date.now();
+  kubectl('hub', ['patch', 'providerpool', name, '--type=merge', '-p', '{"spec":{"unschedulable":true}}']);
+  const p = await eventually('the standby reconciles the change', async () => {
+    const x = getPool(name);
+    return cond(x, 'Ready')?.reason === 'Unschedulable' ? x : undefined;
+  }, 20_000, 100);
+  t.log(`change made after kill -9 reconciled by the standby ${Date.now() - killedAt} ms later (lease 4 s)`);
+  t.is(cond(p, 'Ready')?.observedGeneration, p.metadata.generation);
+  t.true(started(standby));
+  t.true(reconciles(standby).every((l) => Number(l['receivedAt']) >= killedAt), 'no reconcile by the standby before the leader died');
+});
