@@ -17,6 +17,7 @@ import type { OpsServer } from './health.ts';
 import { Informer } from './informer.ts';
 import type { InformerOptions } from './informer.ts';
 import { LeaderElector } from './leader.ts';
+import type { LeaderElectionOptions } from './leader.ts';
 import type { Logger } from './log.ts';
 import { silentLogger } from './log.ts';
 import { createMetrics, observeInformer } from './metrics.ts';
@@ -44,14 +45,7 @@ export interface ManagerOptions {
 }
 
 /** Where the Lease lives, who we are, and the election timing (see LeaderElector). */
-export interface LeaseSettings {
-  namespace: string;
-  name: string;
-  identity: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
-}
+export type LeaseSettings = Omit<LeaderElectionOptions, 'client' | 'onStartedLeading'>;
 
 /** Informer options inside a manager: the client defaults to the hub's. */
 export type ManagedInformerOptions<T> = Omit<InformerOptions<T>, 'client' | 'clock'> & {

@@ -2,8 +2,8 @@
 // client-node directly (the operator itself goes through operator/kube).
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 
-/** Polls `probe` until it returns a value other than undefined/false, or fails with `what` and the last value. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+/** Polls `probe` until it returns a value other than undefined/false, or fails with `what` and the last value or error. */
+export async function eventually<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -9,26 +9,16 @@ import { isAlreadyExists } from '../../operator/kube/errors.ts';
 import type { KubeObject } from '../../operator/kube/types.ts';
 import { resourceType, resources } from '../../operator/kube/types.ts';
 import { loadKubeConfig, uniqueName } from './sim.ts';
+import { eventually } from './kube.ts';
 
 /** A pooled client for the hub sim cluster. */
 export function hubClient(opts: { requestTimeoutMs?: number } = {}): KubeClient {
   return new KubeClient(loadKubeConfig('hub'), { name: 'hub', fieldManager: 'runtime-test', ...opts });
 }
 
-/** Polls `fn` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function poll<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+/** Polls `fn` until it returns a value other than undefined/false (every 50 ms, 20 s by default). */
+export function poll<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
+  return eventually(what, fn, timeoutMs, intervalMs);
 }
 
 /** Creates a fresh namespace named after `prefix`; returns its name. */
