@@ -49,8 +49,16 @@ function owned(s: ProviderPoolStatus): ProviderPoolStatus {
   return mine;
 }
 
-const sameStatus = (a: ProviderPoolStatus, b: ProviderPoolStatus) =>
-  JSON.stringify({ ...owned(a), lastHeartbeatTime: undefined }) === JSON.stringify({ ...owned(b), lastHeartbeatTime: undefined });
+/** JSON with object keys sorted: the server does not keep our key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : x));
+}
+
+/** Equal but for the heartbeat time, i.e. nothing worth a write. */
+export const sameStatus = (a: ProviderPoolStatus, b: ProviderPoolStatus) =>
+  canonical({ ...owned(a), lastHeartbeatTime: undefined }) === canonical({ ...owned(b), lastHeartbeatTime: undefined });
 
 async function readKubeconfig(hub: KubeClient, pool: ProviderPoolObject, signal: AbortSignal): Promise<MemberSource | Observation> {
   const ref = pool.spec.cluster.secretRef;

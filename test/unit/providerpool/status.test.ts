@@ -96,3 +96,14 @@ test('while the first list is under way the pool stays Pending', (t) => {
   t.is(s.phase, 'Pending');
   t.is(cond(s, 'Connected')?.status, 'True');
 });
+
+test('status comparison ignores key order and the heartbeat time, not content', async (t) => {
+  const { sameStatus } = await import('../../../operator/controllers/providerpool/controller.ts');
+  const s = desiredStatus(pool(), connected(), t0);
+  const reordered = JSON.parse(JSON.stringify(s, Object.keys(s).reverse())) as typeof s;
+  const fromServer = Object.fromEntries(Object.entries(JSON.parse(JSON.stringify(s)) as object).reverse()) as typeof s;
+  t.true(sameStatus(s, fromServer));
+  t.true(sameStatus(s, { ...s, lastHeartbeatTime: '2030-01-01T00:00:00Z' }));
+  t.false(sameStatus(s, { ...s, availableGpus: 1 }));
+  t.truthy(reordered);
+});
