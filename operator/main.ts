@@ -4,6 +4,9 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { KubeClient } from './kube/client.ts';
+import { isNotFound } from './kube/errors.ts';
+import { resources, type KubeObject } from './kube/types.ts';
+import { GROUP, PLURALS, VERSION } from './api/constants.ts';
 import { loadKubeConfig } from './kube/load.ts';
 import { ConfigError, parseDuration, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
 import { createLogger } from './runtime/log.ts';
@@ -44,6 +47,22 @@ function durationFlag(extra: Record<string, string | boolean | undefined>, flag:
   return ms;
 }
 
+/** Fails fast with the fix when the hub lacks our CRDs (or serves another version of them). */
+async function checkCrds(client: KubeClient): Promise<void> {
+  for (const plural of Object.values(PLURALS)) {
+    const name = `${plural}.${GROUP}`;
+    try {
+      const crd = await client.get<KubeObject & { spec?: { versions?: Array<{ name: string; served: boolean }> } }>(resources.customResourceDefinitions, name);
+      if (!crd.spec?.versions?.some((v) => v.name === VERSION && v.served)) {
+        throw new ConfigError(`the hub's CRD ${name} does not serve ${VERSION}: apply this release's CRDs with kubectl apply --server-side -f crds/`);
+      }
+    } catch (e) {
+      if (isNotFound(e)) throw new ConfigError(`the hub has no CRD ${name}: install the CRDs first with kubectl apply --server-side -f crds/`);
+      throw e;
+    }
+  }
+}
+
 async function main(): Promise<number> {
   if (parseArgs({ args: process.argv.slice(2), options: { ...runtimeFlags, ...operatorFlags }, strict: false }).values['help']) {
     process.stdout.write(help);
@@ -54,8 +73,14 @@ async function main(): Promise<number> {
   const probeIntervalMs = durationFlag(extra, 'member-probe-interval', '5s');
   const probeTimeoutMs = durationFlag(extra, 'member-probe-timeout', '3s');
   const log = createLogger({ level: config.logLevel });
-  const kc = loadKubeConfig(config.kubeconfig, config.context);
+  let kc;
+  try {
+    kc = loadKubeConfig(config.kubeconfig, config.context);
+  } catch (e) {
+    throw new ConfigError(`--kubeconfig ${config.kubeconfig || '(default rules)'}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const client = new KubeClient(kc, { name: 'hub', requestTimeoutMs: config.requestTimeoutMs });
+  await checkCrds(client);
   const manager = Manager.fromConfig(config, client, log);
   const pools = setupProviderPoolController({
     manager, hubKubeConfig: kc, heartbeatIntervalMs, probeIntervalMs, probeTimeoutMs, concurrency: config.maxConcurrentReconciles,

@@ -133,14 +133,27 @@ test.serial('pool capacity matches the nodes and running GPU pods of two member 
   t.regex(kubectl('hub', ['get', 'pp', `${run}-a`]), new RegExp(`${run}-a\\s+eu-west\\s+Ready\\s+24\\s+18`));
 });
 
-test.serial('a missing kubeconfig Secret is reported, and the pool recovers once it exists', async (t) => {
+test.serial('a missing kubeconfig Secret is reported; the pool connects once it exists, follows a rotated Secret, and its connection goes with it', async (t) => {
   apply('hub', [pool(`${run}-nosecret`, 'not-yet')]);
   const p = await eventually('KubeconfigSecretMissing', async () => { const x = getPool(`${run}-nosecret`); return cond(x, 'Connected')?.reason === 'KubeconfigSecretMissing' ? x : undefined; });
   t.regex(cond(p, 'Connected')?.message ?? '', new RegExp(`Secret ${secretsNs}/not-yet not found`));
   t.is(cond(p, 'Ready')?.status, 'False');
   kubectl('hub', ['-n', secretsNs, 'create', 'secret', 'generic', 'not-yet', `--from-file=kubeconfig=${kubeconfigPath('gpu-b')}`]);
   await eventually('Connected after the Secret appears', async () => cond(getPool(`${run}-nosecret`), 'Connected')?.status === 'True', 20_000);
-  t.pass();
+  // Rotating the Secret to another cluster's kubeconfig replaces the connection.
+  const rotated = kubectl('hub', ['-n', secretsNs, 'create', 'secret', 'generic', 'not-yet', `--from-file=kubeconfig=${kubeconfigPath('gpu-c')}`, '--dry-run=client', '-o', 'json']);
+  kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', '-'], rotated);
+  const p2 = await eventually('capacity of gpu-c after rotation', async () => {
+    const x = getPool(`${run}-nosecret`);
+    return x.status?.capacity?.length === 1 && x.status.capacity[0]?.gpuProduct === 'NVIDIA-H200' ? x : undefined;
+  }, 30_000);
+  t.like(p2.status?.capacity?.[0], { mode: 'Container', total: 8 });
+  // Deleting the pool tears its member connection down: its informers leave /metrics.
+  const port = await op.opsPort();
+  const series = async () => (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).includes(`cluster="member/${run}-nosecret"`);
+  t.true(await series(), 'the member informers are reported while the pool exists');
+  kubectl('hub', ['delete', 'providerpool', `${run}-nosecret`]);
+  await eventually('member informers stopped', async () => !(await series()), 20_000);
 });
 
 test.serial('a lost member API server turns its pool Ready=False within 10 s; it recovers when the server returns', async (t) => {
@@ -159,6 +172,13 @@ test.serial('a lost member API server turns its pool Ready=False within 10 s; it
     t.regex(cond(lost, 'Ready')?.message ?? '', /member cluster unreachable: .*(ECONNREFUSED|connect|refused|socket|fetch failed)/i);
     t.is(lost.status?.phase, 'Degraded');
     t.deepEqual(lost.status?.capacity, before.status?.capacity, 'last known capacity is kept, not wiped');
+    const events = await eventually('a Warning Event on the pool', async () => {
+      const list = JSON.parse(kubectl('hub', ['get', 'events.events.k8s.io', '-n', 'default', '-o', 'json'])) as { items: Array<{ regarding?: { name?: string }; reason?: string; type?: string; note?: string }> };
+      const mine = list.items.filter((e) => e.regarding?.name === `${run}-c` && e.reason === 'ConnectionFailed');
+      return mine.length > 0 ? mine : undefined;
+    }, 10_000);
+    t.is(events[0]?.type, 'Warning');
+    t.regex(events[0]?.note ?? '', /Ready=False \(ConnectionFailed\)|Connected=False \(ConnectionFailed\)/);
   } finally {
     await startComponent(gpuC, 'kube-apiserver');
   }
