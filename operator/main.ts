@@ -85,6 +85,8 @@ async function main(): Promise<number> {
   const pools = setupProviderPoolController({
     manager, hubKubeConfig: kc, heartbeatIntervalMs, probeIntervalMs, probeTimeoutMs, concurrency: config.maxConcurrentReconciles,
     poolSelector: String(extra['pool-selector'] ?? process.env['NVDAX_POOL_SELECTOR'] ?? ''),
+    // the operator's namespace: its Lease and the only place kubeconfig Secrets are read from
+    secretNamespace: config.leaderElection.namespace,
   });
   log.info({ identity: manager.identity, hub: kc.getCurrentCluster()?.server, leaderElection: config.leaderElection.enabled, ops: config.ops }, 'Starting operator');
   try {

@@ -123,7 +123,10 @@ export const JobReason = {
 export type JobReason = Values<typeof JobReason>;
 
 export const PoolReason = {
+  Connecting: 'Connecting',
   Connected: 'Connected',
+  AccessDenied: 'AccessDenied',
+  KubeconfigInvalid: 'KubeconfigInvalid',
   ConnectionFailed: 'ConnectionFailed',
   KubeconfigSecretMissing: 'KubeconfigSecretMissing',
   HeartbeatTimeout: 'HeartbeatTimeout',

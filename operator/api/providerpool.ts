@@ -77,7 +77,7 @@ const capacity = obj(
   'GpuCapacity',
   'GPUs of one product in the member cluster (nodes matching nodeSelector only).',
   {
-    gpuProduct: str('GPU product.', { pattern: patterns.gpuProduct }),
+    gpuProduct: str('GPU product as observed: the GFD label, or the model derived for confidential nodes; "unknown" when the node does not say (status is the operator\'s, so any observed name is kept).', { maxLength: 128 }),
     mode: oneOf('GpuMode', 'Container: GPU device plugin nodes (nvidia.com/gpu). Confidential: vm-passthrough nodes for Confidential Containers (sandbox device plugin).', Object.values(GpuMode)),
     resourceName: str('Extended resource a pod requests for these GPUs, e.g. nvidia.com/gpu, nvidia.com/pgpu or nvidia.com/GH100_H100_SXM5_80GB.', { maxLength: 253 }),
     gpuMemory: str('Memory per GPU (e.g. 81559Mi).', { pattern: patterns.quantity }),

@@ -660,7 +660,10 @@ export interface ProviderPoolSpec {
 
 /** GPUs of one product in the member cluster (nodes matching nodeSelector only). */
 export interface GpuCapacity {
-  /** GPU product. */
+  /**
+   * GPU product as observed: the GFD label, or the model derived for confidential nodes; "unknown"
+   * when the node does not say (status is the operator's, so any observed name is kept).
+   */
   gpuProduct: string;
   /**
    * Container: GPU device plugin nodes (nvidia.com/gpu). Confidential: vm-passthrough nodes for

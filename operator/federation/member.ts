@@ -4,6 +4,7 @@
 // Health changes call `onChange`, so the owning pool is reconciled at once.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.ts';
+import { isUnavailable } from '../kube/errors.ts';
 import { resources, type KubeObject } from '../kube/types.ts';
 import type { Clock, TimerHandle } from '../runtime/clock.ts';
 import type { Informer, InformerState } from '../runtime/informer.ts';
@@ -21,6 +22,8 @@ export interface MemberView {
   health(): MemberHealth;
   /** True once every cache listed at least once. */
   synced(): boolean;
+  /** Caches that cannot list for a reason other than reachability (e.g. 403), by resource. */
+  cacheErrors(): Record<string, string>;
   nodes(): NodeObject[];
   pods(): PodObject[];
   runtimeClasses(): RuntimeClassObject[];
@@ -74,6 +77,7 @@ export class Member implements MemberView {
   readonly #informers: { nodes: Informer<NodeObject>; pods: Informer<PodObject>; runtimeClasses: Informer<RuntimeClassObject> };
   readonly #unsubscribe: Array<() => void> = [];
   #health: MemberHealth;
+  readonly #cacheErrors = new Map<string, string>();
   #timer: TimerHandle | undefined;
   #stopped = false;
 
@@ -96,7 +100,7 @@ export class Member implements MemberView {
       runtimeClasses: o.manager.informer<RuntimeClassObject>({ ...common, resource: resources.runtimeClasses }),
     };
     for (const inf of Object.values(this.#informers) as Array<Informer<KubeObject>>) {
-      this.#unsubscribe.push(inf.onState((s) => this.#onInformerState(s)));
+      this.#unsubscribe.push(inf.onState((s) => this.#onInformerState(inf.resource.plural, s)));
       this.#unsubscribe.push(inf.addHandler({ onAdd: o.onChange, onUpdate: o.onChange, onDelete: o.onChange }));
     }
     this.#schedule(0);
@@ -108,6 +112,10 @@ export class Member implements MemberView {
 
   synced(): boolean {
     return Object.values(this.#informers).every((i) => i.hasSynced());
+  }
+
+  cacheErrors(): Record<string, string> {
+    return Object.fromEntries(this.#cacheErrors);
   }
 
   nodes(): NodeObject[] { return this.#informers.nodes.list(); }
@@ -138,9 +146,22 @@ export class Member implements MemberView {
     this.#schedule(this.#o.probeIntervalMs);
   }
 
-  #onInformerState(s: InformerState): void {
-    if (s.type === 'listed' || s.type === 'watching') this.#mark(true);
-    else if (s.type === 'listError' || s.type === 'watchError') this.#mark(false, s.error instanceof Error ? s.error.message : String(s.error));
+  // A list that succeeded is contact; 'watching' is not (it is emitted before the server
+  // answers). Only reachability errors mean lost contact: a 403 on one resource is a
+  // permission problem of that cache, reported apart, or health would flap with the probe.
+  #onInformerState(resource: string, s: InformerState): void {
+    if (s.type === 'listed') {
+      const had = this.#cacheErrors.delete(resource);
+      this.#mark(true);
+      if (had) this.#o.onChange();
+    } else if (s.type === 'listError' || s.type === 'watchError') {
+      const message = s.error instanceof Error ? s.error.message : String(s.error);
+      if (isUnavailable(s.error)) this.#mark(false, message);
+      else if (this.#cacheErrors.get(resource) !== message) {
+        this.#cacheErrors.set(resource, message);
+        this.#o.onChange();
+      }
+    }
   }
 
   #mark(ok: boolean, error?: string): void {

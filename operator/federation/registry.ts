@@ -3,6 +3,7 @@
 // pool; a lost connection only changes health — nothing is ever deleted for it.
 import { createHash } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
+import YAML from 'yaml';
 import type { Clock } from '../runtime/clock.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { Member } from './member.ts';
@@ -66,6 +67,7 @@ export class MemberRegistry {
 
   #resolve(source: MemberSource): { kubeConfig: KubeConfig; fingerprint: string } {
     if (source.kind === 'Local') return { kubeConfig: this.#o.hubKubeConfig, fingerprint: 'local' };
+    refuseUnsafe(source.kubeconfig);
     const kc = new KubeConfig();
     try {
       kc.loadFromString(source.kubeconfig);
@@ -74,5 +76,32 @@ export class MemberRegistry {
     }
     if (!kc.getCurrentCluster()) throw new Error('the kubeconfig has no current-context cluster');
     return { kubeConfig: kc, fingerprint: createHash('sha256').update(source.kubeconfig).digest('hex') };
+  }
+}
+
+/**
+ * A provider supplies the kubeconfig, so it may carry nothing that acts inside the operator:
+ * no exec or auth-provider plugins (they run commands here), no token or certificate files
+ * (they would read the operator's own files, e.g. its service account token). Inline data only.
+ */
+export function refuseUnsafe(kubeconfig: string): void {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(kubeconfig);
+  } catch (e) {
+    throw new Error(`not a kubeconfig: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const entries = (list: unknown, field: string): Array<Record<string, unknown>> =>
+    Array.isArray(list) ? list.map((x) => (x && typeof x === 'object' ? (x as Record<string, unknown>)[field] : undefined)).filter((x): x is Record<string, unknown> => !!x && typeof x === 'object') : [];
+  const d = (doc ?? {}) as Record<string, unknown>;
+  const forbidden: Array<[Array<Record<string, unknown>>, string, string[]]> = [
+    [entries(d['users'], 'user'), 'users[].user', ['exec', 'auth-provider', 'tokenFile', 'client-certificate', 'client-key']],
+    [entries(d['clusters'], 'cluster'), 'clusters[].cluster', ['certificate-authority']],
+  ];
+  for (const [items, path, keys] of forbidden) {
+    for (const item of items) {
+      const bad = keys.filter((k) => item[k] !== undefined && item[k] !== null && item[k] !== '');
+      if (bad.length) throw new Error(`${path}.${bad[0]} is not allowed in a member kubeconfig (it would run or read files inside the operator): use inline data such as client-certificate-data, client-key-data, token, certificate-authority-data`);
+    }
   }
 }

@@ -117,6 +117,9 @@ export class LeaderElector {
       const remaining = this.#lastRenew + this.#deadlineMs - this.#clock.now();
       const attempt = AbortSignal.any([either, AbortSignal.timeout(Math.max(1, remaining))]);
       if (await this.#tryAcquireOrRenew(attempt)) arm();
+      // Someone else holds the Lease now (a forced takeover, a manual edit): two leaders
+      // must not run until our renew deadline passes, so step down at once.
+      else if (this.#holder !== '' && this.#holder !== this.#o.identity) leading.abort(new Error(`lease taken over by ${this.#holder}`));
     }
     if (watchdog !== undefined) this.#clock.clearTimeout(watchdog);
     const lost = !signal.aborted;

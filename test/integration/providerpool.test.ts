@@ -236,3 +236,18 @@ test.serial('two operator processes: one leads and reconciles, the standby takes
   t.true(started(standby));
   t.true(reconciles(standby).every((l) => Number(l['receivedAt']) >= killedAt), 'no reconcile by the standby before the leader died');
 });
+
+test.serial('kubeconfigs that would act inside the operator, and Secrets outside its namespace, are refused with the reason', async (t) => {
+  const evil = JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+    clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
+    users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'sh', args: ['-c', 'touch /tmp/pwned'] } } }],
+    contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+  });
+  kubectl('hub', ['-n', secretsNs, 'create', 'secret', 'generic', 'evil', '--from-literal=kubeconfig=' + evil]);
+  apply('hub', [pool(`${run}-evil`, 'evil'), { ...pool(`${run}-elsewhere`, 'gpu-a'), spec: { ...(pool(`${run}-elsewhere`, 'gpu-a') as { spec: object }).spec, cluster: { mode: 'KubeconfigSecret', secretRef: { name: 'gpu-a', namespace: 'default' } } } }]);
+  const evilPool = await eventually('exec kubeconfig refused', async () => { const p = getPool(`${run}-evil`); return cond(p, 'Connected')?.reason === 'KubeconfigInvalid' ? p : undefined; });
+  t.regex(cond(evilPool, 'Connected')?.message ?? '', /users\[\]\.user\.exec is not allowed in a member kubeconfig/);
+  const elsewhere = await eventually('foreign namespace refused', async () => { const p = getPool(`${run}-elsewhere`); return cond(p, 'Connected')?.reason === 'KubeconfigInvalid' ? p : undefined; });
+  t.regex(cond(elsewhere, 'Connected')?.message ?? '', new RegExp(`secretRef.namespace "default": the operator reads kubeconfig Secrets only from its own namespace "${secretsNs}"`));
+});

@@ -33,6 +33,12 @@ export interface ProviderPoolControllerOptions {
   concurrency?: number;
   /** Label selector restricting the pools this process reconciles ('' = all). */
   poolSelector?: string;
+  /**
+   * The only namespace kubeconfig Secrets are read from (the operator's own). Pools are
+   * cluster-scoped and written by platform admins, but a pool must not make the operator
+   * read Secrets elsewhere.
+   */
+  secretNamespace: string;
 }
 
 export interface ProviderPoolController {
@@ -60,19 +66,20 @@ function canonical(v: unknown): string {
 export const sameStatus = (a: ProviderPoolStatus, b: ProviderPoolStatus) =>
   canonical({ ...owned(a), lastHeartbeatTime: undefined }) === canonical({ ...owned(b), lastHeartbeatTime: undefined });
 
-async function readKubeconfig(hub: KubeClient, pool: ProviderPoolObject, signal: AbortSignal): Promise<MemberSource | Observation> {
+type SecretObject = KubeObject & { data?: Record<string, string> };
+
+function readKubeconfig(secrets: Informer<SecretObject>, secretNamespace: string, pool: ProviderPoolObject): MemberSource | Observation {
   const ref = pool.spec.cluster.secretRef;
   if (!ref) return { kind: 'SecretMissing', message: 'spec.cluster.secretRef is required for mode KubeconfigSecret' };
-  const key = ref.key ?? 'kubeconfig';
-  try {
-    const secret = await hub.get<KubeObject & { data?: Record<string, string> }>(resources.secrets, ref.name, ref.namespace, signal);
-    const data = secret.data?.[key];
-    if (!data) return { kind: 'SecretMissing', message: `Secret ${ref.namespace}/${ref.name} has no key "${key}"` };
-    return { kind: 'Kubeconfig', kubeconfig: Buffer.from(data, 'base64').toString('utf8') };
-  } catch (e) {
-    if (isNotFound(e)) return { kind: 'SecretMissing', message: `Secret ${ref.namespace}/${ref.name} not found` };
-    throw e;
+  if (ref.namespace !== secretNamespace) {
+    return { kind: 'KubeconfigInvalid', message: `spec.cluster.secretRef.namespace "${ref.namespace}": the operator reads kubeconfig Secrets only from its own namespace "${secretNamespace}"` };
   }
+  const key = ref.key ?? 'kubeconfig';
+  const secret = secrets.get(`${ref.namespace}/${ref.name}`);
+  if (!secret) return { kind: 'SecretMissing', message: `Secret ${ref.namespace}/${ref.name} not found` };
+  const data = secret.data?.[key];
+  if (!data) return { kind: 'SecretMissing', message: `Secret ${ref.namespace}/${ref.name} has no key "${key}"` };
+  return { kind: 'Kubeconfig', kubeconfig: Buffer.from(data, 'base64').toString('utf8') };
 }
 
 /** Creates the ProviderPool informer and controller on `manager`. */
@@ -83,6 +90,9 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
   const hub = manager.client;
   const events: EventRecorder = manager.eventRecorder();
   const pools = manager.informer<ProviderPoolObject>({ resource: providerPools, ...(o.poolSelector ? { labelSelector: o.poolSelector } : {}) });
+  // kubeconfig Secrets come from a cache of the operator's namespace: no read per reconcile,
+  // and a rotated Secret reconciles its pools at once
+  const secrets = manager.informer<SecretObject>({ resource: resources.secrets, namespace: o.secretNamespace });
   // members notify the controller, which is created below once the registry exists
   let controller: Controller | undefined;
   const members = new MemberRegistry({
@@ -91,7 +101,7 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
     onChange: (pool) => controller?.enqueue(pool),
   });
 
-  async function observe(pool: ProviderPoolObject, signal: AbortSignal): Promise<Observation> {
+  async function observe(pool: ProviderPoolObject): Promise<Observation> {
     const name = pool.metadata?.name ?? '';
     let source: MemberSource;
     switch (pool.spec.cluster.mode) {
@@ -99,7 +109,7 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
         source = { kind: 'Local' };
         break;
       case ClusterMode.KubeconfigSecret: {
-        const r = await readKubeconfig(hub, pool, signal);
+        const r = readKubeconfig(secrets, o.secretNamespace, pool);
         if (r.kind !== 'Local' && r.kind !== 'Kubeconfig') { await members.remove(name); return r; }
         source = r;
         break;
@@ -112,12 +122,17 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
     try {
       member = await members.ensure(name, source);
     } catch (e) {
-      return { kind: 'SecretMissing', message: `${pool.spec.cluster.secretRef?.namespace}/${pool.spec.cluster.secretRef?.name}: ${e instanceof Error ? e.message : String(e)}` };
+      await members.remove(name); // never keep using the credentials that were replaced
+      const ref = pool.spec.cluster.secretRef;
+      return { kind: 'KubeconfigInvalid', message: `Secret ${ref?.namespace}/${ref?.name} key "${ref?.key ?? 'kubeconfig'}": ${e instanceof Error ? e.message : String(e)}` };
     }
     const h = member.health();
-    if (!h.connected && h.error === undefined) return { kind: 'Syncing' }; // first contact still under way
-    if (!h.connected) return { kind: 'Unreachable', error: h.error ?? 'unreachable', ...(h.lastContact !== undefined ? { lastContact: h.lastContact } : {}) };
-    if (!member.synced()) return { kind: 'Syncing', ...(h.lastContact !== undefined ? { lastContact: h.lastContact } : {}) };
+    const seen = h.lastContact !== undefined ? { lastContact: h.lastContact } : {};
+    if (!h.connected && h.error === undefined) return { kind: 'Connecting' };
+    if (!h.connected) return { kind: 'Unreachable', error: h.error ?? 'unreachable', ...seen };
+    const denied = Object.entries(member.cacheErrors());
+    if (denied.length > 0) return { kind: 'AccessDenied', message: denied.map(([r, m]) => `list ${r}: ${m}`).join('; '), ...seen };
+    if (!member.synced()) return { kind: 'Syncing', ...seen };
     return {
       kind: 'Connected',
       capacity: computeCapacity(member.nodes(), member.pods(), member.runtimeClasses(), pool.spec.nodeSelector),
@@ -141,7 +156,7 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
       await members.remove(key);
       return {};
     }
-    const obs = await observe(pool, ctx.signal);
+    const obs = await observe(pool);
     const want = owned(desiredStatus(pool, obs, clock.now()));
     const have = pool.status ?? {};
     const lastBeat = have.lastHeartbeatTime ? Date.parse(have.lastHeartbeatTime) : 0;
@@ -157,5 +172,10 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
 
   controller = manager.controller({ name: 'providerpool', reconcile, concurrency: o.concurrency ?? 2 });
   controller.watch(pools);
+  controller.watch(secrets, {
+    map: (secret) => pools.list()
+      .filter((p) => p.spec.cluster.secretRef?.name === secret.metadata?.name && p.spec.cluster.secretRef?.namespace === secret.metadata?.namespace)
+      .map((p) => p.metadata?.name ?? ''),
+  });
   return { controller, pools, members };
 }

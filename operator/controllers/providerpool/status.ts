@@ -11,10 +11,16 @@ import type { PoolCapacity } from './capacity.ts';
 
 export type Observation =
   | { kind: 'Connected'; capacity: PoolCapacity; lastContact: number }
+  /** The first contact attempt (after a start, failover or new kubeconfig) is under way. */
+  | { kind: 'Connecting' }
   /** Reachable, but the caches have not listed yet. */
   | { kind: 'Syncing'; lastContact?: number }
+  /** Reachable, but a cache cannot list (e.g. 403): the kubeconfig lacks permissions. */
+  | { kind: 'AccessDenied'; message: string; lastContact?: number }
+  /** No contact; lastContact is what this process saw (undefined after a restart). */
   | { kind: 'Unreachable'; error: string; lastContact?: number }
   | { kind: 'SecretMissing'; message: string }
+  | { kind: 'KubeconfigInvalid'; message: string }
   | { kind: 'AgentPending' };
 
 export const defaultHeartbeatTimeoutMs = 60_000;
@@ -93,15 +99,27 @@ export function desiredStatus(pool: ProviderPool, obs: Observation, now: number)
     }
     set(confidentialCondition(pool, obs.capacity));
     out.phase = allocatable > 0 && !pool.spec.unschedulable ? PoolPhase.Ready : PoolPhase.Degraded;
+  } else if (obs.kind === 'Connecting') {
+    // Nothing observed yet. A new pool says so; after a restart or failover the previous
+    // observer's conditions, phase and capacity stand until this process knows better,
+    // so a failover causes no transitions (and no Events).
+    if (!conditions.some((c) => c.type === PoolConditionType.Connected)) {
+      set({ type: PoolConditionType.Connected, status: 'Unknown', reason: PoolReason.Connecting, message: 'first contact with the member cluster under way' });
+    }
+    out.phase = prev.phase ?? PoolPhase.Pending;
   } else if (obs.kind === 'Syncing') {
     set({ type: PoolConditionType.Connected, status: 'True', reason: PoolReason.Connected, message: 'reading nodes, pods and RuntimeClasses' });
     if (obs.lastContact !== undefined) out.lastHeartbeatTime = metaTime(obs.lastContact);
     out.phase = prev.phase ?? PoolPhase.Pending;
   } else {
     const { reason, message } = obs.kind === 'Unreachable' ? { reason: PoolReason.ConnectionFailed, message: obs.error }
-      : obs.kind === 'SecretMissing' ? { reason: PoolReason.KubeconfigSecretMissing, message: obs.message }
-        : { reason: PoolReason.AgentNotImplemented, message: `spec.cluster.mode ${ClusterMode.Agent}: the pull-mode agent comes with the provider runtime` };
-    const lastContact = obs.kind === 'Unreachable' ? obs.lastContact : undefined;
+      : obs.kind === 'AccessDenied' ? { reason: PoolReason.AccessDenied, message: `the member kubeconfig lacks permissions: ${obs.message}` }
+        : obs.kind === 'SecretMissing' ? { reason: PoolReason.KubeconfigSecretMissing, message: obs.message }
+          : obs.kind === 'KubeconfigInvalid' ? { reason: PoolReason.KubeconfigInvalid, message: obs.message }
+            : { reason: PoolReason.AgentNotImplemented, message: `spec.cluster.mode ${ClusterMode.Agent}: the pull-mode agent comes with the provider runtime` };
+    // after a restart or failover this process has seen no contact yet: the last one is in status
+    const prevBeat = prev.lastHeartbeatTime ? Date.parse(prev.lastHeartbeatTime) : undefined;
+    const lastContact = obs.kind === 'Unreachable' || obs.kind === 'AccessDenied' ? (obs.lastContact ?? prevBeat) : undefined;
     const timedOut = lastContact === undefined || now - lastContact > heartbeatTimeoutMs(pool);
     const since = lastContact === undefined ? '' : ` (last contact ${metaTime(lastContact)}; capacity shown is from then)`;
     set({ type: PoolConditionType.Connected, status: 'False', reason, message: message + since });

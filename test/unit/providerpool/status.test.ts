@@ -107,3 +107,27 @@ test('status comparison ignores key order and the heartbeat time, not content', 
   t.false(sameStatus(s, { ...s, availableGpus: 1 }));
   t.truthy(reordered);
 });
+
+test('Connecting: a new pool says Unknown; after a restart or failover the last conditions and phase stand; a down member times out from the last heartbeat in status', (t) => {
+  const live = desiredStatus(pool({ heartbeatTimeout: '30s' }), connected(), t0);
+  const fresh = desiredStatus(pool(), { kind: 'Connecting' }, t0);
+  t.like(cond(fresh, 'Connected'), { status: 'Unknown', reason: 'Connecting' });
+  t.is(fresh.phase, 'Pending');
+  const restarted = desiredStatus(pool({ heartbeatTimeout: '30s' }, live), { kind: 'Connecting' }, t0 + 1_000);
+  t.deepEqual(restarted.conditions, live.conditions, 'the previous observer\'s conditions stand');
+  t.is(restarted.phase, 'Ready');
+  t.deepEqual(restarted.capacity, live.capacity);
+  // the new process has no lastContact of its own; status says 5 s ago
+  const down = desiredStatus(pool({ heartbeatTimeout: '30s' }, live), { kind: 'Unreachable', error: 'connect ECONNREFUSED' }, t0 + 5_000);
+  t.is(down.phase, 'Degraded');
+  t.is(cond(down, 'Ready')?.reason, 'ConnectionFailed');
+  const later = desiredStatus(pool({ heartbeatTimeout: '30s' }, down), { kind: 'Unreachable', error: 'connect ECONNREFUSED' }, t0 + 31_000);
+  t.is(later.phase, 'Disconnected');
+});
+
+test('a kubeconfig without permissions is AccessDenied, not a connection failure', (t) => {
+  const s = desiredStatus(pool(), { kind: 'AccessDenied', message: 'list runtimeclasses: 403 Forbidden', lastContact: t0 }, t0 + 1_000);
+  t.like(cond(s, 'Connected'), { status: 'False', reason: 'AccessDenied' });
+  t.regex(cond(s, 'Connected')?.message ?? '', /lacks permissions: list runtimeclasses: 403 Forbidden/);
+  t.is(s.phase, 'Degraded');
+});

@@ -137,3 +137,18 @@ test('timing options must satisfy leaseDuration > renewDeadline > retryPeriod', 
   t.throws(() => new LeaderElector({ ...base, leaseDurationMs: 5000, renewDeadlineMs: 5000 }), { instanceOf: RangeError });
   t.throws(() => new LeaderElector({ ...base, renewDeadlineMs: 1000, retryPeriodMs: 1000 }), { instanceOf: RangeError });
 });
+
+test('a leader that finds the Lease taken over steps down at its next renew, not at its renew deadline', async (t) => {
+  const clock = new FakeClock(0);
+  const server = new LeaseServer();
+  const a = elector(server, clock, 'a');
+  await step(clock, 5_000);
+  t.true(a.e.isLeader());
+  // a forced takeover (or a manual edit) hands the Lease to someone else
+  server.lease = { ...server.lease!, metadata: { ...server.lease!.metadata, resourceVersion: String(++server.rv) }, spec: { ...server.lease!.spec, holderIdentity: 'intruder' } };
+  const takenAt = clock.now();
+  await step(clock, 3_000);
+  t.is(await a.result, 'lost');
+  const stoppedAt = Number(a.log.find((l) => l.startsWith('stop@'))?.slice(5));
+  t.true(stoppedAt - takenAt <= 2_000 + 100, `stepped down ${stoppedAt - takenAt} ms after the takeover (retry period 2 s, deadline 10 s)`);
+});
