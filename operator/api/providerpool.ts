@@ -155,6 +155,7 @@ export const providerPool: KindDef = {
       heartbeatTimeout: str('Time without a successful probe or agent heartbeat after which the pool is Disconnected.', {
         pattern: patterns.duration,
         default: '1m',
+        rules: [{ rule: "duration(self) > duration('0s')", message: 'must be greater than 0' }],
       }),
     },
     { required: ['provider', 'region', 'jurisdiction', 'cluster', 'baseRates'] },

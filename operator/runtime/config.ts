@@ -52,13 +52,13 @@ export const runtimeFlags = {
 } as const satisfies ParseArgsOptionsConfig;
 
 const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** Parses a Go-style duration ('500ms', '15s', '1m30s') into ms; undefined when malformed. */
+/** Parses a Go-style duration ('500ms', '15s', '1m30s', '90000000000ns') into ms; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  if (!/^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/.test(text)) return undefined;
   let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * (unitMs[m[2] as string] as number);
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g)) ms += Number(m[1]) * (unitMs[m[2] as string] as number);
   return ms;
 }
 

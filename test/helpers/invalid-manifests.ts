@@ -119,6 +119,7 @@ export const invalidCases: InvalidCase[] = [
   { name: 'no tiers', base: 'pool', mutate: set('spec.tiers', []), path: 'spec.tiers' },
   { name: 'SGX runtime', base: 'pool', mutate: set('spec.confidentialRuntimes.0.teeType', 'sgx'), path: 'spec.confidentialRuntimes[0].teeType' },
   { name: 'heartbeat timeout in words', base: 'pool', mutate: set('spec.heartbeatTimeout', 'a minute'), path: 'spec.heartbeatTimeout' },
+  { name: 'zero heartbeat timeout', base: 'pool', mutate: set('spec.heartbeatTimeout', '0s'), path: 'spec.heartbeatTimeout' },
   {
     name: 'node selector value with spaces',
     base: 'pool',

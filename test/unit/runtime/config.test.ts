@@ -71,3 +71,11 @@ test('durations parse like Go', (t) => {
   t.is(parseDuration('15'), undefined);
   t.is(parseDuration(''), undefined);
 });
+
+test('durations use the same grammar as the API schema, ns and us included', async (t) => {
+  const { parseDuration } = await import('../../../operator/runtime/config.ts');
+  t.is(parseDuration('90000000000ns'), 90_000);
+  t.is(parseDuration('1500us'), 1.5);
+  t.is(parseDuration('1m30s'), 90_000);
+  t.is(parseDuration('a minute'), undefined);
+});
