@@ -4,14 +4,14 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { KubeClient } from './kube/client.ts';
-import { isNotFound } from './kube/errors.ts';
+import { isNotFound, KubeError } from './kube/errors.ts';
 import { resources, type KubeObject } from './kube/types.ts';
 import { GROUP, PLURALS, VERSION } from './api/constants.ts';
 import { loadKubeConfig } from './kube/load.ts';
-import { ConfigError, parseDuration, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
+import { ConfigError, envName, parseDuration, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
 import { createLogger } from './runtime/log.ts';
 import { LeadershipLostError, Manager, shutdownSignal } from './runtime/manager.ts';
-import { setupProviderPoolController } from './controllers/providerpool/controller.ts';
+import { providerPools, setupProviderPoolController } from './controllers/providerpool/controller.ts';
 
 const operatorFlags = {
   'heartbeat-interval': { type: 'string' },
@@ -40,10 +40,13 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --pool-selector LABELS       only reconcile ProviderPools matching this label selector (sharding, tests)
 `;
 
+/** An operator duration flag, with the runtime flags' rules: flag, then NVDAX_<FLAG>, then the default. */
 function durationFlag(extra: Record<string, string | boolean | undefined>, flag: string, def: string): number {
-  const text = String(extra[flag] ?? process.env[`NVDAX_${flag.toUpperCase().replaceAll('-', '_')}`] ?? def);
+  const given = extra[flag];
+  const env = process.env[envName(flag)];
+  const [text, from] = typeof given === 'string' ? [given, `--${flag}`] : env ? [env, envName(flag)] : [def, `--${flag}`];
   const ms = parseDuration(text);
-  if (!ms) throw new ConfigError(`--${flag}: invalid duration "${text}" (expected e.g. 500ms, 15s, 2m)`);
+  if (ms === undefined || ms <= 0) throw new ConfigError(`${from}: invalid duration "${text}" (expected e.g. 500ms, 15s, 2m)`);
   return ms;
 }
 
@@ -81,10 +84,19 @@ async function main(): Promise<number> {
   }
   const client = new KubeClient(kc, { name: 'hub', requestTimeoutMs: config.requestTimeoutMs });
   await checkCrds(client);
+  const poolSelector = String(extra['pool-selector'] ?? process.env[envName('pool-selector')] ?? '');
+  if (poolSelector) {
+    try {
+      await client.list(providerPools, { labelSelector: poolSelector, limit: 1 });
+    } catch (e) {
+      if (e instanceof KubeError && e.reason === 'BadRequest') throw new ConfigError(`--pool-selector "${poolSelector}": ${e.message}`);
+      throw e;
+    }
+  }
   const manager = Manager.fromConfig(config, client, log);
   const pools = setupProviderPoolController({
     manager, hubKubeConfig: kc, heartbeatIntervalMs, probeIntervalMs, probeTimeoutMs, concurrency: config.maxConcurrentReconciles,
-    poolSelector: String(extra['pool-selector'] ?? process.env['NVDAX_POOL_SELECTOR'] ?? ''),
+    poolSelector,
     // the operator's namespace: its Lease and the only place kubeconfig Secrets are read from
     secretNamespace: config.leaderElection.namespace,
   });
@@ -93,9 +105,15 @@ async function main(): Promise<number> {
     await manager.start(shutdownSignal(log));
     return 0;
   } catch (e) {
-    if (e instanceof LeadershipLostError) log.error({ err: e }, 'Leadership lost, exiting');
-    else throw e;
-    return 1;
+    if (e instanceof LeadershipLostError) {
+      log.error({ err: e }, 'Leadership lost, exiting');
+      return 1;
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new ConfigError(`--ops-bind-address ${config.ops.host}:${config.ops.port}: ${code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message}`);
+    }
+    throw e;
   } finally {
     await pools.members.stopAll();
     await client.close();

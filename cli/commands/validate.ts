@@ -76,6 +76,11 @@ export const validateCommand: Command = {
       io.err(`${errors} error${errors === 1 ? '' : 's'} (${summary})`);
       return 1;
     }
+    if (objects === 0) {
+      // an empty directory or file checks nothing: say so rather than pass
+      io.err(`nvdax validate: no manifests found (${summary})`);
+      return 1;
+    }
     io.out(`OK: ${summary} valid`);
     return 0;
   },

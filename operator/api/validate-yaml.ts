@@ -83,7 +83,13 @@ export function validateYaml(text: string, file: string, validate: (m: unknown) 
       }
       return;
     }
-    const obj: unknown = doc.toJS();
+    let obj: unknown;
+    try {
+      obj = doc.toJS(); // throws e.g. on excessive alias expansion (a "billion laughs" file)
+    } catch (e) {
+      result.diagnostics.push({ file, line: lineAt(doc.range[0]), object: `document ${i + 1}`, path: '(yaml)', message: e instanceof Error ? e.message : String(e) });
+      return;
+    }
     if (obj === null || obj === undefined) return; // empty document, e.g. a trailing ---
     result.objects++;
     const object = describe(obj, i);

@@ -24,3 +24,20 @@ test('bad flags and unreadable kubeconfigs name the flag', (t) => {
   t.is(h.status, 0);
   t.regex(h.stdout, /--member-probe-interval/);
 });
+
+test('a malformed --pool-selector and a busy --ops-bind-address are refused, naming the flag', async (t) => {
+  const sel = operator(['--kubeconfig', kubeconfigPath('hub'), '--no-leader-elect', '--ops-bind-address', '127.0.0.1:0', '--pool-selector', 'a in (b']);
+  t.is(sel.status, 2);
+  t.regex(sel.stderr, /--pool-selector "a in \(b": /);
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  const port = (busy.address() as { port: number }).port;
+  try {
+    const r = operator(['--kubeconfig', kubeconfigPath('hub'), '--no-leader-elect', '--ops-bind-address', `127.0.0.1:${port}`, '--pool-selector', 'nvdax.io/none=x']);
+    t.is(r.status, 2);
+    t.regex(r.stderr, new RegExp(`--ops-bind-address 127\\.0\\.0\\.1:${port}: address already in use`));
+  } finally {
+    busy.close();
+  }
+});

@@ -91,3 +91,13 @@ test('the bin runs directly: shebang, exit codes, stdin', (t) => {
   t.is(badRun.status, 1);
   t.is(badRun.stderr.split('\n')[0], '<stdin>:11: InferenceJob/chat: spec.sla.maxLatencyMs: must be >= 1');
 });
+
+test('validate: an empty file checks nothing and fails; an alias bomb is a YAML error, not a crash', async (t) => {
+  const empty = fakeIo({ 'empty.yaml': '---\n' });
+  t.is(await main(['validate', '-f', 'empty.yaml'], empty), 1);
+  t.regex(empty.stderr.join('\n'), /no manifests found \(0 objects in 1 file\)/);
+  const lol = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
+  const bomb = fakeIo({ 'bomb.yaml': lol });
+  t.is(await main(['validate', '-f', 'bomb.yaml'], bomb), 1);
+  t.regex(bomb.stderr.join('\n'), /^bomb\.yaml:1: document 1: \(yaml\): .*alias/im);
+});
