@@ -35,7 +35,6 @@ async function pool<T>(items: T[], concurrency: number, fn: (x: T) => Promise<un
   return performance.now() - t;
 }
 
-function heapMiB(): number { gc!(); gc!(); return process.memoryUsage().heapUsed / 2 ** 20; }
 
 const podNs = 'bench-pods', cmNs = 'bench-cms';
 for (const ns of [podNs, cmNs]) await client.apply(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });

@@ -32,10 +32,6 @@ export const serverURL = (p: ClusterPlan) => `https://127.0.0.1:${apiserverPort(
 const runDir = (p: ClusterPlan) => join(p.dir, 'run');
 const pidFile = (p: ClusterPlan, c: Component) => join(runDir(p), `${c}.pid`);
 
-function log(msg: string): void {
-  process.stderr.write(`[sim ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
 function procSpec(p: ClusterPlan, pki: Pki, c: Component): ProcSpec {
   const kubeconfig = join(p.dir, 'kubeconfig');
   const etcd = `http://127.0.0.1:${p.portBase}`;

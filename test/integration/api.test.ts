@@ -3,7 +3,6 @@
 // as `nvdax validate`, transition rules hold, and explain/get show our docs and columns.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PLURALS, GROUP } from '../../operator/api/constants.ts';
 import { rootSchema } from '../../operator/api/crd.ts';

@@ -18,7 +18,6 @@ import { startComponent, stopComponent } from '../../hack/sim/cluster.ts';
 const run = uniqueName('pp');
 const label = { 'nvdax.io/test-run': run };
 const hub = loadKubeConfig('hub');
-const hubCore = hub.makeApiClient(CoreV1Api);
 const secretsNs = `${run}-secrets`;
 const kubectl = (cluster: string, args: string[], input?: string) =>
   execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', kubeconfigPath(cluster), ...args], { encoding: 'utf8', ...(input ? { input } : {}) });

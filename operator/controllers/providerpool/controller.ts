@@ -6,8 +6,6 @@
 // lastHeartbeatTime fresh and notices what no event reports.
 import { API_VERSION, ClusterMode, PLURALS, PoolConditionType } from '../../api/constants.ts';
 import type { ProviderPool, ProviderPoolStatus } from '../../api/types.gen.ts';
-import type { KubeClient } from '../../kube/client.ts';
-import { isNotFound } from '../../kube/errors.ts';
 import { resourceType, resources, type KubeObject } from '../../kube/types.ts';
 import type { Controller, ReconcileContext, Result } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
