@@ -41,6 +41,8 @@ export interface ProductCapacity {
   available: number;
   /** Most GPUs free on one node: the largest job that fits without spanning nodes. */
   largestFreeBlock: number;
+  /** TEEs of the CC-ready nodes among these (confidential mode); empty when none is ready. */
+  tees: Tee[];
 }
 
 export interface ConfidentialSummary {
@@ -150,7 +152,8 @@ export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodVi
       if (!isGpuResource(resource) || count(q) === 0) continue;
       const info = productOf(n, resource);
       const key = `${info.product}\u0000${info.mode}\u0000${resource}`;
-      const e = entries.get(key) ?? { ...info, resourceName: resource, nodes: 0, total: 0, allocatable: 0, inUse: 0, available: 0, largestFreeBlock: 0 };
+      const e = entries.get(key) ?? { ...info, resourceName: resource, nodes: 0, total: 0, allocatable: 0, inUse: 0, available: 0, largestFreeBlock: 0, tees: [] };
+      if (info.mode === 'confidential' && tee && nodeReady(n) && !e.tees.includes(tee)) e.tees = [...e.tees, tee].sort();
       const alloc = schedulable(n) ? count(n.status?.allocatable?.[resource] ?? q) : 0;
       const used = (podsByNode.get(n.metadata?.name ?? '') ?? []).reduce((a, p) => a + podRequest(p, resource), 0);
       const free = Math.max(0, alloc - used);

@@ -38,7 +38,7 @@ export function capacityStatus(c: PoolCapacity): GpuCapacity[] {
     ...(e.memoryMiB ? { gpuMemory: `${e.memoryMiB}Mi` } : {}),
     nodes: e.nodes, total: e.total, allocatable: e.allocatable, inUse: e.inUse, available: e.available,
     largestFreeBlock: e.largestFreeBlock,
-    ...(e.mode === 'confidential' ? { teeTypes: c.confidential.tees } : {}),
+    ...(e.mode === 'confidential' ? { teeTypes: e.tees } : {}),
   }));
 }
 

@@ -26,7 +26,7 @@ test('container GPU nodes: product from GFD labels, in-use from non-terminal pod
   const c = computeCapacity(ns, pods, []);
   t.deepEqual(c.capacity, [{
     product: 'NVIDIA-H100-80GB-HBM3', mode: 'container', resourceName: 'nvidia.com/gpu', memoryMiB: 81559,
-    nodes: 2, total: 16, allocatable: 16, inUse: 6, available: 10, largestFreeBlock: 7,
+    nodes: 2, total: 16, allocatable: 16, inUse: 6, available: 10, largestFreeBlock: 7, tees: [],
   }]);
   t.is(c.confidential.readyNodes, 0);
 });
@@ -54,8 +54,13 @@ test('one product under two resource names (pgpu alias and model-named) gives tw
   ]);
 });
 
-test('CC-capable but not ready nodes are counted apart and make no runtime usable', (t) => {
+test('CC-capable but not ready nodes are counted apart, carry no TEE and make no runtime usable', (t) => {
   const off = nodes('d', { template: 'gpu-confidential', gpu: 'H200', tee: 'snp', ccReady: false, count: 2 });
+  const tdx = nodes('e', { template: 'gpu-confidential', gpu: 'H100', tee: 'tdx', count: 1 });
+  t.deepEqual(computeCapacity([...off, ...tdx], [], runtimeClasses()).capacity.map((e) => [e.product, e.tees]), [
+    ['NVIDIA-H100-80GB-HBM3', ['tdx']],
+    ['NVIDIA-H200', []],
+  ]);
   const c = computeCapacity(off, [], runtimeClasses());
   t.is(c.confidential.readyNodes, 0);
   t.is(c.confidential.notReadyNodes, 2);
