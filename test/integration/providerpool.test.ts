@@ -250,3 +250,14 @@ test.serial('kubeconfigs that would act inside the operator, and Secrets outside
   const elsewhere = await eventually('foreign namespace refused', async () => { const p = getPool(`${run}-elsewhere`); return cond(p, 'Connected')?.reason === 'KubeconfigInvalid' ? p : undefined; });
   t.regex(cond(elsewhere, 'Connected')?.message ?? '', new RegExp(`secretRef.namespace "default": the operator reads kubeconfig Secrets only from its own namespace "${secretsNs}"`));
 });
+
+test.serial('a Local pool reads the hub itself and says why it is not Ready', async (t) => {
+  apply('hub', [{ ...pool(`${run}-local`, 'unused'), spec: { ...(pool(`${run}-local`, 'unused') as { spec: object }).spec, cluster: { mode: 'Local' } } }]);
+  const p = await eventually('Local pool observed', async () => { const x = getPool(`${run}-local`); return cond(x, 'Ready')?.reason === 'NoGpuNodes' ? x : undefined; });
+  t.like(cond(p, 'Connected'), { status: 'True', message: '1/1 node(s) Ready' });
+  t.is(cond(p, 'Ready')?.message, 'no Ready, schedulable GPU node matches spec.nodeSelector');
+  t.like(cond(p, 'ConfidentialReady'), { status: 'False', reason: 'NoConfidentialRuntime' });
+  t.regex(cond(p, 'ConfidentialReady')?.message ?? '', /no node has CC-ready GPUs/);
+  t.is(p.status?.phase, 'Degraded');
+  t.deepEqual(p.status?.capacity, []);
+});
