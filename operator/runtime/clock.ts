@@ -7,8 +7,10 @@ export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout
 
 /** The time source and timer scheduler used by the runtime. */
 export interface Clock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch (wall time: for timestamps written to objects). */
   now(): number;
+  /** Milliseconds on a clock that never steps (only differences mean anything): for measuring durations. */
+  monotonic(): number;
   /** Runs `fn` after `ms` milliseconds; the timer never keeps the process alive. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
@@ -17,6 +19,7 @@ export interface Clock {
 /** The process clock (Date.now and unref'd timers). */
 export const realClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, Math.max(0, ms));
     t.unref();
@@ -55,6 +58,10 @@ export class FakeClock implements Clock {
   }
 
   now(): number {
+    return this.#now;
+  }
+
+  monotonic(): number {
     return this.#now;
   }
 

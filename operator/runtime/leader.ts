@@ -89,7 +89,7 @@ export class LeaderElector {
 
   /** Healthy unless leading with a renewal overdue past the deadline (a stuck renew loop). */
   healthy(): boolean {
-    return !this.isLeader() || this.#clock.now() - this.#lastRenew <= this.#deadlineMs + this.#retryMs;
+    return !this.isLeader() || this.#clock.monotonic() - this.#lastRenew <= this.#deadlineMs + this.#retryMs;
   }
 
   /** Campaigns until `signal` aborts or leadership is lost; releases the lease on abort while leading. */
@@ -105,7 +105,7 @@ export class LeaderElector {
     const arm = (): void => {
       if (watchdog !== undefined) this.#clock.clearTimeout(watchdog);
       // Measured from the start of the last successful renew request, not from its answer.
-      const left = this.#lastRenew + this.#deadlineMs - this.#clock.now();
+      const left = this.#lastRenew + this.#deadlineMs - this.#clock.monotonic();
       watchdog = this.#clock.setTimeout(() => leading.abort(new Error('lease not renewed within renewDeadline')), left);
     };
     arm();
@@ -114,7 +114,7 @@ export class LeaderElector {
     while (!either.aborted) {
       await sleep(this.#clock, this.#retryMs, either).catch(() => undefined);
       if (either.aborted) break;
-      const remaining = this.#lastRenew + this.#deadlineMs - this.#clock.now();
+      const remaining = this.#lastRenew + this.#deadlineMs - this.#clock.monotonic();
       const attempt = AbortSignal.any([either, AbortSignal.timeout(Math.max(1, remaining))]);
       if (await this.#tryAcquireOrRenew(attempt)) arm();
       // Someone else holds the Lease now (a forced takeover, a manual edit): two leaders
@@ -132,7 +132,10 @@ export class LeaderElector {
 
   async #tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const { client, namespace, name, identity } = this.#o;
+    // Expiry and renew deadlines are measured on the monotonic clock, as client-go does, so a
+    // wall-clock step cannot make a standby take an unexpired Lease; wall time is only written.
     const now = this.#clock.now();
+    const mono = this.#clock.monotonic();
     const durationSeconds = Math.ceil(this.#durationMs / 1000);
     try {
       let lease: Lease;
@@ -144,15 +147,15 @@ export class LeaderElector {
         const spec: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: t, renewTime: t, leaseTransitions: 0 };
         const lease: Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec };
         const created = await client.create<Lease>(resources.leases, lease, { signal });
-        this.#observe(created.spec ?? spec, now);
-        this.#lastRenew = now;
+        this.#observe(created.spec ?? spec, mono);
+        this.#lastRenew = mono;
         return true;
       }
       const spec = lease.spec ?? {};
-      this.#observe(spec, now);
+      this.#observe(spec, mono);
       const holder = spec.holderIdentity ?? '';
       const expires = this.#observedAt + (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
-      if (holder !== '' && holder !== identity && expires > now) return false;
+      if (holder !== '' && holder !== identity && expires > mono) return false;
       const mine = holder === identity;
       const next: LeaseSpec = {
         holderIdentity: identity,
@@ -162,8 +165,8 @@ export class LeaderElector {
         leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
       };
       const updated = await client.replace<Lease>(resources.leases, { ...lease, spec: next }, { signal });
-      this.#observe(updated.spec ?? next, now);
-      this.#lastRenew = now;
+      this.#observe(updated.spec ?? next, mono);
+      this.#lastRenew = mono;
       return true;
     } catch (err) {
       if (!signal.aborted && !isConflict(err) && !isAlreadyExists(err)) this.#log.warn({ err }, 'Lease acquire or renew failed');
