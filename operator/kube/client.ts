@@ -42,7 +42,7 @@ export class KubeClient {
   async request<T>(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
     const context = `${method} ${path}`;
     const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     try {
       const res = await this.#send(method, path, opts, signal, timeoutMs, timeoutMs);

@@ -115,7 +115,7 @@ export class LeaderElector {
       await sleep(this.#clock, this.#retryMs, either).catch(() => undefined);
       if (either.aborted) break;
       const remaining = this.#lastRenew + this.#deadlineMs - this.#clock.monotonic();
-      const attempt = AbortSignal.any([either, AbortSignal.timeout(Math.max(1, remaining))]);
+      const attempt = AbortSignal.any([either, AbortSignal.timeout(Math.max(1, Math.ceil(remaining)))]);
       if (await this.#tryAcquireOrRenew(attempt)) arm();
       // Someone else holds the Lease now (a forced takeover, a manual edit): two leaders
       // must not run until our renew deadline passes, so step down at once.

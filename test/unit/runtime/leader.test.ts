@@ -152,3 +152,14 @@ test('a leader that finds the Lease taken over steps down at its next renew, not
   const stoppedAt = Number(a.log.find((l) => l.startsWith('stop@'))?.slice(5));
   t.true(stoppedAt - takenAt <= 2_000 + 100, `stepped down ${stoppedAt - takenAt} ms after the takeover (retry period 2 s, deadline 10 s)`);
 });
+
+test('fractional clock readings (performance.now) do not break renewing', async (t) => {
+  // the monotonic clock has sub-millisecond precision; AbortSignal.timeout wants integers
+  const clock = new FakeClock(1000.37);
+  const server = new LeaseServer();
+  const a = elector(server, clock, 'a');
+  await step(clock, 20_000, 99.9);
+  t.true(a.e.isLeader());
+  a.stop.abort();
+  t.is(await a.result, 'stopped');
+});
