@@ -2,35 +2,8 @@
 // Regenerate with: npm run generate
 import type { Aggregation, ClusterMode, ConditionStatus, EndpointProtocol, GpuMode, InferenceEngine, JobPhase, PoolPhase, SettlementTxType, TeeType, Tier, TrainingEngine, TrainingMode, Transport } from './constants.ts';
 
-/** The subset of metav1.ObjectMeta the operator reads; @kubernetes/client-node's V1ObjectMeta is assignable to it. */
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string | Date;
-  deletionTimestamp?: string | Date;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ListMeta {
-  resourceVersion?: string;
-  continue?: string;
-}
+import type { ListMeta, ObjectMeta } from './meta.ts';
+export type { ListMeta, ObjectMeta, OwnerReference } from './meta.ts';
 
 /** The model to serve, pinned by content hash so providers cannot substitute another one. */
 export interface Model {

@@ -2,32 +2,8 @@
 // as plain JSON (timestamps are RFC 3339 strings), never through client-node's
 // model classes, so the cache holds exactly what the API server sent.
 
-/** An owner reference as in metav1.OwnerReference. */
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-/** The part of metav1.ObjectMeta the runtime reads (timestamps may be strings or Dates). */
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
-  creationTimestamp?: string | Date;
-  deletionTimestamp?: string | Date;
-  managedFields?: unknown[];
-}
+import type { ObjectMeta } from '../api/meta.ts';
+export type { ObjectMeta, OwnerReference } from '../api/meta.ts';
 
 /** Any Kubernetes object. */
 export interface KubeObject {
