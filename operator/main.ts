@@ -8,7 +8,7 @@ import { isNotFound, KubeError } from './kube/errors.ts';
 import { resources, type KubeObject } from './kube/types.ts';
 import { GROUP, PLURALS, VERSION } from './api/constants.ts';
 import { loadKubeConfig } from './kube/load.ts';
-import { ConfigError, envName, parseDuration, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
+import { ConfigError, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
 import { createLogger } from './runtime/log.ts';
 import { LeadershipLostError, Manager, shutdownSignal } from './runtime/manager.ts';
 import { providerPools, setupProviderPoolController } from './controllers/providerpool/controller.ts';
@@ -40,16 +40,6 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --pool-selector LABELS       only reconcile ProviderPools matching this label selector (sharding, tests)
 `;
 
-/** An operator duration flag, with the runtime flags' rules: flag, then NVDAX_<FLAG>, then the default. */
-function durationFlag(extra: Record<string, string | boolean | undefined>, flag: string, def: string): number {
-  const given = extra[flag];
-  const env = process.env[envName(flag)];
-  const [text, from] = typeof given === 'string' ? [given, `--${flag}`] : env ? [env, envName(flag)] : [def, `--${flag}`];
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw new ConfigError(`${from}: invalid duration "${text}" (expected e.g. 500ms, 15s, 2m)`);
-  return ms;
-}
-
 /** Fails fast with the fix when the hub lacks our CRDs (or serves another version of them). */
 async function checkCrds(client: KubeClient): Promise<void> {
   for (const plural of Object.values(PLURALS)) {
@@ -71,10 +61,10 @@ async function main(): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
-  const { config, extra } = parseRuntimeConfig(process.argv.slice(2), process.env, { defaultIdentity: `${hostname()}-${process.pid}`, extra: operatorFlags });
-  const heartbeatIntervalMs = durationFlag(extra, 'heartbeat-interval', '15s');
-  const probeIntervalMs = durationFlag(extra, 'member-probe-interval', '5s');
-  const probeTimeoutMs = durationFlag(extra, 'member-probe-timeout', '3s');
+  const { config, read } = parseRuntimeConfig(process.argv.slice(2), process.env, { defaultIdentity: `${hostname()}-${process.pid}`, extra: operatorFlags });
+  const heartbeatIntervalMs = read.duration('heartbeat-interval', '15s');
+  const probeIntervalMs = read.duration('member-probe-interval', '5s');
+  const probeTimeoutMs = read.duration('member-probe-timeout', '3s');
   const log = createLogger({ level: config.logLevel });
   let kc;
   try {
@@ -84,7 +74,7 @@ async function main(): Promise<number> {
   }
   const client = new KubeClient(kc, { name: 'hub', requestTimeoutMs: config.requestTimeoutMs });
   await checkCrds(client);
-  const poolSelector = String(extra['pool-selector'] ?? process.env[envName('pool-selector')] ?? '');
+  const poolSelector = read.str('pool-selector', '');
   if (poolSelector) {
     try {
       await client.list(providerPools, { labelSelector: poolSelector, limit: 1 });

@@ -9,9 +9,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:
 import { join, resolve, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { components, down, isRunning, pidsOf, serverURL, startComponent, stopComponent, up, type Component } from './cluster.ts';
+import { components, down, isRunning, kubeconfigFor, pidsOf, serverURL, startComponent, stopComponent, up, type Component } from './cluster.ts';
 import { ensurePki } from './pki.ts';
-import { kubeconfigFor } from './cluster.ts';
 import { rssMiB, stopProc } from './procs.ts';
 import { binDirFromVersions, loadShapes, planClusters, projectRoot, readState, writeState, type SimState } from './state.ts';
 

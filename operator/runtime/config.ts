@@ -27,6 +27,13 @@ export interface RuntimeConfig {
   shutdownTimeoutMs: number;
 }
 
+/** Reads a program's own flags with the runtime's rules: flag, then NVDAX_<FLAG> (empty = unset), then the default. */
+export interface ExtraReader {
+  str(flag: string, def: string): string;
+  /** A duration > 0 in ms; throws ConfigError naming the flag or variable. */
+  duration(flag: string, def: string): number;
+}
+
 /** A configuration value was refused; the message names the flag or variable. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -75,7 +82,7 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   opts: { defaultIdentity?: string; extra?: E } = {},
-): { config: RuntimeConfig; extra: Record<string, string | boolean | undefined> } {
+): { config: RuntimeConfig; extra: Record<string, string | boolean | undefined>; read: ExtraReader } {
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     const options = { ...opts.extra, ...runtimeFlags };
@@ -148,5 +155,5 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
     const v = values[k];
     extra[k] = Array.isArray(v) ? v.map(String).join(',') : v;
   }
-  return { config, extra };
+  return { config, extra, read: { str, duration } };
 }

@@ -1,7 +1,7 @@
 // Runs the real operator entrypoint (operator/main.ts) as a child process against the
 // hub sim, with short intervals, reconciling only the pools labelled for one test.
 import { join } from 'node:path';
-import { JsonProc, poll } from './runtime-kit.ts';
+import { JsonProc } from './runtime-kit.ts';
 import { kubeconfigPath, projectRoot } from './sim.ts';
 
 export interface OperatorProc {
@@ -34,4 +34,3 @@ export function startOperator(opts: { identity: string; poolSelector: string; le
   };
 }
 
-export { poll };

@@ -143,17 +143,18 @@ export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodVi
   }
   const entries = new Map<string, ProductCapacity>();
   const tees = new Set<Tee>();
-  let readyCc = 0, notReadyCc = 0;
+  const readyCcNodes: NodeView[] = [];
+  let notReadyCc = 0;
   for (const n of mine) {
     const l = n.metadata?.labels ?? {};
-    const tee = ccReady(n);
-    if (tee && nodeReady(n)) { readyCc++; tees.add(tee); } else if (l['nvidia.com/cc.capable'] === 'true' || l[labels.workloadConfig] === 'vm-passthrough') notReadyCc++;
+    const tee = nodeReady(n) ? ccReady(n) : undefined;
+    if (tee) { readyCcNodes.push(n); tees.add(tee); } else if (l['nvidia.com/cc.capable'] === 'true' || l[labels.workloadConfig] === 'vm-passthrough') notReadyCc++;
     for (const [resource, q] of Object.entries(n.status?.capacity ?? {})) {
       if (!isGpuResource(resource) || count(q) === 0) continue;
       const info = productOf(n, resource);
       const key = `${info.product}\u0000${info.mode}\u0000${resource}`;
       const e = entries.get(key) ?? { ...info, resourceName: resource, nodes: 0, total: 0, allocatable: 0, inUse: 0, available: 0, largestFreeBlock: 0, tees: [] };
-      if (info.mode === 'confidential' && tee && nodeReady(n) && !e.tees.includes(tee)) e.tees = [...e.tees, tee].sort();
+      if (info.mode === 'confidential' && tee && !e.tees.includes(tee)) e.tees = [...e.tees, tee].sort();
       const alloc = schedulable(n) ? count(n.status?.allocatable?.[resource] ?? q) : 0;
       const used = (podsByNode.get(n.metadata?.name ?? '') ?? []).reduce((a, p) => a + podRequest(p, resource), 0);
       const free = Math.max(0, alloc - used);
@@ -166,7 +167,6 @@ export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodVi
       entries.set(key, e);
     }
   }
-  const readyCcNodes = mine.filter((n) => ccReady(n) !== undefined && nodeReady(n));
   const ccClasses = runtimeClasses.filter(confidentialRuntimeClass);
   const usable = ccClasses.filter((rc) => readyCcNodes.some((n) => selectorMatches(rc.scheduling?.nodeSelector, n.metadata?.labels)));
   const name = (rc: RuntimeClassView) => rc.metadata?.name ?? '';
@@ -175,7 +175,7 @@ export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodVi
     readyNodes: mine.filter(nodeReady).length,
     capacity: [...entries.values()].sort((a, b) => a.product.localeCompare(b.product) || a.mode.localeCompare(b.mode) || a.resourceName.localeCompare(b.resourceName)),
     confidential: {
-      readyNodes: readyCc,
+      readyNodes: readyCcNodes.length,
       notReadyNodes: notReadyCc,
       tees: [...tees].sort(),
       usableRuntimeClasses: usable.map(name).sort(),

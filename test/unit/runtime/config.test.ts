@@ -79,3 +79,14 @@ test('durations use the same grammar as the API schema, ns and us included', asy
   t.is(parseDuration('1m30s'), 90_000);
   t.is(parseDuration('a minute'), undefined);
 });
+
+test('a program\'s own flags are read with the same rules: flag, then NVDAX_ env, then default; errors name the source', async (t) => {
+  const { parseRuntimeConfig, ConfigError } = await import('../../../operator/runtime/config.ts');
+  const extra = { 'heartbeat-interval': { type: 'string' }, 'pool-selector': { type: 'string' } } as const;
+  const { read } = parseRuntimeConfig(['--heartbeat-interval', '3s'], { NVDAX_POOL_SELECTOR: 'a=b' }, { extra });
+  t.is(read.duration('heartbeat-interval', '15s'), 3000);
+  t.is(read.str('pool-selector', ''), 'a=b');
+  const fromEnv = parseRuntimeConfig([], { NVDAX_HEARTBEAT_INTERVAL: '0s' }, { extra }).read;
+  t.throws(() => fromEnv.duration('heartbeat-interval', '15s'), { instanceOf: ConfigError, message: /^NVDAX_HEARTBEAT_INTERVAL: invalid duration "0s"/ });
+  t.is(parseRuntimeConfig([], { NVDAX_HEARTBEAT_INTERVAL: '' }, { extra }).read.duration('heartbeat-interval', '15s'), 15_000);
+});
