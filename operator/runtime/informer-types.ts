@@ -41,6 +41,11 @@ export interface InformerOptions<T> {
   /** Applied to each object before it is cached (default: drop metadata.managedFields). */
   transform?: (obj: T) => T;
   indexers?: Record<string, IndexFunc<T>>;
+  /**
+   * Deep-freeze cached objects (default true): every handler and reconciler shares one
+   * copy, so a mutation would silently change what all of them see. Copy before editing.
+   */
+  freeze?: boolean;
   clock?: Clock;
   random?: () => number;
 }

@@ -14,6 +14,7 @@ import type { EventHandler, InformerOptions, InformerState } from './informer-ty
 import { stripManagedFields } from './informer-types.ts';
 import type { Cache } from './store.ts';
 import { Store } from './store.ts';
+import { deepFreeze } from './freeze.ts';
 
 export type { EventHandler, InformerOptions, InformerState } from './informer-types.ts';
 export { stripManagedFields } from './informer-types.ts';
@@ -32,6 +33,9 @@ export class Informer<T extends KubeObject> implements Cache<T> {
   readonly #stateListeners = new Set<(s: InformerState) => void>();
   readonly #syncWaiters: Array<() => void> = [];
   #abort: AbortController | undefined;
+  /** Aborts the current list or watch only, so the loop relists (see relist()). */
+  #round: AbortController | undefined;
+  #relistRequested = false;
   #running: Promise<void> | undefined;
   #resyncTimer: TimerHandle | undefined;
   #synced = false;
@@ -122,18 +126,34 @@ export class Informer<T extends KubeObject> implements Cache<T> {
     await this.#running;
   }
 
+  /**
+   * Drops the current watch and lists again, as after a 410 (a member cluster that lost
+   * contact must prove its cache fresh by a new list before controllers act on it).
+   */
+  relist(): void {
+    this.#relistRequested = true;
+    this.#round?.abort(new Error('relist requested'));
+  }
+
   async #run(signal: AbortSignal): Promise<void> {
     let needList = true;
     while (!signal.aborted) {
+      this.#round = new AbortController();
+      const round = AbortSignal.any([signal, this.#round.signal]);
       try {
+        if (this.#relistRequested) {
+          this.#relistRequested = false;
+          needList = true;
+        }
         if (needList) {
-          await this.#relist(signal);
+          await this.#relist(round);
           needList = false;
         }
-        await this.#watch(signal);
-        if (!signal.aborted) this.#emit({ type: 'watchClosed', resourceVersion: this.#rv });
+        await this.#watch(round);
+        if (!round.aborted) this.#emit({ type: 'watchClosed', resourceVersion: this.#rv });
       } catch (error) {
         if (signal.aborted) break;
+        if (round.aborted) continue; // relist() asked for a new round
         if (!needList && isGone(error)) {
           this.#emit({ type: 'gone', resourceVersion: this.#rv });
           needList = true;
@@ -143,7 +163,7 @@ export class Informer<T extends KubeObject> implements Cache<T> {
         const retryInMs = this.#backoff.when('reconnect');
         this.#emit(needList ? { type: 'listError', error, retryInMs } : { type: 'watchError', error, retryInMs });
         if (!isUnavailable(error)) needList = true;
-        await sleep(this.#clock, retryInMs, signal).catch(() => undefined);
+        await sleep(this.#clock, retryInMs, round).catch(() => undefined);
       }
     }
     this.#emit({ type: 'stopped' });
@@ -151,7 +171,7 @@ export class Informer<T extends KubeObject> implements Cache<T> {
 
   async #relist(signal: AbortSignal): Promise<void> {
     const { items, resourceVersion } = await this.client.listAll<T>(this.resource, this.#selectors(signal));
-    const transform = this.#opts.transform ?? stripManagedFields;
+    const transform = this.#transform();
     const seen = new Set<string>();
     const apiVersion = apiVersionOf(this.resource);
     for (const raw of items) {
@@ -182,7 +202,7 @@ export class Informer<T extends KubeObject> implements Cache<T> {
 
   async #watch(signal: AbortSignal): Promise<void> {
     const timeoutSeconds = this.#opts.watchTimeoutSeconds ?? Math.floor(300 * (1 + this.#random()));
-    const transform = this.#opts.transform ?? stripManagedFields;
+    const transform = this.#transform();
     this.#emit({ type: 'watching', resourceVersion: this.#rv });
     const events = this.client.watch<T>(this.resource, { ...this.#selectors(signal), resourceVersion: this.#rv, timeoutSeconds });
     for await (const ev of events) {
@@ -203,6 +223,12 @@ export class Informer<T extends KubeObject> implements Cache<T> {
       }
       if (rv) this.#rv = rv;
     }
+  }
+
+  /** The configured transform, then (unless `freeze: false`) a deep freeze: cached objects are shared, never mutated. */
+  #transform(): (obj: T) => T {
+    const t = this.#opts.transform ?? stripManagedFields;
+    return this.#opts.freeze === false ? t : (obj) => deepFreeze(t(obj));
   }
 
   #selectors(signal: AbortSignal): { namespace?: string; labelSelector?: string; fieldSelector?: string; signal: AbortSignal } {
