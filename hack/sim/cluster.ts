@@ -196,10 +196,12 @@ export async function up(p: ClusterPlan): Promise<void> {
   kubectl(p, ['create', '-f', join(p.dir, 'objects.yaml')]);
   // New nodes carry node.kubernetes.io/not-ready:NoSchedule until kwok reports them Ready
   // and the node lifecycle controller lifts it; pods need the default ServiceAccount.
-  await waitFor(`${p.name} nodes Ready and untainted`, 90_000, async () => {
-    const list = JSON.parse((await get(p, pki, '/api/v1/nodes')).body) as { items: Array<{ spec?: { taints?: unknown[] }; status?: { conditions?: Array<{ type: string; status: string }> } }> };
+  // (The shape's own taints, e.g. nvidia.com/gpu=present:NoSchedule, stay: only the lifecycle ones must go.)
+  await waitFor(`${p.name} nodes Ready and without lifecycle taints`, 90_000, async () => {
+    const list = JSON.parse((await get(p, pki, '/api/v1/nodes')).body) as { items: Array<{ spec?: { taints?: Array<{ key: string }> }; status?: { conditions?: Array<{ type: string; status: string }> } }> };
     return list.items.length === nodeCount && list.items.every((n) =>
-      (n.spec?.taints ?? []).length === 0 && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      !(n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/')) &&
+      n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   }, () => kubectl(p, ['get', 'nodes', '-o', 'wide']) + tail(join(p.dir, 'logs', 'kwok.log')));
   await waitFor(`${p.name} default ServiceAccount`, 60_000,
     async () => (await get(p, pki, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,

@@ -23,6 +23,10 @@ export interface NodeGroup {
   zone?: string;
   /** Extra labels, e.g. to let a test select its own nodes. */
   labels?: Record<string, string>;
+  /** Taints as real GPU node pools carry them (GKE: nvidia.com/gpu=present:NoSchedule). */
+  taints?: Array<{ key: string; value?: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule' }>;
+  /** How many of the group's nodes (the first ones) get `taints` (default: all). */
+  tainted?: number;
 }
 
 export interface NodeManifest {
@@ -42,7 +46,8 @@ export function buildNodes(prefix: string, group: NodeGroup, region: string, def
   for (let i = 0; i < group.count; i++) {
     const kind = group.template === 'cpu' ? 'cpu' : `${group.template === 'gpu-container' ? 'gpu' : `cc${group.tee ?? 'snp'}`}-${(group.gpu ?? 'H100').toLowerCase()}`;
     const name = `${prefix}-${kind}-${i}`;
-    out.push(buildNode(name, group, region, zone));
+    const tainted = i < (group.tainted ?? group.count);
+    out.push(buildNode(name, tainted ? group : { ...group, taints: [] }, region, zone));
   }
   return out;
 }
@@ -111,7 +116,7 @@ function buildNode(name: string, g: NodeGroup, region: string, zone: string): No
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name, labels, annotations: { ...kwokAnnotation, 'node.alpha.kubernetes.io/ttl': '0' } },
-    spec: {},
+    spec: g.taints?.length ? { taints: g.taints.map((t) => ({ ...t })) } : {},
     status: {
       capacity: resources,
       allocatable: { ...resources },

@@ -28,3 +28,15 @@ export const nfdNvidiaPciLabel = /^feature\.node\.kubernetes\.io\/pci-03(?:00|02
 
 /** The sandbox device plugin's model-named resources, e.g. `nvidia.com/GH100_H100_SXM5_80GB`. */
 export const sandboxModelResource = /^nvidia\.com\/G[A-Z]?\d{2,3}[A-Z]*_[A-Za-z0-9_]+$|^nvidia\.com\/AD\d{3}[A-Z]*_[A-Za-z0-9_]+$/;
+
+/**
+ * Tolerations every pod the operator places carries, for the taints GPU node pools
+ * commonly have (GKE adds `nvidia.com/gpu=present:NoSchedule` itself; EKS and AKS guides
+ * use `nvidia.com/gpu` or `sku=gpu`). Capacity counts a tainted node only when these
+ * tolerate all its NoSchedule/NoExecute taints, so what the pool reports is what a
+ * placed pod can actually use.
+ */
+export const gpuTolerations = [
+  { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'sku', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' },
+] as const satisfies ReadonlyArray<{ key: string; operator: 'Exists' | 'Equal'; value?: string; effect: string }>;

@@ -14,7 +14,7 @@ import type { Manager } from '../../runtime/manager.ts';
 import { findCondition, type Condition } from '../../runtime/conditions.ts';
 import { MemberRegistry, type MemberSource } from '../../federation/registry.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { computeCapacity } from './capacity.ts';
+import { computeCapacity } from '../../fleet/capacity.ts';
 import { desiredStatus, type Observation } from './status.ts';
 
 export const providerPools = resourceType(API_VERSION, 'ProviderPool', PLURALS.ProviderPool, false);

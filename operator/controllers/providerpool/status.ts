@@ -7,7 +7,7 @@ import { ClusterMode, PoolConditionType, PoolPhase, PoolReason } from '../../api
 import type { GpuCapacity, ProviderPool, ProviderPoolStatus } from '../../api/types.gen.ts';
 import { metaTime, setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.ts';
 import { parseDuration } from '../../runtime/config.ts';
-import type { PoolCapacity } from './capacity.ts';
+import type { PoolCapacity } from '../../fleet/capacity.ts';
 
 export type Observation =
   | { kind: 'Connected'; capacity: PoolCapacity; lastContact: number }

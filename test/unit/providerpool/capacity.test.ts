@@ -1,5 +1,5 @@
 import test from 'ava';
-import { computeCapacity, podRequest, type NodeView, type PodView } from '../../../operator/controllers/providerpool/capacity.ts';
+import { computeCapacity, podRequest, type NodeView, type PodView } from '../../../operator/fleet/capacity.ts';
 import { buildNodes, runtimeClasses, type NodeGroup } from '../../../hack/sim/nodes.ts';
 
 const ready = <T extends NodeView>(n: T): T => ({ ...n, status: { ...n.status, conditions: [{ type: 'Ready', status: 'True' }] } });
@@ -81,7 +81,7 @@ test('node selector restricts the pool; NotReady, cordoned and tainted nodes cou
   ns[1] = { ...ns[1]!, status: { ...ns[1]!.status, conditions: [{ type: 'Ready', status: 'Unknown' }] } };
   ns[2] = { ...ns[2]!, spec: { unschedulable: true } };
   ns[3] = { ...ns[3]!, spec: { taints: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' }] } };
-  const c = computeCapacity([...ns, ...other], [], [], { pool: 'p1' });
+  const c = computeCapacity([...ns, ...other], [], [], { nodeSelector: { pool: 'p1' } });
   t.is(c.nodes, 4);
   t.is(c.readyNodes, 3);
   t.like(c.capacity[0], { product: 'NVIDIA-L4', total: 16, allocatable: 4, available: 4, largestFreeBlock: 4 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { desiredStatus, type Observation } from '../../../operator/controllers/providerpool/status.ts';
-import { computeCapacity } from '../../../operator/controllers/providerpool/capacity.ts';
+import { computeCapacity } from '../../../operator/fleet/capacity.ts';
 import { buildNodes, runtimeClasses } from '../../../hack/sim/nodes.ts';
 import type { ProviderPool } from '../../../operator/api/types.gen.ts';
 

@@ -9,7 +9,7 @@ import { resources, type KubeObject } from '../kube/types.ts';
 import type { Clock, TimerHandle } from '../runtime/clock.ts';
 import type { Informer, InformerState } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
-import type { NodeView, PodView, RuntimeClassView } from '../controllers/providerpool/capacity.ts';
+import type { NodeView, PodView, RuntimeClassView } from './capacity.ts';
 
 export type NodeObject = KubeObject & NodeView;
 export type PodObject = KubeObject & PodView;

@@ -2,8 +2,9 @@
 // Container GPU nodes are counted from GFD labels and `nvidia.com/gpu`; confidential
 // GPU nodes (no GFD labels there) from the sandbox device plugin's resource
 // (`nvidia.com/pgpu` or a model-named one) with the model taken from NFD's PCI label.
-import { labels, nfdNvidiaPciLabel, resources, sandboxModelResource } from '../../hardware/labels.ts';
-import { modelByPciDevice, modelByProduct, modelBySandboxResource } from '../../hardware/catalog.ts';
+import { gpuTolerations, labels, nfdNvidiaPciLabel, resources, sandboxModelResource } from '../hardware/labels.ts';
+import { modelByPciDevice, modelByProduct, modelBySandboxResource } from '../hardware/catalog.ts';
+import { untoleratedTaint, type Toleration } from './taints.ts';
 
 /** The parts of a Node, Pod and RuntimeClass read here (client-node's V1 types satisfy them). */
 export interface NodeView {
@@ -12,13 +13,14 @@ export interface NodeView {
   status?: { capacity?: Record<string, string>; allocatable?: Record<string, string>; conditions?: Array<{ type: string; status: string }> };
 }
 export interface PodView {
-  metadata?: { name?: string; namespace?: string };
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
   spec?: {
     nodeName?: string;
+    nodeSelector?: Record<string, string>;
     containers: Array<{ resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }>;
     initContainers?: Array<{ resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }>;
   };
-  status?: { phase?: string };
+  status?: { phase?: string; nominatedNodeName?: string };
 }
 export interface RuntimeClassView {
   metadata?: { name?: string };
@@ -64,10 +66,10 @@ export interface PoolCapacity {
   confidential: ConfidentialSummary;
 }
 
-const isGpuResource = (r: string) => r === resources.gpu || r === resources.pgpu || sandboxModelResource.test(r);
+export const isGpuResource = (r: string) => r === resources.gpu || r === resources.pgpu || sandboxModelResource.test(r);
 
 /** Integer quantity of a countable extended resource ("8"); other forms count as 0. */
-function count(q: string | undefined): number {
+export function count(q: string | undefined): number {
   if (q === undefined) return 0;
   const n = Number(q);
   return Number.isFinite(n) && n >= 0 ? Math.floor(n) : 0;
@@ -78,13 +80,13 @@ export function selectorMatches(selector: Record<string, string> | undefined, no
   return Object.entries(selector).every(([k, v]) => nodeLabels?.[k] === v);
 }
 
-function nodeReady(n: NodeView): boolean {
+export function nodeReady(n: NodeView): boolean {
   return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
-function schedulable(n: NodeView): boolean {
-  return nodeReady(n) && !n.spec?.unschedulable &&
-    !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+/** Ready, not cordoned, and every scheduling taint tolerated by `tolerations` (the placed pods'). */
+export function schedulable(n: NodeView, tolerations: readonly Toleration[] = gpuTolerations): boolean {
+  return nodeReady(n) && !n.spec?.unschedulable && untoleratedTaint(n.spec?.taints, tolerations) === undefined;
 }
 
 /** A pod's effective request for a resource: max(sum of containers, any init container), limits when no request. */
@@ -96,9 +98,9 @@ export function podRequest(pod: PodView, resource: string): number {
   return Math.max(main, init);
 }
 
-const terminal = (p: PodView) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+export const terminal = (p: PodView) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
 
-function productOf(n: NodeView, resource: string): { product: string; mode: GpuMode; memoryMiB?: number } {
+export function productOf(n: NodeView, resource: string): { product: string; mode: GpuMode; memoryMiB?: number } {
   const l = n.metadata?.labels ?? {};
   if (resource === resources.gpu) {
     const product = l[labels.gpuProduct] ?? 'unknown';
@@ -115,7 +117,7 @@ function productOf(n: NodeView, resource: string): { product: string; mode: GpuM
   return model ? { product: model.product, mode: 'confidential', memoryMiB: model.memoryMiB } : { product: `unknown (${resource})`, mode: 'confidential' };
 }
 
-function ccReady(n: NodeView): Tee | undefined {
+export function ccReady(n: NodeView): Tee | undefined {
   const l = n.metadata?.labels ?? {};
   if (l[labels.ccReadyState] !== 'true' || l[labels.kataRuntime] !== 'true') return undefined;
   if (l[labels.snp] === 'true') return 'snp';
@@ -123,14 +125,37 @@ function ccReady(n: NodeView): Tee | undefined {
   return undefined;
 }
 
-const confidentialRuntimeClass = (rc: RuntimeClassView) => /nvidia-gpu-(snp|tdx)|coco/.test(rc.metadata?.name ?? '');
+/** kata-deploy's development runtime: a Kata VM with no TEE behind it (no SNP/TDX, no GPU CC). */
+export const isDevelopmentRuntimeClass = (name: string) => /coco-dev/.test(name);
+
+/**
+ * Runtime classes that give a pod a TEE. `kata-qemu-coco-dev` runs the Confidential
+ * Containers stack without hardware protection, so it counts only for a pool explicitly
+ * marked as a development pool.
+ */
+export function isConfidentialRuntimeClass(name: string, development = false): boolean {
+  if (isDevelopmentRuntimeClass(name)) return development;
+  return /nvidia-gpu-(snp|tdx)|-(snp|tdx)$|coco/.test(name);
+}
+
+/** How a pool's capacity is computed. */
+export interface CapacityOptions {
+  /** Labels a node needs to belong to the pool. */
+  nodeSelector?: Record<string, string> | undefined;
+  /** Tolerations of the pods the operator places (default: gpuTolerations). */
+  tolerations?: readonly Toleration[];
+  /** A development pool: TEE-less Confidential Containers runtimes (coco-dev) count as confidential. */
+  development?: boolean;
+}
 
 /**
  * Computes a pool's capacity. `nodeSelector` restricts which nodes belong to the pool;
- * pods count against a node when bound to it and not terminal.
+ * pods count against a node when bound to it and not terminal; a tainted node counts as
+ * allocatable only when the operator's tolerations cover its taints.
  */
 export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodView[], runtimeClasses: readonly RuntimeClassView[],
-  nodeSelector?: Record<string, string>): PoolCapacity {
+  opts: CapacityOptions = {}): PoolCapacity {
+  const { nodeSelector, tolerations = gpuTolerations, development = false } = opts;
   const mine = nodes.filter((n) => selectorMatches(nodeSelector, n.metadata?.labels));
   const names = new Set(mine.map((n) => n.metadata?.name));
   const podsByNode = new Map<string, PodView[]>();
@@ -155,7 +180,7 @@ export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodVi
       const key = `${info.product}\u0000${info.mode}\u0000${resource}`;
       const e = entries.get(key) ?? { ...info, resourceName: resource, nodes: 0, total: 0, allocatable: 0, inUse: 0, available: 0, largestFreeBlock: 0, tees: [] };
       if (info.mode === 'confidential' && tee && !e.tees.includes(tee)) e.tees = [...e.tees, tee].sort();
-      const alloc = schedulable(n) ? count(n.status?.allocatable?.[resource] ?? q) : 0;
+      const alloc = schedulable(n, tolerations) ? count(n.status?.allocatable?.[resource] ?? q) : 0;
       const used = (podsByNode.get(n.metadata?.name ?? '') ?? []).reduce((a, p) => a + podRequest(p, resource), 0);
       const free = Math.max(0, alloc - used);
       e.nodes++;
@@ -167,7 +192,7 @@ export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodVi
       entries.set(key, e);
     }
   }
-  const ccClasses = runtimeClasses.filter(confidentialRuntimeClass);
+  const ccClasses = runtimeClasses.filter((rc) => isConfidentialRuntimeClass(rc.metadata?.name ?? '', development));
   const usable = ccClasses.filter((rc) => readyCcNodes.some((n) => selectorMatches(rc.scheduling?.nodeSelector, n.metadata?.labels)));
   const name = (rc: RuntimeClassView) => rc.metadata?.name ?? '';
   return {
