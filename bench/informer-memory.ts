@@ -4,7 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../operator/kube/client.ts';
 import { resources } from '../operator/kube/types.ts';
 import { Informer } from '../operator/runtime/informer.ts';
-import { slimPod, type PodObject } from '../operator/federation/member.ts';
+import { slimPod, type PodObject } from '../operator/fleet/member.ts';
 
 const [kubeconfig, namespace, mode] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;

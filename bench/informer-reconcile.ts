@@ -8,7 +8,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../operator/kube/client.ts';
 import { resources, type KubeObject } from '../operator/kube/types.ts';
 import { Manager } from '../operator/runtime/manager.ts';
-import type { PodObject } from '../operator/federation/member.ts';
+import type { PodObject } from '../operator/fleet/member.ts';
 
 const N = Number(process.env['BENCH_OBJECTS'] ?? 5000);
 const kubeconfig = process.argv[2];

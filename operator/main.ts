@@ -11,12 +11,15 @@ import { loadKubeConfig } from './kube/load.ts';
 import { ConfigError, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
 import { createLogger } from './runtime/log.ts';
 import { LeadershipLostError, Manager, shutdownSignal } from './runtime/manager.ts';
-import { providerPools, setupProviderPoolController } from './controllers/providerpool/controller.ts';
+import { providerPools } from './api/resources.ts';
+import { setupProviderPoolController } from './controllers/providerpool/controller.ts';
+import { Fleet } from './fleet/fleet.ts';
 
 const operatorFlags = {
   'heartbeat-interval': { type: 'string' },
   'member-probe-interval': { type: 'string' },
   'member-probe-timeout': { type: 'string' },
+  'member-request-timeout': { type: 'string' },
   'pool-selector': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -37,6 +40,7 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --heartbeat-interval 15s     how often each pool is re-observed and its heartbeat written
   --member-probe-interval 5s   how often each member cluster's API server is probed
   --member-probe-timeout 3s    timeout of one probe
+  --member-request-timeout 30s timeout of every other member request (a list page, a create)
   --pool-selector LABELS       only reconcile ProviderPools matching this label selector (sharding, tests)
 `;
 
@@ -65,6 +69,7 @@ async function main(): Promise<number> {
   const heartbeatIntervalMs = read.duration('heartbeat-interval', '15s');
   const probeIntervalMs = read.duration('member-probe-interval', '5s');
   const probeTimeoutMs = read.duration('member-probe-timeout', '3s');
+  const memberRequestTimeoutMs = read.duration('member-request-timeout', '30s');
   const log = createLogger({ level: config.logLevel });
   let kc;
   try {
@@ -84,8 +89,12 @@ async function main(): Promise<number> {
     }
   }
   const manager = Manager.fromConfig(config, client, log);
-  const pools = setupProviderPoolController({
-    manager, hubKubeConfig: kc, heartbeatIntervalMs, probeIntervalMs, probeTimeoutMs, concurrency: config.maxConcurrentReconciles,
+  // the member clusters: one per cluster, shared by every controller, owned by none
+  const fleet = new Fleet({
+    manager, hubKubeConfig: kc, clock: manager.clock, probeIntervalMs, probeTimeoutMs, requestTimeoutMs: memberRequestTimeoutMs,
+  });
+  setupProviderPoolController({
+    manager, fleet, heartbeatIntervalMs, concurrency: config.maxConcurrentReconciles,
     poolSelector,
     // the operator's namespace: its Lease and the only place kubeconfig Secrets are read from
     secretNamespace: config.leaderElection.namespace,
@@ -105,7 +114,7 @@ async function main(): Promise<number> {
     }
     throw e;
   } finally {
-    await pools.members.stopAll();
+    await fleet.stop();
     await client.close();
   }
 }

@@ -1,6 +1,7 @@
 // Access to the simulated clusters that `make test` starts once for the whole run
-// (`make sim-test-up`: clusters hub, gpu-a, gpu-b, gpu-c under .sim-test/; gpu-c is
-// reserved for the test that stops its API server). Integration
+// (`make sim-test-up`: clusters hub, gpu-a, gpu-b, gpu-c, gpu-d under .sim-test/; gpu-c
+// is reserved for the pool test that stops its API server, gpu-d for the fleet test that
+// stops its API server and rotates its credentials). Integration
 // tests never start or skip on their own: a missing sim is a loud failure.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

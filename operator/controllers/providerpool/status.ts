@@ -1,5 +1,8 @@
 // The ProviderPool status the operator wants, from what it observed of the member
 // cluster — pure, so every condition and phase is unit-tested without a cluster.
+// It holds only the fields this controller owns (an allow-list, applied with its own
+// field manager): stake, reputation, activeJobs and other condition types belong to
+// other controllers, and a status built here never carries them.
 // A lost cluster turns Connected and Ready False at once and the phase Degraded;
 // after spec.heartbeatTimeout without contact the phase is Disconnected. The last
 // known capacity is kept (with its time in lastHeartbeatTime), never wiped.
@@ -25,6 +28,24 @@ export type Observation =
 
 export const defaultHeartbeatTimeoutMs = 60_000;
 
+/** The status fields the ProviderPool controller owns; every other field is another controller's. */
+export const ownedFields = [
+  'phase', 'conditions', 'observedGeneration', 'capacity', 'totalGpus', 'availableGpus', 'runtimeClasses', 'lastHeartbeatTime',
+] as const satisfies ReadonlyArray<keyof ProviderPoolStatus>;
+
+/** The condition types it owns. */
+export const ownedConditions: readonly string[] = Object.values(PoolConditionType);
+
+/** Only the owned part of `s`: what this controller last wrote, as the base of what it writes next. */
+export function ownedStatus(s: ProviderPoolStatus | undefined): ProviderPoolStatus {
+  const out: Record<string, unknown> = {};
+  for (const f of ownedFields) if (s?.[f] !== undefined) out[f] = s[f];
+  const mine = (s?.conditions ?? []).filter((c) => ownedConditions.includes(c.type));
+  if (mine.length > 0) out['conditions'] = mine;
+  else delete out['conditions'];
+  return out as ProviderPoolStatus;
+}
+
 function heartbeatTimeoutMs(pool: ProviderPool): number {
   return (pool.spec.heartbeatTimeout && parseDuration(pool.spec.heartbeatTimeout)) || defaultHeartbeatTimeoutMs;
 }
@@ -42,8 +63,9 @@ export function capacityStatus(c: PoolCapacity): GpuCapacity[] {
   }));
 }
 
+/** A product is offered in a mode only with a base rate for both: confidential and container GPUs are priced apart. */
 const offered = (pool: ProviderPool, c: GpuCapacity) =>
-  pool.spec.baseRates.some((r) => r.gpuProduct === c.gpuProduct);
+  pool.spec.baseRates.some((r) => r.gpuProduct === c.gpuProduct && (r.mode ?? 'Container') === c.mode);
 
 function confidentialCondition(pool: ProviderPool, c: PoolCapacity): ConditionInput {
   const wanted = pool.spec.confidentialRuntimes ?? [];
@@ -67,11 +89,11 @@ function confidentialCondition(pool: ProviderPool, c: PoolCapacity): ConditionIn
 
 /** The status to write for `pool` given `obs`, at time `now` (ms). Conditions keep their transition times. */
 export function desiredStatus(pool: ProviderPool, obs: Observation, now: number): ProviderPoolStatus {
-  const prev = pool.status ?? {};
+  const prev = ownedStatus(pool.status);
   const generation = pool.metadata?.generation;
   let conditions: Condition[] = (prev.conditions ?? []) as Condition[];
   const set = (c: ConditionInput) => { conditions = setCondition(conditions, { ...c, ...(generation !== undefined ? { observedGeneration: generation } : {}) }, now); };
-  const out: ProviderPoolStatus = { ...prev };
+  const out: ProviderPoolStatus = structuredClone(prev);
   if (generation !== undefined) out.observedGeneration = generation;
 
   if (obs.kind === 'Connected') {
@@ -87,11 +109,11 @@ export function desiredStatus(pool: ProviderPool, obs: Observation, now: number)
     if (pool.spec.unschedulable) {
       set({ type: PoolConditionType.Ready, status: 'False', reason: PoolReason.Unschedulable, message: 'spec.unschedulable is true: the pool takes no new jobs' });
     } else if (allocatable === 0) {
-      const products = capacity.map((c) => c.gpuProduct);
+      const products = capacity.map((c) => `${c.gpuProduct} ${c.mode}`);
       set({
         type: PoolConditionType.Ready, status: 'False', reason: PoolReason.NoGpuNodes,
         message: capacity.length === 0 ? 'no Ready, schedulable GPU node matches spec.nodeSelector'
-          : sale.length === 0 ? `no base rate for the GPUs present (${products.join(', ')}): add them to spec.baseRates`
+          : sale.length === 0 ? `no base rate for the GPUs present (${products.join(', ')}): add them to spec.baseRates with their mode`
             : 'no GPU is allocatable: GPU nodes are NotReady, cordoned or tainted',
       });
     } else {

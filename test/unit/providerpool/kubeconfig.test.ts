@@ -1,5 +1,5 @@
 import test from 'ava';
-import { refuseUnsafe } from '../../../operator/federation/registry.ts';
+import { refuseUnsafe } from '../../../operator/fleet/fleet.ts';
 
 const kubeconfig = (user: Record<string, unknown>, cluster: Record<string, unknown> = {}) => JSON.stringify({
   apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
