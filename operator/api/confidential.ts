@@ -3,6 +3,7 @@
 import { TeeType } from './constants.ts';
 import { bool, list, obj, oneOf } from './schema.ts';
 import type { Schema } from './schema.ts';
+import type { Confidential } from './types.gen.ts';
 
 export const confidential: Schema = obj(
   'Confidential',
@@ -18,9 +19,11 @@ export const confidential: Schema = obj(
       oneOf('TeeType', 'A CPU TEE type.', Object.values(TeeType)),
       { maxItems: 2, minItems: 1, listType: 'set' },
     ),
+    // No schema default: a CRD default cannot depend on required; gpuAttestationRequired() applies it.
     gpuAttestation: bool(
       'Also require NVIDIA GPU attestation (the GPU is in CC mode and its evidence verifies) before the workload ' +
-        'receives data. Only with required: true.',
+        'receives data. Default: true when required is true; set false to accept confidential CPU TEEs with ' +
+        'unattested GPUs. true needs required: true.',
     ),
   },
   {
@@ -40,3 +43,8 @@ export const confidential: Schema = obj(
     ],
   },
 );
+
+/** Whether a job needs GPU attestation: secure by default, so unset counts as true once required is true. */
+export function gpuAttestationRequired(c: Confidential | undefined): boolean {
+  return c?.required === true && c.gpuAttestation !== false;
+}

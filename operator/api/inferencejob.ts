@@ -2,7 +2,7 @@
 import { EndpointProtocol, InferenceEngine, Transport } from './constants.ts';
 import type { KindDef } from './crd.ts';
 import { confidential } from './confidential.ts';
-import { immutableOncePlaced, jobStatusProperties } from './jobstatus.ts';
+import { attemptsOnlyGrow, immutableOncePlaced, jobStatusProperties, slaFrozenOncePlaced } from './jobstatus.ts';
 import { patterns } from './patterns.ts';
 import { payment } from './payment.ts';
 import { bool, int, list, obj, oneOf, str } from './schema.ts';
@@ -110,7 +110,11 @@ export const inferenceJob: KindDef = {
     latencyMs: int('Measured p95 request latency over the last minute, in milliseconds.', { minimum: 0 }),
     endpoints: list('Where the job is served.', endpointStatus, { maxItems: 8, listType: 'map', keys: ['name'] }),
   }),
-  rootRules: immutableOncePlaced(['model', 'runtime', 'resources', 'sla', 'confidential']),
+  rootRules: [
+    ...immutableOncePlaced(['model', 'runtime', 'resources', 'confidential']),
+    ...slaFrozenOncePlaced(),
+    attemptsOnlyGrow,
+  ],
   selectableFields: ['.status.phase', '.status.placement.pool', '.spec.sla.tier'],
   printerColumns: [
     { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Lifecycle phase.' },

@@ -4,13 +4,16 @@ import { JobConditionType, JobPhase, SettlementTxType, TeeType } from './constan
 import { conditions } from './conditions.ts';
 import { patterns } from './patterns.ts';
 import { bool, int, list, obj, oneOf, str, time } from './schema.ts';
-import type { Schema } from './schema.ts';
+import type { CelRule, Schema } from './schema.ts';
 
 const placement = obj('Placement', 'Where the job was placed and the price quoted for it.', {
   pool: str('Name of the ProviderPool chosen.', { pattern: patterns.dnsSubdomain }),
   cluster: str('Member cluster of that pool the workload runs in.', { maxLength: 253 }),
   namespace: str('Namespace of the workload in the member cluster.', { pattern: patterns.dnsLabel }),
-  gpuProduct: str('GPU product the job got.', { pattern: patterns.gpuProduct }),
+  // Any name capacity reports ("unknown", "unknown (nvidia.com/pgpu)"), as ProviderPool status keeps it.
+  gpuProduct: str('GPU product the job got, as the pool status capacity names it (e.g. NVIDIA-H100-80GB-HBM3).', {
+    maxLength: 128,
+  }),
   gpus: int('GPUs allocated in total (all replicas or workers).', { minimum: 0 }),
   price: str('Price quoted at placement, NVDAx per GPU-hour; charges use it.', { pattern: patterns.price }),
   teeType: oneOf('TeeType', 'TEE type of the nodes, for confidential jobs.', Object.values(TeeType)),
@@ -68,7 +71,11 @@ export function jobStatusProperties(): Record<string, Schema> {
     ),
     conditions: conditions(`Types: ${Object.values(JobConditionType).join(', ')}.`),
     observedGeneration: int('metadata.generation this status reflects.', { minimum: 0, format: 'int64' }),
-    attempts: int('Times the job was started (placed); a retry after a failure or lost pool adds one.', { minimum: 0 }),
+    attempts: int(
+      'Times the job was placed; a retry after a failure or lost pool adds one. It only grows (never reset between ' +
+        'attempts, unlike placement), so the spec freezes once it is above 0.',
+      { minimum: 0 },
+    ),
     placement,
     attestation,
     usage,
@@ -78,13 +85,44 @@ export function jobStatusProperties(): Record<string, Schema> {
   };
 }
 
-/** Transition rules: what decides placement and price may not change once placed. Not checked offline (no old object). */
-export function immutableOncePlaced(fields: readonly string[]): Array<{ rule: string; message: string; fieldPath: string }> {
+// Placement is cleared by a retry or a lost pool; attempts never is, so the freeze keys on it.
+const notPlaced = '!has(oldSelf.status) || !has(oldSelf.status.attempts) || oldSelf.status.attempts == 0';
+const placedNote = 'once the job has been placed (status.attempts > 0)';
+
+/**
+ * Transition rules: what decides placement and price may not change once the job has been placed, even
+ * between attempts on the same escrow. Not checked offline (no old object).
+ */
+export function immutableOncePlaced(fields: readonly string[]): CelRule[] {
   return fields.map((f) => ({
     rule:
-      '!has(oldSelf.status) || !has(oldSelf.status.placement) || ' +
+      `${notPlaced} || ` +
       `(has(self.spec.${f}) == has(oldSelf.spec.${f}) && (!has(self.spec.${f}) || self.spec.${f} == oldSelf.spec.${f}))`,
-    message: `spec.${f} cannot change once the job is placed (status.placement is set); create a new job instead`,
+    message: `spec.${f} cannot change ${placedNote}; create a new job to change it`,
     fieldPath: `.spec.${f}`,
   }));
 }
+
+/** The SLA frozen field by field: maxDuration may still grow (or be removed), as that only helps the requester. */
+export function slaFrozenOncePlaced(): CelRule[] {
+  const d = 'spec.sla.maxDuration';
+  return [
+    ...immutableOncePlaced(['sla.tier', 'sla.maxLatencyMs', 'sla.priceCap', 'sla.regions', 'sla.dataResidency']),
+    {
+      rule:
+        `${notPlaced} || !has(self.${d}) || ` +
+        `(has(oldSelf.${d}) && duration(self.${d}) >= duration(oldSelf.${d}))`,
+      message: `${d} may only grow ${placedNote}: keep it, lengthen it or remove it`,
+      fieldPath: `.${d}`,
+    },
+  ];
+}
+
+/** The freeze trusts attempts, so status writers cannot lower or drop it. */
+export const attemptsOnlyGrow: CelRule = {
+  rule:
+    '!has(oldSelf.status) || !has(oldSelf.status.attempts) || ' +
+    '(has(self.status) && has(self.status.attempts) && self.status.attempts >= oldSelf.status.attempts)',
+  message: 'status.attempts counts placements and may only grow',
+  fieldPath: '.status.attempts',
+};

@@ -23,7 +23,7 @@ export const patterns = {
   /** NVDAx amounts: up to 18 integer and 18 fractional digits, no sign, no exponent. */
   price: p('^(0|[1-9][0-9]{0,17})(\\.[0-9]{1,18})?$', 'a decimal NVDAx amount such as "1.25", up to 18 decimals', 37),
   wei: p('^(0|[1-9][0-9]{0,77})$', 'an integer amount of wei', 78),
-  /** Go's time.ParseDuration units, without sign; "0s" is allowed where zero means off. */
+  /** Go's time.ParseDuration units, without sign; admits "0s", which positiveDuration() (sla.ts) refuses. */
   duration: p('^([0-9]{1,9}(\\.[0-9]{1,9})?(ns|us|ms|s|m|h)){1,6}$', 'a duration such as 30s, 5m or 1h30m', 64),
   gpuProduct: p(
     '^NVIDIA-[A-Za-z0-9]([-A-Za-z0-9._]*[A-Za-z0-9])?$',
@@ -34,6 +34,13 @@ export const patterns = {
   quantity: p(
     '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
     'a Kubernetes quantity such as 4, 500m or 80Gi',
+    64,
+  ),
+  /** quantity without the leading "-": CPU, memory and GPU memory cannot be negative. */
+  nonNegativeQuantity: p(
+    '^\\+?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))' +
+      '(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+    'a non-negative Kubernetes quantity such as 4, 500m or 80Gi',
     64,
   ),
   region: p(`^${dnsLabel}$`, 'a lowercase region name such as eu-west', 63),

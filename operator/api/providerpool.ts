@@ -6,17 +6,22 @@ import type { KindDef } from './crd.ts';
 import { conditions } from './conditions.ts';
 import { patterns } from './patterns.ts';
 import { bool, int, list, map, obj, oneOf, str, time } from './schema.ts';
-import { positivePrice } from './sla.ts';
+import { positiveDuration, positivePrice } from './sla.ts';
 
 const secretRef = obj(
   'SecretKeyReference',
   'A key of a Secret on the hub that holds a kubeconfig for the member cluster.',
   {
     name: str('Secret name.', { pattern: patterns.dnsSubdomain }),
-    namespace: str('Secret namespace (on the hub; usually the operator namespace).', { pattern: patterns.dnsLabel }),
+    // No default here: the CRD cannot know the operator's namespace.
+    namespace: str(
+      "Secret namespace on the hub. Unset: the operator's namespace, the only namespace kubeconfig Secrets are " +
+        'read from; the operator refuses any other.',
+      { pattern: patterns.dnsLabel },
+    ),
     key: str('Key in the Secret data holding the kubeconfig.', { pattern: patterns.secretKey, default: 'kubeconfig' }),
   },
-  { required: ['name', 'namespace'] },
+  { required: ['name'] },
 );
 
 const cluster = obj(
@@ -52,9 +57,16 @@ const cluster = obj(
 
 const baseRate = obj(
   'BaseRate',
-  'The base price of one GPU product.',
+  'The base price of one GPU product in one mode.',
   {
     gpuProduct: str('GPU product (GFD nvidia.com/gpu.product), e.g. NVIDIA-H100-80GB-HBM3.', { pattern: patterns.gpuProduct }),
+    mode: oneOf(
+      'GpuMode',
+      'Which GPUs of the product the rate is for: Container (nvidia.com/gpu) or Confidential (vm-passthrough for ' +
+        'Confidential Containers).',
+      Object.values(GpuMode),
+      GpuMode.Container,
+    ),
     pricePerGpuHour: positivePrice('BaseRate in NVDAx per GPU-hour, as a decimal string (e.g. "2.10").'),
   },
   { required: ['gpuProduct', 'pricePerGpuHour'] },
@@ -80,7 +92,7 @@ const capacity = obj(
     gpuProduct: str('GPU product as observed: the GFD label, or the model derived for confidential nodes; "unknown" when the node does not say (status is the operator\'s, so any observed name is kept).', { maxLength: 128 }),
     mode: oneOf('GpuMode', 'Container: GPU device plugin nodes (nvidia.com/gpu). Confidential: vm-passthrough nodes for Confidential Containers (sandbox device plugin).', Object.values(GpuMode)),
     resourceName: str('Extended resource a pod requests for these GPUs, e.g. nvidia.com/gpu, nvidia.com/pgpu or nvidia.com/GH100_H100_SXM5_80GB.', { maxLength: 253 }),
-    gpuMemory: str('Memory per GPU (e.g. 81559Mi).', { pattern: patterns.quantity }),
+    gpuMemory: str('Memory per GPU (e.g. 81559Mi).', { pattern: patterns.nonNegativeQuantity }),
     nodes: int('Nodes with this product.', { minimum: 0 }),
     total: int('GPUs in node capacity.', { minimum: 0 }),
     allocatable: int('GPUs schedulable (node allocatable, nodes Ready and schedulable).', { minimum: 0 }),
@@ -134,12 +146,12 @@ export const providerPool: KindDef = {
         str('Label value.', { pattern: patterns.labelValue }),
         32,
       ),
-      baseRates: list('Base price per GPU product; products without a rate are not offered.', baseRate, {
-        minItems: 1,
-        maxItems: 32,
-        listType: 'map',
-        keys: ['gpuProduct'],
-      }),
+      baseRates: list(
+        'Base price per GPU product and mode: a pool prices its confidential and container GPUs apart, and a ' +
+          'product/mode without a rate is not offered.',
+        baseRate,
+        { minItems: 1, maxItems: 32, listType: 'map', keys: ['gpuProduct', 'mode'] },
+      ),
       tiers: list('Service tiers accepted.', oneOf('Tier', 'A tier.', Object.values(Tier)), {
         minItems: 1,
         maxItems: 3,
@@ -152,11 +164,15 @@ export const providerPool: KindDef = {
         keys: ['runtimeClassName'],
       }),
       unschedulable: bool('Take no new jobs (running jobs continue), like kubectl cordon.', false),
-      heartbeatTimeout: str('Time without a successful probe or agent heartbeat after which the pool is Disconnected.', {
-        pattern: patterns.duration,
-        default: '1m',
-        rules: [{ rule: "duration(self) > duration('0s')", message: 'must be greater than 0' }],
-      }),
+      development: bool(
+        'A development pool: Confidential Containers runtime classes without a hardware TEE (kata-qemu-coco-dev) ' +
+          'count as confidential. For testing only; never set it on a pool that sells confidential capacity.',
+        false,
+      ),
+      heartbeatTimeout: positiveDuration(
+        'Time without a successful probe or agent heartbeat after which the pool is Disconnected.',
+        '1m',
+      ),
     },
     { required: ['provider', 'region', 'jurisdiction', 'cluster', 'baseRates'] },
   ),

@@ -93,9 +93,12 @@ export function bool(description: string, dflt?: boolean): Schema {
   return s;
 }
 
-/** A Kubernetes quantity ("4", "500m", "80Gi"): integer or string, as core/v1 resources accept. */
-export function quantity(description: string, pattern: Pattern): Schema {
-  return {
+/**
+ * A Kubernetes quantity ("4", "500m", "80Gi"): integer or string, as core/v1 resources accept. The pattern
+ * checks strings only; `minimum` bounds the integer form.
+ */
+export function quantity(description: string, pattern: Pattern, o: { minimum?: number } = {}): Schema {
+  const s: Schema = {
     description,
     'x-kubernetes-int-or-string': true,
     anyOf: [{ type: 'integer' }, { type: 'string' }],
@@ -103,6 +106,8 @@ export function quantity(description: string, pattern: Pattern): Schema {
     maxLength: pattern.maxLength,
     hint: pattern.hint,
   };
+  if (o.minimum !== undefined) s.minimum = o.minimum;
+  return s;
 }
 
 export function obj(

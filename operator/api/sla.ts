@@ -14,6 +14,15 @@ export function positivePrice(description: string): Schema {
   });
 }
 
+/** A duration where zero makes no sense; the pattern admits "0s", the rule refuses it with a clear message. */
+export function positiveDuration(description: string, dflt?: string): Schema {
+  return str(description, {
+    pattern: patterns.duration,
+    ...(dflt !== undefined ? { default: dflt } : {}),
+    rules: [{ rule: "duration(self) > duration('0s')", message: 'must be greater than 0' }],
+  });
+}
+
 export const sla: Schema = obj(
   'SLA',
   'Service level: tier, latency and price limits, and where the job may run.',
@@ -30,9 +39,10 @@ export const sla: Schema = obj(
         'latency exceeds it are not chosen, and a breach counts against the provider.',
       { minimum: 1, maximum: 600000 },
     ),
-    maxDuration: str('Longest the job may run (e.g. 2h, 30m); it is stopped and settled when reached. Unset: no limit.', {
-      pattern: patterns.duration,
-    }),
+    maxDuration: positiveDuration(
+      'Longest the job may run (e.g. 2h, 30m); it is stopped and settled when reached. Unset: no limit. Once the ' +
+        'job has been placed it may only grow or be removed.',
+    ),
     priceCap: positivePrice(
       'Highest price accepted, in NVDAx per GPU-hour, as a decimal string (e.g. "2.5"). A pool is chosen only if ' +
         'its quoted price, P = BaseRate x LatencyFactor x LoadFactor + VerifierFee, is at most this.',

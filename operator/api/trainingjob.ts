@@ -4,11 +4,11 @@
 import { Aggregation, TrainingEngine, TrainingMode } from './constants.ts';
 import type { KindDef } from './crd.ts';
 import { confidential } from './confidential.ts';
-import { immutableOncePlaced, jobStatusProperties } from './jobstatus.ts';
+import { attemptsOnlyGrow, immutableOncePlaced, jobStatusProperties, slaFrozenOncePlaced } from './jobstatus.ts';
 import { patterns } from './patterns.ts';
 import { payment } from './payment.ts';
 import { bool, int, list, obj, oneOf, str, time } from './schema.ts';
-import { sla } from './sla.ts';
+import { positiveDuration, sla } from './sla.ts';
 import { model, resources, runtime } from './workload.ts';
 
 const federated = obj(
@@ -28,10 +28,10 @@ const federated = obj(
       Object.values(Aggregation),
       Aggregation.FedAvg,
     ),
-    roundTimeout: str('Longest a round waits for participants before it is closed with those that reported.', {
-      pattern: patterns.duration,
-      default: '30m',
-    }),
+    roundTimeout: positiveDuration(
+      'Longest a round waits for participants before it is closed with those that reported.',
+      '30m',
+    ),
   },
   {
     required: ['rounds'],
@@ -50,7 +50,7 @@ const checkpoint = obj(
   'Periodic checkpoints, so a retry resumes instead of starting over.',
   {
     uri: str('Where checkpoints are written (s3://bucket/prefix, gs://..., pvc://claim/path).', { pattern: patterns.uri }),
-    interval: str('Time between checkpoints, e.g. 15m.', { pattern: patterns.duration, default: '30m' }),
+    interval: positiveDuration('Time between checkpoints, e.g. 15m.', '30m'),
     keep: int('Most recent checkpoints kept.', { minimum: 1, maximum: 100, default: 3 }),
   },
   { required: ['uri'] },
@@ -154,7 +154,13 @@ export const trainingJob: KindDef = {
       keys: ['index'],
     }),
   }),
-  rootRules: immutableOncePlaced(['model', 'dataset', 'runtime', 'workers', 'resources', 'sla', 'confidential']),
+  rootRules: [
+    ...immutableOncePlaced([
+      'model', 'dataset', 'runtime', 'workers', 'resources', 'federated', 'checkpoint', 'confidential',
+    ]),
+    ...slaFrozenOncePlaced(),
+    attemptsOnlyGrow,
+  ],
   selectableFields: ['.spec.mode', '.status.phase', '.status.placement.pool', '.spec.sla.tier'],
   printerColumns: [
     { name: 'Mode', type: 'string', jsonPath: '.spec.mode', description: 'Distributed or Federated.' },

@@ -116,7 +116,7 @@ export interface SLA {
   maxLatencyMs?: number;
   /**
    * Longest the job may run (e.g. 2h, 30m); it is stopped and settled when reached. Unset: no
-   * limit.
+   * limit. Once the job has been placed it may only grow or be removed.
    */
   maxDuration?: string;
   /**
@@ -153,7 +153,8 @@ export interface Confidential {
   teeTypes?: TeeType[];
   /**
    * Also require NVIDIA GPU attestation (the GPU is in CC mode and its evidence verifies) before
-   * the workload receives data. Only with required: true.
+   * the workload receives data. Default: true when required is true; set false to accept
+   * confidential CPU TEEs with unattested GPUs. true needs required: true.
    */
   gpuAttestation?: boolean;
 }
@@ -237,7 +238,7 @@ export interface Placement {
   cluster?: string;
   /** Namespace of the workload in the member cluster. */
   namespace?: string;
-  /** GPU product the job got. */
+  /** GPU product the job got, as the pool status capacity names it (e.g. NVIDIA-H100-80GB-HBM3). */
   gpuProduct?: string;
   /** GPUs allocated in total (all replicas or workers). */
   gpus?: number;
@@ -327,7 +328,10 @@ export interface InferenceJobStatus {
   conditions?: Condition[];
   /** metadata.generation this status reflects. */
   observedGeneration?: number;
-  /** Times the job was started (placed); a retry after a failure or lost pool adds one. */
+  /**
+   * Times the job was placed; a retry after a failure or lost pool adds one. It only grows (never
+   * reset between attempts, unlike placement), so the spec freezes once it is above 0.
+   */
   attempts?: number;
   /** Where the job was placed and the price quoted for it. */
   placement?: Placement;
@@ -509,7 +513,10 @@ export interface TrainingJobStatus {
   conditions?: Condition[];
   /** metadata.generation this status reflects. */
   observedGeneration?: number;
-  /** Times the job was started (placed); a retry after a failure or lost pool adds one. */
+  /**
+   * Times the job was placed; a retry after a failure or lost pool adds one. It only grows (never
+   * reset between attempts, unlike placement), so the spec freezes once it is above 0.
+   */
   attempts?: number;
   /** Where the job was placed and the price quoted for it. */
   placement?: Placement;
@@ -550,8 +557,11 @@ export interface Provider {
 export interface SecretKeyReference {
   /** Secret name. */
   name: string;
-  /** Secret namespace (on the hub; usually the operator namespace). */
-  namespace: string;
+  /**
+   * Secret namespace on the hub. Unset: the operator's namespace, the only namespace kubeconfig
+   * Secrets are read from; the operator refuses any other.
+   */
+  namespace?: string;
   /**
    * Key in the Secret data holding the kubeconfig.
    * @default "kubeconfig"
@@ -571,10 +581,16 @@ export interface ClusterAccess {
   secretRef?: SecretKeyReference;
 }
 
-/** The base price of one GPU product. */
+/** The base price of one GPU product in one mode. */
 export interface BaseRate {
   /** GPU product (GFD nvidia.com/gpu.product), e.g. NVIDIA-H100-80GB-HBM3. */
   gpuProduct: string;
+  /**
+   * Which GPUs of the product the rate is for: Container (nvidia.com/gpu) or Confidential
+   * (vm-passthrough for Confidential Containers).
+   * @default "Container"
+   */
+  mode?: GpuMode;
   /** BaseRate in NVDAx per GPU-hour, as a decimal string (e.g. "2.10"). */
   pricePerGpuHour: string;
 }
@@ -610,7 +626,10 @@ export interface ProviderPoolSpec {
    * GPU nodes.
    */
   nodeSelector?: Record<string, string>;
-  /** Base price per GPU product; products without a rate are not offered. */
+  /**
+   * Base price per GPU product and mode: a pool prices its confidential and container GPUs apart,
+   * and a product/mode without a rate is not offered.
+   */
   baseRates: BaseRate[];
   /**
    * Service tiers accepted.
@@ -624,6 +643,13 @@ export interface ProviderPoolSpec {
    * @default false
    */
   unschedulable?: boolean;
+  /**
+   * A development pool: Confidential Containers runtime classes without a hardware TEE
+   * (kata-qemu-coco-dev) count as confidential. For testing only; never set it on a pool that sells
+   * confidential capacity.
+   * @default false
+   */
+  development?: boolean;
   /**
    * Time without a successful probe or agent heartbeat after which the pool is Disconnected.
    * @default "1m"

@@ -71,6 +71,9 @@ export function runtime(tsName: string, enumName: string, engines: readonly stri
   );
 }
 
+/** A resource amount: a quantity that cannot be negative, in either form. */
+const size = (description: string): Schema => quantity(description, patterns.nonNegativeQuantity, { minimum: 0 });
+
 export function resources(per: 'replica' | 'worker'): Schema {
   return obj(
     'Resources',
@@ -83,9 +86,9 @@ export function resources(per: 'replica' | 'worker'): Schema {
         str('A GPU product name.', { pattern: patterns.gpuProduct }),
         { maxItems: 16, listType: 'set' },
       ),
-      minGpuMemory: quantity('Least memory per GPU (e.g. 40Gi, 80Gi), compared with nvidia.com/gpu.memory.', patterns.quantity),
-      cpu: quantity(`CPU per ${per} (e.g. 8 or 500m). Unset: the engine's default.`, patterns.quantity),
-      memory: quantity(`Memory per ${per} (e.g. 64Gi). Unset: the engine's default.`, patterns.quantity),
+      minGpuMemory: size('Least memory per GPU (e.g. 40Gi, 80Gi), compared with nvidia.com/gpu.memory.'),
+      cpu: size(`CPU per ${per} (e.g. 8 or 500m). Unset: the engine's default.`),
+      memory: size(`Memory per ${per} (e.g. 64Gi). Unset: the engine's default.`),
     },
     { required: ['gpus'] },
   );

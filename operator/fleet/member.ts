@@ -114,6 +114,8 @@ interface LiveCache {
   informer: Informer<KubeObject>;
   /** The epoch of the last successful list; the gate needs it equal to the member's. */
   listedEpoch: number;
+  /** Successful lists so far, for metrics and tests. */
+  lists: number;
   unsubscribe: Array<() => void>;
 }
 
@@ -200,12 +202,19 @@ export class Member implements MemberView {
     };
   }
 
+  /** Per cache: objects held, lists done, and whether it listed since the last loss of contact. */
+  cacheStats(): Record<string, { objects: number; lists: number; fresh: boolean }> {
+    return Object.fromEntries(
+      [...this.#caches].map(([name, c]) => [name, { objects: c.informer.size, lists: c.lists, fresh: c.listedEpoch === this.#epoch }]),
+    );
+  }
+
   /** Starts a cache on this member (Fleet.attach calls it on every member). */
   addCache<T extends KubeObject>(spec: CacheSpec<T>): void {
     if (this.#stopped) return;
     if (this.#caches.has(spec.name)) throw new Error(`member ${this.name}: a cache named ${spec.name} exists`);
     const s = spec as unknown as CacheSpec<KubeObject>;
-    const live: LiveCache = { spec: s, informer: this.#informer(s), listedEpoch: -1, unsubscribe: [] };
+    const live: LiveCache = { spec: s, informer: this.#informer(s), listedEpoch: -1, lists: 0, unsubscribe: [] };
     this.#caches.set(s.name, live);
     this.#wire(live);
     this.#updateGate();
@@ -313,6 +322,7 @@ export class Member implements MemberView {
     if (this.#caches.get(name) !== live) return;
     if (s.type === 'listed') {
       live.listedEpoch = this.#epoch;
+      live.lists++;
       const had = this.#cacheErrors.delete(name);
       this.#mark(true);
       if (had) this.#o.onChange(this);

@@ -1,6 +1,6 @@
 // The invalid-manifest table shared by the unit tests (nvdax validate) and the
 // integration tests (the API server): each case is one valid example with one mutation,
-// and the field path both must name when they refuse it.
+// and the field path both must name when they refuse it. validCases: mutations both accept.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -43,6 +43,11 @@ const del = (path: string) => (o: Obj): void => {
   const [p, k] = parent(o, path);
   delete p[k];
 };
+const confidentialH100 = (price: string) => ({
+  gpuProduct: 'NVIDIA-H100-80GB-HBM3',
+  mode: 'Confidential',
+  pricePerGpuHour: price,
+});
 const all = (...fs: Array<(o: Obj) => void>) => (o: Obj): void => fs.forEach((f) => f(o));
 
 export interface InvalidCase {
@@ -72,6 +77,25 @@ export const invalidCases: InvalidCase[] = [
   { name: 'env var twice', base: 'inference', mutate: set('spec.runtime.env', [{ name: 'A', value: '1' }, { name: 'A', value: '2' }]), path: 'spec.runtime.env[1]' },
   { name: 'typo in an sla field', base: 'inference', mutate: set('spec.sla.maxLatency', 300), path: 'spec.sla.maxLatency' },
   { name: 'duration in words', base: 'inference', mutate: set('spec.sla.maxDuration', '10 minutes'), path: 'spec.sla.maxDuration' },
+  { name: 'negative CPU', base: 'inference', mutate: set('spec.resources.cpu', '-1'), path: 'spec.resources.cpu' },
+  {
+    name: 'negative CPU as an integer',
+    base: 'inference',
+    mutate: set('spec.resources.cpu', -2),
+    path: 'spec.resources.cpu',
+  },
+  {
+    name: 'negative memory',
+    base: 'inference',
+    mutate: set('spec.resources.memory', '-64Gi'),
+    path: 'spec.resources.memory',
+  },
+  {
+    name: 'negative GPU memory',
+    base: 'inference',
+    mutate: set('spec.resources.minGpuMemory', '-40Gi'),
+    path: 'spec.resources.minGpuMemory',
+  },
   { name: 'too many retries', base: 'inference', mutate: set('spec.retries', 11), path: 'spec.retries' },
   { name: 'port out of range', base: 'inference', mutate: set('spec.endpoint.port', 70000), path: 'spec.endpoint.port' },
   { name: 'residency by country name', base: 'inference', mutate: set('spec.sla.dataResidency', ['Germany']), path: 'spec.sla.dataResidency[0]' },
@@ -79,6 +103,12 @@ export const invalidCases: InvalidCase[] = [
   // InferenceJob: CEL
   { name: 'zero price cap', base: 'inference', mutate: set('spec.sla.priceCap', '0.00'), path: 'spec.sla.priceCap' },
   { name: 'zero spend limit', base: 'inference', mutate: set('spec.payment.maxTotal', '0'), path: 'spec.payment.maxTotal' },
+  {
+    name: 'zero max duration',
+    base: 'inference',
+    mutate: set('spec.sla.maxDuration', '0s'),
+    path: 'spec.sla.maxDuration',
+  },
   { name: 'replicas and autoscaling', base: 'inference', mutate: set('spec.replicas', 2), path: 'spec.autoscaling' },
   { name: 'autoscaling min above max', base: 'inference', mutate: set('spec.autoscaling.minReplicas', 5), path: 'spec.autoscaling.minReplicas' },
   { name: 'OpenAI over gRPC', base: 'inference', mutate: set('spec.endpoint.transport', 'GRPC'), path: 'spec.endpoint.transport' },
@@ -96,6 +126,18 @@ export const invalidCases: InvalidCase[] = [
   { name: 'zero workers', base: 'distributed', mutate: set('spec.workers', 0), path: 'spec.workers' },
   { name: 'checkpoint interval without unit', base: 'distributed', mutate: set('spec.checkpoint.interval', '15'), path: 'spec.checkpoint.interval' },
   { name: 'checkpoint without uri', base: 'distributed', mutate: del('spec.checkpoint.uri'), path: 'spec.checkpoint.uri' },
+  {
+    name: 'zero checkpoint interval',
+    base: 'distributed',
+    mutate: set('spec.checkpoint.interval', '0m'),
+    path: 'spec.checkpoint.interval',
+  },
+  {
+    name: 'zero training duration',
+    base: 'distributed',
+    mutate: set('spec.sla.maxDuration', '0h0m'),
+    path: 'spec.sla.maxDuration',
+  },
   { name: 'latency on a training job', base: 'distributed', mutate: set('spec.sla.maxLatencyMs', 500), path: 'spec.sla.maxLatencyMs' },
   { name: 'federated settings on a Distributed job', base: 'distributed', mutate: set('spec.federated', { rounds: 3 }), path: 'spec.federated' },
   { name: 'one participant', base: 'federated', mutate: set('spec.federated.minParticipants', 1), path: 'spec.federated.minParticipants' },
@@ -104,6 +146,12 @@ export const invalidCases: InvalidCase[] = [
   { name: 'more participants than workers', base: 'federated', mutate: set('spec.federated.minParticipants', 5), path: 'spec.federated.minParticipants' },
   { name: 'secure aggregation with two', base: 'federated', mutate: set('spec.federated.minParticipants', 2), path: 'spec.federated.minParticipants' },
   { name: 'unknown aggregation', base: 'federated', mutate: set('spec.federated.aggregation', 'Median'), path: 'spec.federated.aggregation' },
+  {
+    name: 'zero round timeout',
+    base: 'federated',
+    mutate: set('spec.federated.roundTimeout', '0s'),
+    path: 'spec.federated.roundTimeout',
+  },
   // ProviderPool
   { name: 'provider address not hex', base: 'pool', mutate: set('spec.provider.address', '0xZZc1c0c768642580b570c52a133b87e056c5ea11'), path: 'spec.provider.address' },
   { name: 'jurisdiction as a name', base: 'pool', mutate: set('spec.jurisdiction', 'de'), path: 'spec.jurisdiction' },
@@ -111,11 +159,29 @@ export const invalidCases: InvalidCase[] = [
   { name: 'unknown access mode', base: 'pool', mutate: set('spec.cluster.mode', 'SSH'), path: 'spec.cluster.mode' },
   { name: 'kubeconfig mode without secretRef', base: 'pool', mutate: del('spec.cluster.secretRef'), path: 'spec.cluster.secretRef' },
   { name: 'local mode with secretRef', base: 'pool', mutate: set('spec.cluster.mode', 'Local'), path: 'spec.cluster.secretRef' },
-  { name: 'secretRef without namespace', base: 'pool', mutate: del('spec.cluster.secretRef.namespace'), path: 'spec.cluster.secretRef.namespace' },
+  {
+    name: 'secretRef without name',
+    base: 'pool',
+    mutate: del('spec.cluster.secretRef.name'),
+    path: 'spec.cluster.secretRef.name',
+  },
   { name: 'no base rates', base: 'pool', mutate: set('spec.baseRates', []), path: 'spec.baseRates' },
   { name: 'rate in words', base: 'pool', mutate: set('spec.baseRates.0.pricePerGpuHour', 'cheap'), path: 'spec.baseRates[0].pricePerGpuHour' },
   { name: 'free GPUs', base: 'pool', mutate: set('spec.baseRates.1.pricePerGpuHour', '0'), path: 'spec.baseRates[1].pricePerGpuHour' },
   { name: 'two rates for one product', base: 'pool', mutate: set('spec.baseRates.1.gpuProduct', 'NVIDIA-H100-80GB-HBM3'), path: 'spec.baseRates[1]' },
+  {
+    name: 'two Confidential rates for one product',
+    base: 'pool',
+    mutate: set('spec.baseRates.3', confidentialH100('4')),
+    path: 'spec.baseRates[3]',
+  },
+  {
+    name: 'unknown GPU mode in a rate',
+    base: 'pool',
+    mutate: set('spec.baseRates.2.mode', 'Passthrough'),
+    path: 'spec.baseRates[2].mode',
+  },
+  { name: 'development flag as text', base: 'pool', mutate: set('spec.development', 'yes'), path: 'spec.development' },
   { name: 'no tiers', base: 'pool', mutate: set('spec.tiers', []), path: 'spec.tiers' },
   { name: 'SGX runtime', base: 'pool', mutate: set('spec.confidentialRuntimes.0.teeType', 'sgx'), path: 'spec.confidentialRuntimes[0].teeType' },
   { name: 'heartbeat timeout in words', base: 'pool', mutate: set('spec.heartbeatTimeout', 'a minute'), path: 'spec.heartbeatTimeout' },
@@ -129,8 +195,49 @@ export const invalidCases: InvalidCase[] = [
   { name: 'pool field misspelt', base: 'pool', mutate: set('spec.baseRate', []), path: 'spec.baseRate' },
 ];
 
+export interface ValidCase {
+  name: string;
+  base: ExampleName;
+  mutate: (o: Obj) => void;
+}
+
+/** Variants at the edges of the rules above that both the API server and nvdax validate accept. */
+export const validCases: ValidCase[] = [
+  // Secure by default: required without gpuAttestation means attested GPUs (gpuAttestationRequired).
+  { name: 'confidential without gpuAttestation', base: 'inference', mutate: del('spec.confidential.gpuAttestation') },
+  {
+    name: 'confidential with GPU attestation off',
+    base: 'inference',
+    mutate: set('spec.confidential.gpuAttestation', false),
+  },
+  { name: 'sub-second max duration', base: 'inference', mutate: set('spec.sla.maxDuration', '500ms') },
+  { name: 'zero GPU memory', base: 'inference', mutate: set('spec.resources.minGpuMemory', '0') },
+  { name: 'CPU in millicores with a plus sign', base: 'inference', mutate: set('spec.resources.cpu', '+500m') },
+  { name: 'memory with an exponent', base: 'inference', mutate: set('spec.resources.memory', '64e9') },
+  { name: 'no checkpoint interval (defaults to 30m)', base: 'distributed', mutate: del('spec.checkpoint.interval') },
+  { name: 'no round timeout (defaults to 30m)', base: 'federated', mutate: del('spec.federated.roundTimeout') },
+  {
+    name: "secretRef without namespace (the operator's)",
+    base: 'pool',
+    mutate: del('spec.cluster.secretRef.namespace'),
+  },
+  { name: 'development pool', base: 'pool', mutate: set('spec.development', true) },
+  {
+    name: 'Confidential rate only',
+    base: 'pool',
+    mutate: set('spec.baseRates', [{ gpuProduct: 'NVIDIA-H200', mode: 'Confidential', pricePerGpuHour: '4' }]),
+  },
+];
+
 /** The manifest of a case: its example, mutated. */
 export function invalidManifest(c: InvalidCase): Obj {
+  const o = loadExample(c.base);
+  c.mutate(o);
+  return o;
+}
+
+/** The manifest of a valid case: its example, mutated. */
+export function validManifest(c: ValidCase): Obj {
   const o = loadExample(c.base);
   c.mutate(o);
   return o;

@@ -9,7 +9,9 @@ import { rootSchema } from '../../operator/api/crd.ts';
 import { kindDefs } from '../../operator/api/kinds.ts';
 import { walk } from '../../operator/api/schema.ts';
 import { validateManifest } from '../../operator/api/validate.ts';
-import { exampleFiles, invalidCases, invalidManifest, loadExample } from '../helpers/invalid-manifests.ts';
+import {
+  exampleFiles, invalidCases, invalidManifest, loadExample, validCases, validManifest,
+} from '../helpers/invalid-manifests.ts';
 import type { ExampleName } from '../helpers/invalid-manifests.ts';
 import { binDir, kubeconfigPath, projectRoot, uniqueName } from '../helpers/sim.ts';
 
@@ -134,6 +136,19 @@ for (const c of invalidCases) {
   });
 }
 
+for (const c of validCases) {
+  test(`API server and nvdax validate accept ${c.base}: ${c.name}`, async (t) => {
+    const manifest = validManifest(c);
+    t.deepEqual(validateManifest(manifest), []);
+    if (!namespaced(c.base)) (manifest['metadata'] as Record<string, string>)['name'] = uniqueName('valid');
+    const ns = namespaced(c.base) ? ['-n', tableNamespace] : [];
+    // A server-side dry run: full validation and defaulting, nothing stored, no name clashes.
+    const args = ['create', '--validate=strict', '--dry-run=server', '-o', 'name', '-f', '-', ...ns];
+    const r = await limit(() => kubectl(args, JSON.stringify(manifest)));
+    t.is(r.code, 0, r.stderr);
+  });
+}
+
 test('kubectl explain inferencejob.spec.sla shows the field documentation', async (t) => {
   const out = (await ok(['explain', 'inferencejob.spec.sla'])).replace(/\s+/g, ' ');
   t.regex(out, /Service level: tier, latency and price limits, and where the job may run\./);
@@ -173,19 +188,71 @@ async function refusedUpdate(ns: string | undefined, obj: Record<string, any>, p
   return r.stderr;
 }
 
-test('scheduling fields are immutable once the job is placed (transition rules)', async (t) => {
+const patchStatus = (ns: string | undefined, obj: Record<string, any>, status: unknown): Promise<string> =>
+  ok(['patch', ...target(ns, obj), '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+const patchSpec = (ns: string | undefined, obj: Record<string, any>, spec: unknown): Promise<string> =>
+  ok(['patch', ...target(ns, obj), '--type=merge', '-p', JSON.stringify({ spec })]);
+const frozen = /cannot change once the job has been placed \(status\.attempts > 0\)/;
+
+test('InferenceJob: the spec freezes once placed (status.attempts > 0), even after placement is cleared', async (t) => {
   const { ns, obj } = await applyExample(t, 'inference');
-  // Before placement the spec may change.
-  await ok(['patch', ...target(ns, obj), '--type=merge', '-p', '{"spec":{"resources":{"gpus":2}}}']);
-  await ok(['patch', ...target(ns, obj), '--subresource=status', '--type=merge', '-p', '{"status":{"placement":{"pool":"p1"}}}']);
-  const err = await refusedUpdate(ns, obj, { spec: { resources: { gpus: 4 } } });
-  t.true(mentions(err, 'spec.resources'), err);
-  t.regex(err, /cannot change once the job is placed/);
-  t.true(mentions(await refusedUpdate(ns, obj, { spec: { sla: { priceCap: '9' } } }), 'spec.sla'));
+  // attempts absent: the spec may change, a limit may be added.
+  await patchSpec(ns, obj, { resources: { gpus: 2 }, sla: { priceCap: '5', maxDuration: '1h' } });
+  await patchStatus(ns, obj, { attempts: 1, placement: { pool: 'p1', gpuProduct: 'unknown (nvidia.com/pgpu)' } });
+  await patchStatus(ns, obj, { placement: null }); // a retry or a lost pool clears placement; attempts stays
+  const gpus = await refusedUpdate(ns, obj, { spec: { resources: { gpus: 4 } } });
+  t.true(mentions(gpus, 'spec.resources'), gpus);
+  t.regex(gpus, frozen);
+  const cap = await refusedUpdate(ns, obj, { spec: { sla: { priceCap: '9' } } });
+  t.true(mentions(cap, 'spec.sla.priceCap'), cap);
+  t.true(mentions(await refusedUpdate(ns, obj, { spec: { sla: { tier: 'Reserved' } } }), 'spec.sla.tier'));
+  t.true(mentions(await refusedUpdate(ns, obj, { spec: { sla: { regions: ['us-east'] } } }), 'spec.sla.regions'));
   t.true(mentions(await refusedUpdate(ns, obj, { spec: { confidential: null } }), 'spec.confidential'));
-  // What does not affect placement still may.
-  await ok(['patch', ...target(ns, obj), '--type=merge', '-p', '{"spec":{"suspend":true,"autoscaling":{"maxReplicas":6}}}']);
-  t.pass();
+  // maxDuration may grow or go; shortening it or adding one back is refused.
+  await patchSpec(ns, obj, { sla: { maxDuration: '90m' } });
+  const shrink = await refusedUpdate(ns, obj, { spec: { sla: { maxDuration: '30m' } } });
+  t.true(mentions(shrink, 'spec.sla.maxDuration'), shrink);
+  t.regex(shrink, /may only grow once the job has been placed/);
+  await patchSpec(ns, obj, { sla: { maxDuration: null } });
+  const add = await refusedUpdate(ns, obj, { spec: { sla: { maxDuration: '2h' } } });
+  t.true(mentions(add, 'spec.sla.maxDuration'), add);
+  // What does not affect placement still may change.
+  await patchSpec(ns, obj, { suspend: true, autoscaling: { maxReplicas: 6 } });
+  const stored = JSON.parse(await ok(['get', '-o', 'json', ...target(ns, obj)]));
+  t.is(stored.spec.sla.maxDuration, undefined);
+  t.is(stored.spec.sla.priceCap, '5');
+});
+
+test('a TrainingJob freezes federated and checkpoint once placed; before, they may change', async (t) => {
+  const fl = await applyExample(t, 'federated');
+  await patchSpec(fl.ns, fl.obj, { federated: { rounds: 60 }, checkpoint: { interval: '45m' } });
+  await patchStatus(fl.ns, fl.obj, { attempts: 1 });
+  const fed = await refusedUpdate(fl.ns, fl.obj, { spec: { federated: { rounds: 70 } } });
+  t.true(mentions(fed, 'spec.federated'), fed);
+  t.regex(fed, frozen);
+  const ckpt = await refusedUpdate(fl.ns, fl.obj, { spec: { checkpoint: { interval: '10m' } } });
+  t.true(mentions(ckpt, 'spec.checkpoint'), ckpt);
+  t.true(mentions(await refusedUpdate(fl.ns, fl.obj, { spec: { sla: { priceCap: '1' } } }), 'spec.sla.priceCap'));
+  await patchSpec(fl.ns, fl.obj, { sla: { maxDuration: '48h' } });
+  const shrink = await refusedUpdate(fl.ns, fl.obj, { spec: { sla: { maxDuration: '12h' } } });
+  t.true(mentions(shrink, 'spec.sla.maxDuration'), shrink);
+  const dist = await applyExample(t, 'distributed');
+  await patchStatus(dist.ns, dist.obj, { attempts: 3 });
+  t.true(mentions(await refusedUpdate(dist.ns, dist.obj, { spec: { workers: 4 } }), 'spec.workers'));
+  t.true(mentions(await refusedUpdate(dist.ns, dist.obj, { spec: { checkpoint: null } }), 'spec.checkpoint'));
+});
+
+test('status.attempts only grows, so the freeze cannot be lifted', async (t) => {
+  const { ns, obj } = await applyExample(t, 'inference');
+  await patchStatus(ns, obj, { attempts: 2 });
+  await patchStatus(ns, obj, { attempts: 3 });
+  for (const attempts of [0, 2, null]) {
+    const patch = JSON.stringify({ status: { attempts } });
+    const r = await kubectl(['patch', ...target(ns, obj), '--subresource=status', '--type=merge', '-p', patch]);
+    t.not(r.code, 0, `attempts ${attempts} accepted`);
+    t.true(mentions(r.stderr, 'status.attempts'), r.stderr);
+    t.regex(r.stderr, /may only grow/);
+  }
 });
 
 test('payment, training mode and provider address are immutable', async (t) => {
@@ -205,4 +272,6 @@ test('the API server applies the schema defaults', async (t) => {
   const stored = JSON.parse(await ok(['get', 'providerpool', obj['metadata'].name, '-o', 'json']));
   t.is(stored.spec.unschedulable, false);
   t.is(stored.spec.confidentialRuntimes[0].gpuAttestation, true);
+  t.is(stored.spec.development, false);
+  t.deepEqual(stored.spec.baseRates.map((r: { mode: string }) => r.mode), ['Container', 'Container', 'Confidential']);
 });

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod, type V1Toleration } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { buildNodes } from '../../hack/sim/nodes.ts';
 import type { ProviderPool } from '../../operator/api/types.gen.ts';
@@ -14,6 +14,7 @@ import { startOperator, type OperatorProc } from '../helpers/operator.ts';
 import { metricValue } from '../helpers/runtime-kit.ts';
 import { readState } from '../../hack/sim/state.ts';
 import { startComponent, stopComponent } from '../../hack/sim/cluster.ts';
+import { gpuTolerations } from '../../operator/hardware/labels.ts';
 
 const run = uniqueName('pp');
 const label = { 'nvdax.io/test-run': run };
@@ -35,6 +36,8 @@ function pool(name: string, secret: string, extra: Partial<ProviderPool['spec']>
       baseRates: [
         { gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2.10' }, { gpuProduct: 'NVIDIA-H200', pricePerGpuHour: '3.05' },
         { gpuProduct: 'NVIDIA-L4', pricePerGpuHour: '0.40' },
+        { gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Confidential', pricePerGpuHour: '2.90' },
+        { gpuProduct: 'NVIDIA-H200', mode: 'Confidential', pricePerGpuHour: '3.80' },
       ],
       confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }, { runtimeClassName: 'kata-qemu-nvidia-gpu-tdx', teeType: 'tdx' }],
       ...extra,
@@ -249,6 +252,86 @@ test.serial('kubeconfigs that would act inside the operator, and Secrets outside
   t.regex(cond(evilPool, 'Connected')?.message ?? '', /users\[\]\.user\.exec is not allowed in a member kubeconfig/);
   const elsewhere = await eventually('foreign namespace refused', async () => { const p = getPool(`${run}-elsewhere`); return cond(p, 'Connected')?.reason === 'KubeconfigInvalid' ? p : undefined; });
   t.regex(cond(elsewhere, 'Connected')?.message ?? '', new RegExp(`secretRef.namespace "default": the operator reads kubeconfig Secrets only from its own namespace "${secretsNs}"`));
+});
+
+test.serial('a tainted GPU node counts only when the placed pods tolerate its taints, as the real scheduler decides', async (t) => {
+  const taintLabel = { 'nvdax.io/test-taint': run };
+  const tolerated = buildNodes(`${run}-t`, {
+    template: 'gpu-container', gpu: 'H100', count: 1, labels: taintLabel,
+    taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }],
+  }, 'eu-west', 'eu-west-a');
+  const foreign = buildNodes(`${run}-u`, {
+    template: 'gpu-container', gpu: 'H100', count: 1, labels: taintLabel,
+    taints: [{ key: 'dedicated', value: 'batch', effect: 'NoSchedule' }],
+  }, 'eu-west', 'eu-west-a');
+  kubectl('gpu-a', ['create', '-f', '-'], [...tolerated, ...foreign].map((n) => YAML.stringify(n, { version: '1.1' })).join('---\n'));
+  t.teardown(() => void kubectl('gpu-a', ['delete', 'nodes', '-l', `nvdax.io/test-taint=${run}`, '--wait=false']));
+  const name = `${run}-taint`;
+  apply('hub', [pool(name, 'gpu-a', { nodeSelector: taintLabel })]);
+  const p = await eventually('capacity of the tainted nodes', async () => {
+    const x = getPool(name);
+    const c = x.status?.capacity?.find((e) => e.mode === 'Container');
+    return c?.nodes === 2 && c.allocatable === 8 ? x : undefined;
+  }, 60_000);
+  t.like(p.status?.capacity?.find((e) => e.mode === 'Container'), { nodes: 2, total: 16, allocatable: 8, available: 8 });
+  // the real scheduler agrees: without the toleration a GPU pod never lands on either node,
+  // with the operator's tolerations it lands on the nvidia.com/gpu-tainted one only
+  const core = loadKubeConfig('gpu-a').makeApiClient(CoreV1Api);
+  const sel = { 'nvdax.io/test-taint': run };
+  const mk = (podName: string, tolerations?: V1Toleration[]): V1Pod => ({
+    metadata: { name: podName, namespace: memberNs },
+    spec: { restartPolicy: 'Never', nodeSelector: sel, ...(tolerations ? { tolerations } : {}),
+      containers: [{ name: 'm', image: 'x', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
+  });
+  await core.createNamespacedPod({ namespace: memberNs, body: mk('tolerating', [...gpuTolerations]) });
+  await core.createNamespacedPod({ namespace: memberNs, body: mk('plain', undefined) });
+  const placed = await eventually('the tolerating pod bound', async () => {
+    const x = await core.readNamespacedPod({ name: 'tolerating', namespace: memberNs });
+    return x.spec?.nodeName ? x : undefined;
+  }, 30_000);
+  t.is(placed.spec?.nodeName, tolerated[0]?.metadata.name);
+  const plain = await eventually('the plain pod reported unschedulable', async () => {
+    const x = await core.readNamespacedPod({ name: 'plain', namespace: memberNs });
+    return x.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable') ? x : undefined;
+  }, 30_000);
+  t.regex(plain.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message ?? '', /untolerated taint/);
+});
+
+test.serial('two controllers write one pool status without taking each other\'s fields', async (t) => {
+  const name = `${run}-a`;
+  const stakeStatus = (amount: string) => ({
+    apiVersion: 'nvdax.io/v1alpha1', kind: 'ProviderPool', metadata: { name },
+    status: {
+      stake: { amount, slashed: '0' },
+      conditions: [{ type: 'Staked', status: 'True', reason: 'StakeVerified', message: `${amount} staked`, lastTransitionTime: '2026-11-28T00:00:00Z' }],
+    },
+  });
+  // another controller (settlement's, later) owns stake and its own condition type
+  const applyStake = (amount: string) => kubectl('hub', ['apply', '--server-side', '--field-manager=nvdax-stake-test', '--subresource=status', '-f', '-'], YAML.stringify(stakeStatus(amount)));
+  applyStake('100');
+  // the pool controller writes after it: a spec change makes it reconcile and write
+  kubectl('hub', ['patch', 'providerpool', name, '--type=merge', '-p', '{"spec":{"unschedulable":true}}']);
+  const p = await eventually('pool reconciled after the stake write', async () => {
+    const x = getPool(name);
+    return cond(x, 'Ready')?.reason === 'Unschedulable' ? x : undefined;
+  }, 20_000);
+  t.deepEqual(p.status?.stake, { amount: '100', slashed: '0' }, 'the pool controller left stake alone');
+  t.like(cond(p, 'Staked'), { status: 'True', reason: 'StakeVerified' });
+  // and the other way round
+  applyStake('250');
+  const q = getPool(name);
+  t.is(q.status?.stake?.amount, '250');
+  t.like(cond(q, 'Ready'), { status: 'False', reason: 'Unschedulable' });
+  t.like(cond(q, 'Connected'), { status: 'True' });
+  t.truthy(q.status?.capacity?.length, 'the stake writer left capacity alone');
+  const managers = (JSON.parse(kubectl('hub', ['get', 'providerpool', name, '-o', 'json', '--show-managed-fields'])) as {
+    metadata: { managedFields: Array<{ manager: string; subresource?: string; fieldsV1: Record<string, unknown> }> };
+  }).metadata.managedFields.filter((f) => f.subresource === 'status');
+  const owned = (m: string) => JSON.stringify(managers.find((f) => f.manager === m)?.fieldsV1 ?? {});
+  t.notRegex(owned('nvdax-providerpool-controller'), /f:stake|"k:\{\\"type\\":\\"Staked\\"\}"/, 'the pool controller owns no stake field');
+  t.regex(owned('nvdax-stake-test'), /f:stake/);
+  t.notRegex(owned('nvdax-stake-test'), /f:capacity/);
+  kubectl('hub', ['patch', 'providerpool', name, '--type=merge', '-p', '{"spec":{"unschedulable":false}}']);
 });
 
 test.serial('a Local pool reads the hub itself and says why it is not Ready', async (t) => {

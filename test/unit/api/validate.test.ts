@@ -7,8 +7,10 @@ import { kindDefs } from '../../../operator/api/kinds.ts';
 import { walk } from '../../../operator/api/schema.ts';
 import { validateManifest } from '../../../operator/api/validate.ts';
 import { validateYaml } from '../../../operator/api/validate-yaml.ts';
-import { exampleFiles, invalidCases, invalidManifest, loadExample } from '../../helpers/invalid-manifests.ts';
-import type { InvalidCase } from '../../helpers/invalid-manifests.ts';
+import {
+  exampleFiles, invalidCases, invalidManifest, loadExample, validCases, validManifest,
+} from '../../helpers/invalid-manifests.ts';
+import type { InvalidCase, ValidCase } from '../../helpers/invalid-manifests.ts';
 
 const root = resolve(import.meta.dirname, '..', '..', '..');
 
@@ -37,6 +39,14 @@ const refuses = test.macro({
 });
 for (const c of invalidCases) test(refuses, c);
 
+const accepts = test.macro({
+  exec(t, c: ValidCase) {
+    t.deepEqual(validateManifest(validManifest(c)), []);
+  },
+  title: (_, c: ValidCase) => `accepts ${c.base}: ${c.name}`,
+});
+for (const c of validCases) test(accepts, c);
+
 test('every offline-checkable CEL rule is exercised by a case of the table', (t) => {
   const cel = new CelRules();
   const found = invalidCases.flatMap((c) => validateManifest(invalidManifest(c)));
@@ -58,7 +68,8 @@ test('transition rules (oldSelf) are recognised and skipped offline', (t) => {
   const cel = new CelRules();
   t.true(cel.compile('self == oldSelf').transition);
   t.false(cel.compile('self.a == self.b').transition);
-  const placed = { ...loadExample('inference'), status: { placement: { pool: 'frankfurt-h100', price: '2.10' } } };
+  const status = { attempts: 1, placement: { pool: 'frankfurt-h100', price: '2.10' } };
+  const placed = { ...loadExample('inference'), status };
   t.deepEqual(validateManifest(placed), []);
 });
 
@@ -111,4 +122,28 @@ test('schema errors that block CEL in the API server block it offline too', (t) 
   spec['federated'].minParticipants = 9; // would break the CEL rule minParticipants <= workers...
   spec['sla'].tier = 'Gold'; // ...but an enum error means the API server skips CEL
   t.deepEqual(validateManifest(o).map((e) => e.path), ['spec.sla.tier']);
+});
+
+test('status: placement keeps any GPU product capacity reports; pool GPU memory cannot be negative', (t) => {
+  const placement = { pool: 'frankfurt-h100', gpuProduct: 'unknown (nvidia.com/pgpu)' };
+  t.deepEqual(validateManifest({ ...loadExample('distributed'), status: { attempts: 2, placement } }), []);
+  const long = { ...placement, gpuProduct: 'x'.repeat(129) };
+  t.deepEqual(validateManifest({ ...loadExample('inference'), status: { placement: long } }).map((e) => e.path), [
+    'status.placement.gpuProduct',
+  ]);
+  const capacity = [{ gpuProduct: 'unknown', mode: 'Container', resourceName: 'nvidia.com/gpu', gpuMemory: '-1Mi' }];
+  const errs = validateManifest({ ...loadExample('pool'), status: { capacity } });
+  t.deepEqual(errs.map((e) => e.path), ['status.capacity[0].gpuMemory']);
+  t.regex(errs[0]?.message ?? '', /non-negative/);
+});
+
+test('zero durations and negative quantities are refused with messages that say what is allowed', (t) => {
+  const at = (c: Pick<InvalidCase, 'base' | 'mutate'>, path: string): string | undefined =>
+    validateManifest(invalidManifest({ name: '', path, ...c })).find((e) => e.path === path)?.message;
+  const sla = (o: Record<string, unknown>) => (o['spec'] as any).sla;
+  const zero = at({ base: 'inference', mutate: (o) => (sla(o).maxDuration = '0s') }, 'spec.sla.maxDuration');
+  t.is(zero, 'must be greater than 0');
+  const res = (o: Record<string, unknown>) => (o['spec'] as any).resources;
+  t.regex(at({ base: 'inference', mutate: (o) => (res(o).cpu = '-1') }, 'spec.resources.cpu') ?? '', /non-negative/);
+  t.is(at({ base: 'inference', mutate: (o) => (res(o).cpu = -1) }, 'spec.resources.cpu'), 'must be >= 0');
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { desiredStatus, type Observation } from '../../../operator/controllers/providerpool/status.ts';
+import { desiredStatus, type Observation, ownedFields } from '../../../operator/controllers/providerpool/status.ts';
 import { computeCapacity } from '../../../operator/fleet/capacity.ts';
 import { buildNodes, runtimeClasses } from '../../../hack/sim/nodes.ts';
 import type { ProviderPool } from '../../../operator/api/types.gen.ts';
@@ -12,7 +12,11 @@ function pool(spec: Partial<ProviderPool['spec']> = {}, status?: ProviderPool['s
     apiVersion: 'nvdax.io/v1alpha1', kind: 'ProviderPool', metadata: { name: 'p', generation: 3 },
     spec: {
       provider: { address: '0x1111111111111111111111111111111111111111' }, region: 'eu-west', jurisdiction: 'IE',
-      cluster: { mode: 'Local' }, baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2' }],
+      cluster: { mode: 'Local' },
+      baseRates: [
+        { gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Container', pricePerGpuHour: '2' },
+        { gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Confidential', pricePerGpuHour: '2.5' },
+      ],
       confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }], ...spec,
     },
     ...(status ? { status } : {}),
@@ -130,4 +134,22 @@ test('a kubeconfig without permissions is AccessDenied, not a connection failure
   t.like(cond(s, 'Connected'), { status: 'False', reason: 'AccessDenied' });
   t.regex(cond(s, 'Connected')?.message ?? '', /lacks permissions: list runtimeclasses: 403 Forbidden/);
   t.is(s.phase, 'Degraded');
+});
+
+test('confidential and container GPUs are offered only with a base rate for their mode', (t) => {
+  const s = desiredStatus(pool({ baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Container', pricePerGpuHour: '2' }] }), connected(), t0);
+  t.is(s.availableGpus, 8, 'only the container H100s are for sale');
+  t.like(cond(s, 'Ready'), { status: 'True', message: '8 of 8 allocatable GPU(s) free' });
+});
+
+test('the status holds only the fields and condition types this controller owns', (t) => {
+  const foreign = {
+    stake: { amount: '100' }, reputation: '0.9', activeJobs: 3,
+    conditions: [{ type: 'Staked', status: 'True' as const, reason: 'StakeVerified', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+  };
+  for (const obs of [connected(), { kind: 'Connecting' } as Observation, { kind: 'Unreachable', error: 'refused' } as Observation]) {
+    const s = desiredStatus(pool({}, foreign), obs, t0);
+    t.deepEqual(Object.keys(s).filter((k) => !(ownedFields as readonly string[]).includes(k)), [], obs.kind);
+    t.false(s.conditions?.some((c) => c.type === 'Staked') ?? false, obs.kind);
+  }
 });

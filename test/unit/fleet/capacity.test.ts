@@ -41,7 +41,10 @@ test('confidential nodes: no GFD labels, model from the NFD PCI label or the mod
     ['NVIDIA-H200', 'confidential', 'nvidia.com/GH100_H200_SXM_141GB', 8, 0, 8],
   ]);
   t.deepEqual(c.confidential.tees, ['snp', 'tdx']);
-  t.deepEqual(c.confidential.usableRuntimeClasses, ['kata-qemu-coco-dev', 'kata-qemu-nvidia-gpu-snp', 'kata-qemu-nvidia-gpu-tdx']);
+  // kata-qemu-coco-dev offers no TEE: not confidential on a production pool
+  t.deepEqual(c.confidential.usableRuntimeClasses, ['kata-qemu-nvidia-gpu-snp', 'kata-qemu-nvidia-gpu-tdx']);
+  const dev = computeCapacity([...snp, ...tdx], [], runtimeClasses(), { development: true });
+  t.deepEqual(dev.confidential.usableRuntimeClasses, ['kata-qemu-coco-dev', 'kata-qemu-nvidia-gpu-snp', 'kata-qemu-nvidia-gpu-tdx']);
 });
 
 test('one product under two resource names (pgpu alias and model-named) gives two entries', (t) => {
@@ -91,4 +94,22 @@ test('pod request: requests over limits, init containers take the max', (t) => {
   t.is(podRequest(pod('n', 'nvidia.com/gpu', 2, 'Running', 3), 'nvidia.com/gpu'), 3);
   t.is(podRequest(pod('n', 'nvidia.com/gpu', 2, 'Running', 1), 'nvidia.com/gpu'), 2);
   t.is(podRequest(pod('n', 'nvidia.com/gpu', 2), 'nvidia.com/pgpu'), 0);
+});
+
+test('a tainted node is allocatable only when the placed pods tolerate all its scheduling taints', (t) => {
+  const gke = nodes('g', {
+    template: 'gpu-container', gpu: 'H100', count: 1, taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }],
+  });
+  const team = nodes('d', {
+    template: 'gpu-container', gpu: 'H100', count: 1, taints: [{ key: 'dedicated', value: 'batch', effect: 'NoSchedule' }],
+  });
+  const soft = nodes('s', {
+    template: 'gpu-container', gpu: 'H100', count: 1, taints: [{ key: 'dedicated', value: 'batch', effect: 'PreferNoSchedule' }],
+  });
+  const c = computeCapacity([...gke, ...team, ...soft], [], []);
+  t.like(c.capacity[0], { nodes: 3, total: 24, allocatable: 16, available: 16 }, 'the team-tainted node is not allocatable');
+  const none = computeCapacity([...gke, ...team, ...soft], [], [], { tolerations: [] });
+  t.like(none.capacity[0], { allocatable: 8 }, 'without tolerations only the PreferNoSchedule node counts');
+  const all = computeCapacity([...gke, ...team, ...soft], [], [], { tolerations: [{ operator: 'Exists' }] });
+  t.like(all.capacity[0], { allocatable: 24 }, 'an empty key with Exists tolerates everything');
 });
