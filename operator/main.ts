@@ -14,6 +14,7 @@ import { LeadershipLostError, Manager, shutdownSignal } from './runtime/manager.
 import { providerPools } from './api/resources.ts';
 import { setupProviderPoolController } from './controllers/providerpool/controller.ts';
 import { Fleet } from './fleet/fleet.ts';
+import { registerFleetMetrics } from './fleet/metrics.ts';
 
 const operatorFlags = {
   'heartbeat-interval': { type: 'string' },
@@ -93,6 +94,7 @@ async function main(): Promise<number> {
   const fleet = new Fleet({
     manager, hubKubeConfig: kc, clock: manager.clock, probeIntervalMs, probeTimeoutMs, requestTimeoutMs: memberRequestTimeoutMs,
   });
+  registerFleetMetrics(manager.metrics.registry, fleet);
   setupProviderPoolController({
     manager, fleet, heartbeatIntervalMs, concurrency: config.maxConcurrentReconciles,
     poolSelector,

@@ -105,9 +105,11 @@ export class Fleet {
     return undefined;
   }
 
-  /** Keys `owner` acquired `member` for (e.g. the pools on one cluster). */
-  usersOf(member: Member, owner: string): string[] {
-    return [...(this.#users.get(member.key)?.values() ?? [])].filter((u) => u.owner === owner).map((u) => u.key);
+  /** Keys `owner` acquired `member` for (e.g. the pools on one cluster); every user's key without `owner`. */
+  usersOf(member: Member, owner?: string): string[] {
+    return [...(this.#users.get(member.key)?.values() ?? [])]
+      .filter((u) => owner === undefined || u.owner === owner)
+      .map((u) => u.key);
   }
 
   /** Subscribes to member events; returns an unsubscribe. Members already present are replayed as added. */

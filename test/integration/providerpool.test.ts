@@ -135,6 +135,28 @@ test.serial('pool capacity matches the nodes and running GPU pods of two member 
   t.regex(kubectl('hub', ['get', 'pp', `${run}-a`]), new RegExp(`${run}-a\\s+eu-west\\s+Ready\\s+24\\s+18`));
 });
 
+test.serial('three pools on one member cluster share one connection; each sees its own nodes', async (t) => {
+  apply('hub', [
+    pool(`${run}-b-l4`, 'gpu-b', { nodeSelector: { ...label, 'nvidia.com/gpu.product': 'NVIDIA-L4' }, region: 'us-east', jurisdiction: 'US' }),
+    pool(`${run}-b-cc`, 'gpu-b', { nodeSelector: { ...label, 'nvidia.com/gpu.workload.config': 'vm-passthrough' }, region: 'us-east', jurisdiction: 'US' }),
+  ]);
+  t.teardown(() => void kubectl('hub', ['delete', 'providerpool', `${run}-b-l4`, `${run}-b-cc`, '--wait=false']));
+  const products = (name: string) => (getPool(name).status?.capacity ?? []).map((c) => `${c.gpuProduct}/${c.mode}`);
+  await eventually('L4 pool sees only the L4 node', async () => JSON.stringify(products(`${run}-b-l4`)) === '["NVIDIA-L4/Container"]', 30_000);
+  await eventually('CC pool sees only the CC node', async () => JSON.stringify(products(`${run}-b-cc`)) === '["NVIDIA-H200/Confidential"]', 30_000);
+  t.deepEqual(products(`${run}-b`), ['NVIDIA-H200/Confidential', 'NVIDIA-L4/Container']);
+  const gpuB = new URL(loadKubeConfig('gpu-b').getCurrentCluster()?.server ?? '').host;
+  const metrics = await (await fetch(`http://127.0.0.1:${await op.opsPort()}/metrics`)).text();
+  t.is(metricValue(metrics, 'nvdax_member_users', { member: gpuB }), 3, 'one member for the three pools');
+  const sockets = metricValue(metrics, 'nvdax_member_connections_opened', { member: gpuB }) ?? Number.NaN;
+  t.log(`sockets opened for the member cluster gpu-b with three pools on it: ${sockets}`);
+  // one long-lived watch per cache (3) plus the socket(s) the probe and lists share
+  t.true(sockets >= 3 && sockets <= 5, `sockets: ${sockets}`);
+  t.is(metricValue(metrics, 'nvdax_member_ready', { member: gpuB }), 1);
+  t.is((metrics.match(/^nvdax_informer_objects\{cluster="member\/[^"]*",resource="nodes"\}/gm) ?? []).length,
+    (metrics.match(/^nvdax_member_ready\{/gm) ?? []).length, 'one node cache per member, not per pool');
+});
+
 test.serial('a missing kubeconfig Secret is reported; the pool connects once it exists, follows a rotated Secret, and its connection goes with it', async (t) => {
   apply('hub', [pool(`${run}-nosecret`, 'not-yet')]);
   const p = await eventually('KubeconfigSecretMissing', async () => { const x = getPool(`${run}-nosecret`); return cond(x, 'Connected')?.reason === 'KubeconfigSecretMissing' ? x : undefined; });
@@ -150,9 +172,10 @@ test.serial('a missing kubeconfig Secret is reported; the pool connects once it 
     return x.status?.capacity?.length === 1 && x.status.capacity[0]?.gpuProduct === 'NVIDIA-H200' ? x : undefined;
   }, 30_000);
   t.like(p2.status?.capacity?.[0], { mode: 'Container', total: 8 });
-  // Deleting the pool tears its member connection down: its informers leave /metrics.
+  // Deleting the pool (the member's last user) tears its member connection down: its informers leave /metrics.
   const port = await op.opsPort();
-  const series = async () => (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).includes(`cluster="member/${run}-nosecret"`);
+  const gpuC = new URL(loadKubeConfig('gpu-c').getCurrentCluster()?.server ?? '').host;
+  const series = async () => (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).includes(`cluster="member/${gpuC}"`);
   t.true(await series(), 'the member informers are reported while the pool exists');
   kubectl('hub', ['delete', 'providerpool', `${run}-nosecret`]);
   await eventually('member informers stopped', async () => !(await series()), 20_000);
