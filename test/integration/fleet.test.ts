@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import type { Fleet as FleetType, MemberSource } from '../../operator/fleet/fleet.ts';
 import { Fleet } from '../../operator/fleet/fleet.ts';
+import { snapshotInput } from '../../operator/fleet/snapshot-input.ts';
+import { ReservationLedger } from '../../operator/scheduling/ledger.ts';
+import { buildSnapshot } from '../../operator/scheduling/snapshot.ts';
+import { buildNodes } from '../../hack/sim/nodes.ts';
 import type { Member, PodObject } from '../../operator/fleet/member.ts';
 import { isClosed } from '../../operator/kube/errors.ts';
 import type { KubeObject } from '../../operator/kube/types.ts';
@@ -222,4 +226,51 @@ test.serial('a rotated kubeconfig is used at once and the replaced one never aga
   await t.throwsAsync(fleet.acquire('providerpool', 'other', { ...source('gpu-d'), origin: 'Secret x/other' }), {
     message: /already connected through Secret x\/rot .*share one kubeconfig Secret/,
   });
+});
+
+test('two back-to-back reservations on the last free GPUs of a node cannot both succeed, on real member caches', async (t) => {
+  const { fleet } = await fleetFor(t);
+  const run = uniqueName('resv');
+  const label = { 'nvdax.io/test-resv': run };
+  const nodes = buildNodes(run, { template: 'gpu-container', gpu: 'L4', gpusPerNode: 4, count: 1, labels: label }, 'eu-west', 'eu-west-a');
+  const node = nodes[0]?.metadata.name as string;
+  kubectl('gpu-a', ['create', '-f', '-'], YAML.stringify(nodes[0], { version: '1.1' }));
+  kubectl('gpu-a', ['create', 'namespace', run]);
+  t.teardown(() => {
+    kubectl('gpu-a', ['delete', 'namespace', run, '--wait=false']);
+    kubectl('gpu-a', ['delete', 'node', node, '--wait=false']);
+  });
+  const m = await fleet.acquire('providerpool', run, source('gpu-a'));
+  const pools = [{ name: run, nodeSelector: label }];
+  const ledger = new ReservationLedger();
+  const snap = () => buildSnapshot(snapshotInput(fleet, pools, ledger.pins()));
+  await poll('the new node Ready in the member cache', () => m.ready() &&
+    snap().nodes({ pool: run }).some((n) => n.node === node && n.free === 4), 30_000);
+  const ask = (id: string, pods: number, gpus: number) => ({
+    id, pools: run, gpusPerPod: gpus, podKeys: Array.from({ length: pods }, (_, i) => `${run}/${id}-${i}`),
+  });
+  const s = snap();
+  const first = ledger.reserve(s, ask('job-a', 2, 2), Date.now());
+  const second = ledger.reserve(s, ask('job-b', 1, 1), Date.now());
+  t.true(first.ok);
+  t.false(second.ok, 'the same GPUs are never booked twice');
+  if (!second.ok) t.like(second.reasons[0], { pool: run, reason: 'InsufficientGpus' });
+  t.false(ledger.reserve(snap(), ask('job-b', 1, 1), Date.now()).ok, 'nor against a fresh snapshot');
+  // the first placement's pods appear in the member cache: counted once, by the snapshot
+  if (!first.ok) return;
+  for (const p of first.reservation.pods) {
+    const name = p.key.split('/')[1] as string;
+    kubectl('gpu-a', ['apply', '-f', '-'], YAML.stringify({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: run },
+      spec: { nodeName: p.node, containers: [{ name: 'c', image: 'x', resources: { limits: { 'nvidia.com/gpu': '2' } } }] },
+    }));
+  }
+  await poll('both pods bound in the cache', () => first.reservation.pods.every((p) => snap().podState(m.key, p.key) === 'bound'), 20_000);
+  t.deepEqual(ledger.observe(snap()).map((r) => r.id), ['job-a'], 'the reservation is dropped once its pods show');
+  t.is(ledger.list().length, 0);
+  t.is(snap().nodes({ pool: run }).find((n) => n.node === node)?.free, 0, 'no double count, no lost count');
+  t.false(ledger.reserve(snap(), ask('job-b', 1, 1), Date.now()).ok);
+  kubectl('gpu-a', ['-n', run, 'delete', 'pod', `job-a-0`, '--grace-period=0', '--force']);
+  await poll('freed GPUs seen', () => snap().nodes({ pool: run }).find((n) => n.node === node)?.free === 2, 20_000);
+  t.true(ledger.reserve(snap(), ask('job-b', 1, 1), Date.now()).ok);
 });
