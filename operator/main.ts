@@ -2,6 +2,7 @@
 // The NVDAx hub operator: `npm run operator -- --kubeconfig FILE` (or in-cluster).
 // main only wires: configuration, logger, hub client, manager, controllers.
 import { parseArgs } from 'node:util';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { KubeClient } from './kube/client.ts';
 import { isNotFound, KubeError } from './kube/errors.ts';
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
   const probeTimeoutMs = read.duration('member-probe-timeout', '3s');
   const memberRequestTimeoutMs = read.duration('member-request-timeout', '30s');
   const log = createLogger({ level: config.logLevel });
-  let kc;
+  let kc: KubeConfig;
   try {
     kc = loadKubeConfig(config.kubeconfig, config.context);
   } catch (e) {

@@ -35,7 +35,7 @@ function locate(doc: Document, path: string): { offset: number; node: unknown } 
   for (let i = 0; i < segs.length; i++) {
     if (isMap(node)) {
       // A map key may itself hold dots (spec.nodeSelector.nvdax.io/pool): try the longest join that is a key.
-      let pair;
+      let pair: (typeof node.items)[number] | undefined;
       for (let j = segs.length; j > i && !pair; j--) {
         const key = segs.slice(i, j).join('.');
         pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);

@@ -117,8 +117,9 @@ function valueAt(data: unknown, pointer: string): unknown {
 /** Visits each value with its schema node and path; `at` is the value, never undefined. */
 function visit(s: Schema, v: unknown, path: string, fn: (s: Schema, v: unknown, path: string) => void): void {
   fn(s, v, path);
-  if (s.type === 'array' && Array.isArray(v) && s.items) {
-    v.forEach((x, i) => visit(s.items!, x, join(path, i, false), fn));
+  const items = s.items;
+  if (s.type === 'array' && Array.isArray(v) && items) {
+    for (const [i, x] of v.entries()) visit(items, x, join(path, i, false), fn);
   } else if (isObject(v)) {
     if (s.additionalProperties) {
       for (const [k, x] of Object.entries(v)) visit(s.additionalProperties, x, join(path, k, true), fn);

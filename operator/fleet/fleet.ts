@@ -198,7 +198,11 @@ export class Fleet {
               const fire = (o: T) => {
                 for (const k of keys(o)) onChange(k, m);
               };
-              return { onAdd: fire, onDelete: fire, onUpdate: (old: T, o: T) => (fire(o), old !== o && fire(old)) };
+              const onUpdate = (old: T, o: T) => {
+                fire(o);
+                if (old !== o) fire(old);
+              };
+              return { onAdd: fire, onDelete: fire, onUpdate };
             },
           }
         : {}),

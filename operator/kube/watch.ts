@@ -16,8 +16,7 @@ export async function* parseWatchStream<T>(body: AsyncIterable<unknown>, path: s
   let buffered = '';
   for await (const chunk of body) {
     buffered += decoder.write(chunk as Buffer);
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (line === '') continue;

@@ -57,7 +57,7 @@ export class ExponentialBackoff implements RateLimiter {
 
   /** The delay for the (n+1)-th consecutive failure, without recording it. */
   delayFor(n: number): number {
-    const exp = this.#base * Math.pow(this.#factor, n);
+    const exp = this.#base * this.#factor ** n;
     const raw = Number.isFinite(exp) ? Math.min(exp, this.#max) : this.#max;
     return Math.min(this.#max, raw * (1 + this.#jitter * this.#random()));
   }

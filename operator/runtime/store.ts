@@ -82,8 +82,8 @@ export class Store<T extends KubeObject> implements Cache<T> {
     for (const [name, fn] of this.#indexers) {
       const idx = this.#indices.get(name) as Map<string, Set<string>>;
       for (const v of fn(obj)) {
-        let set = idx.get(v);
-        if (set === undefined) idx.set(v, (set = new Set()));
+        const set = idx.get(v) ?? new Set<string>();
+        if (set.size === 0) idx.set(v, set);
         set.add(key);
       }
     }

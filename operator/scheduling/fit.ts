@@ -107,7 +107,8 @@ function fitPool(snapshot: Snapshot, pool: string, r: PlacementRequest): Placeme
   let best: { left: number; pods: PlacedPod[]; cls: NodeSlot } | undefined;
   for (const [, cls] of [...byClass].sort(([a], [b]) => cmp(a, b))) {
     const packed = pack(cls, r);
-    if (packed && (!best || packed.left < best.left)) best = { ...packed, cls: cls[0]! };
+    const first = cls[0];
+    if (packed && first && (!best || packed.left < best.left)) best = { ...packed, cls: first };
   }
   if (best) {
     const { product, mode: m, resourceName, tee, memoryMiB } = best.cls;
@@ -128,16 +129,20 @@ function fitPool(snapshot: Snapshot, pool: string, r: PlacementRequest): Placeme
  */
 function pack(slots: NodeSlot[], r: PlacementRequest): { left: number; pods: PlacedPod[] } | undefined {
   const free = new Map(slots.map((s) => [s.node, s.free]));
+  const resourceName = slots[0]?.resourceName ?? '';
   const pods: PlacedPod[] = [];
   for (const key of r.podKeys) {
     let node: string | undefined;
+    let best = Infinity;
     for (const [name, f] of free) {
-      const best = node === undefined ? Infinity : free.get(node)!;
-      if (f >= r.gpusPerPod && (f < best || (f === best && name < node!))) node = name;
+      if (f >= r.gpusPerPod && (f < best || (f === best && node !== undefined && name < node))) {
+        node = name;
+        best = f;
+      }
     }
     if (node === undefined) return undefined;
-    free.set(node, free.get(node)! - r.gpusPerPod);
-    pods.push({ key, node, resourceName: slots[0]!.resourceName, gpus: r.gpusPerPod });
+    free.set(node, best - r.gpusPerPod);
+    pods.push({ key, node, resourceName, gpus: r.gpusPerPod });
   }
   const used = new Set(pods.map((p) => p.node));
   return { left: [...free].filter(([n]) => used.has(n)).reduce((a, [, f]) => a + f, 0), pods };

@@ -48,7 +48,9 @@ const confidentialH100 = (price: string) => ({
   mode: 'Confidential',
   pricePerGpuHour: price,
 });
-const all = (...fs: Array<(o: Obj) => void>) => (o: Obj): void => fs.forEach((f) => f(o));
+const all = (...fs: Array<(o: Obj) => void>) => (o: Obj): void => {
+  for (const f of fs) f(o);
+};
 
 export interface InvalidCase {
   name: string;

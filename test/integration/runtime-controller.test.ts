@@ -91,7 +91,7 @@ test('a failing reconcile is retried with growing backoff, surfaces an Event and
   t.deepEqual(attempts.slice(0, 4).map((a) => [a.attempt, a.failed]), [[0, true], [1, true], [2, true], [3, false]]);
   const gaps = attempts.slice(1, 4).map((a, i) => a.at - (attempts[i] as { at: number }).at);
   t.log(`gaps between attempts: ${gaps.join(', ')} ms`);
-  [100, 200, 400].forEach((min, i) => t.true((gaps[i] as number) >= min - 5, `gap ${i} = ${gaps[i]} >= ${min}`));
+  for (const [i, min] of [100, 200, 400].entries()) t.true((gaps[i] as number) >= min - 5, `gap ${i} = ${gaps[i]} >= ${min}`);
 
   // One Warning Event counted three times (series), one Normal Event.
   const events = await poll('events written', async () => {

@@ -57,7 +57,9 @@ test.serial('one leader reconciles; after kill -9 the standby takes over within 
   const lease = { duration: '3s', renew: '2s', retry: '500ms' };
   const { client, ns } = await setup(t, 'leader-kill', 5);
   const procs = [startProc(ns, 'proc-a', lease), startProc(ns, 'proc-b', lease)];
-  t.teardown(() => procs.forEach((p) => p.child.kill('SIGKILL')));
+  t.teardown(() => {
+    for (const p of procs) p.child.kill('SIGKILL');
+  });
   const { leader, standby } = await whoLeads(procs);
   const [leaderUrl, standbyUrl] = await Promise.all([opsUrl(leader), opsUrl(standby)]);
   await poll('leader reconciled all', () => reconciledKeys(leader).size === 5);
@@ -102,7 +104,9 @@ test.serial('a graceful stop finishes the in-flight reconcile and releases the l
   const lease = { duration: '10s', renew: '6s', retry: '500ms' };
   const { ns } = await setup(t, 'leader-stop', 1, { 'leader-test/sleep-ms': '1500' });
   const procs = [startProc(ns, 'proc-c', lease), startProc(ns, 'proc-d', lease)];
-  t.teardown(() => procs.forEach((p) => p.child.kill('SIGKILL')));
+  t.teardown(() => {
+    for (const p of procs) p.child.kill('SIGKILL');
+  });
   const { leader, standby } = await whoLeads(procs);
   const key = `${ns}/cm-0`;
   await leader.waitFor('slow reconcile started', (l) => l.msg === 'reconcile start' && l['key'] === key);

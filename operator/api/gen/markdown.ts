@@ -10,7 +10,7 @@ const code = (s: string): string => `\`${s.replaceAll('`', "'")}\``;
 
 function typeText(s: Schema): string {
   if (s['x-kubernetes-int-or-string']) return 'integer or string';
-  if (s.type === 'array') return `[]${typeText(s.items!)}`;
+  if (s.type === 'array' && s.items) return `[]${typeText(s.items)}`;
   if (s.type === 'object' && s.additionalProperties) return `map[string]${typeText(s.additionalProperties)}`;
   return s.type ?? 'any';
 }
@@ -38,7 +38,7 @@ function fieldRows(s: Schema, path: string, required: boolean, rows: string[], r
     rows.push(`| ${code(path)} | ${type} | ${cell(s.description)}${extra.length ? ` <br>*${cell(extra.join('; '))}*` : ''} |`);
   }
   const req = new Set(s.required ?? []);
-  const node = s.type === 'array' ? s.items! : s;
+  const node = s.type === 'array' && s.items ? s.items : s;
   const prefix = s.type === 'array' ? `${path}[]` : path;
   if (s.type === 'array') for (const r of node['x-kubernetes-validations'] ?? []) rules.push([prefix, r]);
   for (const [k, child] of Object.entries(node.properties ?? {})) {

@@ -52,7 +52,8 @@ class TypeWriter {
       case 'boolean':
         return 'boolean';
       case 'array': {
-        const t = this.typeOf(s.items!, `${where}[]`);
+        if (!s.items) throw new Error(`${where}: array without items`);
+        const t = this.typeOf(s.items, `${where}[]`);
         return t.includes(' ') ? `Array<${t}>` : `${t}[]`;
       }
       case 'object':
@@ -66,11 +67,11 @@ class TypeWriter {
   }
 
   private addInterface(s: Schema, where: string): void {
-    const name = s.tsName!;
+    const name = s.tsName ?? '';
     const required = new Set(s.required ?? []);
     let body = '';
     let shape = '';
-    for (const [k, child] of Object.entries(s.properties!)) {
+    for (const [k, child] of Object.entries(s.properties ?? {})) {
       const t = this.typeOf(child, `${where}.${k}`);
       const opt = required.has(k) ? '' : '?';
       const extra = child.default !== undefined ? [`@default ${JSON.stringify(child.default)}`] : [];

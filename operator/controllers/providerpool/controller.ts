@@ -9,6 +9,7 @@ import { type ProviderPoolObject, providerPools } from '../../api/resources.ts';
 import type { ProviderPoolStatus } from '../../api/types.gen.ts';
 import type { Fleet, MemberSource } from '../../fleet/fleet.ts';
 import { MemberSourceError } from '../../fleet/fleet.ts';
+import type { Member } from '../../fleet/member.ts';
 import { computeCapacity } from '../../fleet/capacity.ts';
 import { type KubeObject, resources } from '../../kube/types.ts';
 import type { Controller, ReconcileContext, Result } from '../../runtime/controller.ts';
@@ -123,7 +124,7 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
         await fleet.release(owner, name);
         return { kind: 'AgentPending' };
     }
-    let member;
+    let member: Member;
     try {
       member = await fleet.acquire(owner, name, source);
     } catch (e) {

@@ -83,7 +83,7 @@ test('repeated events become one Event with a growing series count', async (t) =
   await rec.warning(target, 'MemberUnreachable', 'dial failed');
   t.deepEqual(calls.map((c) => c.verb), ['create', 'patch', 'patch']);
   t.is(calls[1]?.name, calls[0]?.name);
-  t.deepEqual((calls[2]?.body as { series: { count: number } }).series.count, 3);
+  t.deepEqual((calls[2]?.body as { series: { count: number } } | undefined)?.series.count, 3);
   const created = calls[0]?.body as Record<string, unknown>;
   t.like(created, { type: 'Warning', reason: 'MemberUnreachable', action: 'MemberUnreachable', note: 'dial failed', reportingController: 'nvdax.io/operator', reportingInstance: 'op-0' });
   t.like(created['regarding'] as object, { kind: 'ConfigMap', name: 'pool-a', namespace: 'ns', uid: 'uid-pool-a' });
