@@ -39,6 +39,7 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --log-level info             trace|debug|info|warn|error|fatal|silent
   --max-concurrent-reconciles 4
   --resync-period 10m --request-timeout 30s --shutdown-timeout 30s
+  --kube-api-qps 500 --kube-api-burst 1000   client-side rate limit per cluster (hub and each member); qps 0: off
   --heartbeat-interval 15s     how often each pool is re-observed and its heartbeat written
   --member-probe-interval 5s   how often each member cluster's API server is probed
   --member-probe-timeout 3s    timeout of one probe
@@ -79,7 +80,8 @@ async function main(): Promise<number> {
   } catch (e) {
     throw new ConfigError(`--kubeconfig ${config.kubeconfig || '(default rules)'}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const client = new KubeClient(kc, { name: 'hub', requestTimeoutMs: config.requestTimeoutMs });
+  const limits = { qps: config.kubeApiQps, burst: config.kubeApiBurst };
+  const client = new KubeClient(kc, { name: 'hub', requestTimeoutMs: config.requestTimeoutMs, ...limits });
   await checkCrds(client);
   const poolSelector = read.str('pool-selector', '');
   if (poolSelector) {
@@ -94,6 +96,7 @@ async function main(): Promise<number> {
   // the member clusters: one per cluster, shared by every controller, owned by none
   const fleet = new Fleet({
     manager, hubKubeConfig: kc, clock: manager.clock, probeIntervalMs, probeTimeoutMs, requestTimeoutMs: memberRequestTimeoutMs,
+    ...limits,
   });
   registerFleetMetrics(manager.metrics.registry, fleet);
   setupProviderPoolController({

@@ -268,7 +268,10 @@ function resolveSource(source: MemberSource, hub: KubeConfig): Resolved {
     clusterKey,
     name: url.host,
     kubeConfig: kc,
-    fingerprint: createHash('sha256').update(source.kubeconfig).digest('hex'),
+    // the credentials and trust as used, not the text: a reformatted kubeconfig is no rotation
+    fingerprint: createHash('sha256')
+      .update(JSON.stringify([clusterKey, { ...cluster, name: '', server: '' }, kc.getCurrentUser() ?? null]))
+      .digest('hex'),
     origin: source.origin,
   };
 }

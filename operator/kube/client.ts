@@ -7,23 +7,55 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
-import { KubeError, toKubeError } from './errors.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { realClock, sleep, timeoutSignal } from '../runtime/clock.ts';
+import { KubeError, closedError, toKubeError } from './errors.ts';
+import { defaultBurst, defaultMaxRetries, defaultQps } from './options.ts';
 import { PooledKubeConfig } from './pooled-config.ts';
+import { TokenBucketLimiter } from './rate-limit.ts';
 import { parseWatchStream } from './watch.ts';
 import type { WatchEvent } from './watch.ts';
-import type { KubeClientOptions, ListOptions, RequestOptions, WatchOptions, WriteOptions } from './options.ts';
+import type {
+  ClientObserver,
+  KubeClientOptions,
+  ListOptions,
+  RequestOptions,
+  WatchOptions,
+  WriteOptions,
+} from './options.ts';
 import type { KubeList, KubeObject, ResourceType } from './types.ts';
 
 export type { WatchEvent } from './watch.ts';
-export type { KubeClientOptions, ListOptions, RequestOptions, WatchOptions, WriteOptions } from './options.ts';
+export type {
+  ClientObserver,
+  KubeClientOptions,
+  ListOptions,
+  RequestOptions,
+  WatchOptions,
+  WriteOptions,
+} from './options.ts';
 import { resourcePath } from './types.ts';
 
-/** A client for one cluster; every request shares the cluster's connection pool. */
+/**
+ * A client for one cluster; every request shares the cluster's connection pool, takes a
+ * token from the cluster's rate limit, and is retried after a 429's Retry-After. Timeouts
+ * and waits run on the injected clock. Once closed it stays closed: every request throws
+ * Closed (isClosed) without opening a connection.
+ */
 export class KubeClient {
   readonly name: string;
   readonly kubeConfig: PooledKubeConfig;
   readonly requestTimeoutMs: number;
   readonly fieldManager: string;
+  readonly clock: Clock;
+  /** Requests/s (0: no limit) and burst of the client-side rate limit. */
+  readonly qps: number;
+  readonly burst: number;
+  readonly maxRetries: number;
+  readonly #limiter: TokenBucketLimiter | undefined;
+  /** Aborted by close()/destroy(): ends rate-limit and Retry-After waits at once. */
+  readonly #closing = new AbortController();
+  readonly #observers = new Set<ClientObserver>();
 
   constructor(kc: KubeConfig, opts: KubeClientOptions = {}) {
     const pool = opts.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs: opts.keepAliveTimeoutMs };
@@ -31,6 +63,11 @@ export class KubeClient {
     this.name = opts.name ?? kc.getCurrentCluster()?.name ?? 'default';
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.fieldManager = opts.fieldManager ?? 'nvdax-operator';
+    this.clock = opts.clock ?? realClock;
+    this.qps = Math.max(0, opts.qps ?? defaultQps);
+    this.burst = opts.burst ?? defaultBurst;
+    this.maxRetries = Math.max(0, opts.maxRetries ?? defaultMaxRetries);
+    this.#limiter = this.qps > 0 ? new TokenBucketLimiter(this.qps, this.burst, this.clock) : undefined;
   }
 
   /** TCP/TLS connections opened so far for this cluster. */
@@ -38,19 +75,34 @@ export class KubeClient {
     return this.kubeConfig.connectionsOpened;
   }
 
+  /** True once close() or destroy() was called (or the shared kubeconfig pool was closed). */
+  get closed(): boolean {
+    return this.#closing.signal.aborted || this.kubeConfig.closed;
+  }
+
+  /** Subscribes to rate-limit waits and 429 retries (for metrics). Returns an unsubscribe. */
+  observe(o: ClientObserver): () => void {
+    this.#observers.add(o);
+    return () => this.#observers.delete(o);
+  }
+
   /** Sends one request and returns the parsed JSON body; non-2xx answers throw KubeError. */
   async request<T>(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
     const context = `${method} ${path}`;
+    if (this.closed) throw closedError(context);
     const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
-    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    // One limit over the whole request: rate-limit wait, 429 waits, retries and the body.
+    const deadline = timeoutSignal(this.clock, Math.max(1, timeoutMs));
+    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
     try {
-      const res = await this.#send(method, path, opts, signal, timeoutMs, timeoutMs);
+      const res = await this.#send(method, method, path, opts, signal, context, 0);
       const text = await res.body.text();
-      if (res.statusCode >= 300) throw KubeError.fromStatus(res.statusCode, parseJson(text), context);
       return (text === '' ? undefined : JSON.parse(text)) as T;
     } catch (e) {
-      throw toKubeError(opts.signal?.aborted ? opts.signal.reason : e, context);
+      if (opts.signal?.aborted) throw toKubeError(opts.signal.reason, context);
+      throw this.#failure(e, context);
+    } finally {
+      deadline.cancel();
     }
   }
 
@@ -86,20 +138,25 @@ export class KubeClient {
   async *watch<T extends KubeObject>(res: ResourceType, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
     const { namespace, signal, timeoutSeconds = 300, allowBookmarks = true, ...rest } = opts;
     const path = resourcePath(res, namespace);
+    const context = `WATCH ${path}`;
+    if (this.closed) throw closedError(context);
     const query = { ...rest, watch: true, timeoutSeconds, allowWatchBookmarks: allowBookmarks };
+    // requestTimeoutMs bounds the start (rate limit, 429 waits, headers); the stream itself
+    // is bounded by undici's idle body timeout and the server's timeoutSeconds.
+    const start = timeoutSignal(this.clock, Math.max(1, this.requestTimeoutMs));
+    const startSignal = signal ? AbortSignal.any([signal, start.signal]) : start.signal;
     let body: Dispatcher.ResponseData['body'] | undefined;
     try {
       const bodyTimeout = timeoutSeconds * 1000 + this.requestTimeoutMs;
-      const resp = await this.#send('GET', path, { query }, signal, this.requestTimeoutMs, bodyTimeout);
+      const resp = await this.#send('GET', 'WATCH', path, { query }, startSignal, context, bodyTimeout);
+      start.cancel();
       body = resp.body;
-      if (resp.statusCode >= 300) {
-        throw KubeError.fromStatus(resp.statusCode, parseJson(await resp.body.text()), `WATCH ${path}`);
-      }
       yield* parseWatchStream<T>(resp.body, path);
     } catch (e) {
       if (signal?.aborted) return;
-      throw toKubeError(e, `WATCH ${path}`);
+      throw this.#failure(e, context);
     } finally {
+      start.cancel();
       body?.destroy();
     }
   }
@@ -170,9 +227,16 @@ export class KubeClient {
     }
   }
 
-  /** Closes the connection pool after in-flight requests finish. */
+  /** Closes for good: in-flight requests finish, waiting and later ones throw Closed. */
   close(): Promise<void> {
+    this.#closing.abort(closedError(this.name));
     return this.kubeConfig.close();
+  }
+
+  /** Closes for good at once: in-flight requests and watches are aborted with Closed. */
+  destroy(): Promise<void> {
+    this.#closing.abort(closedError(this.name));
+    return this.kubeConfig.destroy();
   }
 
   #apply<T>(res: ResourceType, obj: KubeObject, sub: string | undefined, opts: WriteOptions & { force?: boolean }): Promise<T> {
@@ -191,14 +255,58 @@ export class KubeClient {
     return { body, query, ...(opts.signal ? { signal: opts.signal } : {}) };
   }
 
+  /**
+   * Takes a rate-limit token, sends, and retries a 429 that carries a Retry-After (the
+   * server did not process it, so any verb may be retried). Returns a 2xx response with
+   * its body unread; other answers throw KubeError.
+   */
   async #send(
+    method: Dispatcher.HttpMethod,
+    verb: string,
+    path: string,
+    opts: RequestOptions,
+    signal: AbortSignal,
+    context: string,
+    bodyTimeout: number,
+  ): Promise<Dispatcher.ResponseData> {
+    // Waits end on the request's signal or on close(); built only when a wait is needed.
+    let waitSignal: AbortSignal | undefined;
+    const wait = (ms: number): Promise<void> => {
+      waitSignal ??= AbortSignal.any([signal, this.#closing.signal]);
+      return sleep(this.clock, ms, waitSignal);
+    };
+    for (let retries = 0; ; retries++) {
+      if (this.#limiter) {
+        const ms = this.#limiter.reserve();
+        if (ms > 0) {
+          try {
+            await wait(ms);
+          } catch (e) {
+            this.#limiter.cancel();
+            throw e;
+          }
+        }
+        for (const o of this.#observers) o.rateLimited?.(verb, ms);
+      }
+      const res = await this.#dispatch(method, path, opts, signal, bodyTimeout);
+      if (res.statusCode < 300) return res;
+      const body = parseJson(await res.body.text());
+      const after = res.statusCode === 429 && retries < this.maxRetries ? retryAfterMs(res.headers, body) : undefined;
+      if (after === undefined) throw KubeError.fromStatus(res.statusCode, body, context);
+      for (const o of this.#observers) o.retried?.(verb, res.statusCode, after);
+      await wait(after);
+    }
+  }
+
+  async #dispatch(
     method: Dispatcher.HttpMethod,
     path: string,
     opts: RequestOptions,
-    signal: AbortSignal | undefined,
-    headersTimeout: number,
+    signal: AbortSignal,
     bodyTimeout: number,
   ): Promise<Dispatcher.ResponseData> {
+    // Checked before every attempt: a closed client never opens a connection again.
+    if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
     const { server, headers, dispatcher } = await this.kubeConfig.prepare();
     const url = new URL(server.replace(/\/+$/, '') + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
@@ -212,12 +320,29 @@ export class KubeClient {
       method,
       headers,
       body: payload ?? null,
-      signal: signal ?? null,
-      headersTimeout,
+      signal,
+      // Request limits run on the clock (the signal); 0 turns undici's own timers off.
+      headersTimeout: 0,
       bodyTimeout,
       ...(dispatcher ? { dispatcher } : {}),
     });
   }
+
+  /** The error to throw: once closed, failures without an HTTP answer are Closed. */
+  #failure(e: unknown, context: string): unknown {
+    const k = toKubeError(e, context);
+    if (this.closed && !(k instanceof KubeError && k.code > 0)) return closedError(context, e);
+    return k;
+  }
+}
+
+/** The delay a 429 asks for: the Retry-After header (seconds), else status.details.retryAfterSeconds. */
+function retryAfterMs(headers: Dispatcher.ResponseData['headers'], body: unknown): number | undefined {
+  const h = headers['retry-after'];
+  const text = Array.isArray(h) ? h[0] : h;
+  if (text !== undefined && /^\s*\d+\s*$/.test(text)) return Number(text) * 1000;
+  const s = (body as { details?: { retryAfterSeconds?: unknown } } | undefined)?.details?.retryAfterSeconds;
+  return typeof s === 'number' && Number.isFinite(s) && s >= 0 ? s * 1000 : undefined;
 }
 
 function nameOf(obj: KubeObject): { namespace: string | undefined; name: string } {

@@ -21,6 +21,8 @@ export type KubeErrorReason =
   | 'Unavailable'
   | 'Timeout'
   | 'Network'
+  /** The client was closed (close/destroy): it never reconnects, so a new client is needed. */
+  | 'Closed'
   | 'Unknown';
 
 /** A metav1.Status body as returned with API errors. */
@@ -75,6 +77,11 @@ export class KubeError extends Error {
   }
 }
 
+/** The error of every request on a closed client (code 0, reason Closed); no connection is opened. */
+export function closedError(context: string, cause?: unknown): KubeError {
+  return new KubeError(0, 'Closed', `${context}: client closed`, undefined, cause);
+}
+
 /** An error a reconciler throws when retrying cannot help; the controller reports it and does not requeue. */
 export class TerminalError extends Error {
   override readonly name = 'TerminalError';
@@ -116,7 +123,7 @@ export function toKubeError(e: unknown, context = 'request'): unknown {
   if (typeof e === 'object' && e !== null) {
     const name = (e as { name?: unknown }).name;
     const code = (e as { code?: unknown }).code;
-    const causeCode = ((e as { cause?: { code?: unknown } }).cause ?? {}).code;
+    const causeCode = (e as { cause?: { code?: unknown } }).cause?.code;
     const c = typeof code === 'string' ? code : typeof causeCode === 'string' ? causeCode : '';
     if (name === 'TimeoutError' || timeoutCodes.has(c)) {
       return new KubeError(0, 'Timeout', `${context}: timed out`, undefined, e);
@@ -143,6 +150,8 @@ export const isGone = (e: unknown): boolean => reasonOf(e) === 'Gone';
 export const isForbidden = (e: unknown): boolean => reasonOf(e) === 'Forbidden';
 /** 401 Unauthorized: credentials were refused. */
 export const isUnauthorized = (e: unknown): boolean => reasonOf(e) === 'Unauthorized';
+/** The client was closed for good (its credentials may have been replaced): use the new client. */
+export const isClosed = (e: unknown): boolean => reasonOf(e) === 'Closed';
 
 /** The server or the network is unavailable right now (5xx, 429, timeouts, connection errors). */
 export function isUnavailable(e: unknown): boolean {

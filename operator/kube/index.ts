@@ -1,13 +1,25 @@
 // The Kubernetes adapter's public surface: one import for controllers and main.ts.
 export { KubeClient } from './client.ts';
-export type { KubeClientOptions, ListOptions, RequestOptions, WatchEvent, WatchOptions, WriteOptions } from './client.ts';
+export type {
+  ClientObserver,
+  KubeClientOptions,
+  ListOptions,
+  RequestOptions,
+  WatchEvent,
+  WatchOptions,
+  WriteOptions,
+} from './client.ts';
+export { defaultBurst, defaultMaxRetries, defaultQps } from './options.ts';
+export { TokenBucketLimiter } from './rate-limit.ts';
 export { PooledKubeConfig } from './pooled-config.ts';
 export type { PoolOptions, PreparedRequest } from './pooled-config.ts';
 export {
   KubeError,
   TerminalError,
+  closedError,
   toKubeError,
   isAlreadyExists,
+  isClosed,
   isConflict,
   isForbidden,
   isGone,

@@ -9,6 +9,7 @@ import type { RequestOptions } from 'node:https';
 import { KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { Agent, ProxyAgent, buildConnector } from 'undici';
 import type { Dispatcher } from 'undici';
+import { closedError } from './errors.ts';
 
 /** Headers and the shared dispatcher for one request. */
 export interface PreparedRequest {
@@ -29,6 +30,7 @@ export class PooledKubeConfig extends KubeConfig {
   #dispatcherKey = '';
   #connectionsOpened = 0;
   #keepAliveTimeoutMs = 60_000;
+  #closed = false;
 
   /** A pooled copy of `kc` (same clusters, users, contexts and current context). */
   static from(kc: KubeConfig, opts: PoolOptions = {}): PooledKubeConfig {
@@ -48,8 +50,14 @@ export class PooledKubeConfig extends KubeConfig {
     return this.#connectionsOpened;
   }
 
-  /** Credentials as headers plus the cached dispatcher for the current context. */
+  /** True once close() or destroy() was called: the pool is never rebuilt. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Credentials as headers plus the cached dispatcher for the current context; throws Closed once closed. */
   async prepare(): Promise<PreparedRequest> {
+    if (this.#closed) throw closedError('kubeconfig');
     const cluster = this.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const opts: RequestOptions = {};
@@ -68,6 +76,8 @@ export class PooledKubeConfig extends KubeConfig {
       rejectUnauthorized: opts.rejectUnauthorized,
       servername: opts.servername,
     };
+    // Closed while the credentials were read: building a pool now would reopen it.
+    if (this.#closed) throw closedError('kubeconfig');
     const key = createHash('sha256')
       .update(JSON.stringify([cluster.server, cluster.proxyUrl ?? '', tls]))
       .digest('hex');
@@ -81,6 +91,10 @@ export class PooledKubeConfig extends KubeConfig {
         const ctx = new RequestContext(cluster.server, 'GET');
         await super.applySecurityAuthentication(ctx); // client-node's SOCKS connector is private: build once, keep it.
         built = ctx.getDispatcher();
+        if (this.#closed) {
+          void built?.close().catch(() => undefined);
+          throw closedError('kubeconfig');
+        }
         if (key === this.#dispatcherKey && this.#dispatcher !== undefined) {
           void built?.close().catch(() => undefined);
           return { server: cluster.server, headers, dispatcher: this.#dispatcher };
@@ -101,16 +115,18 @@ export class PooledKubeConfig extends KubeConfig {
     if (dispatcher) context.setDispatcher(dispatcher);
   }
 
-  /** Closes the shared dispatcher (in-flight requests finish first). */
+  /** Closes the shared dispatcher for good (in-flight requests finish first); later requests throw Closed. */
   async close(): Promise<void> {
+    this.#closed = true;
     const d = this.#dispatcher;
     this.#dispatcher = undefined;
     this.#dispatcherKey = '';
     if (d) await d.close();
   }
 
-  /** Closes at once, aborting in-flight requests and watches. */
+  /** Closes for good at once, aborting in-flight requests and watches. */
   async destroy(): Promise<void> {
+    this.#closed = true;
     const d = this.#dispatcher;
     this.#dispatcher = undefined;
     this.#dispatcherKey = '';

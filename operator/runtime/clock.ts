@@ -47,6 +47,16 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
   });
 }
 
+/**
+ * A signal that aborts with a TimeoutError (as AbortSignal.timeout's) after `ms` on `clock`,
+ * so request timeouts follow a FakeClock in tests; `cancel` clears the timer once it is not needed.
+ */
+export function timeoutSignal(clock: Clock, ms: number): { signal: AbortSignal; cancel: () => void } {
+  const ac = new AbortController();
+  const handle = clock.setTimeout(() => ac.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), ms);
+  return { signal: ac.signal, cancel: () => clock.clearTimeout(handle) };
+}
+
 /** A manually advanced clock for tests: timers fire only inside {@link FakeClock.advance}. */
 export class FakeClock implements Clock {
   #now: number;
@@ -80,6 +90,11 @@ export class FakeClock implements Clock {
   /** Number of timers not yet fired. */
   pending(): number {
     return this.#timers.size;
+  }
+
+  /** Time until each pending timer fires, ms, soonest first (tests wait for a timer to exist). */
+  timers(): number[] {
+    return [...this.#timers.values()].map((t) => t.at - this.#now).sort((a, b) => a - b);
   }
 
   /** Moves time forward by `ms`, firing due timers in time order (timers they schedule too). */

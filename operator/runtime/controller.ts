@@ -2,7 +2,8 @@
 // a work queue, a bounded pool of workers hands each key to the reconciler — one
 // worker per key at a time — and the result decides what happens next: success
 // forgets the key's backoff, `requeueAfter` schedules it, a throw requeues it with
-// rate-limited backoff unless the error is terminal. Reconcilers never see events.
+// rate-limited backoff unless the error is terminal, and a reconcile whose signal was
+// aborted is counted as 'aborted', not requeued. Reconcilers never see events.
 import { isTerminal } from '../kube/errors.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { objectKey } from '../kube/types.ts';
@@ -33,7 +34,7 @@ export interface ReconcileContext {
 }
 
 /** A reconciler: reads the caches it closed over, enforces the desired state for `key`, returns what next. */
-export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<Result | void> | Result | void;
+export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<Result | undefined> | Result | undefined;
 
 /** Maps an object to the keys to reconcile (its own key by default; another cluster's or an owner's key, …). */
 export type KeyMapper<T> = (obj: T) => string | readonly string[] | undefined | null;
@@ -174,12 +175,15 @@ export class Controller {
     this.#inFlight.set(key, ac);
     const labels = { controller: this.name };
     this.#metrics?.activeWorkers.inc(labels);
-    const started = this.#clock.now();
-    let result: 'success' | 'error' | 'requeue_after' = 'success';
+    const started = this.#clock.monotonic();
+    let result: 'success' | 'error' | 'requeue_after' | 'aborted' = 'success';
     try {
       log.debug({ attempt }, 'Reconciling');
       const res = await this.#reconcile(key, { controller: this.name, log, signal: ac.signal, attempt });
-      if (ac.signal.aborted) return;
+      if (ac.signal.aborted) {
+        result = 'aborted';
+        return;
+      }
       const after = res?.requeueAfter ?? 0;
       this.queue.forget(key);
       if (after > 0) {
@@ -188,11 +192,14 @@ export class Controller {
       }
       log.debug({ requeueAfter: after || undefined }, 'Reconciled');
     } catch (err) {
-      result = 'error';
-      this.#metrics?.reconcileErrors.inc(labels);
-      if (ac.signal.aborted) {
+      // Aborted by us (leadership lost, shutdown deadline): neither a failure nor a success.
+      result = ac.signal.aborted ? 'aborted' : 'error';
+      if (result === 'aborted') {
         log.info({ err }, 'Reconcile aborted');
-      } else if (isTerminal(err)) {
+        return;
+      }
+      this.#metrics?.reconcileErrors.inc(labels);
+      if (isTerminal(err)) {
         this.#metrics?.terminalReconcileErrors.inc(labels);
         this.queue.forget(key);
         log.error({ err, attempt }, 'Reconciler error, not retried (terminal)');
@@ -201,7 +208,7 @@ export class Controller {
         log.error({ err, attempt }, 'Reconciler error, retrying with backoff');
       }
     } finally {
-      this.#metrics?.reconcileTime.observe(labels, (this.#clock.now() - started) / 1000);
+      this.#metrics?.reconcileTime.observe(labels, (this.#clock.monotonic() - started) / 1000);
       this.#metrics?.reconcileTotal.inc({ ...labels, result });
       this.#metrics?.activeWorkers.dec(labels);
       this.#inFlight.delete(key);

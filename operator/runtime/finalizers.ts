@@ -4,6 +4,13 @@
 import type { KubeClient } from '../kube/client.ts';
 import type { KubeObject, ResourceType } from '../kube/types.ts';
 
+/** Options of the finalizer writes: pass the reconcile's signal and the controller's field manager. */
+export interface FinalizerOptions {
+  signal?: AbortSignal;
+  /** fieldManager of the patch (default: the client's). */
+  fieldManager?: string;
+}
+
 /** True when `obj` lists `finalizer`. */
 export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
   return obj.metadata?.finalizers?.includes(finalizer) ?? false;
@@ -19,11 +26,15 @@ async function patchFinalizers<T extends KubeObject>(
   res: ResourceType,
   obj: T,
   finalizers: string[],
+  opts: FinalizerOptions,
 ): Promise<T> {
   const name = obj.metadata?.name;
   if (!name) throw new TypeError('object has no metadata.name');
   const patch = { metadata: { finalizers, resourceVersion: obj.metadata?.resourceVersion } };
-  return client.mergePatch<T>(res, name, obj.metadata?.namespace, patch);
+  return client.mergePatch<T>(res, name, obj.metadata?.namespace, patch, {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.fieldManager ? { fieldManager: opts.fieldManager } : {}),
+  });
 }
 
 /** Adds `finalizer` unless present (and unless the object is being deleted); returns the current object. */
@@ -32,9 +43,10 @@ export async function ensureFinalizer<T extends KubeObject>(
   res: ResourceType,
   obj: T,
   finalizer: string,
+  opts: FinalizerOptions = {},
 ): Promise<T> {
   if (hasFinalizer(obj, finalizer) || isBeingDeleted(obj)) return obj;
-  return patchFinalizers(client, res, obj, [...(obj.metadata?.finalizers ?? []), finalizer]);
+  return patchFinalizers(client, res, obj, [...(obj.metadata?.finalizers ?? []), finalizer], opts);
 }
 
 /** Removes `finalizer` if present; returns the current object (the server may then delete it). */
@@ -43,7 +55,9 @@ export async function removeFinalizer<T extends KubeObject>(
   res: ResourceType,
   obj: T,
   finalizer: string,
+  opts: FinalizerOptions = {},
 ): Promise<T> {
   if (!hasFinalizer(obj, finalizer)) return obj;
-  return patchFinalizers(client, res, obj, (obj.metadata?.finalizers ?? []).filter((f) => f !== finalizer));
+  const rest = (obj.metadata?.finalizers ?? []).filter((f) => f !== finalizer);
+  return patchFinalizers(client, res, obj, rest, opts);
 }

@@ -1,5 +1,5 @@
 // The controller runtime's public surface: one import for controllers and main.ts.
-export { FakeClock, realClock, sleep } from './clock.ts';
+export { FakeClock, realClock, sleep, timeoutSignal } from './clock.ts';
 export type { Clock, TimerHandle } from './clock.ts';
 export { ExponentialBackoff, MaxOfRateLimiter, TokenBucket, defaultControllerRateLimiter } from './backoff.ts';
 export type { ExponentialBackoffOptions, RateLimiter, TokenBucketOptions } from './backoff.ts';
@@ -16,10 +16,11 @@ export type { Condition, ConditionInput, ConditionStatus } from './conditions.ts
 export { EventRecorder, microTime } from './events.ts';
 export type { EventRecorderOptions, ObjectReference } from './events.ts';
 export { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from './finalizers.ts';
+export type { FinalizerOptions } from './finalizers.ts';
 export { controllerOf, isControlledBy, mapToController, ownerReference, withOwnerReference } from './owners.ts';
 export { LeaderElector } from './leader.ts';
 export type { LeaderElectionOptions } from './leader.ts';
-export { createMetrics, observeInformer, queueObserver } from './metrics.ts';
+export { createMetrics, observeClient, observeInformer, queueObserver } from './metrics.ts';
 export type { RuntimeMetrics } from './metrics.ts';
 export { startOpsServer } from './health.ts';
 export type { Check, OpsServer, OpsServerOptions } from './health.ts';
@@ -27,6 +28,6 @@ export { createLogger, keyFields, silentLogger } from './log.ts';
 export type { LogOptions, Logger } from './log.ts';
 export { ConfigError, envName, parseDuration, parseRuntimeConfig, runtimeFlags } from './config.ts';
 export type { RuntimeConfig } from './config.ts';
-export { LeadershipLostError, Manager } from './manager.ts';
+export { LeadershipLostError, Manager, RunnableError } from './manager.ts';
 export { shutdownSignal } from './signals.ts';
-export type { LeaseSettings, ManagedInformerOptions, ManagerOptions } from './manager.ts';
+export type { LeaseSettings, ManagedInformerOptions, ManagerOptions, Runnable } from './manager.ts';

@@ -10,7 +10,7 @@ import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { resources } from '../kube/types.ts';
 import type { Clock, TimerHandle } from './clock.ts';
-import { realClock, sleep } from './clock.ts';
+import { realClock, sleep, timeoutSignal } from './clock.ts';
 import { microTime } from './events.ts';
 import type { Logger } from './log.ts';
 import { silentLogger } from './log.ts';
@@ -115,8 +115,11 @@ export class LeaderElector {
       await sleep(this.#clock, this.#retryMs, either).catch(() => undefined);
       if (either.aborted) break;
       const remaining = this.#lastRenew + this.#deadlineMs - this.#clock.monotonic();
-      const attempt = AbortSignal.any([either, AbortSignal.timeout(Math.max(1, Math.ceil(remaining)))]);
-      if (await this.#tryAcquireOrRenew(attempt)) arm();
+      // The attempt's limit runs on the injected clock, like the watchdog, so FakeClock tests need no real time.
+      const limit = timeoutSignal(this.#clock, Math.max(1, remaining));
+      const renewed = await this.#tryAcquireOrRenew(AbortSignal.any([either, limit.signal]));
+      limit.cancel();
+      if (renewed) arm();
       // Someone else holds the Lease now (a forced takeover, a manual edit): two leaders
       // must not run until our renew deadline passes, so step down at once.
       else if (this.#holder !== '' && this.#holder !== this.#o.identity) leading.abort(new Error(`lease taken over by ${this.#holder}`));

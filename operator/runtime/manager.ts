@@ -1,13 +1,15 @@
 // The manager wires one operator process: informers (started at once, on standby too,
-// so a new leader starts with warm caches), controllers (started only while this
-// process leads, after the hub caches synced), leader election, the ops server and
-// shutdown. Graceful stop: stop taking keys, let in-flight reconciles finish (up to a
-// deadline), release the lease, stop informers. Lost leadership: abort every reconcile
-// at once and reject start() with LeadershipLostError; main.ts exits, as controller-runtime does.
+// so a new leader starts with warm caches), controllers and leader-only runnables
+// (started only while this process leads, after the hub caches synced), runnables that
+// run on every replica, leader election, the ops server and shutdown. Graceful stop:
+// stop taking keys, abort runnables' signals, let in-flight reconciles and runnables
+// finish (up to a deadline), release the lease, stop informers. Lost leadership: abort
+// every reconcile and leader runnable at once and reject start() with
+// LeadershipLostError; main.ts exits, as controller-runtime does.
 import type { KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/types.ts';
 import type { Clock } from './clock.ts';
-import { realClock } from './clock.ts';
+import { realClock, sleep } from './clock.ts';
 import type { RuntimeConfig } from './config.ts';
 import { Controller } from './controller.ts';
 import type { ControllerOptions } from './controller.ts';
@@ -20,7 +22,7 @@ import { LeaderElector } from './leader.ts';
 import type { LeaderElectionOptions } from './leader.ts';
 import type { Logger } from './log.ts';
 import { silentLogger } from './log.ts';
-import { createMetrics, observeInformer } from './metrics.ts';
+import { createMetrics, observeClient, observeInformer } from './metrics.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
 /** Options of a {@link Manager}. */
@@ -54,6 +56,37 @@ export type ManagedInformerOptions<T> = Omit<InformerOptions<T>, 'client' | 'clo
   requiredForReady?: boolean;
 };
 
+/**
+ * A loop that is not a controller (a metering tick, a chain listener): controller-runtime's
+ * Runnable. A leader-only one starts once this process leads and the required caches
+ * synced; its signal aborts when leadership is lost or the manager stops.
+ */
+export interface Runnable {
+  name: string;
+  /** Runs until `signal` aborts, then returns; a throw not caused by the abort stops the manager. */
+  start(signal: AbortSignal): Promise<void> | void;
+  /** Run only while this process leads (default true); false runs it on every replica. */
+  needLeaderElection?: boolean;
+}
+
+interface RunnableEntry {
+  readonly r: Runnable;
+  readonly leader: boolean;
+  ac?: AbortController;
+  done?: Promise<void>;
+  finished: boolean;
+}
+
+/** start() rejects with this after a runnable failed (the manager stopped gracefully first). */
+export class RunnableError extends Error {
+  override readonly name = 'RunnableError';
+  readonly runnable: string;
+  constructor(runnable: string, cause: unknown) {
+    super(`runnable ${runnable} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.runnable = runnable;
+  }
+}
+
 /** start() rejects with this when the lease was lost; the process should exit. */
 export class LeadershipLostError extends Error {
   override readonly name = 'LeadershipLostError';
@@ -69,11 +102,18 @@ export class Manager {
   readonly #o: ManagerOptions;
   readonly #informers = new Map<Informer<KubeObject>, { required: boolean; unobserve: () => void }>();
   readonly #controllers: Controller[] = [];
+  readonly #runnables: RunnableEntry[] = [];
+  readonly #observed = new WeakSet<KubeClient>();
   readonly #elector: LeaderElector | undefined;
   #ops: OpsServer | undefined;
   #running = false;
+  #stopping = false;
   #leaderSignal: AbortSignal | undefined;
   #controllersStarted = false;
+  #othersStarted = false;
+  /** Aborted when start()'s signal aborts or a runnable fails: begins the graceful stop. */
+  #halt: AbortController | undefined;
+  #failure: RunnableError | undefined;
 
   constructor(opts: ManagerOptions) {
     this.#o = opts;
@@ -93,6 +133,7 @@ export class Manager {
       });
       this.metrics.leaderStatus.set({ name: le.name }, 0);
     }
+    this.#observeClient(opts.client);
   }
 
   /** A manager configured from parsed flags. */
@@ -116,6 +157,7 @@ export class Manager {
   informer<T extends KubeObject>(opts: ManagedInformerOptions<T>): Informer<T> {
     const { requiredForReady = true, client = this.client, ...rest } = opts;
     const inf = new Informer<T>({ resyncPeriodMs: this.#o.resyncPeriodMs ?? 0, ...rest, client, clock: this.clock });
+    this.#observeClient(client);
     const scope = inf.namespace ? { namespace: inf.namespace } : {};
     const log = this.log.child({ cluster: client.name, resource: inf.resource.plural, ...scope });
     const unmetric = observeInformer(this.metrics, inf);
@@ -126,7 +168,10 @@ export class Manager {
       else if (s.type === 'listed') log.debug({ count: s.count, resourceVersion: s.resourceVersion }, 'Listed');
       else if (s.type === 'handlerError') log.error({ err: s.error }, 'Event handler failed');
     });
-    this.#informers.set(inf as unknown as Informer<KubeObject>, { required: requiredForReady, unobserve: () => (unmetric(), unlog()) });
+    this.#informers.set(inf as unknown as Informer<KubeObject>, { required: requiredForReady, unobserve: () => {
+      unmetric();
+      unlog();
+    } });
     if (this.#running) inf.start();
     return inf;
   }
@@ -146,6 +191,20 @@ export class Manager {
     this.#controllers.push(c);
     if (this.#controllersStarted && this.isLeader()) c.start();
     return c;
+  }
+
+  /**
+   * Adds a loop that is not a controller. Leader-only ones (the default) start with the
+   * controllers; others start on every replica once the required caches synced. Added
+   * while running, it starts at once when those conditions hold.
+   */
+  runnable(r: Runnable): void {
+    const e: RunnableEntry = { r, leader: r.needLeaderElection !== false, finished: false };
+    this.#runnables.push(e);
+    if (!this.#running || this.#stopping) return;
+    const leading = this.#controllersStarted && this.isLeader() && this.#leaderSignal;
+    if (e.leader && leading) this.#launch(e, leading);
+    else if (!e.leader && this.#othersStarted) this.#launch(e);
   }
 
   /** An event recorder writing to `client` (default: the hub). */
@@ -170,10 +229,17 @@ export class Manager {
     return this.#running && synced && (!this.isLeader() || this.#controllersStarted);
   }
 
-  /** Runs until `signal` aborts (then stops gracefully and resolves) or leadership is lost (rejects). */
+  /** Runs until `signal` aborts (then stops gracefully, resolves) or leadership is lost or a runnable fails (rejects). */
   async start(signal: AbortSignal): Promise<void> {
     if (this.#running) throw new Error('manager already started');
     this.#running = true;
+    this.#stopping = false;
+    this.#failure = undefined;
+    const halt = new AbortController();
+    this.#halt = halt;
+    const onStop = (): void => halt.abort(signal.reason);
+    if (signal.aborted) onStop();
+    else signal.addEventListener('abort', onStop, { once: true });
     if (this.#o.ops) {
       this.#ops = await startOpsServer({
         ...this.#o.ops,
@@ -184,30 +250,48 @@ export class Manager {
       });
     }
     for (const inf of this.#informers.keys()) inf.start();
+    this.#startOthers(halt.signal);
     const stopRequested = new Promise<'stop'>((resolve) => {
-      if (signal.aborted) resolve('stop');
-      else signal.addEventListener('abort', () => resolve('stop'), { once: true });
+      if (halt.signal.aborted) resolve('stop');
+      else halt.signal.addEventListener('abort', () => resolve('stop'), { once: true });
     });
     let outcome: 'lost' | 'stop' = 'stop';
     if (this.#elector) {
       const campaign = new AbortController();
       const electing = this.#elector.run(campaign.signal);
       outcome = (await Promise.race([electing, stopRequested])) === 'lost' ? 'lost' : 'stop';
-      if (outcome === 'stop') await this.#drainControllers();
+      this.#stopping = true;
+      if (outcome === 'stop') await this.#stopWork();
       campaign.abort();
       await electing;
+      // Leader runnables were aborted with the leader signal; wait for them before the informers stop.
+      if (outcome === 'lost') await this.#stopRunnables();
     } else {
       const always = new AbortController();
       this.#lead(always.signal);
       await stopRequested;
-      await this.#drainControllers();
+      this.#stopping = true;
+      await this.#stopWork();
       always.abort();
     }
+    signal.removeEventListener('abort', onStop);
     await Promise.all([...this.#informers.keys()].map((i) => i.stop()));
     await this.#ops?.close();
     this.#running = false;
-    this.log.info({ outcome }, 'Manager stopped');
+    this.log.info({ outcome: this.#failure ? 'failed' : outcome }, 'Manager stopped');
     if (outcome === 'lost') throw new LeadershipLostError('leadership lost; controllers were stopped');
+    if (this.#failure) throw this.#failure;
+  }
+
+  #observeClient(client: KubeClient): void {
+    // typeof: unit tests hand the manager partial fake clients
+    if (this.#observed.has(client) || typeof client.observe !== 'function') return;
+    this.#observed.add(client);
+    observeClient(this.metrics, client);
+  }
+
+  #requiredSynced(signal: AbortSignal): Promise<unknown> {
+    return Promise.all([...this.#informers].filter(([, e]) => e.required).map(([inf]) => inf.waitForSync(signal)));
   }
 
   #lead(leaderSignal: AbortSignal): void {
@@ -218,13 +302,69 @@ export class Manager {
       if (leaseName) this.metrics.leaderStatus.set({ name: leaseName }, 0);
       for (const c of this.#controllers) c.abort(leaderSignal.reason);
     }, { once: true });
-    const required = [...this.#informers].filter(([, e]) => e.required).map(([inf]) => inf.waitForSync(leaderSignal));
-    Promise.all(required).then(() => {
-      if (leaderSignal.aborted) return;
+    this.#requiredSynced(leaderSignal).then(() => {
+      if (leaderSignal.aborted || this.#stopping) return;
       for (const c of this.#controllers) c.start();
+      for (const e of this.#runnables) if (e.leader) this.#launch(e, leaderSignal);
       this.#controllersStarted = true;
       this.log.info({ controllers: this.#controllers.map((c) => c.name) }, 'Controllers started');
     }, () => undefined);
+  }
+
+  /** Starts the runnables that run on every replica once the required caches synced. */
+  #startOthers(halt: AbortSignal): void {
+    this.#requiredSynced(halt).then(() => {
+      if (halt.aborted || this.#stopping) return;
+      this.#othersStarted = true;
+      for (const e of this.#runnables) if (!e.leader) this.#launch(e);
+    }, () => undefined);
+  }
+
+  /** Runs one runnable; its signal follows `parent` (the leader signal for leader-only ones). */
+  #launch(e: RunnableEntry, parent?: AbortSignal): void {
+    if (e.done) return;
+    const ac = new AbortController();
+    e.ac = ac;
+    const onParent = (): void => ac.abort(parent?.reason);
+    parent?.addEventListener('abort', onParent, { once: true });
+    const log = this.log.child({ runnable: e.r.name });
+    log.info({ leaderOnly: e.leader }, 'Starting runnable');
+    e.done = (async () => e.r.start(ac.signal))()
+      .then(
+        () => log.info({ stopped: ac.signal.aborted }, 'Runnable returned'),
+        (err: unknown) => {
+          if (ac.signal.aborted) return log.info({ err }, 'Runnable stopped');
+          // As controller-runtime: a failed runnable stops the manager, so the failure is not silent.
+          log.error({ err }, 'Runnable failed, stopping the manager');
+          this.#failure ??= new RunnableError(e.r.name, err);
+          this.#halt?.abort(this.#failure);
+        },
+      )
+      .finally(() => {
+        e.finished = true;
+        parent?.removeEventListener('abort', onParent);
+      });
+  }
+
+  /** Graceful stop of the work: controllers drain and runnables stop, together, within the shutdown timeout. */
+  async #stopWork(): Promise<void> {
+    await Promise.all([this.#drainControllers(), this.#stopRunnables()]);
+  }
+
+  /** Aborts every started runnable and waits for them up to the shutdown timeout; true if all returned. */
+  async #stopRunnables(): Promise<boolean> {
+    const started = this.#runnables.filter((e) => e.done !== undefined);
+    for (const e of started) e.ac?.abort(new Error('manager stopping'));
+    if (started.every((e) => e.finished)) return true;
+    const timeout = this.#o.shutdownTimeoutMs ?? 30_000;
+    const deadline = new AbortController();
+    const all = Promise.all(started.map((e) => e.done)).then(() => true);
+    const expired = sleep(this.clock, timeout, deadline.signal).then(() => false, () => false);
+    const finished = await Promise.race([all, expired]);
+    deadline.abort();
+    const left = started.filter((e) => !e.finished).map((e) => e.r.name);
+    if (!finished) this.log.warn({ runnables: left, timeoutMs: timeout }, 'Shutdown deadline passed, runnables left');
+    return finished;
   }
 
   async #drainControllers(): Promise<void> {

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponential
 import type { QueueObserver } from './workqueue.ts';
 import type { Informer, InformerState } from './informer.ts';
 import type { KubeObject } from '../kube/types.ts';
+import type { KubeClient } from '../kube/client.ts';
 
 /** The runtime's metric set, registered in one registry. */
 export interface RuntimeMetrics {
@@ -25,6 +26,8 @@ export interface RuntimeMetrics {
   readonly informerWatchErrors: Counter<'cluster' | 'resource'>;
   readonly informerRelists: Counter<'cluster' | 'resource'>;
   readonly informerObjects: Gauge<'cluster' | 'resource'>;
+  readonly rateLimiterDuration: Histogram<'cluster' | 'verb'>;
+  readonly requestRetries: Counter<'cluster' | 'code' | 'verb'>;
 }
 
 const reconcileBuckets = [
@@ -77,6 +80,18 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
     informerWatchErrors: counter('nvdax_informer_watch_errors_total', 'Informer watches that ended with an error', inf),
     informerRelists: counter('nvdax_informer_relists_total', 'Informer relists after 410 Gone', inf),
     informerObjects: gauge('nvdax_informer_objects', 'Objects held in an informer cache', inf),
+    // client-go's names; labelled by the client's cluster name rather than the host
+    rateLimiterDuration: histogram(
+      'rest_client_rate_limiter_duration_seconds',
+      'Client side rate limiter latency in seconds',
+      ['cluster', 'verb'],
+      [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+    ),
+    requestRetries: counter('rest_client_request_retries_total', 'Requests retried after a 429 with Retry-After', [
+      'cluster',
+      'code',
+      'verb',
+    ]),
   };
 }
 
@@ -106,4 +121,13 @@ export function observeInformer<T extends KubeObject>(m: RuntimeMetrics, informe
     else count();
   });
   return () => { unhandle(); unstate(); };
+}
+
+/** Feeds a client's rate-limit waits and 429 retries into the rest_client_* metrics. Returns an unsubscribe. */
+export function observeClient(m: RuntimeMetrics, client: KubeClient): () => void {
+  const cluster = client.name;
+  return client.observe({
+    rateLimited: (verb, ms) => m.rateLimiterDuration.observe({ cluster, verb }, ms / 1000),
+    retried: (verb, code) => m.requestRetries.inc({ cluster, code: String(code), verb }),
+  });
 }

@@ -21,6 +21,8 @@ test('defaults are sane', (t) => {
     resyncPeriodMs: 600_000,
     requestTimeoutMs: 30_000,
     shutdownTimeoutMs: 30_000,
+    kubeApiQps: 500,
+    kubeApiBurst: 1000,
   });
 });
 
@@ -51,12 +53,23 @@ const bad: Array<[string[], Record<string, string>, RegExp]> = [
   [['--renew-deadline=20s'], {}, /--renew-deadline must be shorter than --lease-duration/],
   [['--retry-period=10s'], {}, /--retry-period must be shorter than --renew-deadline/],
   [['--frobnicate'], {}, /frobnicate/],
+  [['--kube-api-qps=fast'], {}, /^--kube-api-qps: invalid rate "fast"/],
+  [['--kube-api-qps=-1'], {}, /^--kube-api-qps: invalid rate "-1"/],
+  [[], { NVDAX_KUBE_API_BURST: '0' }, /^NVDAX_KUBE_API_BURST: invalid count "0"/],
 ];
 for (const [args, env, message] of bad) {
   test(`refuses ${args.join(' ') || JSON.stringify(env)} naming the flag`, (t) => {
     t.throws(() => parseRuntimeConfig(args, env), { instanceOf: ConfigError, message });
   });
 }
+
+test('--kube-api-qps and --kube-api-burst or their NVDAX_ variables; qps 0 turns the limit off', (t) => {
+  const env = { NVDAX_KUBE_API_BURST: '80', NVDAX_KUBE_API_QPS: '7' };
+  const { config } = parseRuntimeConfig(['--kube-api-qps=50.5'], env);
+  t.is(config.kubeApiQps, 50.5);
+  t.is(config.kubeApiBurst, 80);
+  t.is(parseRuntimeConfig([], { NVDAX_KUBE_API_QPS: '0' }).config.kubeApiQps, 0);
+});
 
 test('a program can add its own flags', (t) => {
   const { extra, config } = parseRuntimeConfig(['--members=a,b', '--log-level=warn'], {}, { extra: { members: { type: 'string' } } });

@@ -187,3 +187,26 @@ test('abort signals in-flight reconciles at once and does not requeue them', asy
   t.is(calls, 1);
   t.is(c.inFlight(), 0);
 });
+
+test('a reconcile whose signal was aborted counts as aborted, neither an error nor a success', async (t) => {
+  const { c, clock, metrics } = make(async (key, ctx) => {
+    await new Promise((r) => ctx.signal.addEventListener('abort', r));
+    if (key === 'throws') throw new Error('aborted');
+    // 'returns' finishes normally after the abort
+  }, 2);
+  c.enqueue('throws');
+  c.enqueue('returns');
+  c.start();
+  await flush();
+  c.abort(new Error('leadership lost'));
+  await flush();
+  clock.advance(10_000);
+  await flush();
+  const total = (result: string) =>
+    counter(metrics, 'controller_runtime_reconcile_total', { controller: 'test', result });
+  t.is(await total('aborted'), 2);
+  t.is(await total('error'), 0);
+  t.is(await total('success'), 0);
+  t.is(await counter(metrics, 'controller_runtime_reconcile_errors_total', { controller: 'test' }), 0);
+  t.is(c.queue.numRequeues('throws'), 0, 'not requeued with backoff');
+});

@@ -1,45 +1,7 @@
 import test from 'ava';
-import type { KubeClient } from '../../../operator/kube/client.ts';
-import { KubeError } from '../../../operator/kube/errors.ts';
-import type { KubeObject } from '../../../operator/kube/types.ts';
 import { FakeClock } from '../../../operator/runtime/clock.ts';
 import { LeaderElector } from '../../../operator/runtime/leader.ts';
-
-type Lease = KubeObject & { spec?: { holderIdentity?: string; leaseTransitions?: number; leaseDurationSeconds?: number } };
-
-/** One Lease with resourceVersion semantics; each process gets a view that can be cut off. */
-class LeaseServer {
-  lease: Lease | undefined;
-  rv = 0;
-  view(): { client: KubeClient; down: { value: boolean } } {
-    const down = { value: false };
-    const check = (): void => {
-      if (down.value) throw new KubeError(0, 'Network', 'ECONNREFUSED');
-    };
-    const client = {
-      get: async () => {
-        check();
-        if (!this.lease) throw KubeError.fromStatus(404, { kind: 'Status', reason: 'NotFound' }, 'GET');
-        return structuredClone(this.lease);
-      },
-      create: async (_r: unknown, obj: Lease) => {
-        check();
-        if (this.lease) throw KubeError.fromStatus(409, { kind: 'Status', reason: 'AlreadyExists' }, 'POST');
-        this.lease = { ...structuredClone(obj), metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } };
-        return structuredClone(this.lease);
-      },
-      replace: async (_r: unknown, obj: Lease) => {
-        check();
-        if (obj.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) {
-          throw KubeError.fromStatus(409, { kind: 'Status', reason: 'Conflict' }, 'PUT');
-        }
-        this.lease = { ...structuredClone(obj), metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } };
-        return structuredClone(this.lease);
-      },
-    } as unknown as KubeClient;
-    return { client, down };
-  }
-}
+import { LeaseServer } from './lease-server.ts';
 
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
@@ -162,4 +124,23 @@ test('fractional clock readings (performance.now) do not break renewing', async 
   t.true(a.e.isLeader());
   a.stop.abort();
   t.is(await a.result, 'stopped');
+});
+
+test.serial('renew attempts are limited on the injected clock, never by a real-time AbortSignal.timeout', async (t) => {
+  const real = AbortSignal.timeout;
+  let calls = 0;
+  AbortSignal.timeout = (ms: number) => {
+    calls++;
+    return real.call(AbortSignal, ms);
+  };
+  t.teardown(() => {
+    AbortSignal.timeout = real;
+  });
+  const clock = new FakeClock(0);
+  const a = elector(new LeaseServer(), clock, 'a');
+  await step(clock, 20_000);
+  t.true(a.e.isLeader());
+  a.stop.abort();
+  await a.result;
+  t.is(calls, 0);
 });
