@@ -12,7 +12,8 @@ import { Manager } from '../operator/runtime/manager.ts';
 
 const N = Number(process.env['BENCH_OBJECTS'] ?? 5000);
 const kubeconfigs = process.argv.slice(2);
-if (kubeconfigs.length !== 3) throw new Error('usage: node --expose-gc bench/fleet.ts KUBECONFIG_A KUBECONFIG_B KUBECONFIG_C');
+if (kubeconfigs.length !== 3)
+  throw new Error('usage: node --expose-gc bench/fleet.ts KUBECONFIG_A KUBECONFIG_B KUBECONFIG_C');
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
 const out: string[] = [];
@@ -29,9 +30,11 @@ const heap = () => {
 
 async function pool<T>(items: T[], concurrency: number, fn: (x: T) => Promise<unknown>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (i < items.length) await fn(items[i++] as T);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (i < items.length) await fn(items[i++] as T);
+    }),
+  );
 }
 
 // 1. Fill: N realistic GPU pods, a third per cluster, Pending under a scheduler nobody runs.
@@ -44,22 +47,33 @@ for (const [c, file] of kubeconfigs.entries()) {
   await client.apply(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const have = (await client.list(resources.pods, { namespace: ns, limit: 1 })).items.length;
   if (have === 0) {
-    const pods = Array.from({ length: perCluster }, (_, i) => ({
-      apiVersion: 'v1', kind: 'Pod',
-      metadata: {
-        name: `p-${i}`, namespace: ns,
-        labels: { app: 'llm', 'nvdax.io/job': `job-${i % 97}` },
-        annotations: { 'io.katacontainers.config.hypervisor.cc_init_data': 'H4sIAAAAAAAAA'.repeat(20) },
-      },
-      spec: {
-        schedulerName: 'bench-none', runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
-        containers: [{
-          name: 'vllm', image: 'vllm/vllm-openai:v0.9.0', args: ['--model', '/models/llama'],
-          env: Array.from({ length: 8 }, (_, k) => ({ name: `VAR_${k}`, value: `value-${k}` })),
-          resources: { limits: { 'nvidia.com/pgpu': '1', cpu: '8', memory: '64Gi' } },
-        }],
-      },
-    }) as KubeObject);
+    const pods = Array.from(
+      { length: perCluster },
+      (_, i) =>
+        ({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name: `p-${i}`,
+            namespace: ns,
+            labels: { app: 'llm', 'nvdax.io/job': `job-${i % 97}` },
+            annotations: { 'io.katacontainers.config.hypervisor.cc_init_data': 'H4sIAAAAAAAAA'.repeat(20) },
+          },
+          spec: {
+            schedulerName: 'bench-none',
+            runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
+            containers: [
+              {
+                name: 'vllm',
+                image: 'vllm/vllm-openai:v0.9.0',
+                args: ['--model', '/models/llama'],
+                env: Array.from({ length: 8 }, (_, k) => ({ name: `VAR_${k}`, value: `value-${k}` })),
+                resources: { limits: { 'nvidia.com/pgpu': '1', cpu: '8', memory: '64Gi' } },
+              },
+            ],
+          },
+        }) as KubeObject,
+    );
     await pool(pods, 32, (p) => client.create(resources.pods, p));
   }
   await client.close();
@@ -93,12 +107,18 @@ say();
 say('| member | pools | pods cached | nodes cached | sockets opened |');
 say('|---|---|---|---|---|');
 for (const m of fleet.members()) {
-  say(`| ${m.name} | ${fleet.usersOf(m, 'providerpool').length} | ${fmt(m.pods().length)} | ${m.nodes().length} | ${m.client.connectionsOpened} |`);
+  say(
+    `| ${m.name} | ${fleet.usersOf(m, 'providerpool').length} | ${fmt(m.pods().length)} | ${m.nodes().length} | ${m.client.connectionsOpened} |`,
+  );
 }
 say();
-say(`Members: ${fleet.members().length} for ${members.length} pools. All gates open ${fmt(syncMs)} ms after the first acquire.`);
-say(`Heap of the fleet's caches (nodes, slim pods, runtime classes of 3 members): **${fmt((h1 - h0) / 2 ** 20, 1)} MiB**, ` +
-  `${fmt((h1 - h0) / pods)} bytes per cached pod.`);
+say(
+  `Members: ${fleet.members().length} for ${members.length} pools. All gates open ${fmt(syncMs)} ms after the first acquire.`,
+);
+say(
+  `Heap of the fleet's caches (nodes, slim pods, runtime classes of 3 members): **${fmt((h1 - h0) / 2 ** 20, 1)} MiB**, ` +
+    `${fmt((h1 - h0) / pods)} bytes per cached pod.`,
+);
 mkdirSync(join(import.meta.dirname, 'out'), { recursive: true });
 writeFileSync(join(import.meta.dirname, 'out', 'fleet.md'), `${out.join('\n')}\n`);
 await fleet.stop();

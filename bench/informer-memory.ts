@@ -8,19 +8,36 @@ import { slimPod, type PodObject } from '../operator/fleet/member.ts';
 
 const [kubeconfig, namespace, mode] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;
-if (!kubeconfig || !namespace || !gc) throw new Error('usage: node --expose-gc bench/informer-memory.ts KUBECONFIG NAMESPACE full|slim');
+if (!kubeconfig || !namespace || !gc)
+  throw new Error('usage: node --expose-gc bench/informer-memory.ts KUBECONFIG NAMESPACE full|slim');
 const kc = new KubeConfig();
 kc.loadFromFile(kubeconfig);
 const client = new KubeClient(kc, { name: 'bench' });
 await client.list(resources.pods, { namespace, limit: 1 }); // warm the connection and JIT outside the measurement
-const heap = () => { gc(); gc(); return process.memoryUsage().heapUsed; };
+const heap = () => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
 const h0 = heap();
 const t = performance.now();
-const inf = new Informer<PodObject>({ client, resource: resources.pods, namespace, ...(mode === 'slim' ? { transform: slimPod } : {}) });
+const inf = new Informer<PodObject>({
+  client,
+  resource: resources.pods,
+  namespace,
+  ...(mode === 'slim' ? { transform: slimPod } : {}),
+});
 inf.start();
 await inf.waitForSync();
 const syncMs = performance.now() - t;
 const h1 = heap();
-process.stdout.write(JSON.stringify({ objects: inf.size, syncMs, heapMiB: (h1 - h0) / 2 ** 20, rssMiB: process.memoryUsage().rss / 2 ** 20 }) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    objects: inf.size,
+    syncMs,
+    heapMiB: (h1 - h0) / 2 ** 20,
+    rssMiB: process.memoryUsage().rss / 2 ** 20,
+  }) + '\n',
+);
 await inf.stop();
 await client.close();

@@ -19,7 +19,10 @@ const kc = new KubeConfig();
 kc.loadFromFile(kubeconfig);
 const client = new KubeClient(kc, { name: 'bench', fieldManager: 'bench' });
 const out: string[] = [];
-const say = (s = '') => { out.push(s); process.stdout.write(s + '\n'); };
+const say = (s = '') => {
+  out.push(s);
+  process.stdout.write(s + '\n');
+};
 const table = (head: string[], rows: Array<Array<string | number>>) => {
   say(`| ${head.join(' | ')} |`);
   say(`|${head.map(() => '---').join('|')}|`);
@@ -31,29 +34,55 @@ const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDig
 async function pool<T>(items: T[], concurrency: number, fn: (x: T) => Promise<unknown>): Promise<number> {
   const t = performance.now();
   let i = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => { while (i < items.length) await fn(items[i++] as T); }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (i < items.length) await fn(items[i++] as T);
+    }),
+  );
   return performance.now() - t;
 }
 
-
-const podNs = 'bench-pods', cmNs = 'bench-cms';
-for (const ns of [podNs, cmNs]) await client.apply(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+const podNs = 'bench-pods',
+  cmNs = 'bench-cms';
+for (const ns of [podNs, cmNs])
+  await client.apply(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
 // A realistic inference pod: labels, annotations, env, GPU limits.
 // Its schedulerName is nobody's, so it stays Pending without keeping the scheduler busy.
 const pod = (i: number): PodObject => ({
-  apiVersion: 'v1', kind: 'Pod',
-  metadata: { name: `p-${i}`, namespace: podNs, labels: { app: 'llm', 'nvdax.io/job': `job-${i % 97}`, 'nvdax.io/pool': 'gpu-a' }, annotations: { 'nvdax.io/quote': '2.10', 'io.katacontainers.config.hypervisor.cc_init_data': 'H4sIAAAAAAAAA'.repeat(20) } },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {
+    name: `p-${i}`,
+    namespace: podNs,
+    labels: { app: 'llm', 'nvdax.io/job': `job-${i % 97}`, 'nvdax.io/pool': 'gpu-a' },
+    annotations: {
+      'nvdax.io/quote': '2.10',
+      'io.katacontainers.config.hypervisor.cc_init_data': 'H4sIAAAAAAAAA'.repeat(20),
+    },
+  },
   spec: {
-    schedulerName: 'bench-none', runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
-    containers: [{ name: 'vllm', image: 'vllm/vllm-openai:v0.9.0', args: ['--model', '/models/llama', '--max-model-len=8192'],
-      env: Array.from({ length: 8 }, (_, k) => ({ name: `VAR_${k}`, value: `value-${k}` })),
-      resources: { limits: { 'nvidia.com/pgpu': '1', cpu: '8', memory: '64Gi' }, requests: { cpu: '8', memory: '64Gi' } } } as never],
+    schedulerName: 'bench-none',
+    runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
+    containers: [
+      {
+        name: 'vllm',
+        image: 'vllm/vllm-openai:v0.9.0',
+        args: ['--model', '/models/llama', '--max-model-len=8192'],
+        env: Array.from({ length: 8 }, (_, k) => ({ name: `VAR_${k}`, value: `value-${k}` })),
+        resources: {
+          limits: { 'nvidia.com/pgpu': '1', cpu: '8', memory: '64Gi' },
+          requests: { cpu: '8', memory: '64Gi' },
+        },
+      } as never,
+    ],
   } as PodObject['spec'],
 });
 
 say(`# Informer memory and reconcile throughput, ${fmt(N)} objects`);
-say(`Node ${process.version}, ${new Date().toISOString()}, one simulated cluster on loopback (2 cores shared by API server, etcd and this process).`);
+say(
+  `Node ${process.version}, ${new Date().toISOString()}, one simulated cluster on loopback (2 cores shared by API server, etcd and this process).`,
+);
 say();
 
 // 1. Writes: pooled connections vs client-node's default (a new TLS connection per request).
@@ -63,50 +92,118 @@ let podCreateMs = 0;
 if ((existing.items.length ?? 0) === 0) podCreateMs = await pool(pods, 32, (p) => client.create(resources.pods, p));
 const sample = 500;
 const stock = kc.makeApiClient(CoreV1Api);
-const stockMs = await pool(Array.from({ length: sample }, (_, i) => i), 32, (i) =>
-  stock.createNamespacedConfigMap({ namespace: cmNs, body: { metadata: { name: `stock-${i}` }, data: { i: String(i) } } }));
+const stockMs = await pool(
+  Array.from({ length: sample }, (_, i) => i),
+  32,
+  (i) =>
+    stock.createNamespacedConfigMap({
+      namespace: cmNs,
+      body: { metadata: { name: `stock-${i}` }, data: { i: String(i) } },
+    }),
+);
 const before = client.connectionsOpened;
-const pooledMs = await pool(Array.from({ length: sample }, (_, i) => i), 32, (i) =>
-  client.create(resources.configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `pooled-${i}`, namespace: cmNs }, data: { i: String(i) } } as KubeObject));
+const pooledMs = await pool(
+  Array.from({ length: sample }, (_, i) => i),
+  32,
+  (i) =>
+    client.create(resources.configMaps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `pooled-${i}`, namespace: cmNs },
+      data: { i: String(i) },
+    } as KubeObject),
+);
 say('## Writes (ConfigMap creates, concurrency 32)');
-table(['client', 'creates', 'creates/s', 'new TLS connections during the run'], [
-  ['client-node 2.0.1 as shipped (new connection per request)', sample, fmt(sample / stockMs * 1000), `~${sample}`],
-  ['operator/kube KubeClient (one pooled dispatcher per cluster)', sample, fmt(sample / pooledMs * 1000), client.connectionsOpened - before],
-]);
-say(`Ratio pooled / stock: **${fmt(stockMs / pooledMs, 2)}×**.${podCreateMs ? ` ${fmt(N)} pod creates took ${fmt(podCreateMs / 1000, 1)} s (${fmt(N / podCreateMs * 1000)}/s).` : ''}`);
+table(
+  ['client', 'creates', 'creates/s', 'new TLS connections during the run'],
+  [
+    ['client-node 2.0.1 as shipped (new connection per request)', sample, fmt((sample / stockMs) * 1000), `~${sample}`],
+    [
+      'operator/kube KubeClient (one pooled dispatcher per cluster)',
+      sample,
+      fmt((sample / pooledMs) * 1000),
+      client.connectionsOpened - before,
+    ],
+  ],
+);
+say(
+  `Ratio pooled / stock: **${fmt(stockMs / pooledMs, 2)}×**.${podCreateMs ? ` ${fmt(N)} pod creates took ${fmt(podCreateMs / 1000, 1)} s (${fmt((N / podCreateMs) * 1000)}/s).` : ''}`,
+);
 say();
 
 // 2. Informer memory: the same pods, full objects (managedFields stripped) vs the slim form
 // member caches keep; each in a fresh process, so nothing else shares its heap.
 const rows: Array<Array<string | number>> = [];
-for (const [label, mode] of [['full Pod (managedFields dropped)', 'full'], ['slim Pod (what member caches keep)', 'slim']] as const) {
-  const r = JSON.parse(execFileSync(process.execPath, ['--expose-gc', join(import.meta.dirname, 'informer-memory.ts'), kubeconfig, podNs, mode], { encoding: 'utf8' })) as { objects: number; syncMs: number; heapMiB: number; rssMiB: number };
-  rows.push([label, fmt(r.objects), fmt(r.syncMs), fmt(r.heapMiB, 1), fmt(r.heapMiB * 2 ** 20 / r.objects), fmt(r.rssMiB)]);
+for (const [label, mode] of [
+  ['full Pod (managedFields dropped)', 'full'],
+  ['slim Pod (what member caches keep)', 'slim'],
+] as const) {
+  const r = JSON.parse(
+    execFileSync(
+      process.execPath,
+      ['--expose-gc', join(import.meta.dirname, 'informer-memory.ts'), kubeconfig, podNs, mode],
+      { encoding: 'utf8' },
+    ),
+  ) as { objects: number; syncMs: number; heapMiB: number; rssMiB: number };
+  rows.push([
+    label,
+    fmt(r.objects),
+    fmt(r.syncMs),
+    fmt(r.heapMiB, 1),
+    fmt((r.heapMiB * 2 ** 20) / r.objects),
+    fmt(r.rssMiB),
+  ]);
 }
 say('## Informer: list + watch of the pods');
 table(['cache', 'objects', 'sync ms', 'heap MiB', 'bytes/object', 'process RSS MiB'], rows);
 
 // 3. Reconcile throughput: a controller over N ConfigMaps.
-const cms = Array.from({ length: N }, (_, i) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: cmNs, labels: { bench: 'reconcile' } }, data: { i: String(i) } }) as KubeObject);
+const cms = Array.from(
+  { length: N },
+  (_, i) =>
+    ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `cm-${i}`, namespace: cmNs, labels: { bench: 'reconcile' } },
+      data: { i: String(i) },
+    }) as KubeObject,
+);
 const cmCreateMs = await pool(cms, 32, (c) => client.create(resources.configMaps, c).catch(() => undefined));
-say(`Created ${fmt(N)} ConfigMaps in ${fmt(cmCreateMs / 1000, 1)} s (${fmt(N / cmCreateMs * 1000)}/s).`);
+say(`Created ${fmt(N)} ConfigMaps in ${fmt(cmCreateMs / 1000, 1)} s (${fmt((N / cmCreateMs) * 1000)}/s).`);
 say();
 const rrows: Array<Array<string | number>> = [];
-for (const [label, write, concurrency] of [['read cache only', false, 4], ['one write per reconcile (merge patch)', true, 4], ['one write per reconcile (merge patch)', true, 16]] as const) {
+for (const [label, write, concurrency] of [
+  ['read cache only', false, 4],
+  ['one write per reconcile (merge patch)', true, 4],
+  ['one write per reconcile (merge patch)', true, 16],
+] as const) {
   const manager = new Manager({ client, leaderElection: false, ops: false });
-  const inf = manager.informer<KubeObject>({ resource: resources.configMaps, namespace: cmNs, labelSelector: 'bench=reconcile' });
+  const inf = manager.informer<KubeObject>({
+    resource: resources.configMaps,
+    namespace: cmNs,
+    labelSelector: 'bench=reconcile',
+  });
   let done = 0;
   const stop = new AbortController();
   let finished!: () => void;
-  const all = new Promise<void>((r) => { finished = r; });
+  const all = new Promise<void>((r) => {
+    finished = r;
+  });
   const seen = new Set<string>();
   const ctl = manager.controller({
-    name: 'bench', concurrency,
+    name: 'bench',
+    concurrency,
     reconcile: async (key) => {
       const obj = inf.get(key);
       if (!obj) return;
-      if (write) await client.mergePatch(resources.configMaps, obj.metadata!.name!, cmNs, { metadata: { annotations: { 'bench.nvdax.io/seen': String(Date.now()) } } });
-      if (!seen.has(key)) { seen.add(key); if (++done === N) finished(); }
+      if (write)
+        await client.mergePatch(resources.configMaps, obj.metadata!.name!, cmNs, {
+          metadata: { annotations: { 'bench.nvdax.io/seen': String(Date.now()) } },
+        });
+      if (!seen.has(key)) {
+        seen.add(key);
+        if (++done === N) finished();
+      }
     },
   });
   ctl.watch(inf, { filter: (o, old) => old === undefined || old.metadata?.generation !== o.metadata?.generation });
@@ -116,7 +213,7 @@ for (const [label, write, concurrency] of [['read cache only', false, 4], ['one 
   const ms = performance.now() - t;
   stop.abort();
   await run;
-  rrows.push([label, concurrency, fmt(N), fmt(ms), fmt(N / ms * 1000)]);
+  rrows.push([label, concurrency, fmt(N), fmt(ms), fmt((N / ms) * 1000)]);
 }
 say('## Reconcile throughput (from manager start: list, queue, reconcile every object once)');
 table(['reconcile', 'workers', 'objects', 'ms', 'reconciles/s'], rrows);

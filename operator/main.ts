@@ -52,23 +52,38 @@ async function checkCrds(client: KubeClient): Promise<void> {
   for (const plural of Object.values(PLURALS)) {
     const name = `${plural}.${GROUP}`;
     try {
-      const crd = await client.get<KubeObject & { spec?: { versions?: Array<{ name: string; served: boolean }> } }>(resources.customResourceDefinitions, name);
+      const crd = await client.get<KubeObject & { spec?: { versions?: Array<{ name: string; served: boolean }> } }>(
+        resources.customResourceDefinitions,
+        name,
+      );
       if (!crd.spec?.versions?.some((v) => v.name === VERSION && v.served)) {
-        throw new ConfigError(`the hub's CRD ${name} does not serve ${VERSION}: apply this release's CRDs with kubectl apply --server-side -f crds/`);
+        throw new ConfigError(
+          `the hub's CRD ${name} does not serve ${VERSION}: apply this release's CRDs with kubectl apply --server-side -f crds/`,
+        );
       }
     } catch (e) {
-      if (isNotFound(e)) throw new ConfigError(`the hub has no CRD ${name}: install the CRDs first with kubectl apply --server-side -f crds/`);
+      if (isNotFound(e))
+        throw new ConfigError(
+          `the hub has no CRD ${name}: install the CRDs first with kubectl apply --server-side -f crds/`,
+        );
       throw e;
     }
   }
 }
 
 async function main(): Promise<number> {
-  if (parseArgs({ args: process.argv.slice(2), options: { ...runtimeFlags, ...operatorFlags }, strict: false }).values['help']) {
+  if (
+    parseArgs({ args: process.argv.slice(2), options: { ...runtimeFlags, ...operatorFlags }, strict: false }).values[
+      'help'
+    ]
+  ) {
     process.stdout.write(help);
     return 0;
   }
-  const { config, read } = parseRuntimeConfig(process.argv.slice(2), process.env, { defaultIdentity: `${hostname()}-${process.pid}`, extra: operatorFlags });
+  const { config, read } = parseRuntimeConfig(process.argv.slice(2), process.env, {
+    defaultIdentity: `${hostname()}-${process.pid}`,
+    extra: operatorFlags,
+  });
   const heartbeatIntervalMs = read.duration('heartbeat-interval', '15s');
   const probeIntervalMs = read.duration('member-probe-interval', '5s');
   const probeTimeoutMs = read.duration('member-probe-timeout', '3s');
@@ -78,7 +93,9 @@ async function main(): Promise<number> {
   try {
     kc = loadKubeConfig(config.kubeconfig, config.context);
   } catch (e) {
-    throw new ConfigError(`--kubeconfig ${config.kubeconfig || '(default rules)'}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ConfigError(
+      `--kubeconfig ${config.kubeconfig || '(default rules)'}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   const limits = { qps: config.kubeApiQps, burst: config.kubeApiBurst };
   const client = new KubeClient(kc, { name: 'hub', requestTimeoutMs: config.requestTimeoutMs, ...limits });
@@ -88,24 +105,41 @@ async function main(): Promise<number> {
     try {
       await client.list(providerPools, { labelSelector: poolSelector, limit: 1 });
     } catch (e) {
-      if (e instanceof KubeError && e.reason === 'BadRequest') throw new ConfigError(`--pool-selector "${poolSelector}": ${e.message}`);
+      if (e instanceof KubeError && e.reason === 'BadRequest')
+        throw new ConfigError(`--pool-selector "${poolSelector}": ${e.message}`);
       throw e;
     }
   }
   const manager = Manager.fromConfig(config, client, log);
   // the member clusters: one per cluster, shared by every controller, owned by none
   const fleet = new Fleet({
-    manager, hubKubeConfig: kc, clock: manager.clock, probeIntervalMs, probeTimeoutMs, requestTimeoutMs: memberRequestTimeoutMs,
+    manager,
+    hubKubeConfig: kc,
+    clock: manager.clock,
+    probeIntervalMs,
+    probeTimeoutMs,
+    requestTimeoutMs: memberRequestTimeoutMs,
     ...limits,
   });
   registerFleetMetrics(manager.metrics.registry, fleet);
   setupProviderPoolController({
-    manager, fleet, heartbeatIntervalMs, concurrency: config.maxConcurrentReconciles,
+    manager,
+    fleet,
+    heartbeatIntervalMs,
+    concurrency: config.maxConcurrentReconciles,
     poolSelector,
     // the operator's namespace: its Lease and the only place kubeconfig Secrets are read from
     secretNamespace: config.leaderElection.namespace,
   });
-  log.info({ identity: manager.identity, hub: kc.getCurrentCluster()?.server, leaderElection: config.leaderElection.enabled, ops: config.ops }, 'Starting operator');
+  log.info(
+    {
+      identity: manager.identity,
+      hub: kc.getCurrentCluster()?.server,
+      leaderElection: config.leaderElection.enabled,
+      ops: config.ops,
+    },
+    'Starting operator',
+  );
   try {
     await manager.start(shutdownSignal(log));
     return 0;
@@ -116,7 +150,9 @@ async function main(): Promise<number> {
     }
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new ConfigError(`--ops-bind-address ${config.ops.host}:${config.ops.port}: ${code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message}`);
+      throw new ConfigError(
+        `--ops-bind-address ${config.ops.host}:${config.ops.port}: ${code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message}`,
+      );
     }
     throw e;
   } finally {
@@ -125,7 +161,12 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  process.stderr.write(`operator: ${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(e instanceof ConfigError ? 2 : 1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(
+      `operator: ${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
+    process.exit(e instanceof ConfigError ? 2 : 1);
+  },
+);

@@ -37,49 +37,93 @@ function procSpec(p: ClusterPlan, pki: Pki, c: Component): ProcSpec {
   const etcd = `http://127.0.0.1:${p.portBase}`;
   const args: Record<Component, string[]> = {
     etcd: [
-      `--name=${p.name}`, `--data-dir=${join(p.dir, 'etcd-data')}`,
-      `--listen-client-urls=${etcd}`, `--advertise-client-urls=${etcd}`,
-      `--listen-peer-urls=http://127.0.0.1:${p.portBase + 1}`, `--initial-advertise-peer-urls=http://127.0.0.1:${p.portBase + 1}`,
+      `--name=${p.name}`,
+      `--data-dir=${join(p.dir, 'etcd-data')}`,
+      `--listen-client-urls=${etcd}`,
+      `--advertise-client-urls=${etcd}`,
+      `--listen-peer-urls=http://127.0.0.1:${p.portBase + 1}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${p.portBase + 1}`,
       `--initial-cluster=${p.name}=http://127.0.0.1:${p.portBase + 1}`,
-      '--quota-backend-bytes=4294967296', '--snapshot-count=10000', '--log-level=warn',
+      '--quota-backend-bytes=4294967296',
+      '--snapshot-count=10000',
+      '--log-level=warn',
       '--unsafe-no-fsync=true',
     ],
     'kube-apiserver': [
-      `--etcd-servers=${etcd}`, '--bind-address=127.0.0.1', `--secure-port=${apiserverPort(p)}`,
+      `--etcd-servers=${etcd}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${apiserverPort(p)}`,
       // a loopback advertise address is refused unless the endpoint reconciler is off
-      '--advertise-address=127.0.0.1', '--endpoint-reconciler-type=none',
-      `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`, `--client-ca-file=${pki.caCert}`,
-      '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${pki.saPub}`,
-      `--service-account-signing-key-file=${pki.saKey}`, '--service-cluster-ip-range=10.96.0.0/16',
-      '--authorization-mode=Node,RBAC', '--allow-privileged=true', '--profiling=false', '--event-ttl=1h',
-      '--max-requests-inflight=800', '--max-mutating-requests-inflight=400',
+      '--advertise-address=127.0.0.1',
+      '--endpoint-reconciler-type=none',
+      `--tls-cert-file=${pki.serverCert}`,
+      `--tls-private-key-file=${pki.serverKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${pki.saPub}`,
+      `--service-account-signing-key-file=${pki.saKey}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--authorization-mode=Node,RBAC',
+      '--allow-privileged=true',
+      '--profiling=false',
+      '--event-ttl=1h',
+      '--max-requests-inflight=800',
+      '--max-mutating-requests-inflight=400',
     ],
     'kube-controller-manager': [
-      `--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--secure-port=0',
-      `--service-account-private-key-file=${pki.saKey}`, `--root-ca-file=${pki.caCert}`,
-      '--use-service-account-credentials=true', '--controllers=*,-nodeipam',
-      '--kube-api-qps=200', '--kube-api-burst=400', '--profiling=false',
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      `--service-account-private-key-file=${pki.saKey}`,
+      `--root-ca-file=${pki.caCert}`,
+      '--use-service-account-credentials=true',
+      '--controllers=*,-nodeipam',
+      '--kube-api-qps=200',
+      '--kube-api-burst=400',
+      '--profiling=false',
     ],
     'kube-scheduler': [
-      `--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--secure-port=0',
-      '--kube-api-qps=500', '--kube-api-burst=1000', '--profiling=false',
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--kube-api-qps=500',
+      '--kube-api-burst=1000',
+      '--profiling=false',
     ],
     kwok: [
-      `--kubeconfig=${kubeconfig}`, `--config=${join(p.dir, 'kwok.yaml')}`,
-      '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      '--node-lease-duration-seconds=40', `--server-address=127.0.0.1:${p.portBase + 3}`, '--cidr=10.244.0.0/16',
+      `--kubeconfig=${kubeconfig}`,
+      `--config=${join(p.dir, 'kwok.yaml')}`,
+      '--manage-all-nodes=false',
+      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+      '--node-lease-duration-seconds=40',
+      `--server-address=127.0.0.1:${p.portBase + 3}`,
+      '--cidr=10.244.0.0/16',
     ],
   };
-  return { name: c, bin: join(p.binDir, c), args: args[c], logFile: join(p.dir, 'logs', `${c}.log`), pidFile: pidFile(p, c) };
+  return {
+    name: c,
+    bin: join(p.binDir, c),
+    args: args[c],
+    logFile: join(p.dir, 'logs', `${c}.log`),
+    pidFile: pidFile(p, c),
+  };
 }
 
 /** The admin kubeconfig with embedded certificates, so it can be stored in a Secret as is. */
 export function kubeconfigFor(p: ClusterPlan, pki: Pki, contextName = `nvdax-${p.name}`): Record<string, unknown> {
   const b64 = (f: string) => readFileSync(f).toString('base64');
   return {
-    apiVersion: 'v1', kind: 'Config', 'current-context': contextName, preferences: {},
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': contextName,
+    preferences: {},
     clusters: [{ name: contextName, cluster: { server: serverURL(p), 'certificate-authority-data': b64(pki.caCert) } }],
-    users: [{ name: contextName, user: { 'client-certificate-data': b64(pki.adminCert), 'client-key-data': b64(pki.adminKey) } }],
+    users: [
+      {
+        name: contextName,
+        user: { 'client-certificate-data': b64(pki.adminCert), 'client-key-data': b64(pki.adminKey) },
+      },
+    ],
     contexts: [{ name: contextName, context: { cluster: contextName, user: contextName } }],
   };
 }
@@ -87,8 +131,11 @@ export function kubeconfigFor(p: ClusterPlan, pki: Pki, contextName = `nvdax-${p
 function kwokConfig(binDir: string): string {
   const shipped = join(binDir, 'kwok-stages');
   const files = [
-    'node/fast/node-initialize.yaml', 'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
-    ...readdirSync(join(shipped, 'pod/general')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').map((f) => `pod/general/${f}`),
+    'node/fast/node-initialize.yaml',
+    'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
+    ...readdirSync(join(shipped, 'pod/general'))
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .map((f) => `pod/general/${f}`),
   ];
   const docs = files.map((f) => readFileSync(join(shipped, f), 'utf8').trim());
   docs.push(readFileSync(join(import.meta.dirname, 'kwok-stages.yaml'), 'utf8').trim());
@@ -97,30 +144,52 @@ function kwokConfig(binDir: string): string {
 
 function get(p: ClusterPlan, pki: Pki, path: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port: apiserverPort(p), path, method: 'GET', timeout: timeoutMs,
-      ca: readFileSync(pki.caCert), cert: readFileSync(pki.adminCert), key: readFileSync(pki.adminKey),
-    }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: apiserverPort(p),
+        path,
+        method: 'GET',
+        timeout: timeoutMs,
+        ca: readFileSync(pki.caCert),
+        cert: readFileSync(pki.adminCert),
+        key: readFileSync(pki.adminKey),
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
   });
 }
 
-async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>, onTimeout: () => string): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+  onTimeout: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    try { if (await probe()) return; } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}: ${onTimeout()}`);
+    try {
+      if (await probe()) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}: ${onTimeout()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
-const tail = (file: string, n = 15) => existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').slice(-n).join('\n') : '(no log)';
+const tail = (file: string, n = 15) =>
+  existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').slice(-n).join('\n') : '(no log)';
 
 export function isRunning(p: ClusterPlan): boolean {
   return components.every((c) => livePid(pidFile(p, c)) !== undefined);
@@ -128,7 +197,10 @@ export function isRunning(p: ClusterPlan): boolean {
 
 export function pidsOf(p: ClusterPlan): Partial<Record<Component, number>> {
   const out: Partial<Record<Component, number>> = {};
-  for (const c of components) { const pid = livePid(pidFile(p, c)); if (pid) out[c] = pid; }
+  for (const c of components) {
+    const pid = livePid(pidFile(p, c));
+    if (pid) out[c] = pid;
+  }
   return out;
 }
 
@@ -138,12 +210,20 @@ export async function startComponent(p: ClusterPlan, c: Component): Promise<void
   if (livePid(pidFile(p, c)) !== undefined) return;
   startProc(procSpec(p, pki, c));
   if (c === 'kube-apiserver') {
-    await waitFor(`${p.name} kube-apiserver /readyz`, 60_000, async () => (await get(p, pki, '/readyz')).status === 200,
-      () => tail(join(p.dir, 'logs', 'kube-apiserver.log')));
+    await waitFor(
+      `${p.name} kube-apiserver /readyz`,
+      60_000,
+      async () => (await get(p, pki, '/readyz')).status === 200,
+      () => tail(join(p.dir, 'logs', 'kube-apiserver.log')),
+    );
   }
   if (c === 'etcd') {
-    await waitFor(`${p.name} etcd`, 30_000, async () => (await fetch(`http://127.0.0.1:${p.portBase}/health`)).ok,
-      () => tail(join(p.dir, 'logs', 'etcd.log')));
+    await waitFor(
+      `${p.name} etcd`,
+      30_000,
+      async () => (await fetch(`http://127.0.0.1:${p.portBase}/health`)).ok,
+      () => tail(join(p.dir, 'logs', 'etcd.log')),
+    );
   }
 }
 
@@ -153,8 +233,11 @@ export async function stopComponent(p: ClusterPlan, c: Component): Promise<boole
 
 function kubectl(p: ClusterPlan, args: string[], input?: string): string {
   try {
-    return execFileSync(join(p.binDir, 'kubectl'), ['--kubeconfig', join(p.dir, 'kubeconfig'), ...args],
-      { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    return execFileSync(join(p.binDir, 'kubectl'), ['--kubeconfig', join(p.dir, 'kubeconfig'), ...args], {
+      input,
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
   } catch (e) {
     throw new Error(`kubectl ${args.join(' ')} on ${p.name} failed: ${(e as { stderr?: string }).stderr ?? String(e)}`);
   }
@@ -162,7 +245,9 @@ function kubectl(p: ClusterPlan, args: string[], input?: string): string {
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const srv = createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    const srv = createServer()
+      .once('error', () => resolve(false))
+      .listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
@@ -171,7 +256,9 @@ export async function checkPorts(p: ClusterPlan): Promise<void> {
   const names = ['etcd client', 'etcd peer', 'kube-apiserver', 'kwok'];
   for (let i = 0; i < names.length; i++) {
     if (!(await portFree(p.portBase + i))) {
-      throw new Error(`port ${p.portBase + i} (${p.name} ${names[i]}) is in use: is another sim running on these ports (make sim-down / make sim-test-down, or another --port-base)?`);
+      throw new Error(
+        `port ${p.portBase + i} (${p.name} ${names[i]}) is in use: is another sim running on these ports (make sim-down / make sim-test-down, or another --port-base)?`,
+      );
     }
   }
 }
@@ -197,19 +284,39 @@ export async function up(p: ClusterPlan): Promise<void> {
   // New nodes carry node.kubernetes.io/not-ready:NoSchedule until kwok reports them Ready
   // and the node lifecycle controller lifts it; pods need the default ServiceAccount.
   // (The shape's own taints, e.g. nvidia.com/gpu=present:NoSchedule, stay: only the lifecycle ones must go.)
-  await waitFor(`${p.name} nodes Ready and without lifecycle taints`, 90_000, async () => {
-    const list = JSON.parse((await get(p, pki, '/api/v1/nodes')).body) as { items: Array<{ spec?: { taints?: Array<{ key: string }> }; status?: { conditions?: Array<{ type: string; status: string }> } }> };
-    return list.items.length === nodeCount && list.items.every((n) =>
-      !(n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/')) &&
-      n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-  }, () => kubectl(p, ['get', 'nodes', '-o', 'wide']) + tail(join(p.dir, 'logs', 'kwok.log')));
-  await waitFor(`${p.name} default ServiceAccount`, 60_000,
+  await waitFor(
+    `${p.name} nodes Ready and without lifecycle taints`,
+    90_000,
+    async () => {
+      const list = JSON.parse((await get(p, pki, '/api/v1/nodes')).body) as {
+        items: Array<{
+          spec?: { taints?: Array<{ key: string }> };
+          status?: { conditions?: Array<{ type: string; status: string }> };
+        }>;
+      };
+      return (
+        list.items.length === nodeCount &&
+        list.items.every(
+          (n) =>
+            !(n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/')) &&
+            n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        )
+      );
+    },
+    () => kubectl(p, ['get', 'nodes', '-o', 'wide']) + tail(join(p.dir, 'logs', 'kwok.log')),
+  );
+  await waitFor(
+    `${p.name} default ServiceAccount`,
+    60_000,
     async () => (await get(p, pki, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
-    () => tail(join(p.dir, 'logs', 'kube-controller-manager.log')));
+    () => tail(join(p.dir, 'logs', 'kube-controller-manager.log')),
+  );
 }
 
 /** Stops every component, etcd last (its data is wiped by the next `up`, so kwok never meets stale node leases). */
 export async function down(p: ClusterPlan): Promise<void> {
-  await Promise.all((['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver'] as const).map((c) => stopComponent(p, c)));
+  await Promise.all(
+    (['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver'] as const).map((c) => stopComponent(p, c)),
+  );
   await stopComponent(p, 'etcd');
 }

@@ -44,7 +44,10 @@ export function buildNodes(prefix: string, group: NodeGroup, region: string, def
   const out: NodeManifest[] = [];
   const zone = group.zone ?? defaultZone;
   for (let i = 0; i < group.count; i++) {
-    const kind = group.template === 'cpu' ? 'cpu' : `${group.template === 'gpu-container' ? 'gpu' : `cc${group.tee ?? 'snp'}`}-${(group.gpu ?? 'H100').toLowerCase()}`;
+    const kind =
+      group.template === 'cpu'
+        ? 'cpu'
+        : `${group.template === 'gpu-container' ? 'gpu' : `cc${group.tee ?? 'snp'}`}-${(group.gpu ?? 'H100').toLowerCase()}`;
     const name = `${prefix}-${kind}-${i}`;
     const tainted = i < (group.tainted ?? group.count);
     out.push(buildNode(name, tainted ? group : { ...group, taints: [] }, region, zone));
@@ -120,7 +123,12 @@ function buildNode(name: string, g: NodeGroup, region: string, zone: string): No
     status: {
       capacity: resources,
       allocatable: { ...resources },
-      nodeInfo: { architecture: 'amd64', operatingSystem: 'linux', kubeletVersion: 'fake', containerRuntimeVersion: 'containerd://2.1.0' },
+      nodeInfo: {
+        architecture: 'amd64',
+        operatingSystem: 'linux',
+        kubeletVersion: 'fake',
+        containerRuntimeVersion: 'containerd://2.1.0',
+      },
     },
   };
 }
@@ -152,7 +160,10 @@ export function runtimeClasses(): Array<Record<string, unknown>> {
 }
 
 /** Every object a simulated cluster of this shape starts with: RuntimeClasses, then nodes. */
-export function clusterObjects(cluster: string, shape: { region: string; nodes: NodeGroup[] }): Array<Record<string, unknown>> {
+export function clusterObjects(
+  cluster: string,
+  shape: { region: string; nodes: NodeGroup[] },
+): Array<Record<string, unknown>> {
   const nodes = shape.nodes.flatMap((g) => buildNodes(cluster, g, shape.region, `${shape.region}-a`));
   return [...runtimeClasses(), ...(nodes as unknown as Array<Record<string, unknown>>)];
 }

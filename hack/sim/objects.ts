@@ -8,9 +8,15 @@ import YAML from 'yaml';
 import { clusterObjects } from './nodes.ts';
 import { loadShapes } from './state.ts';
 
-const { values } = parseArgs({ options: { cluster: { type: 'string', default: 'default' }, shapes: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { cluster: { type: 'string', default: 'default' }, shapes: { type: 'string' } },
+});
 const shapes = loadShapes(values.shapes ?? join(import.meta.dirname, 'shapes.yaml'));
 const name = values.cluster ?? 'default';
 const shape = shapes[name] ?? shapes['default'];
 if (!shape) throw new Error(`--cluster: no shape "${name}" and no default in shapes.yaml`);
-process.stdout.write(clusterObjects(name, shape).map((o) => YAML.stringify(o, { version: '1.1' })).join('---\n'));
+process.stdout.write(
+  clusterObjects(name, shape)
+    .map((o) => YAML.stringify(o, { version: '1.1' }))
+    .join('---\n'),
+);

@@ -50,11 +50,27 @@ export async function stopProc(pidFile: string, graceMs = 30_000): Promise<boole
     rmSync(pidFile, { force: true });
     return false;
   }
-  try { process.kill(-pid, 'SIGTERM'); } catch { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
   const deadline = Date.now() + graceMs;
   while (livePid(pidFile) !== undefined && Date.now() < deadline) await sleep(100);
   if (livePid(pidFile) !== undefined) {
-    try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     while (livePid(pidFile) !== undefined) await sleep(50);
   }
   rmSync(pidFile, { force: true });

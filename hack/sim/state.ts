@@ -35,29 +35,41 @@ export function writeState(s: SimState): void {
 export function loadShapes(file: string): Record<string, ClusterShape> {
   const doc = YAML.parse(readFileSync(file, 'utf8')) as { clusters?: Record<string, ClusterShape> };
   const clusters = doc?.clusters;
-  if (!clusters || typeof clusters !== 'object') throw new Error(`${file}: clusters: required map of cluster name to shape`);
+  if (!clusters || typeof clusters !== 'object')
+    throw new Error(`${file}: clusters: required map of cluster name to shape`);
   for (const [name, shape] of Object.entries(clusters)) {
     if (typeof shape.region !== 'string') throw new Error(`${file}: clusters.${name}.region: required string`);
     if (!Array.isArray(shape.nodes)) throw new Error(`${file}: clusters.${name}.nodes: required list`);
     shape.nodes.forEach((g, i) => {
       const at = `${file}: clusters.${name}.nodes[${i}]`;
       if (!['cpu', 'gpu-container', 'gpu-confidential'].includes(g.template)) {
-        throw new Error(`${at}.template: Unsupported value "${g.template}": supported values: "cpu", "gpu-container", "gpu-confidential"`);
+        throw new Error(
+          `${at}.template: Unsupported value "${g.template}": supported values: "cpu", "gpu-container", "gpu-confidential"`,
+        );
       }
       if (!Number.isInteger(g.count) || g.count < 0) throw new Error(`${at}.count: must be an integer >= 0`);
-      if (g.gpu !== undefined && !isGpuModelName(g.gpu)) throw new Error(`${at}.gpu: Unsupported value "${g.gpu}": supported values: "H100", "H200", "A100", "L4"`);
-      if (g.tee !== undefined && g.tee !== 'snp' && g.tee !== 'tdx') throw new Error(`${at}.tee: Unsupported value "${g.tee}": supported values: "snp", "tdx"`);
+      if (g.gpu !== undefined && !isGpuModelName(g.gpu))
+        throw new Error(`${at}.gpu: Unsupported value "${g.gpu}": supported values: "H100", "H200", "A100", "L4"`);
+      if (g.tee !== undefined && g.tee !== 'snp' && g.tee !== 'tdx')
+        throw new Error(`${at}.tee: Unsupported value "${g.tee}": supported values: "snp", "tdx"`);
     });
   }
   return clusters;
 }
 
-export function planClusters(dir: string, names: string[], portBase: number, shapes: Record<string, ClusterShape>, binDir: string): SimState {
+export function planClusters(
+  dir: string,
+  names: string[],
+  portBase: number,
+  shapes: Record<string, ClusterShape>,
+  binDir: string,
+): SimState {
   const bad = names.filter((n) => !/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(n));
   if (bad.length) throw new Error(`CLUSTERS: invalid cluster name(s) ${bad.join(', ')}: use lower-case DNS labels`);
   const fallback = shapes['default'];
   return {
-    dir, binDir,
+    dir,
+    binDir,
     clusters: names.map((name, i) => {
       const shape = shapes[name] ?? fallback;
       if (!shape) throw new Error(`no shape for cluster "${name}" and no "default" shape`);

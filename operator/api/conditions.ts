@@ -10,11 +10,18 @@ export const condition: Schema = obj(
   'One aspect of the current state of this object, as in metav1.Condition.',
   {
     type: str('Condition type in CamelCase, e.g. Ready.', { pattern: patterns.conditionType }),
-    status: oneOf('ConditionStatus', 'Whether the condition holds: True, False or Unknown.', Object.values(ConditionStatus)),
-    observedGeneration: int('metadata.generation the condition was computed from; older than metadata.generation means stale.', {
-      minimum: 0,
-      format: 'int64',
-    }),
+    status: oneOf(
+      'ConditionStatus',
+      'Whether the condition holds: True, False or Unknown.',
+      Object.values(ConditionStatus),
+    ),
+    observedGeneration: int(
+      'metadata.generation the condition was computed from; older than metadata.generation means stale.',
+      {
+        minimum: 0,
+        format: 'int64',
+      },
+    ),
     lastTransitionTime: time('When the condition last changed status.'),
     reason: str('Machine-readable CamelCase reason for the last transition, e.g. NoMatchingPool.', {
       pattern: patterns.reason,

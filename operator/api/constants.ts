@@ -30,12 +30,20 @@ export const TeeType = { SNP: 'snp', TDX: 'tdx' } as const;
 export type TeeType = Values<typeof TeeType>;
 
 export const InferenceEngine = {
-  VLLM: 'vLLM', Triton: 'Triton', ONNXRuntime: 'ONNXRuntime', TGI: 'TGI', Custom: 'Custom',
+  VLLM: 'vLLM',
+  Triton: 'Triton',
+  ONNXRuntime: 'ONNXRuntime',
+  TGI: 'TGI',
+  Custom: 'Custom',
 } as const;
 export type InferenceEngine = Values<typeof InferenceEngine>;
 
 export const TrainingEngine = {
-  PyTorch: 'PyTorch', DeepSpeed: 'DeepSpeed', JAX: 'JAX', Flower: 'Flower', Custom: 'Custom',
+  PyTorch: 'PyTorch',
+  DeepSpeed: 'DeepSpeed',
+  JAX: 'JAX',
+  Flower: 'Flower',
+  Custom: 'Custom',
 } as const;
 export type TrainingEngine = Values<typeof TrainingEngine>;
 
@@ -63,16 +71,29 @@ export type ConditionStatus = Values<typeof ConditionStatus>;
 
 /** Job lifecycle. Pending: waiting for escrow or a pool; Scheduled: placed, pods starting. */
 export const JobPhase = {
-  Pending: 'Pending', Scheduled: 'Scheduled', Running: 'Running',
-  Succeeded: 'Succeeded', Failed: 'Failed', Suspended: 'Suspended',
+  Pending: 'Pending',
+  Scheduled: 'Scheduled',
+  Running: 'Running',
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+  Suspended: 'Suspended',
 } as const;
 export type JobPhase = Values<typeof JobPhase>;
 
-export const PoolPhase = { Pending: 'Pending', Ready: 'Ready', Degraded: 'Degraded', Disconnected: 'Disconnected' } as const;
+export const PoolPhase = {
+  Pending: 'Pending',
+  Ready: 'Ready',
+  Degraded: 'Degraded',
+  Disconnected: 'Disconnected',
+} as const;
 export type PoolPhase = Values<typeof PoolPhase>;
 
 export const SettlementTxType = {
-  Deposit: 'Deposit', Charge: 'Charge', Refund: 'Refund', VerifierFee: 'VerifierFee', Slash: 'Slash',
+  Deposit: 'Deposit',
+  Charge: 'Charge',
+  Refund: 'Refund',
+  VerifierFee: 'VerifierFee',
+  Slash: 'Slash',
 } as const;
 export type SettlementTxType = Values<typeof SettlementTxType>;
 
@@ -141,6 +162,18 @@ export type PoolReason = Values<typeof PoolReason>;
 
 /** Every enum above by name, so the type generator can check it imports the right union. */
 export const enums = {
-  Tier, TeeType, InferenceEngine, TrainingEngine, EndpointProtocol, Transport, TrainingMode, Aggregation,
-  ClusterMode, GpuMode, ConditionStatus, JobPhase, PoolPhase, SettlementTxType,
+  Tier,
+  TeeType,
+  InferenceEngine,
+  TrainingEngine,
+  EndpointProtocol,
+  Transport,
+  TrainingMode,
+  Aggregation,
+  ClusterMode,
+  GpuMode,
+  ConditionStatus,
+  JobPhase,
+  PoolPhase,
+  SettlementTxType,
 } as const;

@@ -77,7 +77,8 @@ export function customResourceDefinition(def: KindDef): Record<string, unknown> 
     subresources: { status: {} },
     additionalPrinterColumns: def.printerColumns,
   };
-  if (def.selectableFields?.length) version['selectableFields'] = def.selectableFields.map((jsonPath) => ({ jsonPath }));
+  if (def.selectableFields?.length)
+    version['selectableFields'] = def.selectableFields.map((jsonPath) => ({ jsonPath }));
   version['schema'] = { openAPIV3Schema: publicSchema(rootSchema(def)) };
   return {
     apiVersion: 'apiextensions.k8s.io/v1',

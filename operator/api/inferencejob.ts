@@ -29,31 +29,47 @@ const autoscaling = obj(
   },
 );
 
-const endpoint = obj('Endpoint', 'How requests reach the model.', {
-  protocol: oneOf(
-    'EndpointProtocol',
-    'API the endpoint speaks: OpenAI (chat/completions) or OpenInference (KServe Open Inference Protocol v2).',
-    Object.values(EndpointProtocol),
-    EndpointProtocol.OpenAI,
-  ),
-  transport: oneOf('Transport', 'HTTP or GRPC. The OpenAI protocol is HTTP only.', Object.values(Transport), Transport.HTTP),
-  port: int('Port the runtime container listens on; the gateway forwards to it.', { minimum: 1, maximum: 65535, default: 8000 }),
-}, {
-  rules: [
-    {
-      rule: "self.protocol != 'OpenAI' || self.transport == 'HTTP'",
-      message: 'the OpenAI protocol is served over HTTP only',
-      fieldPath: '.transport',
-    },
-  ],
-});
+const endpoint = obj(
+  'Endpoint',
+  'How requests reach the model.',
+  {
+    protocol: oneOf(
+      'EndpointProtocol',
+      'API the endpoint speaks: OpenAI (chat/completions) or OpenInference (KServe Open Inference Protocol v2).',
+      Object.values(EndpointProtocol),
+      EndpointProtocol.OpenAI,
+    ),
+    transport: oneOf(
+      'Transport',
+      'HTTP or GRPC. The OpenAI protocol is HTTP only.',
+      Object.values(Transport),
+      Transport.HTTP,
+    ),
+    port: int('Port the runtime container listens on; the gateway forwards to it.', {
+      minimum: 1,
+      maximum: 65535,
+      default: 8000,
+    }),
+  },
+  {
+    rules: [
+      {
+        rule: "self.protocol != 'OpenAI' || self.transport == 'HTTP'",
+        message: 'the OpenAI protocol is served over HTTP only',
+        fieldPath: '.transport',
+      },
+    ],
+  },
+);
 
 const endpointStatus = obj(
   'EndpointStatus',
   'An address the job is served at.',
   {
     name: str('Endpoint name, e.g. default.', { pattern: patterns.dnsLabel }),
-    url: str('URL requesters call (through the gateway, which encrypts to the attested workload).', { maxLength: 2048 }),
+    url: str('URL requesters call (through the gateway, which encrypts to the attested workload).', {
+      maxLength: 2048,
+    }),
     protocol: oneOf('EndpointProtocol', 'API spoken there.', Object.values(EndpointProtocol)),
   },
   { required: ['name', 'url'] },
@@ -71,7 +87,12 @@ export const inferenceJob: KindDef = {
     {
       suspend: bool('Stop serving and release the GPUs while keeping the job; set false to resume.', false),
       model: model('to serve'),
-      runtime: runtime('InferenceRuntime', 'InferenceEngine', Object.values(InferenceEngine), 'vLLM, Triton, ONNXRuntime, TGI'),
+      runtime: runtime(
+        'InferenceRuntime',
+        'InferenceEngine',
+        Object.values(InferenceEngine),
+        'vLLM, Triton, ONNXRuntime, TGI',
+      ),
       resources: resources('replica'),
       replicas: int('Fixed number of replicas. Unset and no autoscaling: 1.', { minimum: 0, maximum: 100 }),
       autoscaling,

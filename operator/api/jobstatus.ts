@@ -17,7 +17,9 @@ const placement = obj('Placement', 'Where the job was placed and the price quote
   gpus: int('GPUs allocated in total (all replicas or workers).', { minimum: 0 }),
   price: str('Price quoted at placement, NVDAx per GPU-hour; charges use it.', { pattern: patterns.price }),
   teeType: oneOf('TeeType', 'TEE type of the nodes, for confidential jobs.', Object.values(TeeType)),
-  runtimeClass: str('RuntimeClass the pods run with (e.g. kata-qemu-nvidia-gpu-snp).', { pattern: patterns.dnsSubdomain }),
+  runtimeClass: str('RuntimeClass the pods run with (e.g. kata-qemu-nvidia-gpu-snp).', {
+    pattern: patterns.dnsSubdomain,
+  }),
   scheduledTime: time('When the job was placed.'),
 });
 
@@ -110,8 +112,7 @@ export function slaFrozenOncePlaced(): CelRule[] {
     ...immutableOncePlaced(['sla.tier', 'sla.maxLatencyMs', 'sla.priceCap', 'sla.regions', 'sla.dataResidency']),
     {
       rule:
-        `${notPlaced} || !has(self.${d}) || ` +
-        `(has(oldSelf.${d}) && duration(self.${d}) >= duration(oldSelf.${d}))`,
+        `${notPlaced} || !has(self.${d}) || ` + `(has(oldSelf.${d}) && duration(self.${d}) >= duration(oldSelf.${d}))`,
       message: `${d} may only grow ${placedNote}: keep it, lengthen it or remove it`,
       fieldPath: `.${d}`,
     },

@@ -30,8 +30,18 @@ const objectMeta: Json = {
 };
 
 const copied = [
-  'type', 'enum', 'default', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum',
-  'minItems', 'maxItems', 'maxProperties', 'required',
+  'type',
+  'enum',
+  'default',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'minItems',
+  'maxItems',
+  'maxProperties',
+  'required',
 ] as const;
 
 export function toAjv(s: Schema, path = ''): Json {

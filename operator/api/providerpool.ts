@@ -59,7 +59,9 @@ const baseRate = obj(
   'BaseRate',
   'The base price of one GPU product in one mode.',
   {
-    gpuProduct: str('GPU product (GFD nvidia.com/gpu.product), e.g. NVIDIA-H100-80GB-HBM3.', { pattern: patterns.gpuProduct }),
+    gpuProduct: str('GPU product (GFD nvidia.com/gpu.product), e.g. NVIDIA-H100-80GB-HBM3.', {
+      pattern: patterns.gpuProduct,
+    }),
     mode: oneOf(
       'GpuMode',
       'Which GPUs of the product the rate is for: Container (nvidia.com/gpu) or Confidential (vm-passthrough for ' +
@@ -89,20 +91,36 @@ const capacity = obj(
   'GpuCapacity',
   'GPUs of one product in the member cluster (nodes matching nodeSelector only).',
   {
-    gpuProduct: str('GPU product as observed: the GFD label, or the model derived for confidential nodes; "unknown" when the node does not say (status is the operator\'s, so any observed name is kept).', { maxLength: 128 }),
-    mode: oneOf('GpuMode', 'Container: GPU device plugin nodes (nvidia.com/gpu). Confidential: vm-passthrough nodes for Confidential Containers (sandbox device plugin).', Object.values(GpuMode)),
-    resourceName: str('Extended resource a pod requests for these GPUs, e.g. nvidia.com/gpu, nvidia.com/pgpu or nvidia.com/GH100_H100_SXM5_80GB.', { maxLength: 253 }),
+    gpuProduct: str(
+      'GPU product as observed: the GFD label, or the model derived for confidential nodes; "unknown" when the node does not say (status is the operator\'s, so any observed name is kept).',
+      { maxLength: 128 },
+    ),
+    mode: oneOf(
+      'GpuMode',
+      'Container: GPU device plugin nodes (nvidia.com/gpu). Confidential: vm-passthrough nodes for Confidential Containers (sandbox device plugin).',
+      Object.values(GpuMode),
+    ),
+    resourceName: str(
+      'Extended resource a pod requests for these GPUs, e.g. nvidia.com/gpu, nvidia.com/pgpu or nvidia.com/GH100_H100_SXM5_80GB.',
+      { maxLength: 253 },
+    ),
     gpuMemory: str('Memory per GPU (e.g. 81559Mi).', { pattern: patterns.nonNegativeQuantity }),
     nodes: int('Nodes with this product.', { minimum: 0 }),
     total: int('GPUs in node capacity.', { minimum: 0 }),
     allocatable: int('GPUs schedulable (node allocatable, nodes Ready and schedulable).', { minimum: 0 }),
     inUse: int('GPUs requested by running or bound pods.', { minimum: 0 }),
     available: int('allocatable - inUse.', { minimum: 0 }),
-    largestFreeBlock: int('Most free GPUs on a single node: the largest job (GPUs per pod) that fits now.', { minimum: 0 }),
-    teeTypes: list('TEE types of the CC-ready nodes (Confidential mode only).', oneOf('TeeType', 'A TEE type.', Object.values(TeeType)), {
-      maxItems: 2,
-      listType: 'set',
+    largestFreeBlock: int('Most free GPUs on a single node: the largest job (GPUs per pod) that fits now.', {
+      minimum: 0,
     }),
+    teeTypes: list(
+      'TEE types of the CC-ready nodes (Confidential mode only).',
+      oneOf('TeeType', 'A TEE type.', Object.values(TeeType)),
+      {
+        maxItems: 2,
+        listType: 'set',
+      },
+    ),
   },
   { required: ['gpuProduct', 'mode', 'resourceName'] },
 );
@@ -127,15 +145,20 @@ export const providerPool: KindDef = {
         'Provider',
         'Who operates the pool.',
         {
-          address: str('Ethereum address of the provider: paid for usage, and its stake is slashed for breaches. Immutable.', {
-            pattern: patterns.address,
-            rules: [{ rule: 'self == oldSelf', message: 'address is immutable' }],
-          }),
+          address: str(
+            'Ethereum address of the provider: paid for usage, and its stake is slashed for breaches. Immutable.',
+            {
+              pattern: patterns.address,
+              rules: [{ rule: 'self == oldSelf', message: 'address is immutable' }],
+            },
+          ),
           displayName: str('Name shown to requesters.', { maxLength: 63 }),
         },
         { required: ['address'] },
       ),
-      region: str('Region the GPUs are in, e.g. eu-west; matched with a job sla.regions.', { pattern: patterns.region }),
+      region: str('Region the GPUs are in, e.g. eu-west; matched with a job sla.regions.', {
+        pattern: patterns.region,
+      }),
       jurisdiction: str(
         'Country (ISO 3166-1 alpha-2, e.g. DE) whose law applies to the data centre; matched with sla.dataResidency.',
         { pattern: patterns.country },
@@ -158,11 +181,15 @@ export const providerPool: KindDef = {
         listType: 'set',
         default: Object.values(Tier),
       }),
-      confidentialRuntimes: list('Confidential runtime classes offered. Empty: no confidential jobs.', confidentialRuntime, {
-        maxItems: 8,
-        listType: 'map',
-        keys: ['runtimeClassName'],
-      }),
+      confidentialRuntimes: list(
+        'Confidential runtime classes offered. Empty: no confidential jobs.',
+        confidentialRuntime,
+        {
+          maxItems: 8,
+          listType: 'map',
+          keys: ['runtimeClassName'],
+        },
+      ),
       unschedulable: bool('Take no new jobs (running jobs continue), like kubectl cordon.', false),
       development: bool(
         'A development pool: Confidential Containers runtime classes without a hardware TEE (kata-qemu-coco-dev) ' +
@@ -184,13 +211,21 @@ export const providerPool: KindDef = {
     ),
     conditions: conditions(`Types: ${Object.values(PoolConditionType).join(', ')}.`),
     observedGeneration: int('metadata.generation this status reflects.', { minimum: 0, format: 'int64' }),
-    capacity: list('GPU capacity per product, mode and resource name (one product can be exposed under two resource names on different nodes).', capacity, { maxItems: 32, listType: 'map', keys: ['gpuProduct', 'mode', 'resourceName'] }),
+    capacity: list(
+      'GPU capacity per product, mode and resource name (one product can be exposed under two resource names on different nodes).',
+      capacity,
+      { maxItems: 32, listType: 'map', keys: ['gpuProduct', 'mode', 'resourceName'] },
+    ),
     totalGpus: int('GPUs in all products.', { minimum: 0 }),
     availableGpus: int('Free GPUs in all products.', { minimum: 0 }),
     activeJobs: int('Jobs placed on the pool and not finished.', { minimum: 0 }),
-    runtimeClasses: list('RuntimeClasses present in the member cluster that jobs can use.', str('A RuntimeClass name.', {
-      pattern: patterns.dnsSubdomain,
-    }), { maxItems: 32, listType: 'set' }),
+    runtimeClasses: list(
+      'RuntimeClasses present in the member cluster that jobs can use.',
+      str('A RuntimeClass name.', {
+        pattern: patterns.dnsSubdomain,
+      }),
+      { maxItems: 32, listType: 'set' },
+    ),
     lastHeartbeatTime: time('Last successful probe of (or heartbeat from) the member cluster.'),
     reputation: str('Score in [0, 1] from SLA compliance and verification results; higher wins ties.', {
       pattern: patterns.fraction,
@@ -205,9 +240,21 @@ export const providerPool: KindDef = {
     { name: 'GPUs', type: 'integer', jsonPath: '.status.totalGpus', description: 'GPUs in the pool.' },
     { name: 'Available', type: 'integer', jsonPath: '.status.availableGpus', description: 'Free GPUs.' },
     { name: 'Reputation', type: 'string', jsonPath: '.status.reputation', description: 'Score in [0, 1].' },
-    { name: 'Provider', type: 'string', jsonPath: '.spec.provider.address', description: 'Provider address.', priority: 1 },
+    {
+      name: 'Provider',
+      type: 'string',
+      jsonPath: '.spec.provider.address',
+      description: 'Provider address.',
+      priority: 1,
+    },
     { name: 'Jurisdiction', type: 'string', jsonPath: '.spec.jurisdiction', description: 'Jurisdiction.', priority: 1 },
-    { name: 'Access', type: 'string', jsonPath: '.spec.cluster.mode', description: 'How the hub reaches it.', priority: 1 },
+    {
+      name: 'Access',
+      type: 'string',
+      jsonPath: '.spec.cluster.mode',
+      description: 'How the hub reaches it.',
+      priority: 1,
+    },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
 };

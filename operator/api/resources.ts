@@ -8,13 +8,22 @@ import type { InferenceJob, ProviderPool, TrainingJob } from './types.gen.ts';
 const namespaced = (scope: 'Namespaced' | 'Cluster'): boolean => scope === 'Namespaced';
 
 export const providerPools: ResourceType = resourceType(
-  API_VERSION, 'ProviderPool', resources.ProviderPool.plural, namespaced(resources.ProviderPool.scope),
+  API_VERSION,
+  'ProviderPool',
+  resources.ProviderPool.plural,
+  namespaced(resources.ProviderPool.scope),
 );
 export const inferenceJobs: ResourceType = resourceType(
-  API_VERSION, 'InferenceJob', resources.InferenceJob.plural, namespaced(resources.InferenceJob.scope),
+  API_VERSION,
+  'InferenceJob',
+  resources.InferenceJob.plural,
+  namespaced(resources.InferenceJob.scope),
 );
 export const trainingJobs: ResourceType = resourceType(
-  API_VERSION, 'TrainingJob', resources.TrainingJob.plural, namespaced(resources.TrainingJob.scope),
+  API_VERSION,
+  'TrainingJob',
+  resources.TrainingJob.plural,
+  namespaced(resources.TrainingJob.scope),
 );
 
 export type ProviderPoolObject = ProviderPool & KubeObject;

@@ -54,7 +54,7 @@ export const sla: Schema = obj(
     ),
     dataResidency: list(
       'Jurisdictions where the workload and its data may be processed: ISO 3166-1 alpha-2 country codes, or EU for ' +
-        "any EU member state. A pool qualifies only if its spec.jurisdiction is listed. Empty: no restriction.",
+        'any EU member state. A pool qualifies only if its spec.jurisdiction is listed. Empty: no restriction.',
       str('A country code (ISO 3166-1 alpha-2) or EU.', { pattern: patterns.country }),
       { maxItems: 32, listType: 'set' },
     ),

@@ -24,7 +24,7 @@ const federated = obj(
     aggregation: oneOf(
       'Aggregation',
       'How updates are combined. FedAvg: weighted average. SecureAggregation: the aggregator sees only the sum of ' +
-        'masked updates, never one participant\'s update (needs minParticipants >= 3).',
+        "masked updates, never one participant's update (needs minParticipants >= 3).",
       Object.values(Aggregation),
       Aggregation.FedAvg,
     ),
@@ -38,7 +38,8 @@ const federated = obj(
     rules: [
       {
         rule: "self.aggregation != 'SecureAggregation' || self.minParticipants >= 3",
-        message: 'SecureAggregation needs minParticipants >= 3: with two, each participant can subtract its own update from the sum',
+        message:
+          'SecureAggregation needs minParticipants >= 3: with two, each participant can subtract its own update from the sum',
         fieldPath: '.minParticipants',
       },
     ],
@@ -49,17 +50,24 @@ const checkpoint = obj(
   'Checkpoint',
   'Periodic checkpoints, so a retry resumes instead of starting over.',
   {
-    uri: str('Where checkpoints are written (s3://bucket/prefix, gs://..., pvc://claim/path).', { pattern: patterns.uri }),
+    uri: str('Where checkpoints are written (s3://bucket/prefix, gs://..., pvc://claim/path).', {
+      pattern: patterns.uri,
+    }),
     interval: positiveDuration('Time between checkpoints, e.g. 15m.', '30m'),
     keep: int('Most recent checkpoints kept.', { minimum: 1, maximum: 100, default: 3 }),
   },
   { required: ['uri'] },
 );
 
-const dataset = obj('Dataset', 'Training data, pinned by content hash.', {
-  uri: str('Where the data is read from (s3://, gs://, hf://datasets/...).', { pattern: patterns.uri }),
-  hash: str('Content hash of the data: sha256:<64 hex> or 0x + 64 hex.', { pattern: patterns.contentHash }),
-}, { required: ['uri'] });
+const dataset = obj(
+  'Dataset',
+  'Training data, pinned by content hash.',
+  {
+    uri: str('Where the data is read from (s3://, gs://, hf://datasets/...).', { pattern: patterns.uri }),
+    hash: str('Content hash of the data: sha256:<64 hex> or 0x + 64 hex.', { pattern: patterns.contentHash }),
+  },
+  { required: ['uri'] },
+);
 
 const participant = obj(
   'Participant',
@@ -89,7 +97,10 @@ export const trainingJob: KindDef = {
     'TrainingJobSpec',
     'What to train, how, on what hardware, at which service level and price.',
     {
-      suspend: bool('Stop the workers (after a checkpoint, when configured) and release the GPUs; set false to resume.', false),
+      suspend: bool(
+        'Stop the workers (after a checkpoint, when configured) and release the GPUs; set false to resume.',
+        false,
+      ),
       mode: oneOf(
         'TrainingMode',
         'Distributed: all workers on one pool train one model together (data or model parallel). Federated: workers ' +
@@ -98,18 +109,26 @@ export const trainingJob: KindDef = {
       ),
       model: model('to start from (fine-tuning); unset trains from scratch'),
       dataset,
-      runtime: runtime('TrainingRuntime', 'TrainingEngine', Object.values(TrainingEngine), 'PyTorch, DeepSpeed, JAX, Flower'),
+      runtime: runtime(
+        'TrainingRuntime',
+        'TrainingEngine',
+        Object.values(TrainingEngine),
+        'PyTorch, DeepSpeed, JAX, Flower',
+      ),
       workers: int('Workers (Distributed: ranks; Federated: participants).', { minimum: 1, maximum: 1024, default: 1 }),
       resources: resources('worker'),
       federated,
       checkpoint,
       sla,
       confidential,
-      retries: int('Times to restart the job (from the last checkpoint) after a failure or a lost pool before it fails.', {
-        minimum: 0,
-        maximum: 10,
-        default: 3,
-      }),
+      retries: int(
+        'Times to restart the job (from the last checkpoint) after a failure or a lost pool before it fails.',
+        {
+          minimum: 0,
+          maximum: 10,
+          default: 3,
+        },
+      ),
       payment,
     },
     {
@@ -156,7 +175,14 @@ export const trainingJob: KindDef = {
   }),
   rootRules: [
     ...immutableOncePlaced([
-      'model', 'dataset', 'runtime', 'workers', 'resources', 'federated', 'checkpoint', 'confidential',
+      'model',
+      'dataset',
+      'runtime',
+      'workers',
+      'resources',
+      'federated',
+      'checkpoint',
+      'confidential',
     ]),
     ...slaFrozenOncePlaced(),
     attemptsOnlyGrow,

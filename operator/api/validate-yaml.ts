@@ -70,7 +70,11 @@ function describe(obj: unknown, index: number): string {
   return `${kind}/${String(name)}`;
 }
 
-export function validateYaml(text: string, file: string, validate: (m: unknown) => FieldError[] = validateManifest): FileResult {
+export function validateYaml(
+  text: string,
+  file: string,
+  validate: (m: unknown) => FieldError[] = validateManifest,
+): FileResult {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
   const result: FileResult = { objects: 0, diagnostics: [] };
@@ -79,7 +83,13 @@ export function validateYaml(text: string, file: string, validate: (m: unknown) 
   list.forEach((doc, i) => {
     if (doc.errors.length) {
       for (const e of doc.errors) {
-        result.diagnostics.push({ file, line: lineAt(e.pos[0]), object: `document ${i + 1}`, path: '(yaml)', message: e.message });
+        result.diagnostics.push({
+          file,
+          line: lineAt(e.pos[0]),
+          object: `document ${i + 1}`,
+          path: '(yaml)',
+          message: e.message,
+        });
       }
       return;
     }
@@ -87,7 +97,13 @@ export function validateYaml(text: string, file: string, validate: (m: unknown) 
     try {
       obj = doc.toJS(); // throws e.g. on excessive alias expansion (a "billion laughs" file)
     } catch (e) {
-      result.diagnostics.push({ file, line: lineAt(doc.range[0]), object: `document ${i + 1}`, path: '(yaml)', message: e instanceof Error ? e.message : String(e) });
+      result.diagnostics.push({
+        file,
+        line: lineAt(doc.range[0]),
+        object: `document ${i + 1}`,
+        path: '(yaml)',
+        message: e instanceof Error ? e.message : String(e),
+      });
       return;
     }
     if (obj === null || obj === undefined) return; // empty document, e.g. a trailing ---

@@ -72,7 +72,10 @@ function fromAjv(e: ErrorObject, root: Schema, data: unknown): FieldError | unde
     case 'additionalProperties':
       return { path: join(path, String(p['additionalProperty']), false), message: 'unknown field' };
     case 'enum':
-      return { path, message: `Unsupported value: ${quote(valueAt(data, e.instancePath))}: ${supported(node?.enum ?? [])}` };
+      return {
+        path,
+        message: `Unsupported value: ${quote(valueAt(data, e.instancePath))}: ${supported(node?.enum ?? [])}`,
+      };
     case 'pattern':
       return { path, message: `must match ${String(p['pattern'])}${node?.hint ? ` (${node.hint})` : ''}` };
     case 'minimum':
@@ -146,7 +149,11 @@ function duplicateKeys(s: Schema, v: unknown, path: string, out: FieldError[]): 
 function celError(path: string, r: CelRule, failure?: string): FieldError {
   const at = r.fieldPath ? `${path}${r.fieldPath}`.replace(/^\./, '') : path;
   if (failure) return { path: at, message: `Invalid value: evaluating ${r.rule}: ${failure}` };
-  const prefix = { FieldValueRequired: 'Required value: ', FieldValueForbidden: 'Forbidden: ', FieldValueDuplicate: 'Duplicate value: ' };
+  const prefix = {
+    FieldValueRequired: 'Required value: ',
+    FieldValueForbidden: 'Forbidden: ',
+    FieldValueDuplicate: 'Duplicate value: ',
+  };
   return { path: at, message: `${r.reason && r.reason !== 'FieldValueInvalid' ? prefix[r.reason] : ''}${r.message}` };
 }
 
@@ -157,11 +164,17 @@ function metadataErrors(meta: unknown, kind: Kind): FieldError[] {
   if (name === undefined && meta['generateName'] === undefined) {
     errs.push({ path: 'metadata.name', message: 'Required value: name or generateName is required' });
   } else if (typeof name === 'string' && (!dnsSubdomain.test(name) || name.length > 253)) {
-    errs.push({ path: 'metadata.name', message: `Invalid value: ${quote(name)}: must be ${patterns.dnsSubdomain.hint} (at most 253 characters)` });
+    errs.push({
+      path: 'metadata.name',
+      message: `Invalid value: ${quote(name)}: must be ${patterns.dnsSubdomain.hint} (at most 253 characters)`,
+    });
   }
   const ns = meta['namespace'];
   if (typeof ns === 'string' && resources[kind].scope === 'Namespaced' && !dnsLabel.test(ns)) {
-    errs.push({ path: 'metadata.namespace', message: `Invalid value: ${quote(ns)}: must be ${patterns.dnsLabel.hint}` });
+    errs.push({
+      path: 'metadata.namespace',
+      message: `Invalid value: ${quote(ns)}: must be ${patterns.dnsLabel.hint}`,
+    });
   }
   return errs;
 }
@@ -186,13 +199,19 @@ export class Validator {
 
   /** All errors in a parsed manifest; [] when the API server would accept it (on create). */
   validate(manifest: unknown): FieldError[] {
-    if (!isObject(manifest)) return [{ path: '(root)', message: 'must be a Kubernetes object (a mapping with apiVersion and kind)' }];
+    if (!isObject(manifest))
+      return [{ path: '(root)', message: 'must be a Kubernetes object (a mapping with apiVersion and kind)' }];
     const { apiVersion, kind } = manifest;
     const errs: FieldError[] = [];
     if (apiVersion === undefined) errs.push({ path: 'apiVersion', message: 'Required value' });
-    else if (apiVersion !== API_VERSION) errs.push({ path: 'apiVersion', message: `Unsupported value: ${quote(apiVersion)}: ${supported([API_VERSION])}` });
+    else if (apiVersion !== API_VERSION)
+      errs.push({
+        path: 'apiVersion',
+        message: `Unsupported value: ${quote(apiVersion)}: ${supported([API_VERSION])}`,
+      });
     if (kind === undefined) errs.push({ path: 'kind', message: 'Required value' });
-    else if (!kinds.includes(kind as Kind)) errs.push({ path: 'kind', message: `Unsupported value: ${quote(kind)}: ${supported(kinds)}` });
+    else if (!kinds.includes(kind as Kind))
+      errs.push({ path: 'kind', message: `Unsupported value: ${quote(kind)}: ${supported(kinds)}` });
     if (errs.length) return errs;
     return this.validateKind(kind as Kind, manifest);
   }

@@ -10,7 +10,11 @@ import { untoleratedTaint, type Toleration } from './taints.ts';
 export interface NodeView {
   metadata?: { name?: string; labels?: Record<string, string> };
   spec?: { unschedulable?: boolean; taints?: Array<{ key: string; effect: string; value?: string }> };
-  status?: { capacity?: Record<string, string>; allocatable?: Record<string, string>; conditions?: Array<{ type: string; status: string }> };
+  status?: {
+    capacity?: Record<string, string>;
+    allocatable?: Record<string, string>;
+    conditions?: Array<{ type: string; status: string }>;
+  };
 }
 export interface PodView {
   metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
@@ -75,7 +79,10 @@ export function count(q: string | undefined): number {
   return Number.isFinite(n) && n >= 0 ? Math.floor(n) : 0;
 }
 
-export function selectorMatches(selector: Record<string, string> | undefined, nodeLabels: Record<string, string> | undefined): boolean {
+export function selectorMatches(
+  selector: Record<string, string> | undefined,
+  nodeLabels: Record<string, string> | undefined,
+): boolean {
   if (!selector) return true;
   return Object.entries(selector).every(([k, v]) => nodeLabels?.[k] === v);
 }
@@ -111,10 +118,15 @@ export function productOf(n: NodeView, resource: string): { product: string; mod
   if (!model) {
     for (const k of Object.keys(l)) {
       const m = nfdNvidiaPciLabel.exec(k);
-      if (m?.[1] && l[k] === 'true') { model = modelByPciDevice(m[1]); if (model) break; }
+      if (m?.[1] && l[k] === 'true') {
+        model = modelByPciDevice(m[1]);
+        if (model) break;
+      }
     }
   }
-  return model ? { product: model.product, mode: 'confidential', memoryMiB: model.memoryMiB } : { product: `unknown (${resource})`, mode: 'confidential' };
+  return model
+    ? { product: model.product, mode: 'confidential', memoryMiB: model.memoryMiB }
+    : { product: `unknown (${resource})`, mode: 'confidential' };
 }
 
 export function ccReady(n: NodeView): Tee | undefined {
@@ -153,8 +165,12 @@ export interface CapacityOptions {
  * pods count against a node when bound to it and not terminal; a tainted node counts as
  * allocatable only when the operator's tolerations cover its taints.
  */
-export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodView[], runtimeClasses: readonly RuntimeClassView[],
-  opts: CapacityOptions = {}): PoolCapacity {
+export function computeCapacity(
+  nodes: readonly NodeView[],
+  pods: readonly PodView[],
+  runtimeClasses: readonly RuntimeClassView[],
+  opts: CapacityOptions = {},
+): PoolCapacity {
   const { nodeSelector, tolerations = gpuTolerations, development = false } = opts;
   const mine = nodes.filter((n) => selectorMatches(nodeSelector, n.metadata?.labels));
   const names = new Set(mine.map((n) => n.metadata?.name));
@@ -173,12 +189,25 @@ export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodVi
   for (const n of mine) {
     const l = n.metadata?.labels ?? {};
     const tee = nodeReady(n) ? ccReady(n) : undefined;
-    if (tee) { readyCcNodes.push(n); tees.add(tee); } else if (l['nvidia.com/cc.capable'] === 'true' || l[labels.workloadConfig] === 'vm-passthrough') notReadyCc++;
+    if (tee) {
+      readyCcNodes.push(n);
+      tees.add(tee);
+    } else if (l['nvidia.com/cc.capable'] === 'true' || l[labels.workloadConfig] === 'vm-passthrough') notReadyCc++;
     for (const [resource, q] of Object.entries(n.status?.capacity ?? {})) {
       if (!isGpuResource(resource) || count(q) === 0) continue;
       const info = productOf(n, resource);
       const key = `${info.product}\u0000${info.mode}\u0000${resource}`;
-      const e = entries.get(key) ?? { ...info, resourceName: resource, nodes: 0, total: 0, allocatable: 0, inUse: 0, available: 0, largestFreeBlock: 0, tees: [] };
+      const e = entries.get(key) ?? {
+        ...info,
+        resourceName: resource,
+        nodes: 0,
+        total: 0,
+        allocatable: 0,
+        inUse: 0,
+        available: 0,
+        largestFreeBlock: 0,
+        tees: [],
+      };
       if (info.mode === 'confidential' && tee && !e.tees.includes(tee)) e.tees = [...e.tees, tee].sort();
       const alloc = schedulable(n, tolerations) ? count(n.status?.allocatable?.[resource] ?? q) : 0;
       const used = (podsByNode.get(n.metadata?.name ?? '') ?? []).reduce((a, p) => a + podRequest(p, resource), 0);
@@ -193,18 +222,28 @@ export function computeCapacity(nodes: readonly NodeView[], pods: readonly PodVi
     }
   }
   const ccClasses = runtimeClasses.filter((rc) => isConfidentialRuntimeClass(rc.metadata?.name ?? '', development));
-  const usable = ccClasses.filter((rc) => readyCcNodes.some((n) => selectorMatches(rc.scheduling?.nodeSelector, n.metadata?.labels)));
+  const usable = ccClasses.filter((rc) =>
+    readyCcNodes.some((n) => selectorMatches(rc.scheduling?.nodeSelector, n.metadata?.labels)),
+  );
   const name = (rc: RuntimeClassView) => rc.metadata?.name ?? '';
   return {
     nodes: mine.length,
     readyNodes: mine.filter(nodeReady).length,
-    capacity: [...entries.values()].sort((a, b) => a.product.localeCompare(b.product) || a.mode.localeCompare(b.mode) || a.resourceName.localeCompare(b.resourceName)),
+    capacity: [...entries.values()].sort(
+      (a, b) =>
+        a.product.localeCompare(b.product) ||
+        a.mode.localeCompare(b.mode) ||
+        a.resourceName.localeCompare(b.resourceName),
+    ),
     confidential: {
       readyNodes: readyCcNodes.length,
       notReadyNodes: notReadyCc,
       tees: [...tees].sort(),
       usableRuntimeClasses: usable.map(name).sort(),
-      unusableRuntimeClasses: ccClasses.filter((rc) => !usable.includes(rc)).map(name).sort(),
+      unusableRuntimeClasses: ccClasses
+        .filter((rc) => !usable.includes(rc))
+        .map(name)
+        .sort(),
     },
   };
 }

@@ -146,8 +146,14 @@ export class Fleet {
     if (!member) {
       member = new Member(
         {
-          key: clusterKey, name, kubeConfig, fingerprint, manager: this.#o.manager, clock: this.#o.clock,
-          probeIntervalMs: this.#o.probeIntervalMs, probeTimeoutMs: this.#o.probeTimeoutMs,
+          key: clusterKey,
+          name,
+          kubeConfig,
+          fingerprint,
+          manager: this.#o.manager,
+          clock: this.#o.clock,
+          probeIntervalMs: this.#o.probeIntervalMs,
+          probeTimeoutMs: this.#o.probeTimeoutMs,
           requestTimeoutMs: this.#o.requestTimeoutMs ?? 30_000,
           ...(this.#o.qps !== undefined ? { qps: this.#o.qps } : {}),
           ...(this.#o.burst !== undefined ? { burst: this.#o.burst } : {}),
@@ -245,7 +251,8 @@ interface Resolved {
 }
 
 function resolveSource(source: MemberSource, hub: KubeConfig): Resolved {
-  if (source.kind === 'Local') return { clusterKey: 'local', name: 'local', kubeConfig: hub, fingerprint: 'local', origin: 'the hub' };
+  if (source.kind === 'Local')
+    return { clusterKey: 'local', name: 'local', kubeConfig: hub, fingerprint: 'local', origin: 'the hub' };
   refuseUnsafe(source.kubeconfig);
   const kc = new KubeConfig();
   try {
@@ -296,7 +303,11 @@ export function refuseUnsafe(kubeconfig: string): void {
       : [];
   const d = (doc ?? {}) as Record<string, unknown>;
   const forbidden: Array<[Array<Record<string, unknown>>, string, string[]]> = [
-    [entries(d['users'], 'user'), 'users[].user', ['exec', 'auth-provider', 'tokenFile', 'client-certificate', 'client-key']],
+    [
+      entries(d['users'], 'user'),
+      'users[].user',
+      ['exec', 'auth-provider', 'tokenFile', 'client-certificate', 'client-key'],
+    ],
     [entries(d['clusters'], 'cluster'), 'clusters[].cluster', ['certificate-authority']],
   ];
   for (const [items, path, keys] of forbidden) {

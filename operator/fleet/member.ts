@@ -86,7 +86,9 @@ export function slimPod(p: PodObject): PodObject {
   type Res = { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
   const res = (c: Res) => {
     const r = c.resources;
-    return r ? { resources: { ...(r.requests ? { requests: r.requests } : {}), ...(r.limits ? { limits: r.limits } : {}) } } : {};
+    return r
+      ? { resources: { ...(r.requests ? { requests: r.requests } : {}), ...(r.limits ? { limits: r.limits } : {}) } }
+      : {};
   };
   const m = p.metadata;
   return {
@@ -149,8 +151,11 @@ export class Member implements MemberView {
       { name: capacityCaches.nodes, resource: resources.nodes, handler: capacity },
       // finished pods hold no GPUs
       {
-        name: capacityCaches.pods, resource: resources.pods, handler: capacity,
-        fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed', transform: slimPod as (o: KubeObject) => KubeObject,
+        name: capacityCaches.pods,
+        resource: resources.pods,
+        handler: capacity,
+        fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
+        transform: slimPod as (o: KubeObject) => KubeObject,
       },
       { name: capacityCaches.runtimeClasses, resource: resources.runtimeClasses, handler: capacity },
     ];
@@ -205,7 +210,10 @@ export class Member implements MemberView {
   /** Per cache: objects held, lists done, and whether it listed since the last loss of contact. */
   cacheStats(): Record<string, { objects: number; lists: number; fresh: boolean }> {
     return Object.fromEntries(
-      [...this.#caches].map(([name, c]) => [name, { objects: c.informer.size, lists: c.lists, fresh: c.listedEpoch === this.#epoch }]),
+      [...this.#caches].map(([name, c]) => [
+        name,
+        { objects: c.informer.size, lists: c.lists, fresh: c.listedEpoch === this.#epoch },
+      ]),
     );
   }
 
@@ -273,7 +281,10 @@ export class Member implements MemberView {
       ...(this.#o.burst !== undefined ? { burst: this.#o.burst } : {}),
     };
     return new KubeClient(kc, {
-      name: `member/${this.#o.name}`, requestTimeoutMs: this.#o.requestTimeoutMs, clock: this.#o.clock, ...limits,
+      name: `member/${this.#o.name}`,
+      requestTimeoutMs: this.#o.requestTimeoutMs,
+      clock: this.#o.clock,
+      ...limits,
     });
   }
 
@@ -282,7 +293,10 @@ export class Member implements MemberView {
     // Member caches never gate the hub's readiness, and reconnect within a few seconds
     // of their API server returning (the default backoff grows to 30 s).
     return this.#o.manager.informer<KubeObject>({
-      ...rest, client: this.#client, requiredForReady: false, backoff: { baseMs: 500, maxMs: 5000 },
+      ...rest,
+      client: this.#client,
+      requiredForReady: false,
+      backoff: { baseMs: 500, maxMs: 5000 },
     });
   }
 
@@ -362,7 +376,10 @@ export class Member implements MemberView {
   }
 
   #updateGate(notify = false): void {
-    const open = !this.#stopped && this.#health.connected && this.#cacheErrors.size === 0 &&
+    const open =
+      !this.#stopped &&
+      this.#health.connected &&
+      this.#cacheErrors.size === 0 &&
       [...this.#caches.values()].every((c) => c.listedEpoch === this.#epoch);
     const changed = open !== this.#gate;
     this.#gate = open;

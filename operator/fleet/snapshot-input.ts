@@ -10,7 +10,12 @@ export interface PoolRef {
 }
 
 /** The snapshot input for `pools` (acquired by `owner`), with the ledger's pins. */
-export function snapshotInput(fleet: Fleet, pools: readonly PoolRef[], pinned: readonly PodPin[] = [], owner = 'providerpool'): SnapshotInput {
+export function snapshotInput(
+  fleet: Fleet,
+  pools: readonly PoolRef[],
+  pinned: readonly PodPin[] = [],
+  owner = 'providerpool',
+): SnapshotInput {
   const ready = fleet.members().filter((m) => m.ready());
   return {
     members: ready.map((m) => ({ name: m.key, nodes: m.nodes(), pods: m.pods() })),

@@ -33,7 +33,10 @@ export function toleratesTaint(t: Toleration, taint: Taint): boolean {
 export const blocksScheduling = (taint: Taint) => taint.effect === 'NoSchedule' || taint.effect === 'NoExecute';
 
 /** The first scheduling taint none of `tolerations` tolerates, or undefined when the pod may land on the node. */
-export function untoleratedTaint(taints: readonly Taint[] | undefined, tolerations: readonly Toleration[]): Taint | undefined {
+export function untoleratedTaint(
+  taints: readonly Taint[] | undefined,
+  tolerations: readonly Toleration[],
+): Taint | undefined {
   return (taints ?? []).find((taint) => blocksScheduling(taint) && !tolerations.some((t) => toleratesTaint(t, taint)));
 }
 

@@ -27,7 +27,8 @@ export const resources = {
 export const nfdNvidiaPciLabel = /^feature\.node\.kubernetes\.io\/pci-03(?:00|02)_10de_([0-9a-f]{4})\.present$/;
 
 /** The sandbox device plugin's model-named resources, e.g. `nvidia.com/GH100_H100_SXM5_80GB`. */
-export const sandboxModelResource = /^nvidia\.com\/G[A-Z]?\d{2,3}[A-Z]*_[A-Za-z0-9_]+$|^nvidia\.com\/AD\d{3}[A-Z]*_[A-Za-z0-9_]+$/;
+export const sandboxModelResource =
+  /^nvidia\.com\/G[A-Z]?\d{2,3}[A-Z]*_[A-Za-z0-9_]+$|^nvidia\.com\/AD\d{3}[A-Z]*_[A-Za-z0-9_]+$/;
 
 /**
  * Tolerations every pod the operator places carries, for the taints GPU node pools

@@ -173,12 +173,20 @@ export class KubeClient {
   }
 
   /** Server-side apply of `obj` (which must carry apiVersion, kind and metadata.name); `force` defaults to true. */
-  apply<T extends KubeObject>(res: ResourceType, obj: KubeObject, opts: WriteOptions & { force?: boolean } = {}): Promise<T> {
+  apply<T extends KubeObject>(
+    res: ResourceType,
+    obj: KubeObject,
+    opts: WriteOptions & { force?: boolean } = {},
+  ): Promise<T> {
     return this.#apply<T>(res, obj, undefined, opts);
   }
 
   /** Server-side apply to the status subresource. */
-  applyStatus<T extends KubeObject>(res: ResourceType, obj: KubeObject, opts: WriteOptions & { force?: boolean } = {}): Promise<T> {
+  applyStatus<T extends KubeObject>(
+    res: ResourceType,
+    obj: KubeObject,
+    opts: WriteOptions & { force?: boolean } = {},
+  ): Promise<T> {
     return this.#apply<T>(res, obj, 'status', opts);
   }
 
@@ -219,7 +227,10 @@ export class KubeClient {
     if (opts.propagationPolicy) body['propagationPolicy'] = opts.propagationPolicy;
     if (opts.uid) body['preconditions'] = { uid: opts.uid };
     try {
-      await this.request('DELETE', resourcePath(res, namespace, name), { body, ...(opts.signal ? { signal: opts.signal } : {}) });
+      await this.request('DELETE', resourcePath(res, namespace, name), {
+        body,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
       return true;
     } catch (e) {
       if (e instanceof KubeError && e.reason === 'NotFound') return false;
@@ -239,7 +250,12 @@ export class KubeClient {
     return this.kubeConfig.destroy();
   }
 
-  #apply<T>(res: ResourceType, obj: KubeObject, sub: string | undefined, opts: WriteOptions & { force?: boolean }): Promise<T> {
+  #apply<T>(
+    res: ResourceType,
+    obj: KubeObject,
+    sub: string | undefined,
+    opts: WriteOptions & { force?: boolean },
+  ): Promise<T> {
     const { namespace, name } = nameOf(obj);
     const w = this.#write(obj, opts);
     return this.request<T>('PATCH', resourcePath(res, namespace, name, sub), {

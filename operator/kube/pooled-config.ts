@@ -146,7 +146,10 @@ export class PooledKubeConfig extends KubeConfig {
     switch (d.type) {
       case 'agent':
       case 'none': {
-        const connect = buildConnector({ ...(d.type === 'agent' ? d.connect : { keepAlive: true, keepAliveInitialDelay: 30_000 }), allowH2: false });
+        const connect = buildConnector({
+          ...(d.type === 'agent' ? d.connect : { keepAlive: true, keepAliveInitialDelay: 30_000 }),
+          allowH2: false,
+        });
         return new Agent({
           ...pool,
           connect: (options, callback) =>

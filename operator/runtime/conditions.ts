@@ -26,7 +26,8 @@ export interface ConditionInput {
 }
 
 const reasonPattern = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
-const typePattern = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const typePattern =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const maxMessage = 32_768;
 
 /** A metav1.Time string (RFC 3339, seconds precision). */
@@ -54,7 +55,8 @@ export function setCondition(
   input: ConditionInput,
   now: number | Date,
 ): Condition[] {
-  if (!typePattern.test(input.type) || input.type.length > 316) throw new TypeError(`invalid condition type "${input.type}"`);
+  if (!typePattern.test(input.type) || input.type.length > 316)
+    throw new TypeError(`invalid condition type "${input.type}"`);
   if (!reasonPattern.test(input.reason) || input.reason.length > 1024) {
     throw new TypeError(`invalid condition reason "${input.reason}" (use a PascalCase token)`);
   }

@@ -71,7 +71,8 @@ const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 
 export function parseDuration(text: string): number | undefined {
   if (!/^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/.test(text)) return undefined;
   let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g)) ms += Number(m[1]) * (unitMs[m[2] as string] as number);
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g))
+    ms += Number(m[1]) * (unitMs[m[2] as string] as number);
   return ms;
 }
 
@@ -107,7 +108,8 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
   const duration = (flag: string, def: string): number => {
     const r = raw(flag) ?? { text: def, from: `--${flag}` };
     const ms = parseDuration(r.text);
-    if (ms === undefined || ms <= 0) throw new ConfigError(`${r.from}: invalid duration "${r.text}" (expected e.g. 500ms, 15s, 2m)`);
+    if (ms === undefined || ms <= 0)
+      throw new ConfigError(`${r.from}: invalid duration "${r.text}" (expected e.g. 500ms, 15s, 2m)`);
     return ms;
   };
   const bool = (flag: string, def: boolean): boolean => {
@@ -120,7 +122,8 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
   const positiveInt = (flag: string, def: number): number => {
     const r = raw(flag);
     if (r === undefined) return def;
-    if (!/^\d+$/.test(r.text) || Number(r.text) < 1) throw new ConfigError(`${r.from}: invalid count "${r.text}" (expected a positive integer)`);
+    if (!/^\d+$/.test(r.text) || Number(r.text) < 1)
+      throw new ConfigError(`${r.from}: invalid count "${r.text}" (expected a positive integer)`);
     return Number(r.text);
   };
   const rate = (flag: string, def: number): number => {
@@ -134,19 +137,26 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
 
   const logLevel = str('log-level', 'info');
   if (!(levels as readonly string[]).includes(logLevel)) {
-    throw new ConfigError(`${raw('log-level')?.from}: invalid level "${logLevel}" (expected one of ${levels.join(', ')})`);
+    throw new ConfigError(
+      `${raw('log-level')?.from}: invalid level "${logLevel}" (expected one of ${levels.join(', ')})`,
+    );
   }
   const bind = str('ops-bind-address', ':8080');
   const m = /^(.*):(\d{1,5})$/.exec(bind);
-  if (!m || Number(m[2]) > 65535) throw new ConfigError(`${raw('ops-bind-address')?.from}: invalid address "${bind}" (expected host:port or :port)`);
+  if (!m || Number(m[2]) > 65535)
+    throw new ConfigError(`${raw('ops-bind-address')?.from}: invalid address "${bind}" (expected host:port or :port)`);
   const leaseDurationMs = duration('lease-duration', '15s');
   const renewDeadlineMs = duration('renew-deadline', '10s');
   const retryPeriodMs = duration('retry-period', '2s');
-  if (!(renewDeadlineMs < leaseDurationMs)) throw new ConfigError('--renew-deadline must be shorter than --lease-duration');
+  if (!(renewDeadlineMs < leaseDurationMs))
+    throw new ConfigError('--renew-deadline must be shorter than --lease-duration');
   if (!(retryPeriodMs < renewDeadlineMs)) throw new ConfigError('--retry-period must be shorter than --renew-deadline');
 
   const config: RuntimeConfig = {
-    kubeconfig: values['kubeconfig'] === undefined ? (env[envName('kubeconfig')] ?? env['KUBECONFIG'] ?? '') : String(values['kubeconfig']),
+    kubeconfig:
+      values['kubeconfig'] === undefined
+        ? (env[envName('kubeconfig')] ?? env['KUBECONFIG'] ?? '')
+        : String(values['kubeconfig']),
     context: str('context', ''),
     leaderElection: {
       enabled: bool('leader-elect', true),

@@ -54,7 +54,10 @@ export interface WatchSpec<T> {
 export function generationChanged<T extends KubeObject>(obj: T, old?: T): boolean {
   if (old === undefined) return true;
   const m = obj.metadata;
-  return m?.generation !== old.metadata?.generation || (m?.deletionTimestamp !== undefined && old.metadata?.deletionTimestamp === undefined);
+  return (
+    m?.generation !== old.metadata?.generation ||
+    (m?.deletionTimestamp !== undefined && old.metadata?.deletionTimestamp === undefined)
+  );
 }
 
 /** Options of a {@link Controller}. */

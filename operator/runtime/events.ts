@@ -96,7 +96,13 @@ export class EventRecorder {
     if (seen !== undefined && now - seen.last > window) seen = undefined;
     this.#seen.delete(id);
     if (seen === undefined) {
-      seen = { name: eventName(ref.name, now), namespace: ref.namespace || 'default', count: 0, last: now, chain: Promise.resolve() };
+      seen = {
+        name: eventName(ref.name, now),
+        namespace: ref.namespace || 'default',
+        count: 0,
+        last: now,
+        chain: Promise.resolve(),
+      };
     }
     this.#seen.set(id, seen);
     if (this.#seen.size > (this.#o.cacheSize ?? 4096)) this.#seen.delete(this.#seen.keys().next().value as string);

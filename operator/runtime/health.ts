@@ -58,7 +58,12 @@ export function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
     const handle = async (): Promise<void> => {
       if (req.method !== 'GET' && req.method !== 'HEAD') return respond(405, 'text/plain', 'method not allowed\n');
       if (url.pathname === '/metrics') return respond(200, opts.registry.contentType, await opts.registry.metrics());
-      const checks = url.pathname === '/healthz' || url.pathname === '/livez' ? opts.healthz : url.pathname === '/readyz' ? opts.readyz : undefined;
+      const checks =
+        url.pathname === '/healthz' || url.pathname === '/livez'
+          ? opts.healthz
+          : url.pathname === '/readyz'
+            ? opts.readyz
+            : undefined;
       if (checks === undefined) return respond(404, 'text/plain', 'not found\n');
       const r = await runChecks(checks, url.searchParams.has('verbose'));
       return respond(r.ok ? 200 : 500, 'text/plain; charset=utf-8', r.body);

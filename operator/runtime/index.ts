@@ -11,7 +11,14 @@ export { Informer, stripManagedFields } from './informer.ts';
 export type { EventHandler, InformerOptions, InformerState } from './informer.ts';
 export { Controller, generationChanged } from './controller.ts';
 export type { ControllerOptions, KeyMapper, ReconcileContext, Reconciler, Result, WatchSpec } from './controller.ts';
-export { conditionsEqual, findCondition, isConditionTrue, metaTime, removeCondition, setCondition } from './conditions.ts';
+export {
+  conditionsEqual,
+  findCondition,
+  isConditionTrue,
+  metaTime,
+  removeCondition,
+  setCondition,
+} from './conditions.ts';
 export type { Condition, ConditionInput, ConditionStatus } from './conditions.ts';
 export { EventRecorder, microTime } from './events.ts';
 export type { EventRecorderOptions, ObjectReference } from './events.ts';

@@ -50,7 +50,13 @@ export class Informer<T extends KubeObject> implements Cache<T> {
     this.#store = new Store<T>(opts.indexers);
     this.#clock = opts.clock ?? realClock;
     this.#random = opts.random ?? Math.random;
-    this.#backoff = new ExponentialBackoff({ baseMs: 800, maxMs: 30_000, jitter: 1, random: this.#random, ...opts.backoff });
+    this.#backoff = new ExponentialBackoff({
+      baseMs: 800,
+      maxMs: 30_000,
+      jitter: 1,
+      random: this.#random,
+      ...opts.backoff,
+    });
   }
 
   get(key: string): T | undefined {
@@ -183,7 +189,8 @@ export class Informer<T extends KubeObject> implements Cache<T> {
       seen.add(key);
       const old = this.#store.upsert(obj);
       if (old === undefined) this.#dispatch((h) => h.onAdd?.(obj));
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#dispatch((h) => h.onUpdate?.(old, obj));
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
+        this.#dispatch((h) => h.onUpdate?.(old, obj));
     }
     for (const key of [...this.#store.keys()]) {
       if (seen.has(key)) continue;
@@ -204,7 +211,11 @@ export class Informer<T extends KubeObject> implements Cache<T> {
     const timeoutSeconds = this.#opts.watchTimeoutSeconds ?? Math.floor(300 * (1 + this.#random()));
     const transform = this.#transform();
     this.#emit({ type: 'watching', resourceVersion: this.#rv });
-    const events = this.client.watch<T>(this.resource, { ...this.#selectors(signal), resourceVersion: this.#rv, timeoutSeconds });
+    const events = this.client.watch<T>(this.resource, {
+      ...this.#selectors(signal),
+      resourceVersion: this.#rv,
+      timeoutSeconds,
+    });
     for await (const ev of events) {
       this.#lastError = undefined;
       this.#backoff.forget('reconnect');
@@ -231,7 +242,12 @@ export class Informer<T extends KubeObject> implements Cache<T> {
     return this.#opts.freeze === false ? t : (obj) => deepFreeze(t(obj));
   }
 
-  #selectors(signal: AbortSignal): { namespace?: string; labelSelector?: string; fieldSelector?: string; signal: AbortSignal } {
+  #selectors(signal: AbortSignal): {
+    namespace?: string;
+    labelSelector?: string;
+    fieldSelector?: string;
+    signal: AbortSignal;
+  } {
     const { namespace, labelSelector, fieldSelector } = this.#opts;
     return {
       signal,

@@ -68,7 +68,10 @@ export class LeaderElector {
   constructor(opts: LeaderElectionOptions) {
     this.#o = opts;
     this.#clock = opts.clock ?? realClock;
-    this.#log = (opts.log ?? silentLogger()).child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
+    this.#log = (opts.log ?? silentLogger()).child({
+      lease: `${opts.namespace}/${opts.name}`,
+      identity: opts.identity,
+    });
     this.#durationMs = opts.leaseDurationMs ?? 15_000;
     this.#deadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.#retryMs = opts.retryPeriodMs ?? 2_000;
@@ -122,7 +125,8 @@ export class LeaderElector {
       if (renewed) arm();
       // Someone else holds the Lease now (a forced takeover, a manual edit): two leaders
       // must not run until our renew deadline passes, so step down at once.
-      else if (this.#holder !== '' && this.#holder !== this.#o.identity) leading.abort(new Error(`lease taken over by ${this.#holder}`));
+      else if (this.#holder !== '' && this.#holder !== this.#o.identity)
+        leading.abort(new Error(`lease taken over by ${this.#holder}`));
     }
     if (watchdog !== undefined) this.#clock.clearTimeout(watchdog);
     const lost = !signal.aborted;
@@ -147,8 +151,19 @@ export class LeaderElector {
       } catch (e) {
         if (!isNotFound(e)) throw e;
         const t = microTime(now);
-        const spec: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: t, renewTime: t, leaseTransitions: 0 };
-        const lease: Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec };
+        const spec: LeaseSpec = {
+          holderIdentity: identity,
+          leaseDurationSeconds: durationSeconds,
+          acquireTime: t,
+          renewTime: t,
+          leaseTransitions: 0,
+        };
+        const lease: Lease = {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name, namespace },
+          spec,
+        };
         const created = await client.create<Lease>(resources.leases, lease, { signal });
         this.#observe(created.spec ?? spec, mono);
         this.#lastRenew = mono;
@@ -172,7 +187,8 @@ export class LeaderElector {
       this.#lastRenew = mono;
       return true;
     } catch (err) {
-      if (!signal.aborted && !isConflict(err) && !isAlreadyExists(err)) this.#log.warn({ err }, 'Lease acquire or renew failed');
+      if (!signal.aborted && !isConflict(err) && !isAlreadyExists(err))
+        this.#log.warn({ err }, 'Lease acquire or renew failed');
       return false;
     }
   }
@@ -184,7 +200,13 @@ export class LeaderElector {
       if (lease.spec?.holderIdentity !== identity) return;
       const now = microTime(this.#clock.now());
       const transitions = lease.spec.leaseTransitions ?? 0;
-      const spec: LeaseSpec = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: transitions };
+      const spec: LeaseSpec = {
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        acquireTime: now,
+        renewTime: now,
+        leaseTransitions: transitions,
+      };
       await client.replace<Lease>(resources.leases, { ...lease, spec });
       this.#log.info('Lease released');
     } catch (err) {

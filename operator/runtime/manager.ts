@@ -144,7 +144,14 @@ export class Manager {
       client,
       log,
       leaderElection: le.enabled
-        ? { namespace: le.namespace, name: le.id, identity: le.identity, leaseDurationMs, renewDeadlineMs, retryPeriodMs }
+        ? {
+            namespace: le.namespace,
+            name: le.id,
+            identity: le.identity,
+            leaseDurationMs,
+            renewDeadlineMs,
+            retryPeriodMs,
+          }
         : false,
       ops: config.ops,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
@@ -168,10 +175,13 @@ export class Manager {
       else if (s.type === 'listed') log.debug({ count: s.count, resourceVersion: s.resourceVersion }, 'Listed');
       else if (s.type === 'handlerError') log.error({ err: s.error }, 'Event handler failed');
     });
-    this.#informers.set(inf as unknown as Informer<KubeObject>, { required: requiredForReady, unobserve: () => {
-      unmetric();
-      unlog();
-    } });
+    this.#informers.set(inf as unknown as Informer<KubeObject>, {
+      required: requiredForReady,
+      unobserve: () => {
+        unmetric();
+        unlog();
+      },
+    });
     if (this.#running) inf.start();
     return inf;
   }
@@ -298,26 +308,36 @@ export class Manager {
     this.#leaderSignal = leaderSignal;
     const leaseName = this.#o.leaderElection ? this.#o.leaderElection.name : undefined;
     if (leaseName) this.metrics.leaderStatus.set({ name: leaseName }, 1);
-    leaderSignal.addEventListener('abort', () => {
-      if (leaseName) this.metrics.leaderStatus.set({ name: leaseName }, 0);
-      for (const c of this.#controllers) c.abort(leaderSignal.reason);
-    }, { once: true });
-    this.#requiredSynced(leaderSignal).then(() => {
-      if (leaderSignal.aborted || this.#stopping) return;
-      for (const c of this.#controllers) c.start();
-      for (const e of this.#runnables) if (e.leader) this.#launch(e, leaderSignal);
-      this.#controllersStarted = true;
-      this.log.info({ controllers: this.#controllers.map((c) => c.name) }, 'Controllers started');
-    }, () => undefined);
+    leaderSignal.addEventListener(
+      'abort',
+      () => {
+        if (leaseName) this.metrics.leaderStatus.set({ name: leaseName }, 0);
+        for (const c of this.#controllers) c.abort(leaderSignal.reason);
+      },
+      { once: true },
+    );
+    this.#requiredSynced(leaderSignal).then(
+      () => {
+        if (leaderSignal.aborted || this.#stopping) return;
+        for (const c of this.#controllers) c.start();
+        for (const e of this.#runnables) if (e.leader) this.#launch(e, leaderSignal);
+        this.#controllersStarted = true;
+        this.log.info({ controllers: this.#controllers.map((c) => c.name) }, 'Controllers started');
+      },
+      () => undefined,
+    );
   }
 
   /** Starts the runnables that run on every replica once the required caches synced. */
   #startOthers(halt: AbortSignal): void {
-    this.#requiredSynced(halt).then(() => {
-      if (halt.aborted || this.#stopping) return;
-      this.#othersStarted = true;
-      for (const e of this.#runnables) if (!e.leader) this.#launch(e);
-    }, () => undefined);
+    this.#requiredSynced(halt).then(
+      () => {
+        if (halt.aborted || this.#stopping) return;
+        this.#othersStarted = true;
+        for (const e of this.#runnables) if (!e.leader) this.#launch(e);
+      },
+      () => undefined,
+    );
   }
 
   /** Runs one runnable; its signal follows `parent` (the leader signal for leader-only ones). */
@@ -359,7 +379,10 @@ export class Manager {
     const timeout = this.#o.shutdownTimeoutMs ?? 30_000;
     const deadline = new AbortController();
     const all = Promise.all(started.map((e) => e.done)).then(() => true);
-    const expired = sleep(this.clock, timeout, deadline.signal).then(() => false, () => false);
+    const expired = sleep(this.clock, timeout, deadline.signal).then(
+      () => false,
+      () => false,
+    );
     const finished = await Promise.race([all, expired]);
     deadline.abort();
     const left = started.filter((e) => !e.finished).map((e) => e.r.name);

@@ -43,24 +43,44 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
     new Counter({ name, help, labelNames, registers });
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> =>
     new Gauge({ name, help, labelNames, registers });
-  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> =>
-    new Histogram({ name, help, labelNames, buckets, registers });
+  const histogram = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets: number[],
+  ): Histogram<L> => new Histogram({ name, help, labelNames, buckets, registers });
   const c = ['controller'] as const;
   const q = ['name', 'controller'] as const;
   const inf = ['cluster', 'resource'] as const;
   const queueBuckets = exponentialBuckets(1e-8, 10, 11);
   return {
     registry,
-    reconcileTotal: counter('controller_runtime_reconcile_total', 'Total number of reconciliations per controller', ['controller', 'result']),
-    reconcileErrors: counter('controller_runtime_reconcile_errors_total', 'Total number of reconciliation errors per controller', c),
+    reconcileTotal: counter('controller_runtime_reconcile_total', 'Total number of reconciliations per controller', [
+      'controller',
+      'result',
+    ]),
+    reconcileErrors: counter(
+      'controller_runtime_reconcile_errors_total',
+      'Total number of reconciliation errors per controller',
+      c,
+    ),
     terminalReconcileErrors: counter(
       'controller_runtime_terminal_reconcile_errors_total',
       'Total number of terminal reconciliation errors per controller',
       c,
     ),
-    reconcileTime: histogram('controller_runtime_reconcile_time_seconds', 'Length of time per reconciliation per controller', c, reconcileBuckets),
+    reconcileTime: histogram(
+      'controller_runtime_reconcile_time_seconds',
+      'Length of time per reconciliation per controller',
+      c,
+      reconcileBuckets,
+    ),
     activeWorkers: gauge('controller_runtime_active_workers', 'Number of currently used workers per controller', c),
-    maxConcurrentReconciles: gauge('controller_runtime_max_concurrent_reconciles', 'Maximum number of concurrent reconciles per controller', c),
+    maxConcurrentReconciles: gauge(
+      'controller_runtime_max_concurrent_reconciles',
+      'Maximum number of concurrent reconciles per controller',
+      c,
+    ),
     queueDepth: gauge('workqueue_depth', 'Current depth of workqueue', q),
     queueAdds: counter('workqueue_adds_total', 'Total number of adds handled by workqueue', q),
     queueLatency: histogram(
@@ -69,7 +89,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       q,
       queueBuckets,
     ),
-    queueWorkDuration: histogram('workqueue_work_duration_seconds', 'How long in seconds processing an item from workqueue takes', q, queueBuckets),
+    queueWorkDuration: histogram(
+      'workqueue_work_duration_seconds',
+      'How long in seconds processing an item from workqueue takes',
+      q,
+      queueBuckets,
+    ),
     queueRetries: counter('workqueue_retries_total', 'Total number of retries handled by workqueue', q),
     leaderStatus: gauge(
       'leader_election_master_status',
@@ -110,7 +135,9 @@ export function queueObserver(m: RuntimeMetrics, controller: string): QueueObser
 /** Feeds an informer's state transitions into the nvdax_informer_* metrics. Returns an unsubscribe. */
 export function observeInformer<T extends KubeObject>(m: RuntimeMetrics, informer: Informer<T>): () => void {
   const l = { cluster: informer.client.name, resource: informer.resource.plural };
-  const count = (): void => { m.informerObjects.set(l, informer.size); };
+  const count = (): void => {
+    m.informerObjects.set(l, informer.size);
+  };
   // the size changes with every add and delete, not only on state transitions
   const unhandle = informer.addHandler({ onAdd: count, onDelete: count });
   const unstate = informer.onState((s: InformerState) => {
@@ -120,7 +147,10 @@ export function observeInformer<T extends KubeObject>(m: RuntimeMetrics, informe
     if (s.type === 'stopped') m.informerObjects.remove(l);
     else count();
   });
-  return () => { unhandle(); unstate(); };
+  return () => {
+    unhandle();
+    unstate();
+  };
 }
 
 /** Feeds a client's rate-limit waits and 429 retries into the rest_client_* metrics. Returns an unsubscribe. */

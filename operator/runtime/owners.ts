@@ -15,7 +15,14 @@ export function ownerReference(
   if (!apiVersion || !kind || !name || !uid) {
     throw new TypeError('owner needs apiVersion, kind, metadata.name and metadata.uid');
   }
-  return { apiVersion, kind, name, uid, controller: opts.controller ?? true, blockOwnerDeletion: opts.blockOwnerDeletion ?? true };
+  return {
+    apiVersion,
+    kind,
+    name,
+    uid,
+    controller: opts.controller ?? true,
+    blockOwnerDeletion: opts.blockOwnerDeletion ?? true,
+  };
 }
 
 /** The owner reference with controller: true, if any. */

@@ -20,8 +20,16 @@ export interface PlacementRequest {
 }
 
 export type NoFitReason =
-  | 'PoolUnknown' | 'MemberUnavailable' | 'NoGpuNodes' | 'ProductMismatch' | 'ModeMismatch' | 'CcNotReady'
-  | 'TeeMismatch' | 'ResourceMismatch' | 'NoSchedulableNode' | 'InsufficientGpus';
+  | 'PoolUnknown'
+  | 'MemberUnavailable'
+  | 'NoGpuNodes'
+  | 'ProductMismatch'
+  | 'ModeMismatch'
+  | 'CcNotReady'
+  | 'TeeMismatch'
+  | 'ResourceMismatch'
+  | 'NoSchedulableNode'
+  | 'InsufficientGpus';
 
 export interface NoFit {
   pool: string;
@@ -81,19 +89,43 @@ function fitPool(snapshot: Snapshot, pool: string, r: PlacementRequest): Placeme
   const mode = r.mode ?? (r.tee ? 'confidential' : undefined);
   // ordered predicates: the first that leaves no slot names the reason
   const steps: Array<[boolean, (s: NodeSlot) => boolean, NoFitReason, (left: NodeSlot[]) => string]> = [
-    [r.product !== undefined, (s) => s.product === r.product, 'ProductMismatch',
-      (left) => `no ${r.product} GPUs; the pool has ${list(left.map((s) => s.product))}`],
-    [mode !== undefined, (s) => s.mode === mode, 'ModeMismatch',
-      (left) => `no ${mode} GPUs; the pool has ${list(left.map((s) => s.mode))}`],
+    [
+      r.product !== undefined,
+      (s) => s.product === r.product,
+      'ProductMismatch',
+      (left) => `no ${r.product} GPUs; the pool has ${list(left.map((s) => s.product))}`,
+    ],
+    [
+      mode !== undefined,
+      (s) => s.mode === mode,
+      'ModeMismatch',
+      (left) => `no ${mode} GPUs; the pool has ${list(left.map((s) => s.mode))}`,
+    ],
     // a confidential node takes pods only when its GPUs are in CC mode on an SNP/TDX host
-    [true, (s) => s.mode === 'container' || s.tee !== undefined, 'CcNotReady',
-      (left) => `confidential GPUs not CC-ready on ${few(left.map((s) => s.node))}`],
-    [r.tee !== undefined, (s) => s.tee === r.tee, 'TeeMismatch',
-      (left) => `no ${r.tee} nodes; the pool has ${list(left.map((s) => s.tee ?? 'no TEE'))}`],
-    [r.resourceName !== undefined, (s) => s.resourceName === r.resourceName, 'ResourceMismatch',
-      (left) => `no ${r.resourceName}; the pool has ${list(left.map((s) => s.resourceName))}`],
-    [true, (s) => s.allocatable > 0, 'NoSchedulableNode',
-      (left) => `no schedulable node: ${few(left.map((s) => `${s.node} ${s.blocked ?? 'has no allocatable GPUs'}`))}`],
+    [
+      true,
+      (s) => s.mode === 'container' || s.tee !== undefined,
+      'CcNotReady',
+      (left) => `confidential GPUs not CC-ready on ${few(left.map((s) => s.node))}`,
+    ],
+    [
+      r.tee !== undefined,
+      (s) => s.tee === r.tee,
+      'TeeMismatch',
+      (left) => `no ${r.tee} nodes; the pool has ${list(left.map((s) => s.tee ?? 'no TEE'))}`,
+    ],
+    [
+      r.resourceName !== undefined,
+      (s) => s.resourceName === r.resourceName,
+      'ResourceMismatch',
+      (left) => `no ${r.resourceName}; the pool has ${list(left.map((s) => s.resourceName))}`,
+    ],
+    [
+      true,
+      (s) => s.allocatable > 0,
+      'NoSchedulableNode',
+      (left) => `no schedulable node: ${few(left.map((s) => `${s.node} ${s.blocked ?? 'has no allocatable GPUs'}`))}`,
+    ],
   ];
   for (const [applies, keep, reason, message] of steps) {
     if (!applies) continue;
@@ -113,11 +145,20 @@ function fitPool(snapshot: Snapshot, pool: string, r: PlacementRequest): Placeme
   if (best) {
     const { product, mode: m, resourceName, tee, memoryMiB } = best.cls;
     return {
-      pool, member: def.member, product, mode: m, resourceName,
-      ...(tee ? { tee } : {}), ...(memoryMiB ? { memoryMiB } : {}), pods: best.pods,
+      pool,
+      member: def.member,
+      product,
+      mode: m,
+      resourceName,
+      ...(tee ? { tee } : {}),
+      ...(memoryMiB ? { memoryMiB } : {}),
+      pods: best.pods,
     };
   }
-  const blocks = slots.map((s) => s.free).filter((f) => f > 0).sort((a, b) => b - a);
+  const blocks = slots
+    .map((s) => s.free)
+    .filter((f) => f > 0)
+    .sort((a, b) => b - a);
   const needs = `needs ${r.podKeys.length} pod(s) × ${r.gpusPerPod} ${list(slots.map((s) => s.resourceName))}`;
   const has = blocks.length ? `largest free blocks ${few(blocks.map(String), 5)}` : 'no free GPUs';
   return no('InsufficientGpus', `${needs}, ${has}`);

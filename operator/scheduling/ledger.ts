@@ -13,8 +13,7 @@ export interface Reservation extends Placement {
 
 export type ReserveResult =
   /** `existing`: the id was reserved already, nothing new was booked. */
-  | { ok: true; reservation: Reservation; existing: boolean }
-  | { ok: false; reasons: NoFit[] };
+  { ok: true; reservation: Reservation; existing: boolean } | { ok: false; reasons: NoFit[] };
 
 export class ReservationLedger {
   readonly #byId = new Map<string, Reservation>();
@@ -43,7 +42,12 @@ export class ReservationLedger {
   assume(snapshot: Snapshot, request: PlacementRequest, now: number): { result: ReserveResult; undo: () => void } {
     const result = this.reserve(snapshot, request, now);
     const booked = result.ok && !result.existing;
-    return { result, undo: () => { if (booked) this.#byId.delete(request.id); } };
+    return {
+      result,
+      undo: () => {
+        if (booked) this.#byId.delete(request.id);
+      },
+    };
   }
 
   /** Job deleted, failed over or materialization abandoned: its GPUs are free again. */
@@ -68,7 +72,9 @@ export class ReservationLedger {
         undos.push(snapshot.assume(r.member, p.node, p.resourceName, p.gpus));
       }
     }
-    return () => { for (const u of undos.reverse()) u(); };
+    return () => {
+      for (const u of undos.reverse()) u();
+    };
   }
 
   /**
@@ -82,7 +88,10 @@ export class ReservationLedger {
       const left = r.pods.filter((p) => (snapshot.podState(r.member, p.key) ?? 'pending') === 'pending');
       if (left.length === r.pods.length) continue;
       if (left.length) this.#byId.set(r.id, Object.freeze({ ...r, pods: left }));
-      else { this.#byId.delete(r.id); done.push(r); }
+      else {
+        this.#byId.delete(r.id);
+        done.push(r);
+      }
     }
     return done;
   }

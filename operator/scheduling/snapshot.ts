@@ -4,8 +4,18 @@
 // the member's node, so a node that several pools select is still booked once.
 import { gpuTolerations } from '../hardware/labels.ts';
 import {
-  ccReady, count, isGpuResource, nodeReady, podRequest, productOf, selectorMatches, terminal,
-  type GpuMode, type NodeView, type PodView, type Tee,
+  ccReady,
+  count,
+  isGpuResource,
+  nodeReady,
+  podRequest,
+  productOf,
+  selectorMatches,
+  terminal,
+  type GpuMode,
+  type NodeView,
+  type PodView,
+  type Tee,
 } from '../fleet/capacity.ts';
 import { formatTaint, untoleratedTaint, type Toleration } from '../fleet/taints.ts';
 
@@ -172,8 +182,10 @@ function memberNodes(m: MemberInput, pools: readonly PoolInput[], tolerations: r
     const name = n.metadata?.name;
     if (!name) continue;
     const labels = n.metadata?.labels;
-    const poolNames = pools.filter((p) => p.member === m.name && selectorMatches(p.nodeSelector, labels))
-      .map((p) => p.name).sort(cmp);
+    const poolNames = pools
+      .filter((p) => p.member === m.name && selectorMatches(p.nodeSelector, labels))
+      .map((p) => p.name)
+      .sort(cmp);
     const open = nodeReady(n) && !n.spec?.unschedulable;
     const blocked = blockedBy(n, tolerations);
     const entry: NodeEntry = { view: n, slots: new Map() };
@@ -183,9 +195,20 @@ function memberNodes(m: MemberInput, pools: readonly PoolInput[], tolerations: r
       const tee = mode === 'confidential' ? ccReady(n) : undefined;
       const alloc = count(n.status?.allocatable?.[resource] ?? q);
       entry.slots.set(resource, {
-        member: m.name, node: name, product, mode, resourceName: resource,
-        ...(tee ? { tee } : {}), ...(memoryMiB ? { memoryMiB } : {}), ...(blocked ? { blocked } : {}),
-        pools: poolNames, allocatable: blocked ? 0 : alloc, open: open ? alloc : 0, used: 0, pending: 0, assumed: 0,
+        member: m.name,
+        node: name,
+        product,
+        mode,
+        resourceName: resource,
+        ...(tee ? { tee } : {}),
+        ...(memoryMiB ? { memoryMiB } : {}),
+        ...(blocked ? { blocked } : {}),
+        pools: poolNames,
+        allocatable: blocked ? 0 : alloc,
+        open: open ? alloc : 0,
+        used: 0,
+        pending: 0,
+        assumed: 0,
       });
     }
     nodes.set(name, entry);
@@ -225,21 +248,28 @@ interface Pending {
  * node the ledger reserved, else best-fit (fewest GPUs left, ties by node name) among nodes
  * with room that the pod's selector and tolerations allow. Returns those that fit nowhere.
  */
-function placePending(nodes: Map<string, NodeEntry>, pending: Pending[],
-  tolerations: readonly Toleration[]): Pending[] {
+function placePending(
+  nodes: Map<string, NodeEntry>,
+  pending: Pending[],
+  tolerations: readonly Toleration[],
+): Pending[] {
   const offers = (node: string | undefined, p: Pending) =>
     node !== undefined && [...p.requests.keys()].every((r) => nodes.get(node)?.slots.has(r));
   const hold = (node: string, p: Pending) => {
     for (const [r, n] of p.requests) {
       const s = nodes.get(node)?.slots.get(r);
-      if (s) { s.used += n; s.pending += n; }
+      if (s) {
+        s.used += n;
+        s.pending += n;
+      }
     }
   };
   const floating: Pending[] = [];
   // nominated and pinned pods hold their node whatever is free: the scheduler has already chosen
   for (const p of pending) {
     const fixed = [p.pod.status?.nominatedNodeName, p.pin].find((n) => offers(n, p));
-    if (fixed) hold(fixed, p); else floating.push(p);
+    if (fixed) hold(fixed, p);
+    else floating.push(p);
   }
   const unplaced: Pending[] = [];
   for (const p of floating.sort((a, b) => cmp(a.key, b.key))) {
@@ -255,7 +285,8 @@ function placePending(nodes: Map<string, NodeEntry>, pending: Pending[],
       }
       if (left >= 0 && (!best || left < best.left)) best = { node: name, left };
     }
-    if (best) hold(best.node, p); else unplaced.push(p);
+    if (best) hold(best.node, p);
+    else unplaced.push(p);
   }
   return unplaced;
 }
@@ -266,19 +297,33 @@ class FleetSnapshot implements Snapshot {
   readonly #seen: Map<string, Map<string, PodState>>;
   readonly #unplaced: readonly UnplacedPod[];
 
-  constructor(slots: Map<string, Slot>, pools: Map<string, PoolInput>, seen: Map<string, Map<string, PodState>>,
-    unplaced: UnplacedPod[]) {
+  constructor(
+    slots: Map<string, Slot>,
+    pools: Map<string, PoolInput>,
+    seen: Map<string, Map<string, PodState>>,
+    unplaced: UnplacedPod[],
+  ) {
     this.#slots = slots;
     this.#pools = pools;
     this.#seen = seen;
     this.#unplaced = Object.freeze(unplaced);
   }
 
-  hasMember(member: string) { return this.#seen.has(member); }
-  pool(name: string) { return this.#pools.get(name); }
-  podState(member: string, key: string) { return this.#seen.get(member)?.get(key); }
-  podKeys(member: string): ReadonlySet<string> { return new Set(this.#seen.get(member)?.keys()); }
-  unplaceablePending() { return this.#unplaced; }
+  hasMember(member: string) {
+    return this.#seen.has(member);
+  }
+  pool(name: string) {
+    return this.#pools.get(name);
+  }
+  podState(member: string, key: string) {
+    return this.#seen.get(member)?.get(key);
+  }
+  podKeys(member: string): ReadonlySet<string> {
+    return new Set(this.#seen.get(member)?.keys());
+  }
+  unplaceablePending() {
+    return this.#unplaced;
+  }
 
   nodes(filter: { member?: string; pool?: string } = {}): NodeSlot[] {
     const out: NodeSlot[] = [];
@@ -291,28 +336,40 @@ class FleetSnapshot implements Snapshot {
   }
 
   pools(): PoolSummary[] {
-    return [...this.#pools.values()].sort((a, b) => cmp(a.name, b.name)).map((p) => {
-      const slots = this.nodes({ member: p.member, pool: p.name });
-      const classes = new Map<string, ClassSummary>();
-      for (const s of slots) {
-        const { member: _m, node: _n, pools: _p, pending: _q, blocked: _b, ...cls } = s;
-        const c = classes.get(classKey(s))
-          ?? { ...cls, nodes: 0, allocatable: 0, used: 0, assumed: 0, free: 0, largestFreeBlock: 0 };
-        c.nodes++;
-        c.allocatable += s.allocatable;
-        c.used += s.used;
-        c.assumed += s.assumed;
-        c.free += s.free;
-        c.largestFreeBlock = Math.max(c.largestFreeBlock, s.free);
-        classes.set(classKey(s), c);
-      }
-      const names = new Set(slots.map((s) => s.node));
-      return {
-        name: p.name, member: p.member, memberAvailable: this.hasMember(p.member), nodes: names.size,
-        schedulableNodes: new Set(slots.filter((s) => s.allocatable > 0).map((s) => s.node)).size,
-        classes: [...classes.entries()].sort(([a], [b]) => cmp(a, b)).map(([, c]) => c),
-      };
-    });
+    return [...this.#pools.values()]
+      .sort((a, b) => cmp(a.name, b.name))
+      .map((p) => {
+        const slots = this.nodes({ member: p.member, pool: p.name });
+        const classes = new Map<string, ClassSummary>();
+        for (const s of slots) {
+          const { member: _m, node: _n, pools: _p, pending: _q, blocked: _b, ...cls } = s;
+          const c = classes.get(classKey(s)) ?? {
+            ...cls,
+            nodes: 0,
+            allocatable: 0,
+            used: 0,
+            assumed: 0,
+            free: 0,
+            largestFreeBlock: 0,
+          };
+          c.nodes++;
+          c.allocatable += s.allocatable;
+          c.used += s.used;
+          c.assumed += s.assumed;
+          c.free += s.free;
+          c.largestFreeBlock = Math.max(c.largestFreeBlock, s.free);
+          classes.set(classKey(s), c);
+        }
+        const names = new Set(slots.map((s) => s.node));
+        return {
+          name: p.name,
+          member: p.member,
+          memberAvailable: this.hasMember(p.member),
+          nodes: names.size,
+          schedulableNodes: new Set(slots.filter((s) => s.allocatable > 0).map((s) => s.node)).size,
+          classes: [...classes.entries()].sort(([a], [b]) => cmp(a, b)).map(([, c]) => c),
+        };
+      });
   }
 
   assume(member: string, node: string, resourceName: string, gpus: number): () => void {
@@ -321,7 +378,10 @@ class FleetSnapshot implements Snapshot {
     s.assumed += gpus;
     let undone = false;
     return () => {
-      if (!undone) { undone = true; s.assumed -= gpus; }
+      if (!undone) {
+        undone = true;
+        s.assumed -= gpus;
+      }
     };
   }
 }

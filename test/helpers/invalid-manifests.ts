@@ -35,22 +35,28 @@ function parent(o: Obj, path: string): [Obj, string] {
 }
 
 /** Sets a dotted path (list indexes as numbers: `spec.baseRates.0.pricePerGpuHour`). */
-const set = (path: string, value: unknown) => (o: Obj): void => {
-  const [p, k] = parent(o, path);
-  p[k] = value;
-};
-const del = (path: string) => (o: Obj): void => {
-  const [p, k] = parent(o, path);
-  delete p[k];
-};
+const set =
+  (path: string, value: unknown) =>
+  (o: Obj): void => {
+    const [p, k] = parent(o, path);
+    p[k] = value;
+  };
+const del =
+  (path: string) =>
+  (o: Obj): void => {
+    const [p, k] = parent(o, path);
+    delete p[k];
+  };
 const confidentialH100 = (price: string) => ({
   gpuProduct: 'NVIDIA-H100-80GB-HBM3',
   mode: 'Confidential',
   pricePerGpuHour: price,
 });
-const all = (...fs: Array<(o: Obj) => void>) => (o: Obj): void => {
-  for (const f of fs) f(o);
-};
+const all =
+  (...fs: Array<(o: Obj) => void>) =>
+  (o: Obj): void => {
+    for (const f of fs) f(o);
+  };
 
 export interface InvalidCase {
   name: string;
@@ -62,23 +68,81 @@ export interface InvalidCase {
 
 export const invalidCases: InvalidCase[] = [
   // InferenceJob: schema
-  { name: 'latency of zero', base: 'inference', mutate: set('spec.sla.maxLatencyMs', 0), path: 'spec.sla.maxLatencyMs' },
+  {
+    name: 'latency of zero',
+    base: 'inference',
+    mutate: set('spec.sla.maxLatencyMs', 0),
+    path: 'spec.sla.maxLatencyMs',
+  },
   { name: 'unknown tier', base: 'inference', mutate: set('spec.sla.tier', 'Gold'), path: 'spec.sla.tier' },
-  { name: 'price with two dots', base: 'inference', mutate: set('spec.sla.priceCap', '1.2.3'), path: 'spec.sla.priceCap' },
+  {
+    name: 'price with two dots',
+    base: 'inference',
+    mutate: set('spec.sla.priceCap', '1.2.3'),
+    path: 'spec.sla.priceCap',
+  },
   { name: 'price as a float', base: 'inference', mutate: set('spec.sla.priceCap', 4.5), path: 'spec.sla.priceCap' },
-  { name: 'short requester address', base: 'inference', mutate: set('spec.payment.requester', '0x1234'), path: 'spec.payment.requester' },
+  {
+    name: 'short requester address',
+    base: 'inference',
+    mutate: set('spec.payment.requester', '0x1234'),
+    path: 'spec.payment.requester',
+  },
   { name: 'md5 model hash', base: 'inference', mutate: set('spec.model.hash', 'md5:0123'), path: 'spec.model.hash' },
   { name: 'no sla', base: 'inference', mutate: del('spec.sla'), path: 'spec.sla' },
   { name: 'no escrow', base: 'inference', mutate: del('spec.payment.escrowId'), path: 'spec.payment.escrowId' },
   { name: 'zero GPUs', base: 'inference', mutate: set('spec.resources.gpus', 0), path: 'spec.resources.gpus' },
-  { name: 'GPU count as text', base: 'inference', mutate: set('spec.resources.gpus', 'two'), path: 'spec.resources.gpus' },
-  { name: 'GPU product not in GFD naming', base: 'inference', mutate: set('spec.resources.gpuProducts', ['H100']), path: 'spec.resources.gpuProducts[0]' },
-  { name: 'GPU memory in GB', base: 'inference', mutate: set('spec.resources.minGpuMemory', '80GB'), path: 'spec.resources.minGpuMemory' },
-  { name: 'unknown TEE', base: 'inference', mutate: set('spec.confidential.teeTypes', ['sev']), path: 'spec.confidential.teeTypes[0]' },
-  { name: 'TEE listed twice', base: 'inference', mutate: set('spec.confidential.teeTypes', ['snp', 'snp']), path: 'spec.confidential.teeTypes[1]' },
-  { name: 'env var twice', base: 'inference', mutate: set('spec.runtime.env', [{ name: 'A', value: '1' }, { name: 'A', value: '2' }]), path: 'spec.runtime.env[1]' },
-  { name: 'typo in an sla field', base: 'inference', mutate: set('spec.sla.maxLatency', 300), path: 'spec.sla.maxLatency' },
-  { name: 'duration in words', base: 'inference', mutate: set('spec.sla.maxDuration', '10 minutes'), path: 'spec.sla.maxDuration' },
+  {
+    name: 'GPU count as text',
+    base: 'inference',
+    mutate: set('spec.resources.gpus', 'two'),
+    path: 'spec.resources.gpus',
+  },
+  {
+    name: 'GPU product not in GFD naming',
+    base: 'inference',
+    mutate: set('spec.resources.gpuProducts', ['H100']),
+    path: 'spec.resources.gpuProducts[0]',
+  },
+  {
+    name: 'GPU memory in GB',
+    base: 'inference',
+    mutate: set('spec.resources.minGpuMemory', '80GB'),
+    path: 'spec.resources.minGpuMemory',
+  },
+  {
+    name: 'unknown TEE',
+    base: 'inference',
+    mutate: set('spec.confidential.teeTypes', ['sev']),
+    path: 'spec.confidential.teeTypes[0]',
+  },
+  {
+    name: 'TEE listed twice',
+    base: 'inference',
+    mutate: set('spec.confidential.teeTypes', ['snp', 'snp']),
+    path: 'spec.confidential.teeTypes[1]',
+  },
+  {
+    name: 'env var twice',
+    base: 'inference',
+    mutate: set('spec.runtime.env', [
+      { name: 'A', value: '1' },
+      { name: 'A', value: '2' },
+    ]),
+    path: 'spec.runtime.env[1]',
+  },
+  {
+    name: 'typo in an sla field',
+    base: 'inference',
+    mutate: set('spec.sla.maxLatency', 300),
+    path: 'spec.sla.maxLatency',
+  },
+  {
+    name: 'duration in words',
+    base: 'inference',
+    mutate: set('spec.sla.maxDuration', '10 minutes'),
+    path: 'spec.sla.maxDuration',
+  },
   { name: 'negative CPU', base: 'inference', mutate: set('spec.resources.cpu', '-1'), path: 'spec.resources.cpu' },
   {
     name: 'negative CPU as an integer',
@@ -99,12 +163,32 @@ export const invalidCases: InvalidCase[] = [
     path: 'spec.resources.minGpuMemory',
   },
   { name: 'too many retries', base: 'inference', mutate: set('spec.retries', 11), path: 'spec.retries' },
-  { name: 'port out of range', base: 'inference', mutate: set('spec.endpoint.port', 70000), path: 'spec.endpoint.port' },
-  { name: 'residency by country name', base: 'inference', mutate: set('spec.sla.dataResidency', ['Germany']), path: 'spec.sla.dataResidency[0]' },
-  { name: 'name with capitals and underscore', base: 'inference', mutate: set('metadata.name', 'Llama_Chat'), path: 'metadata.name' },
+  {
+    name: 'port out of range',
+    base: 'inference',
+    mutate: set('spec.endpoint.port', 70000),
+    path: 'spec.endpoint.port',
+  },
+  {
+    name: 'residency by country name',
+    base: 'inference',
+    mutate: set('spec.sla.dataResidency', ['Germany']),
+    path: 'spec.sla.dataResidency[0]',
+  },
+  {
+    name: 'name with capitals and underscore',
+    base: 'inference',
+    mutate: set('metadata.name', 'Llama_Chat'),
+    path: 'metadata.name',
+  },
   // InferenceJob: CEL
   { name: 'zero price cap', base: 'inference', mutate: set('spec.sla.priceCap', '0.00'), path: 'spec.sla.priceCap' },
-  { name: 'zero spend limit', base: 'inference', mutate: set('spec.payment.maxTotal', '0'), path: 'spec.payment.maxTotal' },
+  {
+    name: 'zero spend limit',
+    base: 'inference',
+    mutate: set('spec.payment.maxTotal', '0'),
+    path: 'spec.payment.maxTotal',
+  },
   {
     name: 'zero max duration',
     base: 'inference',
@@ -112,11 +196,36 @@ export const invalidCases: InvalidCase[] = [
     path: 'spec.sla.maxDuration',
   },
   { name: 'replicas and autoscaling', base: 'inference', mutate: set('spec.replicas', 2), path: 'spec.autoscaling' },
-  { name: 'autoscaling min above max', base: 'inference', mutate: set('spec.autoscaling.minReplicas', 5), path: 'spec.autoscaling.minReplicas' },
-  { name: 'OpenAI over gRPC', base: 'inference', mutate: set('spec.endpoint.transport', 'GRPC'), path: 'spec.endpoint.transport' },
-  { name: 'Premium without a latency', base: 'inference', mutate: del('spec.sla.maxLatencyMs'), path: 'spec.sla.maxLatencyMs' },
-  { name: 'Custom engine without image', base: 'inference', mutate: set('spec.runtime.engine', 'Custom'), path: 'spec.runtime.image' },
-  { name: 'TEE types when not required', base: 'inference', mutate: set('spec.confidential.required', false), path: 'spec.confidential.teeTypes' },
+  {
+    name: 'autoscaling min above max',
+    base: 'inference',
+    mutate: set('spec.autoscaling.minReplicas', 5),
+    path: 'spec.autoscaling.minReplicas',
+  },
+  {
+    name: 'OpenAI over gRPC',
+    base: 'inference',
+    mutate: set('spec.endpoint.transport', 'GRPC'),
+    path: 'spec.endpoint.transport',
+  },
+  {
+    name: 'Premium without a latency',
+    base: 'inference',
+    mutate: del('spec.sla.maxLatencyMs'),
+    path: 'spec.sla.maxLatencyMs',
+  },
+  {
+    name: 'Custom engine without image',
+    base: 'inference',
+    mutate: set('spec.runtime.engine', 'Custom'),
+    path: 'spec.runtime.image',
+  },
+  {
+    name: 'TEE types when not required',
+    base: 'inference',
+    mutate: set('spec.confidential.required', false),
+    path: 'spec.confidential.teeTypes',
+  },
   {
     name: 'GPU attestation when not required',
     base: 'inference',
@@ -126,8 +235,18 @@ export const invalidCases: InvalidCase[] = [
   // TrainingJob
   { name: 'unknown mode', base: 'distributed', mutate: set('spec.mode', 'Centralized'), path: 'spec.mode' },
   { name: 'zero workers', base: 'distributed', mutate: set('spec.workers', 0), path: 'spec.workers' },
-  { name: 'checkpoint interval without unit', base: 'distributed', mutate: set('spec.checkpoint.interval', '15'), path: 'spec.checkpoint.interval' },
-  { name: 'checkpoint without uri', base: 'distributed', mutate: del('spec.checkpoint.uri'), path: 'spec.checkpoint.uri' },
+  {
+    name: 'checkpoint interval without unit',
+    base: 'distributed',
+    mutate: set('spec.checkpoint.interval', '15'),
+    path: 'spec.checkpoint.interval',
+  },
+  {
+    name: 'checkpoint without uri',
+    base: 'distributed',
+    mutate: del('spec.checkpoint.uri'),
+    path: 'spec.checkpoint.uri',
+  },
   {
     name: 'zero checkpoint interval',
     base: 'distributed',
@@ -140,14 +259,54 @@ export const invalidCases: InvalidCase[] = [
     mutate: set('spec.sla.maxDuration', '0h0m'),
     path: 'spec.sla.maxDuration',
   },
-  { name: 'latency on a training job', base: 'distributed', mutate: set('spec.sla.maxLatencyMs', 500), path: 'spec.sla.maxLatencyMs' },
-  { name: 'federated settings on a Distributed job', base: 'distributed', mutate: set('spec.federated', { rounds: 3 }), path: 'spec.federated' },
-  { name: 'one participant', base: 'federated', mutate: set('spec.federated.minParticipants', 1), path: 'spec.federated.minParticipants' },
-  { name: 'federated without rounds', base: 'federated', mutate: del('spec.federated.rounds'), path: 'spec.federated.rounds' },
-  { name: 'Federated mode without federated', base: 'federated', mutate: del('spec.federated'), path: 'spec.federated' },
-  { name: 'more participants than workers', base: 'federated', mutate: set('spec.federated.minParticipants', 5), path: 'spec.federated.minParticipants' },
-  { name: 'secure aggregation with two', base: 'federated', mutate: set('spec.federated.minParticipants', 2), path: 'spec.federated.minParticipants' },
-  { name: 'unknown aggregation', base: 'federated', mutate: set('spec.federated.aggregation', 'Median'), path: 'spec.federated.aggregation' },
+  {
+    name: 'latency on a training job',
+    base: 'distributed',
+    mutate: set('spec.sla.maxLatencyMs', 500),
+    path: 'spec.sla.maxLatencyMs',
+  },
+  {
+    name: 'federated settings on a Distributed job',
+    base: 'distributed',
+    mutate: set('spec.federated', { rounds: 3 }),
+    path: 'spec.federated',
+  },
+  {
+    name: 'one participant',
+    base: 'federated',
+    mutate: set('spec.federated.minParticipants', 1),
+    path: 'spec.federated.minParticipants',
+  },
+  {
+    name: 'federated without rounds',
+    base: 'federated',
+    mutate: del('spec.federated.rounds'),
+    path: 'spec.federated.rounds',
+  },
+  {
+    name: 'Federated mode without federated',
+    base: 'federated',
+    mutate: del('spec.federated'),
+    path: 'spec.federated',
+  },
+  {
+    name: 'more participants than workers',
+    base: 'federated',
+    mutate: set('spec.federated.minParticipants', 5),
+    path: 'spec.federated.minParticipants',
+  },
+  {
+    name: 'secure aggregation with two',
+    base: 'federated',
+    mutate: set('spec.federated.minParticipants', 2),
+    path: 'spec.federated.minParticipants',
+  },
+  {
+    name: 'unknown aggregation',
+    base: 'federated',
+    mutate: set('spec.federated.aggregation', 'Median'),
+    path: 'spec.federated.aggregation',
+  },
   {
     name: 'zero round timeout',
     base: 'federated',
@@ -155,12 +314,27 @@ export const invalidCases: InvalidCase[] = [
     path: 'spec.federated.roundTimeout',
   },
   // ProviderPool
-  { name: 'provider address not hex', base: 'pool', mutate: set('spec.provider.address', '0xZZc1c0c768642580b570c52a133b87e056c5ea11'), path: 'spec.provider.address' },
+  {
+    name: 'provider address not hex',
+    base: 'pool',
+    mutate: set('spec.provider.address', '0xZZc1c0c768642580b570c52a133b87e056c5ea11'),
+    path: 'spec.provider.address',
+  },
   { name: 'jurisdiction as a name', base: 'pool', mutate: set('spec.jurisdiction', 'de'), path: 'spec.jurisdiction' },
   { name: 'region with capitals', base: 'pool', mutate: set('spec.region', 'EU-Central'), path: 'spec.region' },
   { name: 'unknown access mode', base: 'pool', mutate: set('spec.cluster.mode', 'SSH'), path: 'spec.cluster.mode' },
-  { name: 'kubeconfig mode without secretRef', base: 'pool', mutate: del('spec.cluster.secretRef'), path: 'spec.cluster.secretRef' },
-  { name: 'local mode with secretRef', base: 'pool', mutate: set('spec.cluster.mode', 'Local'), path: 'spec.cluster.secretRef' },
+  {
+    name: 'kubeconfig mode without secretRef',
+    base: 'pool',
+    mutate: del('spec.cluster.secretRef'),
+    path: 'spec.cluster.secretRef',
+  },
+  {
+    name: 'local mode with secretRef',
+    base: 'pool',
+    mutate: set('spec.cluster.mode', 'Local'),
+    path: 'spec.cluster.secretRef',
+  },
   {
     name: 'secretRef without name',
     base: 'pool',
@@ -168,9 +342,24 @@ export const invalidCases: InvalidCase[] = [
     path: 'spec.cluster.secretRef.name',
   },
   { name: 'no base rates', base: 'pool', mutate: set('spec.baseRates', []), path: 'spec.baseRates' },
-  { name: 'rate in words', base: 'pool', mutate: set('spec.baseRates.0.pricePerGpuHour', 'cheap'), path: 'spec.baseRates[0].pricePerGpuHour' },
-  { name: 'free GPUs', base: 'pool', mutate: set('spec.baseRates.1.pricePerGpuHour', '0'), path: 'spec.baseRates[1].pricePerGpuHour' },
-  { name: 'two rates for one product', base: 'pool', mutate: set('spec.baseRates.1.gpuProduct', 'NVIDIA-H100-80GB-HBM3'), path: 'spec.baseRates[1]' },
+  {
+    name: 'rate in words',
+    base: 'pool',
+    mutate: set('spec.baseRates.0.pricePerGpuHour', 'cheap'),
+    path: 'spec.baseRates[0].pricePerGpuHour',
+  },
+  {
+    name: 'free GPUs',
+    base: 'pool',
+    mutate: set('spec.baseRates.1.pricePerGpuHour', '0'),
+    path: 'spec.baseRates[1].pricePerGpuHour',
+  },
+  {
+    name: 'two rates for one product',
+    base: 'pool',
+    mutate: set('spec.baseRates.1.gpuProduct', 'NVIDIA-H100-80GB-HBM3'),
+    path: 'spec.baseRates[1]',
+  },
   {
     name: 'two Confidential rates for one product',
     base: 'pool',
@@ -185,9 +374,24 @@ export const invalidCases: InvalidCase[] = [
   },
   { name: 'development flag as text', base: 'pool', mutate: set('spec.development', 'yes'), path: 'spec.development' },
   { name: 'no tiers', base: 'pool', mutate: set('spec.tiers', []), path: 'spec.tiers' },
-  { name: 'SGX runtime', base: 'pool', mutate: set('spec.confidentialRuntimes.0.teeType', 'sgx'), path: 'spec.confidentialRuntimes[0].teeType' },
-  { name: 'heartbeat timeout in words', base: 'pool', mutate: set('spec.heartbeatTimeout', 'a minute'), path: 'spec.heartbeatTimeout' },
-  { name: 'zero heartbeat timeout', base: 'pool', mutate: set('spec.heartbeatTimeout', '0s'), path: 'spec.heartbeatTimeout' },
+  {
+    name: 'SGX runtime',
+    base: 'pool',
+    mutate: set('spec.confidentialRuntimes.0.teeType', 'sgx'),
+    path: 'spec.confidentialRuntimes[0].teeType',
+  },
+  {
+    name: 'heartbeat timeout in words',
+    base: 'pool',
+    mutate: set('spec.heartbeatTimeout', 'a minute'),
+    path: 'spec.heartbeatTimeout',
+  },
+  {
+    name: 'zero heartbeat timeout',
+    base: 'pool',
+    mutate: set('spec.heartbeatTimeout', '0s'),
+    path: 'spec.heartbeatTimeout',
+  },
   {
     name: 'node selector value with spaces',
     base: 'pool',

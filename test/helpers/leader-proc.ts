@@ -23,7 +23,10 @@ if (!namespace) throw new Error('--namespace is required');
 const identity = config.leaderElection.identity;
 const log = createLogger({ level: config.logLevel, sync: true, name: 'leader-proc' }).child({ identity });
 
-const client = new KubeClient(loadKubeConfig(config.kubeconfig, config.context), { name: 'hub', requestTimeoutMs: config.requestTimeoutMs });
+const client = new KubeClient(loadKubeConfig(config.kubeconfig, config.context), {
+  name: 'hub',
+  requestTimeoutMs: config.requestTimeoutMs,
+});
 const mgr = Manager.fromConfig(config, client, log);
 const cms = mgr.informer<KubeObject>({ resource: resources.configMaps, namespace, labelSelector: 'leader-test=true' });
 const ctl = mgr.controller({

@@ -13,24 +13,52 @@ export interface OperatorProc {
   kill: () => Promise<void>;
 }
 
-export function startOperator(opts: { identity: string; poolSelector: string; leaseNamespace: string; extra?: string[] }): OperatorProc {
+export function startOperator(opts: {
+  identity: string;
+  poolSelector: string;
+  leaseNamespace: string;
+  extra?: string[];
+}): OperatorProc {
   const proc = new JsonProc(join(projectRoot, 'operator', 'main.ts'), [
-    '--kubeconfig', kubeconfigPath('hub'),
-    '--identity', opts.identity,
-    '--leader-election-namespace', opts.leaseNamespace,
-    '--leader-election-id', `nvdax-operator-${opts.identity.replace(/-\d+$/, '')}`,
-    '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms',
-    '--ops-bind-address', '127.0.0.1:0',
-    '--heartbeat-interval', '3s', '--member-probe-interval', '1s', '--member-probe-timeout', '1s',
-    '--pool-selector', opts.poolSelector,
-    '--log-level', 'debug',
+    '--kubeconfig',
+    kubeconfigPath('hub'),
+    '--identity',
+    opts.identity,
+    '--leader-election-namespace',
+    opts.leaseNamespace,
+    '--leader-election-id',
+    `nvdax-operator-${opts.identity.replace(/-\d+$/, '')}`,
+    '--lease-duration',
+    '4s',
+    '--renew-deadline',
+    '3s',
+    '--retry-period',
+    '500ms',
+    '--ops-bind-address',
+    '127.0.0.1:0',
+    '--heartbeat-interval',
+    '3s',
+    '--member-probe-interval',
+    '1s',
+    '--member-probe-timeout',
+    '1s',
+    '--pool-selector',
+    opts.poolSelector,
+    '--log-level',
+    'debug',
     ...(opts.extra ?? []),
   ]);
   return {
     proc,
-    opsPort: async () => Number((await proc.waitFor('ops server port', (l) => l.msg === 'Serving health and metrics')).port),
-    stop: async () => { proc.child.kill('SIGTERM'); await proc.exited; },
-    kill: async () => { proc.child.kill('SIGKILL'); await proc.exited; },
+    opsPort: async () =>
+      Number((await proc.waitFor('ops server port', (l) => l.msg === 'Serving health and metrics')).port),
+    stop: async () => {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    },
+    kill: async () => {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    },
   };
 }
-

@@ -17,7 +17,12 @@ export function hubClient(opts: { requestTimeoutMs?: number } = {}): KubeClient 
 }
 
 /** Polls `fn` until it returns a value other than undefined/false (every 50 ms, 20 s by default). */
-export function poll<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
+export function poll<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  intervalMs = 50,
+): Promise<T> {
   return eventually(what, fn, timeoutMs, intervalMs);
 }
 
@@ -29,7 +34,12 @@ export async function freshNamespace(client: KubeClient, prefix: string): Promis
 }
 
 /** A ConfigMap manifest. */
-export function configMap(namespace: string, name: string, data: Record<string, string> = {}, labels: Record<string, string> = {}): KubeObject & { data: Record<string, string> } {
+export function configMap(
+  namespace: string,
+  name: string,
+  data: Record<string, string> = {},
+  labels: Record<string, string> = {},
+): KubeObject & { data: Record<string, string> } {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels }, data };
 }
 
@@ -46,25 +56,45 @@ export async function ensureProbeCrd(client: KubeClient): Promise<void> {
       group: 'runtime-test.nvdax.io',
       scope: 'Namespaced',
       names: { plural: 'runtimeprobes', singular: 'runtimeprobe', kind: 'RuntimeProbe', listKind: 'RuntimeProbeList' },
-      versions: [{
-        name: 'v1', served: true, storage: true, subresources: { status: {} },
-        schema: { openAPIV3Schema: {
-          type: 'object',
-          properties: {
-            spec: { type: 'object', properties: { failTimes: { type: 'integer' } } },
-            status: { type: 'object', properties: {
-              observedGeneration: { type: 'integer' },
-              conditions: { type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'], items: {
-                type: 'object', required: ['type', 'status', 'reason', 'lastTransitionTime'],
-                properties: {
-                  type: { type: 'string' }, status: { type: 'string', enum: ['True', 'False', 'Unknown'] }, reason: { type: 'string' },
-                  message: { type: 'string' }, lastTransitionTime: { type: 'string', format: 'date-time' }, observedGeneration: { type: 'integer' },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                spec: { type: 'object', properties: { failTimes: { type: 'integer' } } },
+                status: {
+                  type: 'object',
+                  properties: {
+                    observedGeneration: { type: 'integer' },
+                    conditions: {
+                      type: 'array',
+                      'x-kubernetes-list-type': 'map',
+                      'x-kubernetes-list-map-keys': ['type'],
+                      items: {
+                        type: 'object',
+                        required: ['type', 'status', 'reason', 'lastTransitionTime'],
+                        properties: {
+                          type: { type: 'string' },
+                          status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+                          reason: { type: 'string' },
+                          message: { type: 'string' },
+                          lastTransitionTime: { type: 'string', format: 'date-time' },
+                          observedGeneration: { type: 'integer' },
+                        },
+                      },
+                    },
+                  },
                 },
-              } },
-            } },
+              },
+            },
           },
-        } },
-      }],
+        },
+      ],
     },
   };
   try {
@@ -74,7 +104,9 @@ export async function ensureProbeCrd(client: KubeClient): Promise<void> {
   }
   await poll('RuntimeProbe CRD established', async () => {
     const got = await client.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(
-      resources.customResourceDefinitions, crd.metadata.name);
+      resources.customResourceDefinitions,
+      crd.metadata.name,
+    );
     if (!got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return false;
     await client.list(probes, { namespace: 'default', limit: 1 });
     return true;
@@ -111,7 +143,13 @@ export class JsonProc {
 
   /** Waits for a line matching `pred`. */
   waitFor(what: string, pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
-    return poll(what, () => this.lines.find(pred) ?? (this.child.exitCode !== null ? Promise.reject(new Error(`process exited: ${this.#stderr}`)) : undefined), timeoutMs);
+    return poll(
+      what,
+      () =>
+        this.lines.find(pred) ??
+        (this.child.exitCode !== null ? Promise.reject(new Error(`process exited: ${this.#stderr}`)) : undefined),
+      timeoutMs,
+    );
   }
 
   get stderr(): string {

@@ -10,7 +10,12 @@ import { kindDefs } from '../../operator/api/kinds.ts';
 import { walk } from '../../operator/api/schema.ts';
 import { validateManifest } from '../../operator/api/validate.ts';
 import {
-  exampleFiles, invalidCases, invalidManifest, loadExample, validCases, validManifest,
+  exampleFiles,
+  invalidCases,
+  invalidManifest,
+  loadExample,
+  validCases,
+  validManifest,
 } from '../helpers/invalid-manifests.ts';
 import type { ExampleName } from '../helpers/invalid-manifests.ts';
 import { binDir, kubeconfigPath, projectRoot, uniqueName } from '../helpers/sim.ts';
@@ -124,9 +129,20 @@ for (const c of invalidCases) {
   test(`API server and nvdax validate refuse ${c.base}: ${c.name} at ${c.path}`, async (t) => {
     const manifest = invalidManifest(c);
     const offline = validateManifest(manifest);
-    t.true(offline.some((e) => e.path === c.path), `nvdax validate: ${JSON.stringify(offline)}`);
+    t.true(
+      offline.some((e) => e.path === c.path),
+      `nvdax validate: ${JSON.stringify(offline)}`,
+    );
     if (!namespaced(c.base)) (manifest['metadata'] as Record<string, string>)['name'] = uniqueName('invalid');
-    const args = ['create', '--validate=strict', '-o', 'name', '-f', '-', ...(namespaced(c.base) ? ['-n', tableNamespace] : [])];
+    const args = [
+      'create',
+      '--validate=strict',
+      '-o',
+      'name',
+      '-f',
+      '-',
+      ...(namespaced(c.base) ? ['-n', tableNamespace] : []),
+    ];
     const r = await limit(() => kubectl(args, JSON.stringify(manifest)));
     t.not(r.code, 0, `accepted: ${r.stdout}`);
     t.true(mentions(r.stderr, c.path), `API server error does not name ${c.path}: ${r.stderr}`);
@@ -152,7 +168,8 @@ for (const c of validCases) {
 test('kubectl explain inferencejob.spec.sla shows the field documentation', async (t) => {
   const out = (await ok(['explain', 'inferencejob.spec.sla'])).replace(/\s+/g, ' ');
   t.regex(out, /Service level: tier, latency and price limits, and where the job may run\./);
-  for (const f of ['tier', 'maxLatencyMs', 'maxDuration', 'priceCap', 'regions', 'dataResidency']) t.true(out.includes(f), f);
+  for (const f of ['tier', 'maxLatencyMs', 'maxDuration', 'priceCap', 'regions', 'dataResidency'])
+    t.true(out.includes(f), f);
   t.regex(out, /Highest price accepted, in NVDAx per GPU-hour/);
   t.regex(out, /Premium: Reserved plus a latency guarantee/);
 });
@@ -160,25 +177,70 @@ test('kubectl explain inferencejob.spec.sla shows the field documentation', asyn
 test('kubectl get ij shows the printer columns, filled from status', async (t) => {
   const { ns, obj } = await applyExample(t, 'inference');
   const header = (await ok(['get', 'ij', '-n', ns!])).split('\n')[0] ?? '';
-  t.deepEqual(header.split(/\s+/).filter(Boolean), ['NAME', 'PHASE', 'POOL', 'GPUS', 'READY', 'PRICE', 'LATENCY(MS)', 'AGE']);
-  const status = { phase: 'Running', placement: { pool: 'frankfurt-h100', price: '2.10', gpus: 2 }, readyReplicas: 2, latencyMs: 180 };
+  t.deepEqual(header.split(/\s+/).filter(Boolean), [
+    'NAME',
+    'PHASE',
+    'POOL',
+    'GPUS',
+    'READY',
+    'PRICE',
+    'LATENCY(MS)',
+    'AGE',
+  ]);
+  const status = {
+    phase: 'Running',
+    placement: { pool: 'frankfurt-h100', price: '2.10', gpus: 2 },
+    readyReplicas: 2,
+    latencyMs: 180,
+  };
   await ok(['patch', ...target(ns, obj), '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
   const wide = (await ok(['get', 'ij', '-n', ns!, '-o', 'wide'])).split('\n');
   t.deepEqual(wide[0]?.split(/\s+/).filter(Boolean).slice(-3), ['TIER', 'MODEL', 'AGE']);
-  t.regex(wide[1] ?? '', /llama-chat\s+Running\s+frankfurt-h100\s+1\s+2\s+2\.10\s+180\s+Premium\s+meta-llama\/Llama-3\.1-8B-Instruct/);
-  const byPool = await ok(['get', 'ij', '-n', ns!, '--field-selector', 'status.placement.pool=frankfurt-h100', '-o', 'name']);
+  t.regex(
+    wide[1] ?? '',
+    /llama-chat\s+Running\s+frankfurt-h100\s+1\s+2\s+2\.10\s+180\s+Premium\s+meta-llama\/Llama-3\.1-8B-Instruct/,
+  );
+  const byPool = await ok([
+    'get',
+    'ij',
+    '-n',
+    ns!,
+    '--field-selector',
+    'status.placement.pool=frankfurt-h100',
+    '-o',
+    'name',
+  ]);
   t.is(byPool.trim(), 'inferencejob.nvdax.io/llama-chat');
-  t.regex((await ok(['get', 'nvdax', '-n', ns!, '-o', 'name'])), /inferencejob\.nvdax\.io\/llama-chat/);
+  t.regex(await ok(['get', 'nvdax', '-n', ns!, '-o', 'name']), /inferencejob\.nvdax\.io\/llama-chat/);
 });
 
 test('kubectl get tj and pp show their printer columns', async (t) => {
   const { ns } = await applyExample(t, 'distributed');
   const tj = (await ok(['get', 'tj', '-n', ns!])).split('\n')[0] ?? '';
-  t.deepEqual(tj.split(/\s+/).filter(Boolean), ['NAME', 'MODE', 'PHASE', 'POOL', 'WORKERS', 'GPUS', 'PRICE', 'PROGRESS', 'AGE']);
+  t.deepEqual(tj.split(/\s+/).filter(Boolean), [
+    'NAME',
+    'MODE',
+    'PHASE',
+    'POOL',
+    'WORKERS',
+    'GPUS',
+    'PRICE',
+    'PROGRESS',
+    'AGE',
+  ]);
   const { obj } = await applyExample(t, 'pool');
   const pp = (await ok(['get', 'pp', obj['metadata'].name, '-o', 'wide'])).split('\n')[0] ?? '';
   t.deepEqual(pp.split(/\s+/).filter(Boolean), [
-    'NAME', 'REGION', 'PHASE', 'GPUS', 'AVAILABLE', 'REPUTATION', 'PROVIDER', 'JURISDICTION', 'ACCESS', 'AGE',
+    'NAME',
+    'REGION',
+    'PHASE',
+    'GPUS',
+    'AVAILABLE',
+    'REPUTATION',
+    'PROVIDER',
+    'JURISDICTION',
+    'ACCESS',
+    'AGE',
   ]);
 });
 
@@ -257,13 +319,17 @@ test('status.attempts only grows, so the freeze cannot be lifted', async (t) => 
 
 test('payment, training mode and provider address are immutable', async (t) => {
   const ij = await applyExample(t, 'inference');
-  const e1 = await refusedUpdate(ij.ns, ij.obj, { spec: { payment: { requester: '0x0000000000000000000000000000000000000001' } } });
+  const e1 = await refusedUpdate(ij.ns, ij.obj, {
+    spec: { payment: { requester: '0x0000000000000000000000000000000000000001' } },
+  });
   t.true(mentions(e1, 'spec.payment.requester'), e1);
   const tj = await applyExample(t, 'distributed');
   const e2 = await refusedUpdate(tj.ns, tj.obj, { spec: { mode: 'Federated', federated: { rounds: 2 } } });
   t.true(mentions(e2, 'spec.mode'), e2);
   const pp = await applyExample(t, 'pool');
-  const e3 = await refusedUpdate(undefined, pp.obj, { spec: { provider: { address: '0x0000000000000000000000000000000000000001' } } });
+  const e3 = await refusedUpdate(undefined, pp.obj, {
+    spec: { provider: { address: '0x0000000000000000000000000000000000000001' } },
+  });
   t.true(mentions(e3, 'spec.provider.address'), e3);
 });
 
@@ -273,5 +339,8 @@ test('the API server applies the schema defaults', async (t) => {
   t.is(stored.spec.unschedulable, false);
   t.is(stored.spec.confidentialRuntimes[0].gpuAttestation, true);
   t.is(stored.spec.development, false);
-  t.deepEqual(stored.spec.baseRates.map((r: { mode: string }) => r.mode), ['Container', 'Container', 'Confidential']);
+  t.deepEqual(
+    stored.spec.baseRates.map((r: { mode: string }) => r.mode),
+    ['Container', 'Container', 'Confidential'],
+  );
 });

@@ -32,14 +32,27 @@ const kubectl = (cluster: string, args: string[], input?: string) =>
   });
 type KubeconfigSource = Extract<MemberSource, { kind: 'Kubeconfig' }>;
 const source = (cluster: string, kubeconfig = readFileSync(kubeconfigPath(cluster), 'utf8')): KubeconfigSource => ({
-  kind: 'Kubeconfig', kubeconfig, origin: `test Secret ${cluster}`,
+  kind: 'Kubeconfig',
+  kubeconfig,
+  origin: `test Secret ${cluster}`,
 });
 
 /** A manager and a fleet on the hub sim, stopped when the test ends. */
-async function fleetFor(t: { teardown(fn: () => Promise<void>): void }): Promise<{ fleet: FleetType; manager: Manager }> {
-  const manager = new Manager({ client: hubClient(), log: createLogger({ level: 'silent' }), leaderElection: false, ops: false });
+async function fleetFor(t: {
+  teardown(fn: () => Promise<void>): void;
+}): Promise<{ fleet: FleetType; manager: Manager }> {
+  const manager = new Manager({
+    client: hubClient(),
+    log: createLogger({ level: 'silent' }),
+    leaderElection: false,
+    ops: false,
+  });
   const fleet = new Fleet({
-    manager, hubKubeConfig: loadKubeConfig('hub'), clock: realClock, probeIntervalMs: 300, probeTimeoutMs: 2000,
+    manager,
+    hubKubeConfig: loadKubeConfig('hub'),
+    clock: realClock,
+    probeIntervalMs: 300,
+    probeTimeoutMs: 2000,
   });
   const stop = new AbortController();
   const running = manager.start(stop.signal);
@@ -52,7 +65,9 @@ async function fleetFor(t: { teardown(fn: () => Promise<void>): void }): Promise
 }
 
 const podIn = (ns: string, name: string, labels: Record<string, string>) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: ns, labels },
   spec: { containers: [{ name: 'c', image: 'x' }], tolerations: [{ operator: 'Exists' }] },
 });
 
@@ -112,7 +127,11 @@ test('a job-controller-shaped controller attaches a Pod cache to every member an
     },
     onChange: (key) => ctl.enqueue(key),
   });
-  membersOf = (key) => fleet.members().map((m) => [m.key, pods.byHubKey(m.key, key)] as [string, PodObject[]]).filter(([, p]) => p.length);
+  membersOf = (key) =>
+    fleet
+      .members()
+      .map((m) => [m.key, pods.byHubKey(m.key, key)] as [string, PodObject[]])
+      .filter(([, p]) => p.length);
   const a = await fleet.acquire('providerpool', 'pa', source('gpu-a'));
   const ns = uniqueName('fleet-jobs');
   for (const c of ['gpu-a', 'gpu-b']) {
@@ -120,58 +139,89 @@ test('a job-controller-shaped controller attaches a Pod cache to every member an
     t.teardown(() => void kubectl(c, ['delete', 'namespace', ns, '--wait=false']));
   }
   const job = (name: string) => ({ [jobLabel]: name, [nsLabel]: 'team-x' });
-  kubectl('gpu-a', ['apply', '-f', '-'], [podIn(ns, 'a-0', job('a')), podIn(ns, 'a-1', job('a')), podIn(ns, 'b-0', job('b')), podIn(ns, 'unrelated', {})]
-    .map((p) => YAML.stringify(p)).join('---\n'));
-  await poll('job a reconciled with both its pods', () => reconciled.some((r) => r.key === 'team-x/a' && r.pods.length === 2), 20_000);
+  kubectl(
+    'gpu-a',
+    ['apply', '-f', '-'],
+    [podIn(ns, 'a-0', job('a')), podIn(ns, 'a-1', job('a')), podIn(ns, 'b-0', job('b')), podIn(ns, 'unrelated', {})]
+      .map((p) => YAML.stringify(p))
+      .join('---\n'),
+  );
+  await poll(
+    'job a reconciled with both its pods',
+    () => reconciled.some((r) => r.key === 'team-x/a' && r.pods.length === 2),
+    20_000,
+  );
   await poll('job b reconciled', () => reconciled.some((r) => r.key === 'team-x/b'), 20_000);
-  t.deepEqual(pods.byHubKey(a.key, 'team-x/a').map((p) => p.metadata?.name).sort(), ['a-0', 'a-1']);
-  t.false(reconciled.some((r) => r.pods.includes('unrelated')), 'unlabelled pods are not in the cache');
+  t.deepEqual(
+    pods
+      .byHubKey(a.key, 'team-x/a')
+      .map((p) => p.metadata?.name)
+      .sort(),
+    ['a-0', 'a-1'],
+  );
+  t.false(
+    reconciled.some((r) => r.pods.includes('unrelated')),
+    'unlabelled pods are not in the cache',
+  );
   t.true(a.cacheStats()['fleet-test-job-pods'] !== undefined, 'the attached cache lives on the member');
-  t.true(pods.byHubKey(a.key, 'team-x/a')[0]?.spec !== undefined, 'the attached cache holds whole pods, not the slim capacity view');
+  t.true(
+    pods.byHubKey(a.key, 'team-x/a')[0]?.spec !== undefined,
+    'the attached cache holds whole pods, not the slim capacity view',
+  );
   // a member acquired after attach gets the cache too
   const b = await fleet.acquire('providerpool', 'pb', source('gpu-b'));
   kubectl('gpu-b', ['apply', '-f', '-'], YAML.stringify(podIn(ns, 'a-2', job('a'))));
-  await poll('job a seen on the second member', () => reconciled.some((r) => r.key === 'team-x/a' && r.member === b.key), 20_000);
+  await poll(
+    'job a seen on the second member',
+    () => reconciled.some((r) => r.key === 'team-x/a' && r.member === b.key),
+    20_000,
+  );
   // cached objects are shared: a controller cannot change them by mistake
   const cached = pods.byHubKey(a.key, 'team-x/a')[0] as KubeObject;
-  t.throws(() => {
-    (cached.metadata as { name: string }).name = 'mutated';
-  }, { instanceOf: TypeError });
+  t.throws(
+    () => {
+      (cached.metadata as { name: string }).name = 'mutated';
+    },
+    { instanceOf: TypeError },
+  );
 });
 
-test.serial('the ready gate closes when a member API server stops and opens only after every cache listed again', async (t) => {
-  const { fleet } = await fleetFor(t);
-  const gpuD = readState(simDir())?.clusters.find((c) => c.name === 'gpu-d');
-  if (!gpuD) throw new Error('the test sim has no gpu-d cluster (make sim-test-up starts it)');
-  const m = await fleet.acquire('providerpool', 'pd', source('gpu-d'));
-  await poll('member ready', () => m.ready(), 20_000);
-  const transitions: Array<{ ready: boolean; stats: ReturnType<Member['cacheStats']> }> = [];
-  let last = true;
-  fleet.watch({
-    changed: (x) => {
-      if (x !== m || x.ready() === last) return;
-      last = x.ready();
-      transitions.push({ ready: last, stats: x.cacheStats() });
-    },
-  });
-  const before = m.cacheStats();
-  await stopComponent(gpuD, 'kube-apiserver');
-  try {
-    await poll('gate closed', () => !m.ready(), 15_000, 20);
-    t.false(m.health().connected);
-  } finally {
-    await startComponent(gpuD, 'kube-apiserver');
-  }
-  await poll('gate open again', () => m.ready(), 30_000, 20);
-  const opened = transitions.find((x) => x.ready);
-  t.truthy(opened);
-  t.is(transitions[0]?.ready, false, 'the gate closed first');
-  for (const [name, s] of Object.entries(opened?.stats ?? {})) {
-    t.true(s.fresh, `${name} listed since the loss`);
-    t.true(s.lists > (before[name]?.lists ?? 0), `${name} listed again before the gate opened`);
-  }
-  t.is(transitions.filter((x) => x.ready).length, 1, 'no flapping');
-});
+test.serial(
+  'the ready gate closes when a member API server stops and opens only after every cache listed again',
+  async (t) => {
+    const { fleet } = await fleetFor(t);
+    const gpuD = readState(simDir())?.clusters.find((c) => c.name === 'gpu-d');
+    if (!gpuD) throw new Error('the test sim has no gpu-d cluster (make sim-test-up starts it)');
+    const m = await fleet.acquire('providerpool', 'pd', source('gpu-d'));
+    await poll('member ready', () => m.ready(), 20_000);
+    const transitions: Array<{ ready: boolean; stats: ReturnType<Member['cacheStats']> }> = [];
+    let last = true;
+    fleet.watch({
+      changed: (x) => {
+        if (x !== m || x.ready() === last) return;
+        last = x.ready();
+        transitions.push({ ready: last, stats: x.cacheStats() });
+      },
+    });
+    const before = m.cacheStats();
+    await stopComponent(gpuD, 'kube-apiserver');
+    try {
+      await poll('gate closed', () => !m.ready(), 15_000, 20);
+      t.false(m.health().connected);
+    } finally {
+      await startComponent(gpuD, 'kube-apiserver');
+    }
+    await poll('gate open again', () => m.ready(), 30_000, 20);
+    const opened = transitions.find((x) => x.ready);
+    t.truthy(opened);
+    t.is(transitions[0]?.ready, false, 'the gate closed first');
+    for (const [name, s] of Object.entries(opened?.stats ?? {})) {
+      t.true(s.fresh, `${name} listed since the loss`);
+      t.true(s.lists > (before[name]?.lists ?? 0), `${name} listed again before the gate opened`);
+    }
+    t.is(transitions.filter((x) => x.ready).length, 1, 'no flapping');
+  },
+);
 
 test.serial('a rotated kubeconfig is used at once and the replaced one never again', async (t) => {
   const { fleet } = await fleetFor(t);
@@ -180,7 +230,13 @@ test.serial('a rotated kubeconfig is used at once and the replaced one never aga
   const accounts = [`${id}-old`, `${id}-new`];
   for (const sa of accounts) {
     kubectl('gpu-d', ['-n', ns, 'create', 'serviceaccount', sa]);
-    kubectl('gpu-d', ['create', 'clusterrolebinding', sa, '--clusterrole=cluster-admin', `--serviceaccount=${ns}:${sa}`]);
+    kubectl('gpu-d', [
+      'create',
+      'clusterrolebinding',
+      sa,
+      '--clusterrole=cluster-admin',
+      `--serviceaccount=${ns}:${sa}`,
+    ]);
   }
   t.teardown(() => {
     for (const sa of accounts) kubectl('gpu-d', ['delete', 'clusterrolebinding', sa, '--ignore-not-found']);
@@ -188,23 +244,38 @@ test.serial('a rotated kubeconfig is used at once and the replaced one never aga
   const admin = YAML.parse(readFileSync(kubeconfigPath('gpu-d'), 'utf8')) as {
     clusters: Array<{ name: string; cluster: Record<string, unknown> }>;
   };
-  const withToken = (sa: string) => YAML.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'c', cluster: admin.clusters[0]?.cluster }],
-    users: [{ name: sa, user: { token: kubectl('gpu-d', ['-n', ns, 'create', 'token', sa, '--duration=1h']).trim() } }],
-    contexts: [{ name: 'c', context: { cluster: 'c', user: sa } }],
-  });
-  const whoami = async (m: Member) => {
-    const r = await m.client.request<{ status: { userInfo: { username: string } } }>('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+  const withToken = (sa: string) =>
+    YAML.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'c',
+      clusters: [{ name: 'c', cluster: admin.clusters[0]?.cluster }],
+      users: [
+        { name: sa, user: { token: kubectl('gpu-d', ['-n', ns, 'create', 'token', sa, '--duration=1h']).trim() } },
+      ],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: sa } }],
     });
+  const whoami = async (m: Member) => {
+    const r = await m.client.request<{ status: { userInfo: { username: string } } }>(
+      'POST',
+      '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+      {
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      },
+    );
     return r.status.userInfo.username;
   };
-  const m = await fleet.acquire('providerpool', 'rot', { ...source('gpu-d', withToken(accounts[0]!)), origin: 'Secret x/rot' });
+  const m = await fleet.acquire('providerpool', 'rot', {
+    ...source('gpu-d', withToken(accounts[0]!)),
+    origin: 'Secret x/rot',
+  });
   await poll('ready with the old credentials', () => m.ready(), 20_000);
   t.is(await whoami(m), `system:serviceaccount:${ns}:${accounts[0]}`);
   const oldClient = m.client;
-  const rotated = await fleet.acquire('providerpool', 'rot', { ...source('gpu-d', withToken(accounts[1]!)), origin: 'Secret x/rot' });
+  const rotated = await fleet.acquire('providerpool', 'rot', {
+    ...source('gpu-d', withToken(accounts[1]!)),
+    origin: 'Secret x/rot',
+  });
   t.is(rotated, m, 'the same member, its client swapped');
   t.not(m.client, oldClient);
   t.false(m.ready(), 'the gate is closed until the caches listed with the new credentials');
@@ -232,7 +303,12 @@ test('two back-to-back reservations on the last free GPUs of a node cannot both 
   const { fleet } = await fleetFor(t);
   const run = uniqueName('resv');
   const label = { 'nvdax.io/test-resv': run };
-  const nodes = buildNodes(run, { template: 'gpu-container', gpu: 'L4', gpusPerNode: 4, count: 1, labels: label }, 'eu-west', 'eu-west-a');
+  const nodes = buildNodes(
+    run,
+    { template: 'gpu-container', gpu: 'L4', gpusPerNode: 4, count: 1, labels: label },
+    'eu-west',
+    'eu-west-a',
+  );
   const node = nodes[0]?.metadata.name as string;
   kubectl('gpu-a', ['create', '-f', '-'], YAML.stringify(nodes[0], { version: '1.1' }));
   kubectl('gpu-a', ['create', 'namespace', run]);
@@ -244,10 +320,20 @@ test('two back-to-back reservations on the last free GPUs of a node cannot both 
   const pools = [{ name: run, nodeSelector: label }];
   const ledger = new ReservationLedger();
   const snap = () => buildSnapshot(snapshotInput(fleet, pools, ledger.pins()));
-  await poll('the new node Ready in the member cache', () => m.ready() &&
-    snap().nodes({ pool: run }).some((n) => n.node === node && n.free === 4), 30_000);
+  await poll(
+    'the new node Ready in the member cache',
+    () =>
+      m.ready() &&
+      snap()
+        .nodes({ pool: run })
+        .some((n) => n.node === node && n.free === 4),
+    30_000,
+  );
   const ask = (id: string, pods: number, gpus: number) => ({
-    id, pools: run, gpusPerPod: gpus, podKeys: Array.from({ length: pods }, (_, i) => `${run}/${id}-${i}`),
+    id,
+    pools: run,
+    gpusPerPod: gpus,
+    podKeys: Array.from({ length: pods }, (_, i) => `${run}/${id}-${i}`),
   });
   const s = snap();
   const first = ledger.reserve(s, ask('job-a', 2, 2), Date.now());
@@ -260,17 +346,47 @@ test('two back-to-back reservations on the last free GPUs of a node cannot both 
   if (!first.ok) return;
   for (const p of first.reservation.pods) {
     const name = p.key.split('/')[1] as string;
-    kubectl('gpu-a', ['apply', '-f', '-'], YAML.stringify({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: run },
-      spec: { nodeName: p.node, containers: [{ name: 'c', image: 'x', resources: { limits: { 'nvidia.com/gpu': '2' } } }] },
-    }));
+    kubectl(
+      'gpu-a',
+      ['apply', '-f', '-'],
+      YAML.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: run },
+        spec: {
+          nodeName: p.node,
+          containers: [{ name: 'c', image: 'x', resources: { limits: { 'nvidia.com/gpu': '2' } } }],
+        },
+      }),
+    );
   }
-  await poll('both pods bound in the cache', () => first.reservation.pods.every((p) => snap().podState(m.key, p.key) === 'bound'), 20_000);
-  t.deepEqual(ledger.observe(snap()).map((r) => r.id), ['job-a'], 'the reservation is dropped once its pods show');
+  await poll(
+    'both pods bound in the cache',
+    () => first.reservation.pods.every((p) => snap().podState(m.key, p.key) === 'bound'),
+    20_000,
+  );
+  t.deepEqual(
+    ledger.observe(snap()).map((r) => r.id),
+    ['job-a'],
+    'the reservation is dropped once its pods show',
+  );
   t.is(ledger.list().length, 0);
-  t.is(snap().nodes({ pool: run }).find((n) => n.node === node)?.free, 0, 'no double count, no lost count');
+  t.is(
+    snap()
+      .nodes({ pool: run })
+      .find((n) => n.node === node)?.free,
+    0,
+    'no double count, no lost count',
+  );
   t.false(ledger.reserve(snap(), ask('job-b', 1, 1), Date.now()).ok);
   kubectl('gpu-a', ['-n', run, 'delete', 'pod', `job-a-0`, '--grace-period=0', '--force']);
-  await poll('freed GPUs seen', () => snap().nodes({ pool: run }).find((n) => n.node === node)?.free === 2, 20_000);
+  await poll(
+    'freed GPUs seen',
+    () =>
+      snap()
+        .nodes({ pool: run })
+        .find((n) => n.node === node)?.free === 2,
+    20_000,
+  );
   t.true(ledger.reserve(snap(), ask('job-b', 1, 1), Date.now()).ok);
 });

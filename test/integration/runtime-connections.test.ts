@@ -61,13 +61,18 @@ test.serial('KubeClient: 100 requests at concurrency 8 open at most 16 connectio
   const client = new KubeClient(loadKubeConfig('hub'));
   const opened = await countConnections(async () => {
     let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next++ < 100) await client.list(resources.namespaces);
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next++ < 100) await client.list(resources.namespaces);
+      }),
+    );
   });
   t.log(`KubeClient concurrency 8: ${opened} connections for 100 requests (HTTP/1.1 keep-alive)`);
   t.true(opened <= 8 * perWorker, `saw ${opened}`);
-  t.false(protocols.has('h2'), 'HTTP/1.1 on purpose: closing an undici h2 session with a watch open crashed the process');
+  t.false(
+    protocols.has('h2'),
+    'HTTP/1.1 on purpose: closing an undici h2 session with a watch open crashed the process',
+  );
   await client.close();
 });
 

@@ -11,11 +11,29 @@ import { ensureFinalizer, isBeingDeleted, removeFinalizer } from '../../operator
 import { createLogger } from '../../operator/runtime/log.ts';
 import { Manager } from '../../operator/runtime/manager.ts';
 import { mapToController, ownerReference } from '../../operator/runtime/owners.ts';
-import { configMap, ensureProbeCrd, freshNamespace, httpGet, hubClient, metricValue, poll, probes } from '../helpers/runtime-kit.ts';
+import {
+  configMap,
+  ensureProbeCrd,
+  freshNamespace,
+  httpGet,
+  hubClient,
+  metricValue,
+  poll,
+  probes,
+} from '../helpers/runtime-kit.ts';
 import { loadKubeConfig } from '../helpers/sim.ts';
 
-type Probe = KubeObject & { spec?: { failTimes?: number }; status?: { conditions?: Condition[]; observedGeneration?: number } };
-type Ev = KubeObject & { type?: string; reason?: string; note?: string; series?: { count: number }; regarding?: { name?: string; uid?: string } };
+type Probe = KubeObject & {
+  spec?: { failTimes?: number };
+  status?: { conditions?: Condition[]; observedGeneration?: number };
+};
+type Ev = KubeObject & {
+  type?: string;
+  reason?: string;
+  note?: string;
+  series?: { count: number };
+  regarding?: { name?: string; uid?: string };
+};
 
 const finalizer = 'runtime-test.nvdax.io/cleanup';
 
@@ -23,9 +41,18 @@ test('a failing reconcile is retried with growing backoff, surfaces an Event and
   const client = hubClient();
   await ensureProbeCrd(client);
   const ns = await freshNamespace(client, 'ctl');
-  const mgr = new Manager({ client, log: createLogger({ level: 'silent' }), leaderElection: false, ops: { host: '127.0.0.1', port: 0 } });
+  const mgr = new Manager({
+    client,
+    log: createLogger({ level: 'silent' }),
+    leaderElection: false,
+    ops: { host: '127.0.0.1', port: 0 },
+  });
   const probeCache = mgr.informer<Probe>({ resource: probes, namespace: ns });
-  const children = mgr.informer<KubeObject>({ resource: resources.configMaps, namespace: ns, labelSelector: 'runtime-test/child=true' });
+  const children = mgr.informer<KubeObject>({
+    resource: resources.configMaps,
+    namespace: ns,
+    labelSelector: 'runtime-test/child=true',
+  });
   const recorder = mgr.eventRecorder();
   const attempts: Array<{ at: number; attempt: number; failed: boolean }> = [];
 
@@ -45,8 +72,18 @@ test('a failing reconcile is retried with growing backoff, surfaces an Event and
       const probe = await ensureFinalizer(client, probes, cached, finalizer);
       const generation = probe.metadata?.generation;
       const setReady = async (status: 'True' | 'False', reason: string, message: string): Promise<void> => {
-        const conditions = setCondition(probe.status?.conditions, { type: 'Ready', status, reason, message, ...(generation ? { observedGeneration: generation } : {}) }, Date.now());
-        await client.patchStatus(probes, name, namespace, { conditions, observedGeneration: generation }, { signal: ctx.signal });
+        const conditions = setCondition(
+          probe.status?.conditions,
+          { type: 'Ready', status, reason, message, ...(generation ? { observedGeneration: generation } : {}) },
+          Date.now(),
+        );
+        await client.patchStatus(
+          probes,
+          name,
+          namespace,
+          { conditions, observedGeneration: generation },
+          { signal: ctx.signal },
+        );
       };
       const fail = attempts.filter((a) => a.failed).length < (probe.spec?.failTimes ?? 0);
       attempts.push({ at: Date.now(), attempt: ctx.attempt, failed: fail });
@@ -57,7 +94,12 @@ test('a failing reconcile is retried with growing backoff, surfaces an Event and
       }
       await client.apply(resources.configMaps, {
         ...configMap(namespace!, `${name}-child`, { owner: name }, { 'runtime-test/child': 'true' }),
-        metadata: { name: `${name}-child`, namespace, labels: { 'runtime-test/child': 'true' }, ownerReferences: [ownerReference(probe)] },
+        metadata: {
+          name: `${name}-child`,
+          namespace,
+          labels: { 'runtime-test/child': 'true' },
+          ownerReferences: [ownerReference(probe)],
+        },
       });
       await setReady('True', 'Reconciled', 'child applied');
       await recorder.normal(probe, 'Reconciled', 'child applied');
@@ -75,7 +117,12 @@ test('a failing reconcile is retried with growing backoff, surfaces an Event and
     await client.delete(resources.namespaces, ns);
     await client.close();
   });
-  await client.create(probes, { apiVersion: 'runtime-test.nvdax.io/v1', kind: 'RuntimeProbe', metadata: { name: 'p1', namespace: ns }, spec: { failTimes: 3 } } as Probe);
+  await client.create(probes, {
+    apiVersion: 'runtime-test.nvdax.io/v1',
+    kind: 'RuntimeProbe',
+    metadata: { name: 'p1', namespace: ns },
+    spec: { failTimes: 3 },
+  } as Probe);
 
   const done = await poll('Ready=True', async () => {
     const p = await client.get<Probe>(probes, 'p1', ns);
@@ -88,10 +135,19 @@ test('a failing reconcile is retried with growing backoff, surfaces an Event and
   t.deepEqual(done.metadata?.finalizers, [finalizer]);
 
   // Retries: 3 failures then a success, each wait at least the doubled backoff.
-  t.deepEqual(attempts.slice(0, 4).map((a) => [a.attempt, a.failed]), [[0, true], [1, true], [2, true], [3, false]]);
+  t.deepEqual(
+    attempts.slice(0, 4).map((a) => [a.attempt, a.failed]),
+    [
+      [0, true],
+      [1, true],
+      [2, true],
+      [3, false],
+    ],
+  );
   const gaps = attempts.slice(1, 4).map((a, i) => a.at - (attempts[i] as { at: number }).at);
   t.log(`gaps between attempts: ${gaps.join(', ')} ms`);
-  for (const [i, min] of [100, 200, 400].entries()) t.true((gaps[i] as number) >= min - 5, `gap ${i} = ${gaps[i]} >= ${min}`);
+  for (const [i, min] of [100, 200, 400].entries())
+    t.true((gaps[i] as number) >= min - 5, `gap ${i} = ${gaps[i]} >= ${min}`);
 
   // One Warning Event counted three times (series), one Normal Event.
   const events = await poll('events written', async () => {
@@ -106,13 +162,20 @@ test('a failing reconcile is retried with growing backoff, surfaces an Event and
 
   // Owner reference on the child.
   const child = await client.get<KubeObject>(resources.configMaps, 'p1-child', ns);
-  t.like(child.metadata?.ownerReferences?.[0], { kind: 'RuntimeProbe', name: 'p1', uid: done.metadata?.uid, controller: true });
+  t.like(child.metadata?.ownerReferences?.[0], {
+    kind: 'RuntimeProbe',
+    name: 'p1',
+    uid: done.metadata?.uid,
+    controller: true,
+  });
 
   // Metrics and health over HTTP.
   const base = `http://127.0.0.1:${mgr.opsPort}`;
   const metrics = (await httpGet(`${base}/metrics`)).body;
   t.is(metricValue(metrics, 'controller_runtime_reconcile_total', { controller: 'probes', result: 'error' }), 3);
-  t.true((metricValue(metrics, 'controller_runtime_reconcile_total', { controller: 'probes', result: 'success' }) ?? 0) >= 1);
+  t.true(
+    (metricValue(metrics, 'controller_runtime_reconcile_total', { controller: 'probes', result: 'success' }) ?? 0) >= 1,
+  );
   t.is(metricValue(metrics, 'controller_runtime_reconcile_errors_total', { controller: 'probes' }), 3);
   t.is(metricValue(metrics, 'workqueue_retries_total', { name: 'probes' }), 3);
   t.true((metricValue(metrics, 'controller_runtime_reconcile_time_seconds_count', { controller: 'probes' }) ?? 0) >= 4);
@@ -130,7 +193,12 @@ test('a failing reconcile is retried with growing backoff, surfaces an Event and
       return isNotFound(e);
     }
   });
-  await poll('child deleted', () => client.get(resources.configMaps, 'p1-child', ns).then(() => false, (e: unknown) => isNotFound(e)));
+  await poll('child deleted', () =>
+    client.get(resources.configMaps, 'p1-child', ns).then(
+      () => false,
+      (e: unknown) => isNotFound(e),
+    ),
+  );
 });
 
 test('graceful shutdown finishes the in-flight reconcile and starts no new one', async (t) => {
@@ -190,7 +258,9 @@ test('informers on a member cluster are added and removed at run time and map to
   const unwatch = ctl.watch(nodes, { map: (n) => `pools/gpu-a-${n.metadata?.name}` });
   await nodes.waitForSync();
   t.true(nodes.size > 0, 'the member cluster has nodes');
-  await poll('every member node mapped to a hub key', () => nodes.list().every((n) => seen.has(`pools/gpu-a-${n.metadata?.name}`)));
+  await poll('every member node mapped to a hub key', () =>
+    nodes.list().every((n) => seen.has(`pools/gpu-a-${n.metadata?.name}`)),
+  );
   t.true(mgr.ready(), 'member informers do not gate readiness');
 
   unwatch();

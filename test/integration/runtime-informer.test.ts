@@ -76,11 +76,18 @@ class GoneOnce extends KubeClient {
   release: () => void = () => undefined;
   readonly gate = new Promise<void>((r) => (this.release = r));
   #tripped = false;
-  override async *watch<T extends KubeObject>(res: ResourceType, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+  override async *watch<T extends KubeObject>(
+    res: ResourceType,
+    opts: WatchOptions = {},
+  ): AsyncGenerator<WatchEvent<T>> {
     if (!this.#tripped) {
       this.#tripped = true;
       await this.gate;
-      throw KubeError.fromStatus(410, { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' }, 'WATCH');
+      throw KubeError.fromStatus(
+        410,
+        { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' },
+        'WATCH',
+      );
     }
     yield* super.watch<T>(res, opts);
   }
@@ -118,7 +125,12 @@ test('an unreachable cluster is retried with growing backoff and syncs once it a
   // Point the client at a closed port first, then at the real server.
   (cluster as { server: string }).server = 'https://127.0.0.1:1';
   const client = new KubeClient(kc, { name: 'down', requestTimeoutMs: 2000 });
-  const inf = new Informer<CM>({ client, resource: resources.configMaps, namespace: 'default', backoff: { baseMs: 20, maxMs: 200, jitter: 0 } });
+  const inf = new Informer<CM>({
+    client,
+    resource: resources.configMaps,
+    namespace: 'default',
+    backoff: { baseMs: 20, maxMs: 200, jitter: 0 },
+  });
   const { states } = record(inf);
   inf.start();
   await poll('three list errors', () => states.filter((s) => s.type === 'listError').length >= 3);

@@ -25,7 +25,7 @@ test('typed errors: NotFound, AlreadyExists, Conflict, Timeout', async (t) => {
   t.true(isConflict(stale), 'a stale resourceVersion conflicts');
 
   const slow = await client.request('GET', '/api/v1/namespaces', { timeoutMs: 1 }).catch((e: unknown) => e);
-  t.true(slow instanceof KubeError && (slow.reason === 'Timeout'), `got ${String(slow)}`);
+  t.true(slow instanceof KubeError && slow.reason === 'Timeout', `got ${String(slow)}`);
 });
 
 test('server-side apply owns fields per manager; merge patch; delete reports existence', async (t) => {
@@ -35,14 +35,20 @@ test('server-side apply owns fields per manager; merge patch; delete reports exi
     await client.delete(resources.namespaces, ns);
     await client.close();
   });
-  const applied = await client.apply<CM>(resources.configMaps, configMap(ns, 'ssa', { a: '1' }), { fieldManager: 'mgr-one' });
+  const applied = await client.apply<CM>(resources.configMaps, configMap(ns, 'ssa', { a: '1' }), {
+    fieldManager: 'mgr-one',
+  });
   t.is(applied.data?.['a'], '1');
   const mf = applied.metadata?.managedFields as Array<{ manager: string; operation: string }>;
   t.true(mf.some((f) => f.manager === 'mgr-one' && f.operation === 'Apply'));
 
-  const conflict = await client.apply(resources.configMaps, configMap(ns, 'ssa', { a: '2' }), { fieldManager: 'mgr-two', force: false }).catch((e: unknown) => e);
+  const conflict = await client
+    .apply(resources.configMaps, configMap(ns, 'ssa', { a: '2' }), { fieldManager: 'mgr-two', force: false })
+    .catch((e: unknown) => e);
   t.true(isConflict(conflict), 'another manager may not take a field without force');
-  const forced = await client.apply<CM>(resources.configMaps, configMap(ns, 'ssa', { a: '2' }), { fieldManager: 'mgr-two' });
+  const forced = await client.apply<CM>(resources.configMaps, configMap(ns, 'ssa', { a: '2' }), {
+    fieldManager: 'mgr-two',
+  });
   t.is(forced.data?.['a'], '2');
 
   const patched = await client.mergePatch<CM>(resources.configMaps, 'ssa', ns, { data: { b: 'x' } });
@@ -63,13 +69,29 @@ test('status is written through the status subresource only', async (t) => {
     await client.delete(resources.namespaces, ns);
     await client.close();
   });
-  await client.create(probes, { apiVersion: 'runtime-test.nvdax.io/v1', kind: 'RuntimeProbe', metadata: { name: 'p', namespace: ns }, spec: { failTimes: 1 } } as Probe);
+  await client.create(probes, {
+    apiVersion: 'runtime-test.nvdax.io/v1',
+    kind: 'RuntimeProbe',
+    metadata: { name: 'p', namespace: ns },
+    spec: { failTimes: 1 },
+  } as Probe);
   const viaMain = await client.mergePatch<Probe>(probes, 'p', ns, { status: { observedGeneration: 7 } });
   t.is(viaMain.status?.observedGeneration, undefined, 'the main resource ignores status');
   const viaStatus = await client.patchStatus<Probe>(probes, 'p', ns, { observedGeneration: 7 });
   t.is(viaStatus.status?.observedGeneration, 7);
-  const specIgnored = await client.mergePatch<Probe>(probes, 'p', ns, { spec: { failTimes: 9 } }, { subresource: 'status' });
+  const specIgnored = await client.mergePatch<Probe>(
+    probes,
+    'p',
+    ns,
+    { spec: { failTimes: 9 } },
+    { subresource: 'status' },
+  );
   t.is(specIgnored.spec?.failTimes, 1, 'the status subresource ignores spec');
-  const ssaStatus = await client.applyStatus<Probe>(probes, { apiVersion: 'runtime-test.nvdax.io/v1', kind: 'RuntimeProbe', metadata: { name: 'p', namespace: ns }, status: { observedGeneration: 8 } } as Probe);
+  const ssaStatus = await client.applyStatus<Probe>(probes, {
+    apiVersion: 'runtime-test.nvdax.io/v1',
+    kind: 'RuntimeProbe',
+    metadata: { name: 'p', namespace: ns },
+    status: { observedGeneration: 8 },
+  } as Probe);
   t.is(ssaStatus.status?.observedGeneration, 8);
 });

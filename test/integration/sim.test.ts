@@ -11,13 +11,32 @@ const kc = loadKubeConfig('gpu-a');
 const core = kc.makeApiClient(CoreV1Api);
 const ns = uniqueName('sim');
 
-test.before(async () => { await createNamespace(kc, ns); });
-test.after.always(async () => { await deleteNamespace(kc, ns); });
+test.before(async () => {
+  await createNamespace(kc, ns);
+});
+test.after.always(async () => {
+  await deleteNamespace(kc, ns);
+});
 
-function gpuPod(name: string, resources: Record<string, string>, extra: Partial<V1Pod['spec']> = {}, annotations: Record<string, string> = {}): V1Pod {
+function gpuPod(
+  name: string,
+  resources: Record<string, string>,
+  extra: Partial<V1Pod['spec']> = {},
+  annotations: Record<string, string> = {},
+): V1Pod {
   return {
     metadata: { name, namespace: ns, annotations },
-    spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda12.5.0', resources: { limits: resources } }], ...extra },
+    spec: {
+      restartPolicy: 'Never',
+      containers: [
+        {
+          name: 'main',
+          image: 'nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda12.5.0',
+          resources: { limits: resources },
+        },
+      ],
+      ...extra,
+    },
   };
 }
 
@@ -33,7 +52,10 @@ async function nodeLabels(name: string, api = core): Promise<Record<string, stri
 }
 
 test('a kata SNP pod asking for nvidia.com/pgpu runs only on an SNP confidential GPU node, with the RuntimeClass overhead', async (t) => {
-  await core.createNamespacedPod({ namespace: ns, body: gpuPod('cc-snp', { 'nvidia.com/pgpu': '1' }, { runtimeClassName: 'kata-qemu-nvidia-gpu-snp' }) });
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: gpuPod('cc-snp', { 'nvidia.com/pgpu': '1' }, { runtimeClassName: 'kata-qemu-nvidia-gpu-snp' }),
+  });
   const pod = await runningOn('cc-snp');
   const l = await nodeLabels(pod.spec!.nodeName!);
   t.is(l['amd.feature.node.kubernetes.io/snp'], 'true');
@@ -56,9 +78,18 @@ test('a TDX pod on gpu-b lands on the TDX node via its model-named resource; SNP
   const nsb = uniqueName('sim-b');
   await createNamespace(kcb, nsb);
   t.teardown(() => deleteNamespace(kcb, nsb));
-  const pod = (name: string, res: Record<string, string>, rc: string): V1Pod => ({ ...gpuPod(name, res, { runtimeClassName: rc }), metadata: { name, namespace: nsb } });
-  await coreB.createNamespacedPod({ namespace: nsb, body: pod('tdx', { 'nvidia.com/GH100_H200_SXM_141GB': '1' }, 'kata-qemu-nvidia-gpu-tdx') });
-  await coreB.createNamespacedPod({ namespace: nsb, body: pod('snp', { 'nvidia.com/pgpu': '1' }, 'kata-qemu-nvidia-gpu-snp') });
+  const pod = (name: string, res: Record<string, string>, rc: string): V1Pod => ({
+    ...gpuPod(name, res, { runtimeClassName: rc }),
+    metadata: { name, namespace: nsb },
+  });
+  await coreB.createNamespacedPod({
+    namespace: nsb,
+    body: pod('tdx', { 'nvidia.com/GH100_H200_SXM_141GB': '1' }, 'kata-qemu-nvidia-gpu-tdx'),
+  });
+  await coreB.createNamespacedPod({
+    namespace: nsb,
+    body: pod('snp', { 'nvidia.com/pgpu': '1' }, 'kata-qemu-nvidia-gpu-snp'),
+  });
   const tdx = await runningOn('tdx', nsb, coreB);
   t.is((await nodeLabels(tdx.spec!.nodeName!, coreB))['intel.feature.node.kubernetes.io/tdx'], 'true');
   const reason = await eventually('snp pod Unschedulable', async () => {
@@ -68,7 +99,7 @@ test('a TDX pod on gpu-b lands on the TDX node via its model-named resource; SNP
   t.regex(reason, /didn't match Pod's node affinity\/selector|node\(s\) didn't match/);
 });
 
-test('a pod asking for more GPUs than any node has stays Pending with the scheduler\'s reason', async (t) => {
+test("a pod asking for more GPUs than any node has stays Pending with the scheduler's reason", async (t) => {
   await core.createNamespacedPod({ namespace: ns, body: gpuPod('too-big', { 'nvidia.com/gpu': '16' }) });
   const cond = await eventually('PodScheduled=False', async () => {
     const p = await core.readNamespacedPod({ name: 'too-big', namespace: ns });
@@ -86,37 +117,71 @@ test('a Job completes through the real Job controller', async (t) => {
     body: {
       metadata: { name: 'train' },
       spec: {
-        completions: 2, parallelism: 2, completionMode: 'Indexed', backoffLimit: 0,
+        completions: 2,
+        parallelism: 2,
+        completionMode: 'Indexed',
+        backoffLimit: 0,
         template: {
-          metadata: { annotations: { 'pod-complete.stage.kwok.x-k8s.io/delay': '2s', 'pod-complete.stage.kwok.x-k8s.io/jitter-delay': '0s' } },
-          spec: { restartPolicy: 'Never', containers: [{ name: 'w', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
+          metadata: {
+            annotations: {
+              'pod-complete.stage.kwok.x-k8s.io/delay': '2s',
+              'pod-complete.stage.kwok.x-k8s.io/jitter-delay': '0s',
+            },
+          },
+          spec: {
+            restartPolicy: 'Never',
+            containers: [{ name: 'w', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }],
+          },
         },
       },
     },
   });
-  const job = await eventually('Job Complete', async () => {
-    const j = await batch.readNamespacedJob({ name: 'train', namespace: ns });
-    return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ? j : undefined;
-  }, 60_000);
+  const job = await eventually(
+    'Job Complete',
+    async () => {
+      const j = await batch.readNamespacedJob({ name: 'train', namespace: ns });
+      return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ? j : undefined;
+    },
+    60_000,
+  );
   t.is(job.status?.succeeded, 2);
 });
 
 test('annotated bare pods succeed or fail when told to (our kwok stages)', async (t) => {
-  await core.createNamespacedPod({ namespace: ns, body: gpuPod('ok', { 'nvidia.com/gpu': '1' }, {}, { 'pod-complete.stage.kwok.x-k8s.io/delay': '1s' }) });
-  await core.createNamespacedPod({ namespace: ns, body: gpuPod('bad', { 'nvidia.com/gpu': '1' }, {}, { 'sim.nvdax.io/fail-after': '1s' }) });
-  const phase = (name: string) => eventually(`${name} terminal`, async () => {
-    const p = (await core.readNamespacedPod({ name, namespace: ns })).status?.phase;
-    return p === 'Succeeded' || p === 'Failed' ? p : undefined;
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: gpuPod('ok', { 'nvidia.com/gpu': '1' }, {}, { 'pod-complete.stage.kwok.x-k8s.io/delay': '1s' }),
   });
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: gpuPod('bad', { 'nvidia.com/gpu': '1' }, {}, { 'sim.nvdax.io/fail-after': '1s' }),
+  });
+  const phase = (name: string) =>
+    eventually(`${name} terminal`, async () => {
+      const p = (await core.readNamespacedPod({ name, namespace: ns })).status?.phase;
+      return p === 'Succeeded' || p === 'Failed' ? p : undefined;
+    });
   t.is(await phase('ok'), 'Succeeded');
   t.is(await phase('bad'), 'Failed');
 });
 
 test('kubectl apply works with the generated kubeconfig', (t) => {
   const kubectl = join(binDir(), 'kubectl');
-  const cm = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied', namespace: ns }, data: { a: '1' } });
-  const out = execFileSync(kubectl, ['--kubeconfig', kubeconfigPath('gpu-a'), 'apply', '-f', '-'], { input: cm, encoding: 'utf8' });
+  const cm = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'applied', namespace: ns },
+    data: { a: '1' },
+  });
+  const out = execFileSync(kubectl, ['--kubeconfig', kubeconfigPath('gpu-a'), 'apply', '-f', '-'], {
+    input: cm,
+    encoding: 'utf8',
+  });
   t.regex(out, /configmap\/applied (created|configured)/);
-  const got = execFileSync(kubectl, ['--kubeconfig', kubeconfigPath('gpu-a'), 'get', 'configmap', 'applied', '-n', ns, '-o', 'jsonpath={.data.a}'], { encoding: 'utf8' });
+  const got = execFileSync(
+    kubectl,
+    ['--kubeconfig', kubeconfigPath('gpu-a'), 'get', 'configmap', 'applied', '-n', ns, '-o', 'jsonpath={.data.a}'],
+    { encoding: 'utf8' },
+  );
   t.is(got, '1');
 });

@@ -35,7 +35,9 @@ function fieldRows(s: Schema, path: string, required: boolean, rows: string[], r
   if (path) {
     const type = typeText(s) + (required ? ', **required**' : '');
     const extra = constraints(s);
-    rows.push(`| ${code(path)} | ${type} | ${cell(s.description)}${extra.length ? ` <br>*${cell(extra.join('; '))}*` : ''} |`);
+    rows.push(
+      `| ${code(path)} | ${type} | ${cell(s.description)}${extra.length ? ` <br>*${cell(extra.join('; '))}*` : ''} |`,
+    );
   }
   const req = new Set(s.required ?? []);
   const node = s.type === 'array' && s.items ? s.items : s;
@@ -43,7 +45,13 @@ function fieldRows(s: Schema, path: string, required: boolean, rows: string[], r
   if (s.type === 'array') for (const r of node['x-kubernetes-validations'] ?? []) rules.push([prefix, r]);
   for (const [k, child] of Object.entries(node.properties ?? {})) {
     if (!path && (k === 'apiVersion' || k === 'kind' || k === 'metadata')) continue;
-    fieldRows(child, prefix ? `${prefix}.${k}` : k, (node === s ? req : new Set(node.required ?? [])).has(k), rows, rules);
+    fieldRows(
+      child,
+      prefix ? `${prefix}.${k}` : k,
+      (node === s ? req : new Set(node.required ?? [])).has(k),
+      rows,
+      rules,
+    );
   }
 }
 
@@ -53,7 +61,10 @@ function kindSection(d: KindDef): string {
   const rules: Array<[string, CelRule]> = [];
   fieldRows(rootSchema(d), '', true, rows, rules);
   const cols = d.printerColumns
-    .map((c) => `| ${c.name} | ${code(c.jsonPath)} | ${c.priority ? 'wide' : 'default'} | ${cell(c.description ?? 'Time since creation.')} |`)
+    .map(
+      (c) =>
+        `| ${c.name} | ${code(c.jsonPath)} | ${c.priority ? 'wide' : 'default'} | ${cell(c.description ?? 'Time since creation.')} |`,
+    )
     .join('\n');
   const ruleRows = rules
     .map(([at, x]) => {

@@ -52,24 +52,33 @@ export const fieldManager = 'nvdax-providerpool-controller';
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
     x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : x,
   );
 }
 
 /** Equal in the owned fields but for the heartbeat time, i.e. nothing worth a write. */
 export const sameStatus = (a: ProviderPoolStatus, b: ProviderPoolStatus) =>
-  canonical({ ...ownedStatus(a), lastHeartbeatTime: undefined }) === canonical({ ...ownedStatus(b), lastHeartbeatTime: undefined });
+  canonical({ ...ownedStatus(a), lastHeartbeatTime: undefined }) ===
+  canonical({ ...ownedStatus(b), lastHeartbeatTime: undefined });
 
 type SecretObject = KubeObject & { data?: Record<string, string> };
 
 /** The Secret a pool's kubeconfig is read from, with the namespace defaulted. */
 function secretOf(pool: ProviderPoolObject, secretNamespace: string) {
   const ref = pool.spec.cluster.secretRef;
-  return ref ? { namespace: ref.namespace ?? secretNamespace, name: ref.name, key: ref.key ?? 'kubeconfig' } : undefined;
+  return ref
+    ? { namespace: ref.namespace ?? secretNamespace, name: ref.name, key: ref.key ?? 'kubeconfig' }
+    : undefined;
 }
 
-function readKubeconfig(secrets: Informer<SecretObject>, secretNamespace: string, pool: ProviderPoolObject): MemberSource | Observation {
+function readKubeconfig(
+  secrets: Informer<SecretObject>,
+  secretNamespace: string,
+  pool: ProviderPoolObject,
+): MemberSource | Observation {
   const ref = secretOf(pool, secretNamespace);
   if (!ref) return { kind: 'SecretMissing', message: 'spec.cluster.secretRef is required for mode KubeconfigSecret' };
   if (ref.namespace !== secretNamespace) {
@@ -131,14 +140,18 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
       if (!(e instanceof MemberSourceError)) throw e;
       await fleet.release(owner, name); // never keep using the credentials that were replaced
       const ref = secretOf(pool, o.secretNamespace);
-      return { kind: 'KubeconfigInvalid', message: `Secret ${ref?.namespace}/${ref?.name} key "${ref?.key}": ${e.message}` };
+      return {
+        kind: 'KubeconfigInvalid',
+        message: `Secret ${ref?.namespace}/${ref?.name} key "${ref?.key}": ${e.message}`,
+      };
     }
     const h = member.health();
     const seen = h.lastContact !== undefined ? { lastContact: h.lastContact } : {};
     if (!h.connected && h.error === undefined) return { kind: 'Connecting' };
     if (!h.connected) return { kind: 'Unreachable', error: h.error ?? 'unreachable', ...seen };
     const denied = Object.entries(member.cacheErrors());
-    if (denied.length > 0) return { kind: 'AccessDenied', message: denied.map(([r, m]) => `list ${r}: ${m}`).join('; '), ...seen };
+    if (denied.length > 0)
+      return { kind: 'AccessDenied', message: denied.map(([r, m]) => `list ${r}: ${m}`).join('; '), ...seen };
     // the ready gate: no capacity from caches that have not listed since the last loss of contact
     if (!member.ready()) return { kind: 'Syncing', ...seen };
     return {

@@ -30,7 +30,14 @@ export const defaultHeartbeatTimeoutMs = 60_000;
 
 /** The status fields the ProviderPool controller owns; every other field is another controller's. */
 export const ownedFields = [
-  'phase', 'conditions', 'observedGeneration', 'capacity', 'totalGpus', 'availableGpus', 'runtimeClasses', 'lastHeartbeatTime',
+  'phase',
+  'conditions',
+  'observedGeneration',
+  'capacity',
+  'totalGpus',
+  'availableGpus',
+  'runtimeClasses',
+  'lastHeartbeatTime',
 ] as const satisfies ReadonlyArray<keyof ProviderPoolStatus>;
 
 /** The condition types it owns. */
@@ -57,7 +64,11 @@ export function capacityStatus(c: PoolCapacity): GpuCapacity[] {
     mode: e.mode === 'confidential' ? 'Confidential' : 'Container',
     resourceName: e.resourceName,
     ...(e.memoryMiB ? { gpuMemory: `${e.memoryMiB}Mi` } : {}),
-    nodes: e.nodes, total: e.total, allocatable: e.allocatable, inUse: e.inUse, available: e.available,
+    nodes: e.nodes,
+    total: e.total,
+    allocatable: e.allocatable,
+    inUse: e.inUse,
+    available: e.available,
     largestFreeBlock: e.largestFreeBlock,
     ...(e.mode === 'confidential' ? { teeTypes: e.tees } : {}),
   }));
@@ -71,19 +82,35 @@ function confidentialCondition(pool: ProviderPool, c: PoolCapacity): ConditionIn
   const wanted = pool.spec.confidentialRuntimes ?? [];
   const type = PoolConditionType.ConfidentialReady;
   if (wanted.length === 0) {
-    return { type, status: 'False', reason: PoolReason.NoConfidentialRuntime, message: 'the pool offers no confidential runtime (spec.confidentialRuntimes is empty)' };
+    return {
+      type,
+      status: 'False',
+      reason: PoolReason.NoConfidentialRuntime,
+      message: 'the pool offers no confidential runtime (spec.confidentialRuntimes is empty)',
+    };
   }
-  const usable = wanted.filter((w) => c.confidential.usableRuntimeClasses.includes(w.runtimeClassName)).map((w) => w.runtimeClassName);
+  const usable = wanted
+    .filter((w) => c.confidential.usableRuntimeClasses.includes(w.runtimeClassName))
+    .map((w) => w.runtimeClassName);
   if (usable.length > 0) {
-    return { type, status: 'True', reason: PoolReason.ConfidentialRuntimeAvailable, message: `${usable.join(', ')} usable on ${c.confidential.readyNodes} CC-ready node(s)` };
+    return {
+      type,
+      status: 'True',
+      reason: PoolReason.ConfidentialRuntimeAvailable,
+      message: `${usable.join(', ')} usable on ${c.confidential.readyNodes} CC-ready node(s)`,
+    };
   }
-  const missing = wanted.map((w) => w.runtimeClassName).filter((n) => !c.confidential.unusableRuntimeClasses.includes(n));
+  const missing = wanted
+    .map((w) => w.runtimeClassName)
+    .filter((n) => !c.confidential.unusableRuntimeClasses.includes(n));
   const why = [
     missing.length ? `RuntimeClass ${missing.join(', ')} not found in the member cluster` : '',
     c.confidential.readyNodes === 0
       ? `no node has CC-ready GPUs on an SNP/TDX host with the kata runtime${c.confidential.notReadyNodes ? ` (${c.confidential.notReadyNodes} CC-capable node(s) not ready: nvidia.com/cc.ready.state != true)` : ''}`
       : 'no CC-ready node matches the node selector of the offered RuntimeClasses',
-  ].filter(Boolean).join('; ');
+  ]
+    .filter(Boolean)
+    .join('; ');
   return { type, status: 'False', reason: PoolReason.NoConfidentialRuntime, message: why };
 }
 
@@ -92,7 +119,13 @@ export function desiredStatus(pool: ProviderPool, obs: Observation, now: number)
   const prev = ownedStatus(pool.status);
   const generation = pool.metadata?.generation;
   let conditions: Condition[] = (prev.conditions ?? []) as Condition[];
-  const set = (c: ConditionInput) => { conditions = setCondition(conditions, { ...c, ...(generation !== undefined ? { observedGeneration: generation } : {}) }, now); };
+  const set = (c: ConditionInput) => {
+    conditions = setCondition(
+      conditions,
+      { ...c, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
+      now,
+    );
+  };
   const out: ProviderPoolStatus = structuredClone(prev);
   if (generation !== undefined) out.observedGeneration = generation;
 
@@ -105,19 +138,39 @@ export function desiredStatus(pool: ProviderPool, obs: Observation, now: number)
     out.availableGpus = sale.reduce((a, c) => a + (c.available ?? 0), 0);
     out.runtimeClasses = obs.capacity.confidential.usableRuntimeClasses;
     out.lastHeartbeatTime = metaTime(obs.lastContact);
-    set({ type: PoolConditionType.Connected, status: 'True', reason: PoolReason.Connected, message: `${obs.capacity.readyNodes}/${obs.capacity.nodes} node(s) Ready` });
+    set({
+      type: PoolConditionType.Connected,
+      status: 'True',
+      reason: PoolReason.Connected,
+      message: `${obs.capacity.readyNodes}/${obs.capacity.nodes} node(s) Ready`,
+    });
     if (pool.spec.unschedulable) {
-      set({ type: PoolConditionType.Ready, status: 'False', reason: PoolReason.Unschedulable, message: 'spec.unschedulable is true: the pool takes no new jobs' });
+      set({
+        type: PoolConditionType.Ready,
+        status: 'False',
+        reason: PoolReason.Unschedulable,
+        message: 'spec.unschedulable is true: the pool takes no new jobs',
+      });
     } else if (allocatable === 0) {
       const products = capacity.map((c) => `${c.gpuProduct} ${c.mode}`);
       set({
-        type: PoolConditionType.Ready, status: 'False', reason: PoolReason.NoGpuNodes,
-        message: capacity.length === 0 ? 'no Ready, schedulable GPU node matches spec.nodeSelector'
-          : sale.length === 0 ? `no base rate for the GPUs present (${products.join(', ')}): add them to spec.baseRates with their mode`
-            : 'no GPU is allocatable: GPU nodes are NotReady, cordoned or tainted',
+        type: PoolConditionType.Ready,
+        status: 'False',
+        reason: PoolReason.NoGpuNodes,
+        message:
+          capacity.length === 0
+            ? 'no Ready, schedulable GPU node matches spec.nodeSelector'
+            : sale.length === 0
+              ? `no base rate for the GPUs present (${products.join(', ')}): add them to spec.baseRates with their mode`
+              : 'no GPU is allocatable: GPU nodes are NotReady, cordoned or tainted',
       });
     } else {
-      set({ type: PoolConditionType.Ready, status: 'True', reason: PoolReason.GpusAvailable, message: `${out.availableGpus} of ${allocatable} allocatable GPU(s) free` });
+      set({
+        type: PoolConditionType.Ready,
+        status: 'True',
+        reason: PoolReason.GpusAvailable,
+        message: `${out.availableGpus} of ${allocatable} allocatable GPU(s) free`,
+      });
     }
     set(confidentialCondition(pool, obs.capacity));
     out.phase = allocatable > 0 && !pool.spec.unschedulable ? PoolPhase.Ready : PoolPhase.Degraded;
@@ -126,31 +179,57 @@ export function desiredStatus(pool: ProviderPool, obs: Observation, now: number)
     // observer's conditions, phase and capacity stand until this process knows better,
     // so a failover causes no transitions (and no Events).
     if (!conditions.some((c) => c.type === PoolConditionType.Connected)) {
-      set({ type: PoolConditionType.Connected, status: 'Unknown', reason: PoolReason.Connecting, message: 'first contact with the member cluster under way' });
+      set({
+        type: PoolConditionType.Connected,
+        status: 'Unknown',
+        reason: PoolReason.Connecting,
+        message: 'first contact with the member cluster under way',
+      });
     }
     out.phase = prev.phase ?? PoolPhase.Pending;
   } else if (obs.kind === 'Syncing') {
-    set({ type: PoolConditionType.Connected, status: 'True', reason: PoolReason.Connected, message: 'reading nodes, pods and RuntimeClasses' });
+    set({
+      type: PoolConditionType.Connected,
+      status: 'True',
+      reason: PoolReason.Connected,
+      message: 'reading nodes, pods and RuntimeClasses',
+    });
     if (obs.lastContact !== undefined) out.lastHeartbeatTime = metaTime(obs.lastContact);
     out.phase = prev.phase ?? PoolPhase.Pending;
   } else {
-    const { reason, message } = obs.kind === 'Unreachable' ? { reason: PoolReason.ConnectionFailed, message: obs.error }
-      : obs.kind === 'AccessDenied' ? { reason: PoolReason.AccessDenied, message: `the member kubeconfig lacks permissions: ${obs.message}` }
-        : obs.kind === 'SecretMissing' ? { reason: PoolReason.KubeconfigSecretMissing, message: obs.message }
-          : obs.kind === 'KubeconfigInvalid' ? { reason: PoolReason.KubeconfigInvalid, message: obs.message }
-            : { reason: PoolReason.AgentNotImplemented, message: `spec.cluster.mode ${ClusterMode.Agent}: the pull-mode agent comes with the provider runtime` };
+    const { reason, message } =
+      obs.kind === 'Unreachable'
+        ? { reason: PoolReason.ConnectionFailed, message: obs.error }
+        : obs.kind === 'AccessDenied'
+          ? { reason: PoolReason.AccessDenied, message: `the member kubeconfig lacks permissions: ${obs.message}` }
+          : obs.kind === 'SecretMissing'
+            ? { reason: PoolReason.KubeconfigSecretMissing, message: obs.message }
+            : obs.kind === 'KubeconfigInvalid'
+              ? { reason: PoolReason.KubeconfigInvalid, message: obs.message }
+              : {
+                  reason: PoolReason.AgentNotImplemented,
+                  message: `spec.cluster.mode ${ClusterMode.Agent}: the pull-mode agent comes with the provider runtime`,
+                };
     // after a restart or failover this process has seen no contact yet: the last one is in status
     const prevBeat = prev.lastHeartbeatTime ? Date.parse(prev.lastHeartbeatTime) : undefined;
-    const lastContact = obs.kind === 'Unreachable' || obs.kind === 'AccessDenied' ? (obs.lastContact ?? prevBeat) : undefined;
+    const lastContact =
+      obs.kind === 'Unreachable' || obs.kind === 'AccessDenied' ? (obs.lastContact ?? prevBeat) : undefined;
     const timedOut = lastContact === undefined || now - lastContact > heartbeatTimeoutMs(pool);
-    const since = lastContact === undefined ? '' : ` (last contact ${metaTime(lastContact)}; capacity shown is from then)`;
+    const since =
+      lastContact === undefined ? '' : ` (last contact ${metaTime(lastContact)}; capacity shown is from then)`;
     set({ type: PoolConditionType.Connected, status: 'False', reason, message: message + since });
     set({
-      type: PoolConditionType.Ready, status: 'False',
+      type: PoolConditionType.Ready,
+      status: 'False',
       reason: obs.kind === 'Unreachable' && timedOut ? PoolReason.HeartbeatTimeout : reason,
       message: obs.kind === 'Unreachable' ? `member cluster unreachable: ${obs.error}` : message,
     });
-    set({ type: PoolConditionType.ConfidentialReady, status: 'Unknown', reason, message: 'member cluster not observed' });
+    set({
+      type: PoolConditionType.ConfidentialReady,
+      status: 'Unknown',
+      reason,
+      message: 'member cluster not observed',
+    });
     out.phase = timedOut ? PoolPhase.Disconnected : PoolPhase.Degraded;
   }
   out.conditions = conditions;

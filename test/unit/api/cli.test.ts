@@ -51,7 +51,10 @@ test('validate: all examples at once (directory), exit 0 and a summary', async (
 test('validate: errors as file:line: Kind/name: path: message and exit 1', async (t) => {
   const io = fakeIo({ 'bad.yaml': bad });
   t.is(await main(['validate', '-f', 'examples/providerpool.yaml', '-f', 'bad.yaml'], io), 1);
-  t.deepEqual(io.stderr, ['bad.yaml:11: InferenceJob/chat: spec.sla.maxLatencyMs: must be >= 1', '1 error (2 objects in 2 files)']);
+  t.deepEqual(io.stderr, [
+    'bad.yaml:11: InferenceJob/chat: spec.sla.maxLatencyMs: must be >= 1',
+    '1 error (2 objects in 2 files)',
+  ]);
 });
 
 test('validate: -f - reads standard input', async (t) => {
@@ -96,7 +99,14 @@ test('validate: an empty file checks nothing and fails; an alias bomb is a YAML 
   const empty = fakeIo({ 'empty.yaml': '---\n' });
   t.is(await main(['validate', '-f', 'empty.yaml'], empty), 1);
   t.regex(empty.stderr.join('\n'), /no manifests found \(0 objects in 1 file\)/);
-  const lol = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
+  const lol = [
+    'a: &a ["x","x","x","x","x","x","x","x","x","x"]',
+    ...Array.from(
+      { length: 8 },
+      (_, i) =>
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+    ),
+  ].join('\n');
   const bomb = fakeIo({ 'bomb.yaml': lol });
   t.is(await main(['validate', '-f', 'bomb.yaml'], bomb), 1);
   t.regex(bomb.stderr.join('\n'), /^bomb\.yaml:1: document 1: \(yaml\): .*alias/im);

@@ -23,18 +23,40 @@ function problems(check: (node: Schema, path: string) => string | undefined): st
 }
 
 test('every field has a description', (t) => {
-  t.deepEqual(problems((n) => (n.description.trim() ? undefined : 'no description')), []);
+  t.deepEqual(
+    problems((n) => (n.description.trim() ? undefined : 'no description')),
+    [],
+  );
 });
 
 test('the schema is structural: every node has a type (or is int-or-string)', (t) => {
-  t.deepEqual(problems((n) => (n.type || n['x-kubernetes-int-or-string'] ? undefined : 'no type')), []);
-  t.deepEqual(problems((n) => (n.type === 'object' && !n.properties && !n.additionalProperties ? 'untyped object' : undefined)), []);
+  t.deepEqual(
+    problems((n) => (n.type || n['x-kubernetes-int-or-string'] ? undefined : 'no type')),
+    [],
+  );
+  t.deepEqual(
+    problems((n) => (n.type === 'object' && !n.properties && !n.additionalProperties ? 'untyped object' : undefined)),
+    [],
+  );
 });
 
 test('strings and lists are bounded, so CEL cost estimates stay small', (t) => {
-  t.deepEqual(problems((n) => (n.type === 'string' && !n.enum && n.maxLength === undefined ? 'string without maxLength' : undefined)), []);
-  t.deepEqual(problems((n) => (n.type === 'array' && n.maxItems === undefined ? 'list without maxItems' : undefined)), []);
-  t.deepEqual(problems((n) => (n.additionalProperties && n.maxProperties === undefined ? 'map without maxProperties' : undefined)), []);
+  t.deepEqual(
+    problems((n) =>
+      n.type === 'string' && !n.enum && n.maxLength === undefined ? 'string without maxLength' : undefined,
+    ),
+    [],
+  );
+  t.deepEqual(
+    problems((n) => (n.type === 'array' && n.maxItems === undefined ? 'list without maxItems' : undefined)),
+    [],
+  );
+  t.deepEqual(
+    problems((n) =>
+      n.additionalProperties && n.maxProperties === undefined ? 'map without maxProperties' : undefined,
+    ),
+    [],
+  );
 });
 
 test('map-lists have their keys required or defaulted', (t) => {
@@ -42,7 +64,9 @@ test('map-lists have their keys required or defaulted', (t) => {
     problems((n) => {
       const keys = n['x-kubernetes-list-map-keys'];
       if (!keys) return undefined;
-      const missing = keys.filter((k) => !n.items?.required?.includes(k) && n.items?.properties?.[k]?.default === undefined);
+      const missing = keys.filter(
+        (k) => !n.items?.required?.includes(k) && n.items?.properties?.[k]?.default === undefined,
+      );
       return missing.length ? `keys not required: ${missing.join(', ')}` : undefined;
     }),
     [],

@@ -8,7 +8,12 @@ import { walk } from '../../../operator/api/schema.ts';
 import { validateManifest } from '../../../operator/api/validate.ts';
 import { validateYaml } from '../../../operator/api/validate-yaml.ts';
 import {
-  exampleFiles, invalidCases, invalidManifest, loadExample, validCases, validManifest,
+  exampleFiles,
+  invalidCases,
+  invalidManifest,
+  loadExample,
+  validCases,
+  validManifest,
 } from '../../helpers/invalid-manifests.ts';
 import type { InvalidCase, ValidCase } from '../../helpers/invalid-manifests.ts';
 
@@ -56,8 +61,11 @@ test('every offline-checkable CEL rule is exercised by a case of the table', (t)
       for (const r of node['x-kubernetes-validations'] ?? []) {
         if (cel.compile(r.rule).transition) continue;
         const at = `${path}${r.fieldPath ?? ''}`.replace(/^\./, '');
-        const re = new RegExp(`^${at.replaceAll('.', '\\.').replaceAll('[]', '\\[\\d+\\]').replaceAll('[*]', '\\[[^\\]]+\\]')}$`);
-        if (!found.some((e) => re.test(e.path) && e.message.endsWith(r.message))) missing.push(`${def.kind} ${at}: ${r.rule}`);
+        const re = new RegExp(
+          `^${at.replaceAll('.', '\\.').replaceAll('[]', '\\[\\d+\\]').replaceAll('[*]', '\\[[^\\]]+\\]')}$`,
+        );
+        if (!found.some((e) => re.test(e.path) && e.message.endsWith(r.message)))
+          missing.push(`${def.kind} ${at}: ${r.rule}`);
       }
     });
   }
@@ -89,7 +97,10 @@ test('unknown apiVersion and kind name what is supported', (t) => {
 test('messages read like the API server', (t) => {
   const msg = (c: Partial<InvalidCase> & Pick<InvalidCase, 'base' | 'mutate'>, path: string): string | undefined =>
     validateManifest(invalidManifest({ name: '', path, ...c })).find((e) => e.path === path)?.message;
-  t.is(msg({ base: 'inference', mutate: (o) => ((o['spec'] as any).sla.maxLatencyMs = 0) }, 'spec.sla.maxLatencyMs'), 'must be >= 1');
+  t.is(
+    msg({ base: 'inference', mutate: (o) => ((o['spec'] as any).sla.maxLatencyMs = 0) }, 'spec.sla.maxLatencyMs'),
+    'must be >= 1',
+  );
   t.is(
     msg({ base: 'pool', mutate: (o) => ((o['spec'] as any).provider.address = '0x12') }, 'spec.provider.address'),
     'must match ^0x[0-9a-fA-F]{40}$ (an Ethereum address)',
@@ -112,7 +123,10 @@ test('defaults are applied before the rules, and the input is not modified', (t)
   delete spec['endpoint'].protocol; // defaults to OpenAI, which the transport rule then checks
   spec['endpoint'].transport = 'GRPC';
   const before = structuredClone(o);
-  t.deepEqual(validateManifest(o).map((e) => e.path), ['spec.endpoint.transport']);
+  t.deepEqual(
+    validateManifest(o).map((e) => e.path),
+    ['spec.endpoint.transport'],
+  );
   t.deepEqual(o, before);
 });
 
@@ -121,19 +135,26 @@ test('schema errors that block CEL in the API server block it offline too', (t) 
   const spec = o['spec'] as Record<string, any>;
   spec['federated'].minParticipants = 9; // would break the CEL rule minParticipants <= workers...
   spec['sla'].tier = 'Gold'; // ...but an enum error means the API server skips CEL
-  t.deepEqual(validateManifest(o).map((e) => e.path), ['spec.sla.tier']);
+  t.deepEqual(
+    validateManifest(o).map((e) => e.path),
+    ['spec.sla.tier'],
+  );
 });
 
 test('status: placement keeps any GPU product capacity reports; pool GPU memory cannot be negative', (t) => {
   const placement = { pool: 'frankfurt-h100', gpuProduct: 'unknown (nvidia.com/pgpu)' };
   t.deepEqual(validateManifest({ ...loadExample('distributed'), status: { attempts: 2, placement } }), []);
   const long = { ...placement, gpuProduct: 'x'.repeat(129) };
-  t.deepEqual(validateManifest({ ...loadExample('inference'), status: { placement: long } }).map((e) => e.path), [
-    'status.placement.gpuProduct',
-  ]);
+  t.deepEqual(
+    validateManifest({ ...loadExample('inference'), status: { placement: long } }).map((e) => e.path),
+    ['status.placement.gpuProduct'],
+  );
   const capacity = [{ gpuProduct: 'unknown', mode: 'Container', resourceName: 'nvidia.com/gpu', gpuMemory: '-1Mi' }];
   const errs = validateManifest({ ...loadExample('pool'), status: { capacity } });
-  t.deepEqual(errs.map((e) => e.path), ['status.capacity[0].gpuMemory']);
+  t.deepEqual(
+    errs.map((e) => e.path),
+    ['status.capacity[0].gpuMemory'],
+  );
   t.regex(errs[0]?.message ?? '', /non-negative/);
 });
 

@@ -22,7 +22,10 @@ test('each error points at the line of the offending key, in every document', (t
     '# two pools and a bad job',
     pool('good'),
     '---',
-    pool('bad', '  heartbeatTimeout: soon\n  tiers: [Gold]\n').replace('pricePerGpuHour: "3.05"', 'pricePerGpuHour: "free"'),
+    pool('bad', '  heartbeatTimeout: soon\n  tiers: [Gold]\n').replace(
+      'pricePerGpuHour: "3.05"',
+      'pricePerGpuHour: "free"',
+    ),
     '---',
     'apiVersion: nvdax.io/v1alpha1',
     'kind: TrainingJob',
@@ -37,7 +40,8 @@ test('each error points at the line of the offending key, in every document', (t
     '    escrowId: "0xafcd32f9330851cc40d712e448263219c8092b9682020f132ccd18e436ce694b"',
     '---',
   ].join('\n');
-  const lineOf = (needle: string, from = 1): number => text.split('\n').findIndex((l, i) => i + 1 >= from && l.includes(needle)) + 1;
+  const lineOf = (needle: string, from = 1): number =>
+    text.split('\n').findIndex((l, i) => i + 1 >= from && l.includes(needle)) + 1;
   const r = validateYaml(text, 'pools.yaml');
   t.is(r.objects, 3);
   const lines = r.diagnostics.map((d) => `${d.line} ${d.object} ${d.path}`);
@@ -73,7 +77,10 @@ test('a map key holding dots is found whole', (t) => {
 });
 
 test('an unquoted hex address gets a hint to quote it', (t) => {
-  const text = pool('p').replace('"0xbde1c0c768642580b570c52a133b87e056c5ea11"', '0xbde1c0c768642580b570c52a133b87e056c5ea11');
+  const text = pool('p').replace(
+    '"0xbde1c0c768642580b570c52a133b87e056c5ea11"',
+    '0xbde1c0c768642580b570c52a133b87e056c5ea11',
+  );
   const [d] = validateYaml(text, 'p.yaml').diagnostics;
   t.is(d?.line, 7);
   t.regex(d?.message ?? '', /must be of type string \(quote the value: unquoted, YAML reads "0xbde1.*" as a number\)/);
@@ -90,13 +97,10 @@ test('YAML syntax errors are reported with their line; empty documents are skipp
 
 test('unknown kinds are named, with what is supported', (t) => {
   const r = validateYaml('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n', 'cm.yaml');
-  t.deepEqual(
-    r.diagnostics.map(formatDiagnostic),
-    [
-      'cm.yaml:1: ConfigMap/c: apiVersion: Unsupported value: "v1": supported values: "nvdax.io/v1alpha1"',
-      'cm.yaml:2: ConfigMap/c: kind: Unsupported value: "ConfigMap": supported values: "InferenceJob", "TrainingJob", "ProviderPool"',
-    ],
-  );
+  t.deepEqual(r.diagnostics.map(formatDiagnostic), [
+    'cm.yaml:1: ConfigMap/c: apiVersion: Unsupported value: "v1": supported values: "nvdax.io/v1alpha1"',
+    'cm.yaml:2: ConfigMap/c: kind: Unsupported value: "ConfigMap": supported values: "InferenceJob", "TrainingJob", "ProviderPool"',
+  ]);
 });
 
 test('paths split into keys, list indexes and map keys', (t) => {

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { PoolConditionType, PoolReason } from '../../../operator/api/constants.ts';
 
 const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'operator.md'), 'utf8');
-const table = doc.split('\n').filter((l) => /^\| `(Connected|Ready|ConfidentialReady)` \|/.test(l)).join('\n');
+const table = doc
+  .split('\n')
+  .filter((l) => /^\| `(Connected|Ready|ConfidentialReady)` \|/.test(l))
+  .join('\n');
 
 test('the ProviderPool conditions table lists every condition type and every reason the code sets', (t) => {
   for (const type of Object.values(PoolConditionType)) t.regex(table, new RegExp(`^\\| \`${type}\` \\|`, 'm'), type);

@@ -10,13 +10,20 @@ import { isClosed } from '../../../operator/kube/errors.ts';
 import { FakeClock } from '../../../operator/runtime/clock.ts';
 import { Manager } from '../../../operator/runtime/manager.ts';
 
-const kubeconfig = (server: string, token: string) => YAML.stringify({
-  apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-  clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
-  users: [{ name: 'u', user: { token } }],
-  contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+const kubeconfig = (server: string, token: string) =>
+  YAML.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'c',
+    clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'u', user: { token } }],
+    contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+  });
+const src = (server: string, token: string, origin = 'Secret ns/a') => ({
+  kind: 'Kubeconfig' as const,
+  kubeconfig: kubeconfig(server, token),
+  origin,
 });
-const src = (server: string, token: string, origin = 'Secret ns/a') => ({ kind: 'Kubeconfig' as const, kubeconfig: kubeconfig(server, token), origin });
 
 function fleet(): Fleet {
   const hub = new KubeConfig();
@@ -34,7 +41,13 @@ test('pools on one cluster share one member; other clusters get their own', asyn
   const local = await f.acquire('providerpool', 'l', { kind: 'Local' });
   t.is(a1, a2, 'a trailing slash names the same API server');
   t.not(a1, b);
-  t.deepEqual(f.members().map((m) => m.name).sort(), ['10.0.0.1:6443', '10.0.0.2:6443', 'local']);
+  t.deepEqual(
+    f
+      .members()
+      .map((m) => m.name)
+      .sort(),
+    ['10.0.0.1:6443', '10.0.0.2:6443', 'local'],
+  );
   t.deepEqual(f.usersOf(a1, 'providerpool').sort(), ['a1', 'a2']);
   t.is(f.memberOf('providerpool', 'l'), local);
   await f.stop();
@@ -61,10 +74,16 @@ test('the same Secret with new credentials rotates the member in place and close
 test('a second Secret with other credentials for a connected cluster is refused, naming the one in use', async (t) => {
   const f = fleet();
   await f.acquire('providerpool', 'a', src('https://10.0.0.1:6443', 'one', 'Secret ns/first'));
-  const e = await t.throwsAsync(f.acquire('providerpool', 'b', src('https://10.0.0.1:6443', 'two', 'Secret ns/second')), {
-    instanceOf: MemberSourceError,
-  });
-  t.regex(e?.message ?? '', /already connected through Secret ns\/first \(used by providerpool a\).*share one kubeconfig Secret/);
+  const e = await t.throwsAsync(
+    f.acquire('providerpool', 'b', src('https://10.0.0.1:6443', 'two', 'Secret ns/second')),
+    {
+      instanceOf: MemberSourceError,
+    },
+  );
+  t.regex(
+    e?.message ?? '',
+    /already connected through Secret ns\/first \(used by providerpool a\).*share one kubeconfig Secret/,
+  );
   t.is(f.memberOf('providerpool', 'b'), undefined);
   await f.stop();
 });
@@ -85,12 +104,22 @@ test('a user whose source moves to another cluster leaves the old member; the la
 test('caches attached before and after a member exists run on every member, and detach stops them', async (t) => {
   const f = fleet();
   const a = await f.acquire('providerpool', 'a', src('https://10.0.0.1:6443', 't'));
-  const att = f.attach({ name: 'jobs', resource: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true }, hubKey: () => 'k' });
+  const att = f.attach({
+    name: 'jobs',
+    resource: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
+    hubKey: () => 'k',
+  });
   const b = await f.acquire('providerpool', 'b', src('https://10.0.0.2:6443', 't'));
   t.truthy(a.cacheStats()['jobs']);
   t.truthy(b.cacheStats()['jobs']);
   t.deepEqual(att.byHubKey(a.key, 'k'), []);
-  t.throws(() => f.attach({ name: 'jobs', resource: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true }, hubKey: () => 'k' }));
+  t.throws(() =>
+    f.attach({
+      name: 'jobs',
+      resource: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
+      hubKey: () => 'k',
+    }),
+  );
   await att.detach();
   t.is(a.cacheStats()['jobs'], undefined);
   t.is(b.cacheStats()['jobs'], undefined);
@@ -99,8 +128,12 @@ test('caches attached before and after a member exists run on every member, and 
 
 test('unusable sources are refused with the field and the fix', async (t) => {
   const f = fleet();
-  await t.throwsAsync(f.acquire('providerpool', 'x', { kind: 'Kubeconfig', kubeconfig: 'not: [yaml', origin: 's' }), { message: /not a kubeconfig/ });
+  await t.throwsAsync(f.acquire('providerpool', 'x', { kind: 'Kubeconfig', kubeconfig: 'not: [yaml', origin: 's' }), {
+    message: /not a kubeconfig/,
+  });
   const noContext = YAML.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [], users: [], contexts: [] });
-  await t.throwsAsync(f.acquire('providerpool', 'x', { kind: 'Kubeconfig', kubeconfig: noContext, origin: 's' }), { message: /no current-context cluster/ });
+  await t.throwsAsync(f.acquire('providerpool', 'x', { kind: 'Kubeconfig', kubeconfig: noContext, origin: 's' }), {
+    message: /no current-context cluster/,
+  });
   await f.stop();
 });

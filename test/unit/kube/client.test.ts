@@ -18,11 +18,21 @@ import type { ServerResponse } from 'node:http';
 
 const cm = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns' } });
 const status = (code: number, reason: string, details?: object) => ({
-  kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message: reason, ...(details ? { details } : {}),
+  kind: 'Status',
+  apiVersion: 'v1',
+  status: 'Failure',
+  code,
+  reason,
+  message: reason,
+  ...(details ? { details } : {}),
 });
 const tooMany = (res: ServerResponse, seconds?: number, inBody?: number): void =>
-  json(res, 429, status(429, 'TooManyRequests', inBody === undefined ? undefined : { retryAfterSeconds: inBody }),
-    seconds === undefined ? {} : { 'Retry-After': String(seconds) });
+  json(
+    res,
+    429,
+    status(429, 'TooManyRequests', inBody === undefined ? undefined : { retryAfterSeconds: inBody }),
+    seconds === undefined ? {} : { 'Retry-After': String(seconds) },
+  );
 
 async function setup(
   t: ExecutionContext,
@@ -42,7 +52,10 @@ async function setup(
 /** Tracks a promise's settlement without an unhandled rejection. */
 function track<T>(p: Promise<T>): { p: Promise<T>; settled: () => boolean } {
   let done = false;
-  p.then(() => (done = true), () => (done = true));
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
   return { p, settled: () => done };
 }
 
@@ -86,8 +99,18 @@ test('a 429 is retried after its Retry-After (header, then status details) on th
   clock.advance(3000);
   const created = await r.p;
   t.is(created.metadata?.resourceVersion, '7');
-  t.deepEqual(srv.requests.map((a) => [a.method, a.at]), [['POST', 0], ['POST', 2000], ['POST', 5000]]);
-  t.true(srv.requests.every((a) => a.body === srv.requests[0]?.body), 'the same body each time');
+  t.deepEqual(
+    srv.requests.map((a) => [a.method, a.at]),
+    [
+      ['POST', 0],
+      ['POST', 2000],
+      ['POST', 5000],
+    ],
+  );
+  t.true(
+    srv.requests.every((a) => a.body === srv.requests[0]?.body),
+    'the same body each time',
+  );
 });
 
 test('a 429 that keeps coming is thrown after maxRetries retries', async (t) => {
@@ -151,7 +174,10 @@ test('a watch refused with 429 starts after Retry-After', async (t) => {
 test('the limiter passes a burst at once and paces the rest at qps', (t) => {
   const clock = new FakeClock(0);
   const l = new TokenBucketLimiter(5, 3, clock);
-  t.deepEqual([1, 2, 3, 4, 5].map(() => l.reserve()), [0, 0, 0, 200, 400]);
+  t.deepEqual(
+    [1, 2, 3, 4, 5].map(() => l.reserve()),
+    [0, 0, 0, 200, 400],
+  );
   clock.advance(1000);
   t.is(l.reserve(), 0, 'refilled (capped at burst) after the queue drained');
   t.throws(() => new TokenBucketLimiter(5, 0, clock), { instanceOf: RangeError });
@@ -180,7 +206,10 @@ test('every request takes a token: the burst goes at once, the rest at qps, and 
   await until(() => srv.requests.length === 3, 'the third, one interval later');
   clock.advance(100);
   await all;
-  t.deepEqual(srv.requests.map((a) => a.at), [0, 0, 100, 200]);
+  t.deepEqual(
+    srv.requests.map((a) => a.at),
+    [0, 0, 100, 200],
+  );
   const sum = (await metrics.rateLimiterDuration.get()).values.find(
     (v) => v.metricName?.endsWith('_sum') && v.labels.cluster === 'loop' && v.labels.verb === 'GET',
   );
@@ -194,11 +223,15 @@ test('qps 0 turns the limit off', async (t) => {
 });
 
 test('a watch takes a token too', async (t) => {
-  const { clock, srv, client } = await setup(t, (req, res) => {
-    if (req.url.searchParams.get('watch') !== 'true') return json(res, 200, cm('a'));
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.write('');
-  }, { qps: 1, burst: 1 });
+  const { clock, srv, client } = await setup(
+    t,
+    (req, res) => {
+      if (req.url.searchParams.get('watch') !== 'true') return json(res, 200, cm('a'));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('');
+    },
+    { qps: 1, burst: 1 },
+  );
   await client.get(resources.configMaps, 'a', 'ns');
   const ac = new AbortController();
   const it = client.watch(resources.configMaps, { signal: ac.signal });

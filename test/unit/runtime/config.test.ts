@@ -27,7 +27,13 @@ test('defaults are sane', (t) => {
 });
 
 test('flags win over environment, environment over defaults', (t) => {
-  const env = { NVDAX_LEASE_DURATION: '20s', NVDAX_LOG_LEVEL: 'debug', POD_NAME: 'op-0', POD_NAMESPACE: 'ops', KUBECONFIG: '/k' };
+  const env = {
+    NVDAX_LEASE_DURATION: '20s',
+    NVDAX_LOG_LEVEL: 'debug',
+    POD_NAME: 'op-0',
+    POD_NAMESPACE: 'ops',
+    KUBECONFIG: '/k',
+  };
   const { config } = parseRuntimeConfig(['--lease-duration=30s', '--ops-bind-address', '127.0.0.1:0'], env);
   t.is(config.leaderElection.leaseDurationMs, 30_000);
   t.is(config.logLevel, 'debug');
@@ -72,7 +78,11 @@ test('--kube-api-qps and --kube-api-burst or their NVDAX_ variables; qps 0 turns
 });
 
 test('a program can add its own flags', (t) => {
-  const { extra, config } = parseRuntimeConfig(['--members=a,b', '--log-level=warn'], {}, { extra: { members: { type: 'string' } } });
+  const { extra, config } = parseRuntimeConfig(
+    ['--members=a,b', '--log-level=warn'],
+    {},
+    { extra: { members: { type: 'string' } } },
+  );
   t.is(extra['members'], 'a,b');
   t.is(config.logLevel, 'warn');
 });
@@ -93,13 +103,19 @@ test('durations use the same grammar as the API schema, ns and us included', asy
   t.is(parseDuration('a minute'), undefined);
 });
 
-test('a program\'s own flags are read with the same rules: flag, then NVDAX_ env, then default; errors name the source', async (t) => {
+test("a program's own flags are read with the same rules: flag, then NVDAX_ env, then default; errors name the source", async (t) => {
   const { parseRuntimeConfig, ConfigError } = await import('../../../operator/runtime/config.ts');
   const extra = { 'heartbeat-interval': { type: 'string' }, 'pool-selector': { type: 'string' } } as const;
   const { read } = parseRuntimeConfig(['--heartbeat-interval', '3s'], { NVDAX_POOL_SELECTOR: 'a=b' }, { extra });
   t.is(read.duration('heartbeat-interval', '15s'), 3000);
   t.is(read.str('pool-selector', ''), 'a=b');
   const fromEnv = parseRuntimeConfig([], { NVDAX_HEARTBEAT_INTERVAL: '0s' }, { extra }).read;
-  t.throws(() => fromEnv.duration('heartbeat-interval', '15s'), { instanceOf: ConfigError, message: /^NVDAX_HEARTBEAT_INTERVAL: invalid duration "0s"/ });
-  t.is(parseRuntimeConfig([], { NVDAX_HEARTBEAT_INTERVAL: '' }, { extra }).read.duration('heartbeat-interval', '15s'), 15_000);
+  t.throws(() => fromEnv.duration('heartbeat-interval', '15s'), {
+    instanceOf: ConfigError,
+    message: /^NVDAX_HEARTBEAT_INTERVAL: invalid duration "0s"/,
+  });
+  t.is(
+    parseRuntimeConfig([], { NVDAX_HEARTBEAT_INTERVAL: '' }, { extra }).read.duration('heartbeat-interval', '15s'),
+    15_000,
+  );
 });

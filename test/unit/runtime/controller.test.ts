@@ -31,7 +31,11 @@ function make(reconcile: Reconciler, concurrency = 1) {
   return { c, clock, metrics };
 }
 
-async function counter(metrics: ReturnType<typeof createMetrics>, name: string, labels: Record<string, string>): Promise<number> {
+async function counter(
+  metrics: ReturnType<typeof createMetrics>,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
   const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
   const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
   return v?.value ?? 0;
@@ -94,8 +98,14 @@ test('a throwing reconcile is retried with growing backoff, then forgotten on su
     clock.advance(50);
     await flush();
   }
-  t.deepEqual(attempts.map((a) => a.at - t0), [0, 100, 300, 700]);
-  t.deepEqual(attempts.map((a) => a.attempt), [0, 1, 2, 3]);
+  t.deepEqual(
+    attempts.map((a) => a.at - t0),
+    [0, 100, 300, 700],
+  );
+  t.deepEqual(
+    attempts.map((a) => a.attempt),
+    [0, 1, 2, 3],
+  );
   t.is(c.queue.numRequeues('k'), 0, 'success forgets the backoff');
   t.is(await counter(metrics, 'controller_runtime_reconcile_errors_total', { controller: 'test' }), 3);
   t.is(await counter(metrics, 'controller_runtime_reconcile_total', { controller: 'test', result: 'error' }), 3);
@@ -130,7 +140,10 @@ test('requeueAfter reconciles the key again after the delay', async (t) => {
   clock.advance(1);
   await flush();
   t.is(calls, 2);
-  t.is(await counter(metrics, 'controller_runtime_reconcile_total', { controller: 'test', result: 'requeue_after' }), 1);
+  t.is(
+    await counter(metrics, 'controller_runtime_reconcile_total', { controller: 'test', result: 'requeue_after' }),
+    1,
+  );
 });
 
 test('stop waits for in-flight reconciles and drops queued keys', async (t) => {

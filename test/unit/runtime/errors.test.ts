@@ -12,7 +12,13 @@ import {
   toKubeError,
 } from '../../../operator/kube/errors.ts';
 
-const status = (code: number, reason: string) => ({ kind: 'Status', status: 'Failure', code, reason, message: 'whatever text' });
+const status = (code: number, reason: string) => ({
+  kind: 'Status',
+  status: 'Failure',
+  code,
+  reason,
+  message: 'whatever text',
+});
 
 test('status codes map to predicates, not message text', (t) => {
   t.true(isNotFound(KubeError.fromStatus(404, status(404, 'NotFound'), 'GET x')));

@@ -9,12 +9,17 @@ import { ensureFinalizer, removeFinalizer } from '../../../operator/runtime/fina
 import { json, kubeConfigFor, loopback, until } from '../kube/loopback.ts';
 
 const obj = (finalizers: string[]): KubeObject => ({
-  apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ns', resourceVersion: '42', finalizers },
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'x', namespace: 'ns', resourceVersion: '42', finalizers },
 });
 
 test('ensureFinalizer and removeFinalizer send the field manager and the resourceVersion', async (t) => {
   const clock = new FakeClock(0);
-  const srv = await loopback(() => clock.now(), (req, res) => json(res, 200, { ...obj([]), ...JSON.parse(req.body) }));
+  const srv = await loopback(
+    () => clock.now(),
+    (req, res) => json(res, 200, { ...obj([]), ...JSON.parse(req.body) }),
+  );
   const client = new KubeClient(kubeConfigFor(srv.url), { clock, fieldManager: 'client-default' });
   t.teardown(async () => {
     await client.destroy();
@@ -28,16 +33,22 @@ test('ensureFinalizer and removeFinalizer send the field manager and the resourc
     fieldManager: 'pool-controller',
   });
   await ensureFinalizer(client, resources.configMaps, obj([]), 'nvdax.io/cleanup');
-  t.deepEqual(srv.requests.map((r) => [r.method, r.url.pathname, r.url.searchParams.get('fieldManager')]), [
-    ['PATCH', '/api/v1/namespaces/ns/configmaps/x', 'pool-controller'],
-    ['PATCH', '/api/v1/namespaces/ns/configmaps/x', 'pool-controller'],
-    ['PATCH', '/api/v1/namespaces/ns/configmaps/x', 'client-default'],
-  ]);
-  t.deepEqual(srv.requests.map((r) => JSON.parse(r.body)), [
-    { metadata: { finalizers: ['a/b', 'nvdax.io/cleanup'], resourceVersion: '42' } },
-    { metadata: { finalizers: ['a/b'], resourceVersion: '42' } },
-    { metadata: { finalizers: ['nvdax.io/cleanup'], resourceVersion: '42' } },
-  ]);
+  t.deepEqual(
+    srv.requests.map((r) => [r.method, r.url.pathname, r.url.searchParams.get('fieldManager')]),
+    [
+      ['PATCH', '/api/v1/namespaces/ns/configmaps/x', 'pool-controller'],
+      ['PATCH', '/api/v1/namespaces/ns/configmaps/x', 'pool-controller'],
+      ['PATCH', '/api/v1/namespaces/ns/configmaps/x', 'client-default'],
+    ],
+  );
+  t.deepEqual(
+    srv.requests.map((r) => JSON.parse(r.body)),
+    [
+      { metadata: { finalizers: ['a/b', 'nvdax.io/cleanup'], resourceVersion: '42' } },
+      { metadata: { finalizers: ['a/b'], resourceVersion: '42' } },
+      { metadata: { finalizers: ['nvdax.io/cleanup'], resourceVersion: '42' } },
+    ],
+  );
   t.is(srv.requests[0]?.headers['content-type'], 'application/merge-patch+json');
   // nothing to do: no request
   await ensureFinalizer(client, resources.configMaps, obj(['nvdax.io/cleanup']), 'nvdax.io/cleanup');
@@ -48,7 +59,10 @@ test('ensureFinalizer and removeFinalizer send the field manager and the resourc
 test('the signal aborts a finalizer write in flight', async (t) => {
   t.timeout(10_000);
   const clock = new FakeClock(0);
-  const srv = await loopback(() => clock.now(), () => undefined);
+  const srv = await loopback(
+    () => clock.now(),
+    () => undefined,
+  );
   const client = new KubeClient(kubeConfigFor(srv.url), { clock });
   t.teardown(async () => {
     await client.destroy();

@@ -10,11 +10,24 @@ import { EventRecorder } from '../../../operator/runtime/events.ts';
 import { hasFinalizer, isBeingDeleted } from '../../../operator/runtime/finalizers.ts';
 import { startOpsServer } from '../../../operator/runtime/health.ts';
 import { createMetrics } from '../../../operator/runtime/metrics.ts';
-import { controllerOf, isControlledBy, mapToController, ownerReference, withOwnerReference } from '../../../operator/runtime/owners.ts';
+import {
+  controllerOf,
+  isControlledBy,
+  mapToController,
+  ownerReference,
+  withOwnerReference,
+} from '../../../operator/runtime/owners.ts';
 import { Store } from '../../../operator/runtime/store.ts';
 
-const obj = (ns: string, name: string, labels: Record<string, string> = {}, extra: Partial<KubeObject['metadata']> = {}): KubeObject => ({
-  apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: ns, name, labels, uid: `uid-${name}`, ...extra },
+const obj = (
+  ns: string,
+  name: string,
+  labels: Record<string, string> = {},
+  extra: Partial<KubeObject['metadata']> = {},
+): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { namespace: ns, name, labels, uid: `uid-${name}`, ...extra },
 });
 
 test('store lists by namespace and by custom index, and keeps indexes right on update and delete', (t) => {
@@ -22,11 +35,32 @@ test('store lists by namespace and by custom index, and keeps indexes right on u
   s.upsert(obj('a', 'x', { pool: 'p1' }));
   s.upsert(obj('a', 'y', { pool: 'p2' }));
   s.upsert(obj('b', 'z', { pool: 'p1' }));
-  t.deepEqual(s.list('a').map((o) => o.metadata?.name).sort(), ['x', 'y']);
-  t.deepEqual(s.byIndex('pool', 'p1').map((o) => o.metadata?.name).sort(), ['x', 'z']);
+  t.deepEqual(
+    s
+      .list('a')
+      .map((o) => o.metadata?.name)
+      .sort(),
+    ['x', 'y'],
+  );
+  t.deepEqual(
+    s
+      .byIndex('pool', 'p1')
+      .map((o) => o.metadata?.name)
+      .sort(),
+    ['x', 'z'],
+  );
   s.upsert(obj('a', 'x', { pool: 'p2' }));
-  t.deepEqual(s.byIndex('pool', 'p1').map((o) => o.metadata?.name), ['z']);
-  t.deepEqual(s.byIndex('pool', 'p2').map((o) => o.metadata?.name).sort(), ['x', 'y']);
+  t.deepEqual(
+    s.byIndex('pool', 'p1').map((o) => o.metadata?.name),
+    ['z'],
+  );
+  t.deepEqual(
+    s
+      .byIndex('pool', 'p2')
+      .map((o) => o.metadata?.name)
+      .sort(),
+    ['x', 'y'],
+  );
   s.remove('b/z');
   t.deepEqual(s.byIndex('pool', 'p1'), []);
   t.is(s.get('a/x')?.metadata?.labels?.['pool'], 'p2');
@@ -34,9 +68,20 @@ test('store lists by namespace and by custom index, and keeps indexes right on u
 });
 
 test('owner references, controller lookup and the owner key mapper', (t) => {
-  const owner: KubeObject = { apiVersion: 'nvdax.io/v1alpha1', kind: 'InferenceJob', metadata: { name: 'job', namespace: 'ns', uid: 'u1' } };
+  const owner: KubeObject = {
+    apiVersion: 'nvdax.io/v1alpha1',
+    kind: 'InferenceJob',
+    metadata: { name: 'job', namespace: 'ns', uid: 'u1' },
+  };
   const ref = ownerReference(owner);
-  t.deepEqual(ref, { apiVersion: 'nvdax.io/v1alpha1', kind: 'InferenceJob', name: 'job', uid: 'u1', controller: true, blockOwnerDeletion: true });
+  t.deepEqual(ref, {
+    apiVersion: 'nvdax.io/v1alpha1',
+    kind: 'InferenceJob',
+    name: 'job',
+    uid: 'u1',
+    controller: true,
+    blockOwnerDeletion: true,
+  });
   const child = obj('ns', 'child', {}, { ownerReferences: withOwnerReference(obj('ns', 'child'), ref) });
   t.is(controllerOf(child)?.uid, 'u1');
   t.true(isControlledBy(child, owner));
@@ -77,15 +122,34 @@ function recordingClient() {
 test('repeated events become one Event with a growing series count', async (t) => {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const { client, calls, setMissing } = recordingClient();
-  const rec = new EventRecorder({ client, controller: 'nvdax.io/operator', instance: 'op-0', clock, seriesWindowMs: 60_000 });
+  const rec = new EventRecorder({
+    client,
+    controller: 'nvdax.io/operator',
+    instance: 'op-0',
+    clock,
+    seriesWindowMs: 60_000,
+  });
   const target = obj('ns', 'pool-a');
-  await Promise.all([rec.warning(target, 'MemberUnreachable', 'dial failed'), rec.warning(target, 'MemberUnreachable', 'dial failed')]);
+  await Promise.all([
+    rec.warning(target, 'MemberUnreachable', 'dial failed'),
+    rec.warning(target, 'MemberUnreachable', 'dial failed'),
+  ]);
   await rec.warning(target, 'MemberUnreachable', 'dial failed');
-  t.deepEqual(calls.map((c) => c.verb), ['create', 'patch', 'patch']);
+  t.deepEqual(
+    calls.map((c) => c.verb),
+    ['create', 'patch', 'patch'],
+  );
   t.is(calls[1]?.name, calls[0]?.name);
   t.deepEqual((calls[2]?.body as { series: { count: number } } | undefined)?.series.count, 3);
   const created = calls[0]?.body as Record<string, unknown>;
-  t.like(created, { type: 'Warning', reason: 'MemberUnreachable', action: 'MemberUnreachable', note: 'dial failed', reportingController: 'nvdax.io/operator', reportingInstance: 'op-0' });
+  t.like(created, {
+    type: 'Warning',
+    reason: 'MemberUnreachable',
+    action: 'MemberUnreachable',
+    note: 'dial failed',
+    reportingController: 'nvdax.io/operator',
+    reportingInstance: 'op-0',
+  });
   t.like(created['regarding'] as object, { kind: 'ConfigMap', name: 'pool-a', namespace: 'ns', uid: 'uid-pool-a' });
   t.is(created['eventTime'], '2026-01-01T00:00:00.000000Z');
 
@@ -96,7 +160,11 @@ test('repeated events become one Event with a growing series count', async (t) =
   t.is(calls.at(-1)?.verb, 'create', 'after the window a new event starts');
   setMissing(true);
   await rec.warning(target, 'MemberUnreachable', 'dial failed');
-  t.deepEqual(calls.slice(-2).map((c) => c.verb), ['patch', 'create'], 'a vanished event is created again');
+  t.deepEqual(
+    calls.slice(-2).map((c) => c.verb),
+    ['patch', 'create'],
+    'a vanished event is created again',
+  );
   const before = calls.length;
   await rec.normal(target, 'not pascal', 'x');
   t.is(calls.length, before, 'malformed reasons are dropped, not thrown');
@@ -106,7 +174,13 @@ test('the ops server answers healthz, readyz (with failing check names) and metr
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   metrics.reconcileTotal.inc({ controller: 'c', result: 'success' });
   let ready = false;
-  const ops = await startOpsServer({ host: '127.0.0.1', port: 0, registry: metrics.registry, healthz: { ping: () => true }, readyz: { informers: () => ready } });
+  const ops = await startOpsServer({
+    host: '127.0.0.1',
+    port: 0,
+    registry: metrics.registry,
+    healthz: { ping: () => true },
+    readyz: { informers: () => ready },
+  });
   t.teardown(() => ops.close());
   const get = async (p: string) => {
     const r = await fetch(`http://127.0.0.1:${ops.port}${p}`);

@@ -19,8 +19,15 @@ function elector(server: LeaseServer, clock: FakeClock, identity: string) {
   const log: string[] = [];
   let leaderSignal: AbortSignal | undefined;
   const e = new LeaderElector({
-    client, namespace: 'ns', name: 'lease', identity, clock,
-    leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, random: () => 0.5,
+    client,
+    namespace: 'ns',
+    name: 'lease',
+    identity,
+    clock,
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 2_000,
+    random: () => 0.5,
     onStartedLeading: (s) => {
       leaderSignal = s;
       log.push(`start@${clock.now()}`);
@@ -96,8 +103,12 @@ test('stopping the leader releases the lease and the standby takes over within a
 test('timing options must satisfy leaseDuration > renewDeadline > retryPeriod', (t) => {
   const { client } = new LeaseServer().view();
   const base = { client, namespace: 'n', name: 'l', identity: 'i', onStartedLeading: () => undefined };
-  t.throws(() => new LeaderElector({ ...base, leaseDurationMs: 5000, renewDeadlineMs: 5000 }), { instanceOf: RangeError });
-  t.throws(() => new LeaderElector({ ...base, renewDeadlineMs: 1000, retryPeriodMs: 1000 }), { instanceOf: RangeError });
+  t.throws(() => new LeaderElector({ ...base, leaseDurationMs: 5000, renewDeadlineMs: 5000 }), {
+    instanceOf: RangeError,
+  });
+  t.throws(() => new LeaderElector({ ...base, renewDeadlineMs: 1000, retryPeriodMs: 1000 }), {
+    instanceOf: RangeError,
+  });
 });
 
 test('a leader that finds the Lease taken over steps down at its next renew, not at its renew deadline', async (t) => {
@@ -107,12 +118,19 @@ test('a leader that finds the Lease taken over steps down at its next renew, not
   await step(clock, 5_000);
   t.true(a.e.isLeader());
   // a forced takeover (or a manual edit) hands the Lease to someone else
-  server.lease = { ...server.lease!, metadata: { ...server.lease!.metadata, resourceVersion: String(++server.rv) }, spec: { ...server.lease!.spec, holderIdentity: 'intruder' } };
+  server.lease = {
+    ...server.lease!,
+    metadata: { ...server.lease!.metadata, resourceVersion: String(++server.rv) },
+    spec: { ...server.lease!.spec, holderIdentity: 'intruder' },
+  };
   const takenAt = clock.now();
   await step(clock, 3_000);
   t.is(await a.result, 'lost');
   const stoppedAt = Number(a.log.find((l) => l.startsWith('stop@'))?.slice(5));
-  t.true(stoppedAt - takenAt <= 2_000 + 100, `stepped down ${stoppedAt - takenAt} ms after the takeover (retry period 2 s, deadline 10 s)`);
+  t.true(
+    stoppedAt - takenAt <= 2_000 + 100,
+    `stepped down ${stoppedAt - takenAt} ms after the takeover (retry period 2 s, deadline 10 s)`,
+  );
 });
 
 test('fractional clock readings (performance.now) do not break renewing', async (t) => {

@@ -33,7 +33,10 @@ const aborted = (signal: AbortSignal): Promise<void> =>
 
 function track<T>(p: Promise<T>): { p: Promise<T>; settled: () => boolean } {
   let done = false;
-  p.then(() => (done = true), () => (done = true));
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
   return { p, settled: () => done };
 }
 
@@ -162,10 +165,18 @@ test('with leader election, leader-only runnables run only while leading and sto
   server.rv = 1;
   const { client, down } = server.view();
   const m = new Manager({
-    client, clock, ops: false, shutdownTimeoutMs: 5000,
+    client,
+    clock,
+    ops: false,
+    shutdownTimeoutMs: 5000,
     leaderElection: {
-      namespace: 'ns', name: 'lease', identity: 'me', random: () => 0.5,
-      leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000,
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'me',
+      random: () => 0.5,
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
     },
   });
   const log: string[] = [];

@@ -11,29 +11,47 @@ class NodeBuilder {
   #ready = true;
   #cordoned = false;
   readonly #name: string;
-  constructor(name: string) { this.#name = name; }
+  constructor(name: string) {
+    this.#name = name;
+  }
 
-  gpus(n: number) { this.#group = { ...this.#group, gpusPerNode: n }; return this; }
-  model(gpu: NonNullable<NodeGroup['gpu']>) { this.#group = { ...this.#group, gpu }; return this; }
+  gpus(n: number) {
+    this.#group = { ...this.#group, gpusPerNode: n };
+    return this;
+  }
+  model(gpu: NonNullable<NodeGroup['gpu']>) {
+    this.#group = { ...this.#group, gpu };
+    return this;
+  }
   /** A vm-passthrough node; `ccReady: false` models CC mode off. */
   confidential(tee: 'snp' | 'tdx', ccReady = true) {
     this.#group = { ...this.#group, template: 'gpu-confidential', tee, ccReady };
     return this;
   }
-  labels(labels: Record<string, string>) { this.#group = { ...this.#group, labels }; return this; }
+  labels(labels: Record<string, string>) {
+    this.#group = { ...this.#group, labels };
+    return this;
+  }
   taint(key: string, value: string, effect: Taint['effect'] = 'NoSchedule') {
     this.#group = { ...this.#group, taints: [...(this.#group.taints ?? []), { key, value, effect }] };
     return this;
   }
-  notReady() { this.#ready = false; return this; }
-  cordoned() { this.#cordoned = true; return this; }
+  notReady() {
+    this.#ready = false;
+    return this;
+  }
+  cordoned() {
+    this.#cordoned = true;
+    return this;
+  }
 
   build(): NodeView {
     const [n] = buildNodes('x', this.#group, 'eu-west', 'eu-west-a');
     const labels = { ...n!.metadata.labels, 'kubernetes.io/hostname': this.#name };
     const conditions = [{ type: 'Ready', status: this.#ready ? 'True' : 'False' }];
     return {
-      ...n!, metadata: { ...n!.metadata, name: this.#name, labels },
+      ...n!,
+      metadata: { ...n!.metadata, name: this.#name, labels },
       spec: { ...n!.spec, ...(this.#cordoned ? { unschedulable: true } : {}) },
       status: { ...n!.status, conditions },
     };
@@ -61,12 +79,19 @@ class PodBuilder {
     this.#pod = { ...this.#pod, status: { phase: 'Pending', nominatedNodeName: node } };
     return this;
   }
-  phase(phase: string) { this.#pod = { ...this.#pod, status: { ...this.#pod.status, phase } }; return this; }
-  selector(nodeSelector: Record<string, string>) { return this.#spec({ nodeSelector }); }
+  phase(phase: string) {
+    this.#pod = { ...this.#pod, status: { ...this.#pod.status, phase } };
+    return this;
+  }
+  selector(nodeSelector: Record<string, string>) {
+    return this.#spec({ nodeSelector });
+  }
   tolerates(...tolerations: Array<{ key: string; operator: string; effect?: string }>) {
     return this.#spec({ tolerations });
   }
-  build(): SnapshotPod { return this.#pod; }
+  build(): SnapshotPod {
+    return this.#pod;
+  }
 }
 
 export const node = (name: string) => new NodeBuilder(name);

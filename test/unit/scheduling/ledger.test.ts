@@ -1,6 +1,9 @@
 import test from 'ava';
 import {
-  buildSnapshot, type MemberInput, type PoolInput, type Snapshot,
+  buildSnapshot,
+  type MemberInput,
+  type PoolInput,
+  type Snapshot,
 } from '../../../operator/scheduling/snapshot.ts';
 import { ReservationLedger, type ReserveResult } from '../../../operator/scheduling/ledger.ts';
 import type { NoFit, PlacementRequest } from '../../../operator/scheduling/fit.ts';
@@ -10,20 +13,33 @@ import { built, node, pod } from './builders.ts';
 const t0 = Date.parse('2026-11-27T10:00:00Z');
 type Nodes = Array<ReturnType<typeof node>>;
 type Pods = Array<ReturnType<typeof pod>>;
-const member = (name: string, nodes: Nodes, pods: Pods = []): MemberInput =>
-  ({ name, nodes: built(nodes), pods: built(pods) });
-/** One member `gpu-a`, one pool `p` over all its nodes. */
-const fleet = (nodes: Nodes, pods: Pods = [], ledger?: ReservationLedger) => buildSnapshot({
-  members: [member('gpu-a', nodes, pods)], pools: [{ name: 'p', member: 'gpu-a' }],
-  ...(ledger ? { pinned: ledger.pins() } : {}),
+const member = (name: string, nodes: Nodes, pods: Pods = []): MemberInput => ({
+  name,
+  nodes: built(nodes),
+  pods: built(pods),
 });
+/** One member `gpu-a`, one pool `p` over all its nodes. */
+const fleet = (nodes: Nodes, pods: Pods = [], ledger?: ReservationLedger) =>
+  buildSnapshot({
+    members: [member('gpu-a', nodes, pods)],
+    pools: [{ name: 'p', member: 'gpu-a' }],
+    ...(ledger ? { pinned: ledger.pins() } : {}),
+  });
 const req = (id: string, gpusPerPod: number, pods = 1, more: Partial<PlacementRequest> = {}): PlacementRequest => ({
-  id, pools: 'p', gpusPerPod, podKeys: Array.from({ length: pods }, (_, i) => `jobs/${id}-${i}`), ...more,
+  id,
+  pools: 'p',
+  gpusPerPod,
+  podKeys: Array.from({ length: pods }, (_, i) => `jobs/${id}-${i}`),
+  ...more,
 });
 const nodesOf = (r: ReserveResult) => (r.ok ? r.reservation.pods.map((p) => p.node) : r.reasons);
 const freeAfter = (l: ReservationLedger, s: Snapshot) => {
   const undo = l.assumeInto(s);
-  try { return Object.fromEntries(s.nodes().map((n) => [n.node, n.free])); } finally { undo(); }
+  try {
+    return Object.fromEntries(s.nodes().map((n) => [n.node, n.free]));
+  } finally {
+    undo();
+  }
 };
 
 test('two back-to-back reservations on the last free GPUs of a node cannot both succeed', (t) => {
@@ -39,7 +55,10 @@ test('two back-to-back reservations on the last free GPUs of a node cannot both 
   const s2 = fleet(nodes, [pod('x/busy').gpus(4).on('a')]);
   t.is(s2.nodes()[0]?.free, 4);
   t.deepEqual(nodesOf(l.reserve(s2, req('j2', 4), t0)), second, 'fresh snapshot');
-  t.deepEqual(l.list().map((r) => r.id), ['j1']);
+  t.deepEqual(
+    l.list().map((r) => r.id),
+    ['j1'],
+  );
   t.deepEqual(freeAfter(l, s2), { a: 0 });
   t.is(s2.nodes()[0]?.free, 4, 'reserve leaves the snapshot as it found it');
 });
@@ -59,8 +78,14 @@ test('a reservation stops counting once the snapshot shows its pods bound: never
   const seen = fleet([node('a')], [pod('jobs/j1-0').gpus(3).on('a')]);
   t.deepEqual(freeAfter(l, seen), { a: 5 }, 'counted by the snapshot, not again by the ledger');
   t.deepEqual(nodesOf(l.reserve(seen, req('j2', 5), t0)), ['a'], 'would fail with 3 counted twice');
-  t.deepEqual(l.observe(seen).map((r) => r.id), ['j1']);
-  t.deepEqual(l.list().map((r) => r.id), ['j2']);
+  t.deepEqual(
+    l.observe(seen).map((r) => r.id),
+    ['j1'],
+  );
+  t.deepEqual(
+    l.list().map((r) => r.id),
+    ['j2'],
+  );
   t.deepEqual(freeAfter(l, seen), { a: 0 });
 });
 
@@ -77,7 +102,10 @@ test('a reserved pod the cache shows unbound counts on its reserved node, not be
   t.deepEqual(freeAfter(l, s), { a: 4, b: 4 });
   t.deepEqual(nodesOf(l.reserve(s, req('j2', 4, 2), t0)), ['a', 'b']);
   t.deepEqual(l.observe(s), [], 'an unbound pod stays in the ledger so its pin holds');
-  t.deepEqual(l.pins().map((p) => `${p.key}@${p.node}`), ['jobs/j1-0@a', 'jobs/j2-0@a', 'jobs/j2-1@b']);
+  t.deepEqual(
+    l.pins().map((p) => `${p.key}@${p.node}`),
+    ['jobs/j1-0@a', 'jobs/j2-0@a', 'jobs/j2-1@b'],
+  );
 });
 
 test('a reserved pod the cache shows pending but placed nowhere still holds its node', (t) => {
@@ -85,7 +113,10 @@ test('a reserved pod the cache shows pending but placed nowhere still holds its 
   t.deepEqual(nodesOf(l.reserve(fleet([node('a').gpus(4)]), req('j1', 4), t0)), ['a']);
   // a foreign pod took the node meanwhile; ours waits and the snapshot (no pins) places it nowhere
   const s = fleet([node('a').gpus(4)], [pod('x/other').gpus(4).on('a'), pod('jobs/j1-0').gpus(4)]);
-  t.deepEqual(s.unplaceablePending().map((u) => u.key), ['jobs/j1-0']);
+  t.deepEqual(
+    s.unplaceablePending().map((u) => u.key),
+    ['jobs/j1-0'],
+  );
   t.like(l.assumeInto(s) && s.nodes()[0], { used: 4, assumed: 4, free: 0 });
 });
 
@@ -102,7 +133,8 @@ test('a tainted node counts only when the placed pods tolerate its taints', (t) 
     { pool: 'p', reason: 'NoSchedulableNode', message: 'no schedulable node: custom taint dedicated=ml:NoSchedule' },
   ]);
   const tolerating = buildSnapshot({
-    members: [member('gpu-a', nodes)], pools: [{ name: 'p', member: 'gpu-a' }],
+    members: [member('gpu-a', nodes)],
+    pools: [{ name: 'p', member: 'gpu-a' }],
     tolerations: [...gpuTolerations, { key: 'dedicated', operator: 'Exists' }],
   });
   t.deepEqual(nodesOf(l.reserve(tolerating, req('j2', 8), t0)), ['custom']);
@@ -145,8 +177,14 @@ test('expire drops reservations older than the TTL and returns them; their GPUs 
   l.reserve(s, req('old', 4), t0);
   l.reserve(s, req('new', 4), t0 + 5_000);
   t.deepEqual(l.expire(t0 + 10_000, 10_000), [], 'exactly the TTL is not older');
-  t.deepEqual(l.expire(t0 + 10_001, 10_000).map((r) => [r.id, r.createdAt]), [['old', t0]]);
-  t.deepEqual(l.list().map((r) => r.id), ['new']);
+  t.deepEqual(
+    l.expire(t0 + 10_001, 10_000).map((r) => [r.id, r.createdAt]),
+    [['old', t0]],
+  );
+  t.deepEqual(
+    l.list().map((r) => r.id),
+    ['new'],
+  );
   t.deepEqual(freeAfter(l, s), { a: 4 });
   t.deepEqual(l.release('new')?.id, 'new');
   t.is(l.release('new'), undefined);
@@ -163,7 +201,11 @@ test('assume is a what-if: undo frees what it booked, and only that', (t) => {
   tryIt.undo();
   t.deepEqual(freeAfter(l, s), { a: 6 });
   l.assume(s, req('kept', 2), t0).undo();
-  t.deepEqual(l.list().map((r) => r.id), ['kept'], 'an existing reservation survives the undo of a repeat');
+  t.deepEqual(
+    l.list().map((r) => r.id),
+    ['kept'],
+    'an existing reservation survives the undo of a repeat',
+  );
 });
 
 test('observe keeps reservations of members the snapshot lacks and drops finished pods', (t) => {
@@ -173,7 +215,10 @@ test('observe keeps reservations of members the snapshot lacks and drops finishe
   t.deepEqual(l.observe(other), []);
   const half = fleet([node('a')], [pod('jobs/j1-0').gpus(2).on('a').phase('Failed')]);
   t.deepEqual(l.observe(half), []);
-  t.deepEqual(l.get('j1')?.pods.map((p) => p.key), ['jobs/j1-1']);
+  t.deepEqual(
+    l.get('j1')?.pods.map((p) => p.key),
+    ['jobs/j1-1'],
+  );
 });
 
 test('malformed requests throw: they are bugs, not fleet states', (t) => {
@@ -195,9 +240,11 @@ const noFitFleet = (): Snapshot => {
     { name: 'gone', member: 'gpu-z' },
   ];
   const nodes = [
-    node('s-0').gpus(4).labels({ pool: 'small' }), node('s-1').gpus(2).labels({ pool: 'small' }),
+    node('s-0').gpus(4).labels({ pool: 'small' }),
+    node('s-1').gpus(2).labels({ pool: 'small' }),
     node('l4-0').model('L4').labels({ pool: 'l4' }),
-    node('d-0').notReady().labels({ pool: 'down' }), node('d-1').cordoned().labels({ pool: 'down' }),
+    node('d-0').notReady().labels({ pool: 'down' }),
+    node('d-1').cordoned().labels({ pool: 'down' }),
     node('cc-0').confidential('snp', false).labels({ pool: 'cc-off' }),
   ];
   return buildSnapshot({ members: [member('gpu-a', nodes)], pools });
@@ -210,7 +257,9 @@ const reasons: NoFit[] = [
   { pool: 'l4', reason: 'ProductMismatch', message: 'no NVIDIA-H100-80GB-HBM3 GPUs; the pool has NVIDIA-L4' },
   { pool: 'nowhere', reason: 'PoolUnknown', message: 'pool nowhere is not known' },
   {
-    pool: 'small', reason: 'InsufficientGpus', message: 'needs 2 pod(s) × 4 nvidia.com/gpu, largest free blocks 4, 2',
+    pool: 'small',
+    reason: 'InsufficientGpus',
+    message: 'needs 2 pod(s) × 4 nvidia.com/gpu, largest free blocks 4, 2',
   },
 ];
 const ordered = test.macro({
@@ -229,8 +278,12 @@ test('shuffled', ordered, ['small', 'gone', 'nowhere', 'cc-off', 'l4', 'empty', 
 // Confidential requests land only on CC-ready nodes with the requested TEE.
 const cc = test.macro({
   exec(t, more: Partial<PlacementRequest>, want: string[] | NoFit[]) {
-    const s = fleet([node('snp').confidential('snp'), node('tdx').confidential('tdx').gpus(4),
-      node('off').confidential('tdx', false).gpus(2), node('gpu').gpus(2)]);
+    const s = fleet([
+      node('snp').confidential('snp'),
+      node('tdx').confidential('tdx').gpus(4),
+      node('off').confidential('tdx', false).gpus(2),
+      node('gpu').gpus(2),
+    ]);
     t.deepEqual(nodesOf(new ReservationLedger().reserve(s, req('j', 2, 1, more), t0)), want);
   },
   title: (what = '') => `confidential placement: ${what}`,
@@ -242,14 +295,19 @@ test('container mode skips CC nodes', cc, { mode: 'container' }, ['gpu']);
 test('too big for the only tdx node', cc, { tee: 'tdx', gpusPerPod: 6 }, [
   { pool: 'p', reason: 'InsufficientGpus', message: 'needs 1 pod(s) × 6 nvidia.com/pgpu, largest free blocks 4' },
 ]);
-test('product, resource and TEE together', cc, { tee: 'tdx', product: 'NVIDIA-H100-80GB-HBM3',
-  resourceName: 'nvidia.com/pgpu', gpusPerPod: 1 }, ['tdx']);
+test(
+  'product, resource and TEE together',
+  cc,
+  { tee: 'tdx', product: 'NVIDIA-H100-80GB-HBM3', resourceName: 'nvidia.com/pgpu', gpusPerPod: 1 },
+  ['tdx'],
+);
 test('container with a TEE is refused', cc, { mode: 'container', tee: 'snp' }, [
   { pool: 'p', reason: 'TeeMismatch', message: 'no snp nodes; the pool has no TEE' },
 ]);
 test('a resource the pool lacks', cc, { mode: 'confidential', resourceName: 'nvidia.com/GH100_H100_SXM5_80GB' }, [
   {
-    pool: 'p', reason: 'ResourceMismatch',
+    pool: 'p',
+    reason: 'ResourceMismatch',
     message: 'no nvidia.com/GH100_H100_SXM5_80GB; the pool has nvidia.com/pgpu',
   },
 ]);
