@@ -34,6 +34,12 @@ verify: deps ## typecheck and fail when generated files are stale
 	tsc -p tsconfig.json
 	@echo "== generated files up to date"
 	node operator/api/generate.ts --check
+	@echo "== lint and format (Biome)"
+	biome check --error-on-warnings .
+
+.PHONY: fmt
+fmt: deps ## format and apply safe lint fixes (Biome)
+	biome check --write .
 
 .PHONY: test-unit
 test-unit: deps ## unit tests (no clusters)

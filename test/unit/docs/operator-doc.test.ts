@@ -8,11 +8,11 @@ import { PoolConditionType, PoolReason } from '../../../operator/api/constants.t
 const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'operator.md'), 'utf8');
 const table = doc
   .split('\n')
-  .filter((l) => /^\| `(Connected|Ready|ConfidentialReady)` \|/.test(l))
+  .filter((l) => /^\| `(Connected|Ready|ConfidentialReady)` *\|/.test(l))
   .join('\n');
 
 test('the ProviderPool conditions table lists every condition type and every reason the code sets', (t) => {
-  for (const type of Object.values(PoolConditionType)) t.regex(table, new RegExp(`^\\| \`${type}\` \\|`, 'm'), type);
+  for (const type of Object.values(PoolConditionType)) t.regex(table, new RegExp(`^\\| \`${type}\` *\\|`, 'm'), type);
   const missing = Object.values(PoolReason).filter((r) => !table.includes(`\`${r}\``));
   t.deepEqual(missing, [], 'reasons set by operator/controllers/providerpool but absent from docs/operator.md');
 });
