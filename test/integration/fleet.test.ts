@@ -94,7 +94,7 @@ test('three pools on one cluster share one member: one connection pool and one s
   // per pool would hold three times the watches.
   const opened = first.client.connectionsOpened;
   t.log(`sockets opened for one member cluster with three pools on it: ${opened}`);
-  t.true(opened >= 3 && opened <= 7, `sockets opened for one member with three pools: ${opened}`);
+  t.true(opened >= 3 && opened <= 8, `sockets opened for one member with three pools: ${opened}`);
   await fleet.release('providerpool', 'p1');
   await fleet.release('providerpool', 'p2');
   t.is(fleet.members().length, 1, 'the member stays while a pool uses it');
