@@ -151,7 +151,8 @@ async function main(): Promise<number> {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       throw new ConfigError(
-        `--ops-bind-address ${config.ops.host}:${config.ops.port}: ${code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message}`,
+        `--ops-bind-address ${config.ops.host}:${config.ops.port}: ` +
+          (code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message),
       );
     }
     throw e;

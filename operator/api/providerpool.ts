@@ -92,16 +92,19 @@ const capacity = obj(
   'GPUs of one product in the member cluster (nodes matching nodeSelector only).',
   {
     gpuProduct: str(
-      'GPU product as observed: the GFD label, or the model derived for confidential nodes; "unknown" when the node does not say (status is the operator\'s, so any observed name is kept).',
+      'GPU product as observed: the GFD label, or the model derived for confidential nodes; "unknown" when ' +
+        "the node does not say (status is the operator's, so any observed name is kept).",
       { maxLength: 128 },
     ),
     mode: oneOf(
       'GpuMode',
-      'Container: GPU device plugin nodes (nvidia.com/gpu). Confidential: vm-passthrough nodes for Confidential Containers (sandbox device plugin).',
+      'Container: GPU device plugin nodes (nvidia.com/gpu). Confidential: vm-passthrough nodes for ' +
+        'Confidential Containers (sandbox device plugin).',
       Object.values(GpuMode),
     ),
     resourceName: str(
-      'Extended resource a pod requests for these GPUs, e.g. nvidia.com/gpu, nvidia.com/pgpu or nvidia.com/GH100_H100_SXM5_80GB.',
+      'Extended resource a pod requests for these GPUs, e.g. nvidia.com/gpu, nvidia.com/pgpu or ' +
+        'nvidia.com/GH100_H100_SXM5_80GB.',
       { maxLength: 253 },
     ),
     gpuMemory: str('Memory per GPU (e.g. 81559Mi).', { pattern: patterns.nonNegativeQuantity }),
@@ -212,7 +215,8 @@ export const providerPool: KindDef = {
     conditions: conditions(`Types: ${Object.values(PoolConditionType).join(', ')}.`),
     observedGeneration: int('metadata.generation this status reflects.', { minimum: 0, format: 'int64' }),
     capacity: list(
-      'GPU capacity per product, mode and resource name (one product can be exposed under two resource names on different nodes).',
+      'GPU capacity per product, mode and resource name (one product can be exposed under two resource names ' +
+        'on different nodes).',
       capacity,
       { maxItems: 32, listType: 'map', keys: ['gpuProduct', 'mode', 'resourceName'] },
     ),

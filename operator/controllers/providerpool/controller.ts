@@ -84,7 +84,9 @@ function readKubeconfig(
   if (ref.namespace !== secretNamespace) {
     return {
       kind: 'KubeconfigInvalid',
-      message: `spec.cluster.secretRef.namespace "${ref.namespace}": the operator reads kubeconfig Secrets only from its own namespace "${secretNamespace}"`,
+      message:
+        `spec.cluster.secretRef.namespace "${ref.namespace}": the operator reads kubeconfig Secrets ` +
+        `only from its own namespace "${secretNamespace}"`,
     };
   }
   const secret = secrets.get(`${ref.namespace}/${ref.name}`);

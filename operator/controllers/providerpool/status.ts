@@ -106,7 +106,10 @@ function confidentialCondition(pool: ProviderPool, c: PoolCapacity): ConditionIn
   const why = [
     missing.length ? `RuntimeClass ${missing.join(', ')} not found in the member cluster` : '',
     c.confidential.readyNodes === 0
-      ? `no node has CC-ready GPUs on an SNP/TDX host with the kata runtime${c.confidential.notReadyNodes ? ` (${c.confidential.notReadyNodes} CC-capable node(s) not ready: nvidia.com/cc.ready.state != true)` : ''}`
+      ? 'no node has CC-ready GPUs on an SNP/TDX host with the kata runtime' +
+        (c.confidential.notReadyNodes
+          ? ` (${c.confidential.notReadyNodes} CC-capable node(s) not ready: nvidia.com/cc.ready.state != true)`
+          : '')
       : 'no CC-ready node matches the node selector of the offered RuntimeClasses',
   ]
     .filter(Boolean)
