@@ -287,9 +287,16 @@ export class KubeClient {
   ): Promise<Dispatcher.ResponseData> {
     // Waits end on the request's signal or on close(); built only when a wait is needed.
     let waitSignal: AbortSignal | undefined;
-    const wait = (ms: number): Promise<void> => {
+    const wait = async (ms: number): Promise<void> => {
       waitSignal ??= AbortSignal.any([signal, this.#closing.signal]);
-      return sleep(this.clock, ms, waitSignal);
+      // realClock's timers do not keep the process alive; a caller awaiting this request must
+      // not see the process exit under it while it waits for a token or a Retry-After
+      const release = this.clock === realClock ? keepProcessAlive() : undefined;
+      try {
+        await sleep(this.clock, ms, waitSignal);
+      } finally {
+        release?.();
+      }
     };
     for (let retries = 0; ; retries++) {
       if (this.#limiter) {
@@ -373,4 +380,18 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+let keepers = 0;
+let keeper: ReturnType<typeof setInterval> | undefined;
+
+/** Holds one ref'd timer while any client waits; returns its release. */
+function keepProcessAlive(): () => void {
+  if (keepers++ === 0) keeper = setInterval(() => undefined, 2 ** 30);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--keepers === 0) clearInterval(keeper);
+  };
 }

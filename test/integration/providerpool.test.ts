@@ -312,7 +312,9 @@ test.serial(
     const port = await op.opsPort();
     const gpuC = new URL(loadKubeConfig('gpu-c').getCurrentCluster()?.server ?? '').host;
     const series = async () =>
-      (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).includes(`nvdax_informer_objects{cluster="member/${gpuC}"`);
+      (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).includes(
+        `nvdax_informer_objects{cluster="member/${gpuC}"`,
+      );
     t.true(await series(), 'the member informers are reported while the pool exists');
     kubectl('hub', ['delete', 'providerpool', `${run}-nosecret`]);
     await eventually('member informers stopped', async () => !(await series()), 20_000);

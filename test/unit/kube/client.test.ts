@@ -2,6 +2,8 @@
 // timeouts, Retry-After waits and the rate limit all wait on the clock, so these tests
 // advance it instead of sleeping; a closed client stays closed.
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { Registry } from 'prom-client';
 import { KubeClient } from '../../../operator/kube/client.ts';
@@ -281,4 +283,9 @@ test('close ends a wait for a rate-limit token with Closed, without sending', as
   await client.close();
   t.true(isClosed(await t.throwsAsync(r.p)));
   t.is(srv.requests.length, 1);
+});
+
+test('a request waiting for a rate-limit token keeps the process alive (the clock timers do not)', (t) => {
+  const out = execFileSync(process.execPath, [join(import.meta.dirname, 'keepalive-child.ts')], { encoding: 'utf8' });
+  t.is(out, 'done\n', 'the script ran to its end instead of exiting while the request waited');
 });
