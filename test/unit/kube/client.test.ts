@@ -2,7 +2,7 @@
 // timeouts, Retry-After waits and the rate limit all wait on the clock, so these tests
 // advance it instead of sleeping; a closed client stays closed.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { Registry } from 'prom-client';
@@ -285,7 +285,17 @@ test('close ends a wait for a rate-limit token with Closed, without sending', as
   t.is(srv.requests.length, 1);
 });
 
-test('a request waiting for a rate-limit token keeps the process alive (the clock timers do not)', (t) => {
-  const out = execFileSync(process.execPath, [join(import.meta.dirname, 'keepalive-child.ts')], { encoding: 'utf8' });
+test('a request waiting for a rate-limit token keeps the process alive (the clock timers do not)', async (t) => {
+  const server = await loopback(Date.now, (_req, res) =>
+    json(res, 200, { kind: 'Namespace', metadata: { name: 'x' } }),
+  );
+  t.teardown(() => server.close());
+  const child = join(import.meta.dirname, 'keepalive-child.ts');
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, [child, server.url], { encoding: 'utf8' }, (e, stdout) =>
+      e ? reject(e) : resolve(stdout),
+    ),
+  );
   t.is(out, 'done\n', 'the script ran to its end instead of exiting while the request waited');
+  t.is(server.requests.length, 2);
 });
