@@ -39,7 +39,7 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --log-level info             trace|debug|info|warn|error|fatal|silent
   --max-concurrent-reconciles 4
   --resync-period 10m --request-timeout 30s --shutdown-timeout 30s
-  --kube-api-qps 500 --kube-api-burst 1000   client-side rate limit per cluster (hub and each member); qps 0: off
+  --kube-api-qps 2000 --kube-api-burst 4000   client-side rate limit per cluster (hub and each member); qps 0: off
   --heartbeat-interval 15s     how often each pool is re-observed and its heartbeat written
   --member-probe-interval 5s   how often each member cluster's API server is probed
   --member-probe-timeout 3s    timeout of one probe

@@ -21,8 +21,8 @@ test('defaults are sane', (t) => {
     resyncPeriodMs: 600_000,
     requestTimeoutMs: 30_000,
     shutdownTimeoutMs: 30_000,
-    kubeApiQps: 500,
-    kubeApiBurst: 1000,
+    kubeApiQps: 2000,
+    kubeApiBurst: 4000,
   });
 });
 
