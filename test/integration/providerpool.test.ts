@@ -474,7 +474,8 @@ test.serial(
     );
     t.log(`change made after kill -9 reconciled by the standby ${Date.now() - killedAt} ms later (lease 4 s)`);
     t.is(cond(p, 'Ready')?.observedGeneration, p.metadata.generation);
-    t.true(started(standby));
+    // its log lines travel through a pipe and may arrive after the pool write they led to
+    await standby.proc.waitFor('the standby started its controllers', (l) => l.msg === 'Controllers started', 5_000);
     t.true(
       reconciles(standby).every((l) => Number(l['receivedAt']) >= killedAt),
       'no reconcile by the standby before the leader died',
