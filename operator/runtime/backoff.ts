@@ -94,11 +94,11 @@ export class TokenBucket implements RateLimiter {
     this.#clock = opts.clock ?? realClock;
     if (!(this.#qps > 0) || !(this.#burst >= 1)) throw new RangeError('TokenBucket: need qps > 0 and burst >= 1');
     this.#tokens = this.#burst;
-    this.#last = this.#clock.now();
+    this.#last = this.#clock.monotonic();
   }
 
   when(_key: string): number {
-    const now = this.#clock.now();
+    const now = this.#clock.monotonic();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#qps);
     this.#last = now;
     this.#tokens -= 1;

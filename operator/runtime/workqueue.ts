@@ -52,7 +52,7 @@ export class WorkQueue {
     if (this.#shuttingDown || this.#dirty.has(key)) return;
     this.#obs.add?.();
     this.#dirty.add(key);
-    this.#addedAt.set(key, this.#clock.now());
+    this.#addedAt.set(key, this.#clock.monotonic());
     if (this.#processing.has(key)) return;
     this.#queue.push(key);
     this.#dispatch();
@@ -66,7 +66,7 @@ export class WorkQueue {
       this.add(key);
       return;
     }
-    const at = this.#clock.now() + ms;
+    const at = this.#clock.monotonic() + ms;
     const existing = this.#waiting.get(key);
     if (existing !== undefined) {
       if (existing.at <= at) return;
@@ -110,7 +110,7 @@ export class WorkQueue {
     const started = this.#processing.get(key);
     if (started === undefined) return;
     this.#processing.delete(key);
-    this.#obs.workDuration?.((this.#clock.now() - started) / 1000);
+    this.#obs.workDuration?.((this.#clock.monotonic() - started) / 1000);
     if (this.#dirty.has(key) && !this.#shuttingDown) {
       this.#queue.push(key);
       this.#dispatch();
@@ -162,7 +162,7 @@ export class WorkQueue {
         this.#queue.splice(0, this.#head);
         this.#head = 0;
       }
-      const now = this.#clock.now();
+      const now = this.#clock.monotonic();
       this.#dirty.delete(key);
       this.#processing.set(key, now);
       const added = this.#addedAt.get(key);
