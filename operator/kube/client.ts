@@ -286,29 +286,15 @@ export class KubeClient {
     bodyTimeout: number,
   ): Promise<Dispatcher.ResponseData> {
     // Waits end on the request's signal or on close(); built only when a wait is needed.
-    let waitSignal: AbortSignal | undefined;
-    const wait = async (ms: number): Promise<void> => {
-      waitSignal ??= AbortSignal.any([signal, this.#closing.signal]);
-      // realClock's timers do not keep the process alive; a caller awaiting this request must
-      // not see the process exit under it while it waits for a token or a Retry-After
-      const release = this.clock === realClock ? keepProcessAlive() : undefined;
-      try {
-        await sleep(this.clock, ms, waitSignal);
-      } finally {
-        release?.();
-      }
+    // The caller awaits this request, so its waits keep the process alive.
+    let combined: AbortSignal | undefined;
+    const waitSignal = (): AbortSignal => {
+      combined ??= AbortSignal.any([signal, this.#closing.signal]);
+      return combined;
     };
     for (let retries = 0; ; retries++) {
       if (this.#limiter) {
-        const ms = this.#limiter.reserve();
-        if (ms > 0) {
-          try {
-            await wait(ms);
-          } catch (e) {
-            this.#limiter.cancel();
-            throw e;
-          }
-        }
+        const ms = await this.#limiter.wait(waitSignal);
         for (const o of this.#observers) o.rateLimited?.(verb, ms);
       }
       const res = await this.#dispatch(method, path, opts, signal, bodyTimeout);
@@ -317,7 +303,7 @@ export class KubeClient {
       const after = res.statusCode === 429 && retries < this.maxRetries ? retryAfterMs(res.headers, body) : undefined;
       if (after === undefined) throw KubeError.fromStatus(res.statusCode, body, context);
       for (const o of this.#observers) o.retried?.(verb, res.statusCode, after);
-      await wait(after);
+      await sleep(this.clock, after, waitSignal(), { keepAlive: true });
     }
   }
 
@@ -380,18 +366,4 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-let keepers = 0;
-let keeper: ReturnType<typeof setInterval> | undefined;
-
-/** Holds one ref'd timer while any client waits; returns its release. */
-function keepProcessAlive(): () => void {
-  if (keepers++ === 0) keeper = setInterval(() => undefined, 2 ** 30);
-  let released = false;
-  return () => {
-    if (released) return;
-    released = true;
-    if (--keepers === 0) clearInterval(keeper);
-  };
 }

@@ -37,13 +37,18 @@ export class TokenBucketLimiter {
     this.#tokens = Math.min(this.burst, this.#tokens + 1);
   }
 
-  /** Takes one token, waiting on the clock when none is left; resolves with the ms waited. An abort gives it back. */
-  async wait(signal?: AbortSignal): Promise<number> {
-    if (signal?.aborted) throw signal.reason;
+  /**
+   * Takes one token, waiting on the clock when none is left (keeping the process alive: the
+   * caller awaits it); resolves with the ms waited. An abort gives the token back. A function
+   * for `signal` is called only when a wait is needed, so a caller builds a combined signal
+   * only then.
+   */
+  async wait(signal?: AbortSignal | (() => AbortSignal)): Promise<number> {
+    if (typeof signal !== 'function' && signal?.aborted) throw signal.reason;
     const ms = this.reserve();
     if (ms === 0) return 0;
     try {
-      await sleep(this.#clock, ms, signal);
+      await sleep(this.#clock, ms, typeof signal === 'function' ? signal() : signal, { keepAlive: true });
     } catch (e) {
       this.cancel();
       throw e;

@@ -4,6 +4,7 @@
 // Time and randomness are injected so tests assert exact delays.
 import type { Clock } from './clock.ts';
 import { realClock } from './clock.ts';
+import { TokenBucketLimiter } from '../kube/rate-limit.ts';
 
 /** Decides how long a key waits before it is retried (client-go's RateLimiter). */
 export interface RateLimiter {
@@ -80,29 +81,19 @@ export interface TokenBucketOptions {
   clock?: Clock;
 }
 
-/** An overall limit on retries across keys: each `when` reserves one token. */
+/** An overall limit on retries across keys: each `when` reserves one token of the clients' token bucket. */
 export class TokenBucket implements RateLimiter {
-  readonly #qps: number;
-  readonly #burst: number;
-  readonly #clock: Clock;
-  #tokens: number;
-  #last: number;
+  readonly #bucket: TokenBucketLimiter;
 
   constructor(opts: TokenBucketOptions = {}) {
-    this.#qps = opts.qps ?? 10;
-    this.#burst = opts.burst ?? 100;
-    this.#clock = opts.clock ?? realClock;
-    if (!(this.#qps > 0) || !(this.#burst >= 1)) throw new RangeError('TokenBucket: need qps > 0 and burst >= 1');
-    this.#tokens = this.#burst;
-    this.#last = this.#clock.monotonic();
+    const qps = opts.qps ?? 10;
+    const burst = opts.burst ?? 100;
+    if (!(qps > 0) || !(burst >= 1)) throw new RangeError('TokenBucket: need qps > 0 and burst >= 1');
+    this.#bucket = new TokenBucketLimiter(qps, burst, opts.clock ?? realClock);
   }
 
   when(_key: string): number {
-    const now = this.#clock.monotonic();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#qps);
-    this.#last = now;
-    this.#tokens -= 1;
-    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#qps) * 1000;
+    return this.#bucket.reserve();
   }
 
   forget(_key: string): void {}

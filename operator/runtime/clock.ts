@@ -5,31 +5,40 @@
 /** An opaque timer handle returned by {@link Clock.setTimeout}. */
 export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout>;
 
+/** Options of {@link Clock.setTimeout}. */
+export interface TimerOptions {
+  keepAlive?: boolean;
+}
+
 /** The time source and timer scheduler used by the runtime. */
 export interface Clock {
   /** Milliseconds since the epoch (wall time: for timestamps written to objects). */
   now(): number;
   /** Milliseconds on a clock that never steps (only differences mean anything): for measuring durations. */
   monotonic(): number;
-  /** Runs `fn` after `ms` milliseconds; the timer never keeps the process alive. */
-  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /**
+   * Runs `fn` after `ms` milliseconds. The timer does not keep the process alive unless
+   * `keepAlive` says a caller is awaiting it (a request's rate-limit or Retry-After wait);
+   * background loops (probes, resyncs, backoff) must never hold the process.
+   */
+  setTimeout(fn: () => void, ms: number, opts?: TimerOptions): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The process clock (Date.now and unref'd timers). */
+/** The process clock (Date.now, and timers unref'd unless kept alive). */
 export const realClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
-  setTimeout: (fn, ms) => {
+  setTimeout: (fn, ms, opts) => {
     const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
+    if (!opts?.keepAlive) t.unref();
     return t;
   },
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
 /** Resolves after `ms` on `clock`, or rejects with the signal's reason when it aborts first. */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal, opts?: TimerOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
@@ -39,10 +48,14 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
       clock.clearTimeout(handle);
       reject(signal?.reason);
     };
-    const handle = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+    const handle = clock.setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      ms,
+      opts,
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
