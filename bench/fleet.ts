@@ -1,41 +1,20 @@
 // Benchmark: the fleet's caches and connections with 5,000 pods spread over three member
 // clusters (the sims bench, bench-b, bench-c started by hack/bench.sh), three pools on
 // the first. Prints a table; appends it to bench/out/fleet.md. Run with --expose-gc.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Fleet } from '../operator/fleet/fleet.ts';
 import { KubeClient } from '../operator/kube/client.ts';
-import { type KubeObject, resources } from '../operator/kube/types.ts';
+import { resources } from '../operator/kube/types.ts';
 import { realClock, sleep } from '../operator/runtime/clock.ts';
 import { Manager } from '../operator/runtime/manager.ts';
+import { fmt, heapUsed, inferencePod, pool, report } from './kit.ts';
 
 const N = Number(process.env['BENCH_OBJECTS'] ?? 5000);
 const kubeconfigs = process.argv.slice(2);
 if (kubeconfigs.length !== 3)
   throw new Error('usage: node --expose-gc bench/fleet.ts KUBECONFIG_A KUBECONFIG_B KUBECONFIG_C');
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with node --expose-gc');
-const out: string[] = [];
-const say = (s = '') => {
-  out.push(s);
-  process.stdout.write(`${s}\n`);
-};
-const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const heap = () => {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-};
-
-async function pool<T>(items: T[], concurrency: number, fn: (x: T) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (i < items.length) await fn(items[i++] as T);
-    }),
-  );
-}
+const { say, save } = report('fleet');
 
 // 1. Fill: N realistic GPU pods, a third per cluster, Pending under a scheduler nobody runs.
 const ns = 'bench-fleet';
@@ -47,33 +26,7 @@ for (const [c, file] of kubeconfigs.entries()) {
   await client.apply(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const have = (await client.list(resources.pods, { namespace: ns, limit: 1 })).items.length;
   if (have === 0) {
-    const pods = Array.from(
-      { length: perCluster },
-      (_, i) =>
-        ({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: {
-            name: `p-${i}`,
-            namespace: ns,
-            labels: { app: 'llm', 'nvdax.io/job': `job-${i % 97}` },
-            annotations: { 'io.katacontainers.config.hypervisor.cc_init_data': 'H4sIAAAAAAAAA'.repeat(20) },
-          },
-          spec: {
-            schedulerName: 'bench-none',
-            runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
-            containers: [
-              {
-                name: 'vllm',
-                image: 'vllm/vllm-openai:v0.9.0',
-                args: ['--model', '/models/llama'],
-                env: Array.from({ length: 8 }, (_, k) => ({ name: `VAR_${k}`, value: `value-${k}` })),
-                resources: { limits: { 'nvidia.com/pgpu': '1', cpu: '8', memory: '64Gi' } },
-              },
-            ],
-          },
-        }) as KubeObject,
-    );
+    const pods = Array.from({ length: perCluster }, (_, i) => inferencePod(i, ns));
     await pool(pods, 32, (p) => client.create(resources.pods, p));
   }
   await client.close();
@@ -85,7 +38,7 @@ hub.loadFromFile(kubeconfigs[0] as string);
 const manager = new Manager({ client: new KubeClient(hub, { name: 'hub' }), leaderElection: false, ops: false });
 const stop = new AbortController();
 const running = manager.start(stop.signal);
-const h0 = heap();
+const h0 = heapUsed();
 const t0 = performance.now();
 const fleet = new Fleet({ manager, hubKubeConfig: hub, clock: realClock, probeIntervalMs: 1000, probeTimeoutMs: 3000 });
 const src = (file: string) => ({ kind: 'Kubeconfig' as const, kubeconfig: readFileSync(file, 'utf8'), origin: file });
@@ -99,7 +52,7 @@ const members = [
 while (!fleet.members().every((m) => m.ready())) await sleep(realClock, 20);
 const syncMs = performance.now() - t0;
 await sleep(realClock, 3000); // a few probe rounds on the warm connections
-const h1 = heap();
+const h1 = heapUsed();
 const pods = fleet.members().reduce((a, m) => a + m.pods().length, 0);
 say(`# Fleet caches and connections, ${fmt(pods)} pods over ${fleet.members().length} member clusters`);
 say(`Node ${process.version}, ${new Date().toISOString()}; three pools share the first member.`);
@@ -119,8 +72,7 @@ say(
   `Heap of the fleet's caches (nodes, slim pods, runtime classes of 3 members): **${fmt((h1 - h0) / 2 ** 20, 1)} MiB**, ` +
     `${fmt((h1 - h0) / pods)} bytes per cached pod.`,
 );
-mkdirSync(join(import.meta.dirname, 'out'), { recursive: true });
-writeFileSync(join(import.meta.dirname, 'out', 'fleet.md'), `${out.join('\n')}\n`);
+save();
 await fleet.stop();
 stop.abort();
 await running;

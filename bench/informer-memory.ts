@@ -5,20 +5,16 @@ import { KubeClient } from '../operator/kube/client.ts';
 import { resources } from '../operator/kube/types.ts';
 import { Informer } from '../operator/runtime/informer.ts';
 import { slimPod, type PodObject } from '../operator/fleet/member.ts';
+import { heapUsed } from './kit.ts';
 
 const [kubeconfig, namespace, mode] = process.argv.slice(2);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!kubeconfig || !namespace || !gc)
+if (!kubeconfig || !namespace)
   throw new Error('usage: node --expose-gc bench/informer-memory.ts KUBECONFIG NAMESPACE full|slim');
 const kc = new KubeConfig();
 kc.loadFromFile(kubeconfig);
 const client = new KubeClient(kc, { name: 'bench' });
 await client.list(resources.pods, { namespace, limit: 1 }); // warm the connection and JIT outside the measurement
-const heap = () => {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-};
+const heap = heapUsed;
 const h0 = heap();
 const t = performance.now();
 const inf = new Informer<PodObject>({

@@ -2,82 +2,27 @@
 // real API server (the sim cluster `bench`, started by hack/bench.sh). Prints tables
 // and ratios; writes them to bench/out/informer-reconcile.md. Run with --expose-gc.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../operator/kube/client.ts';
 import { resources, type KubeObject } from '../operator/kube/types.ts';
 import { Manager } from '../operator/runtime/manager.ts';
-import type { PodObject } from '../operator/fleet/member.ts';
+import { fmt, inferencePod, pool, report } from './kit.ts';
 
 const N = Number(process.env['BENCH_OBJECTS'] ?? 5000);
 const kubeconfig = process.argv[2];
 if (!kubeconfig) throw new Error('usage: node --expose-gc bench/informer-reconcile.ts KUBECONFIG');
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with node --expose-gc');
 const kc = new KubeConfig();
 kc.loadFromFile(kubeconfig);
 const client = new KubeClient(kc, { name: 'bench', fieldManager: 'bench' });
-const out: string[] = [];
-const say = (s = '') => {
-  out.push(s);
-  process.stdout.write(s + '\n');
-};
-const table = (head: string[], rows: Array<Array<string | number>>) => {
-  say(`| ${head.join(' | ')} |`);
-  say(`|${head.map(() => '---').join('|')}|`);
-  for (const r of rows) say(`| ${r.join(' | ')} |`);
-  say();
-};
-const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-
-async function pool<T>(items: T[], concurrency: number, fn: (x: T) => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (i < items.length) await fn(items[i++] as T);
-    }),
-  );
-  return performance.now() - t;
-}
+const { say, table, save } = report('informer-reconcile');
 
 const podNs = 'bench-pods',
   cmNs = 'bench-cms';
 for (const ns of [podNs, cmNs])
   await client.apply(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
-// A realistic inference pod: labels, annotations, env, GPU limits.
-// Its schedulerName is nobody's, so it stays Pending without keeping the scheduler busy.
-const pod = (i: number): PodObject => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: {
-    name: `p-${i}`,
-    namespace: podNs,
-    labels: { app: 'llm', 'nvdax.io/job': `job-${i % 97}`, 'nvdax.io/pool': 'gpu-a' },
-    annotations: {
-      'nvdax.io/quote': '2.10',
-      'io.katacontainers.config.hypervisor.cc_init_data': 'H4sIAAAAAAAAA'.repeat(20),
-    },
-  },
-  spec: {
-    schedulerName: 'bench-none',
-    runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
-    containers: [
-      {
-        name: 'vllm',
-        image: 'vllm/vllm-openai:v0.9.0',
-        args: ['--model', '/models/llama', '--max-model-len=8192'],
-        env: Array.from({ length: 8 }, (_, k) => ({ name: `VAR_${k}`, value: `value-${k}` })),
-        resources: {
-          limits: { 'nvidia.com/pgpu': '1', cpu: '8', memory: '64Gi' },
-          requests: { cpu: '8', memory: '64Gi' },
-        },
-      } as never,
-    ],
-  } as PodObject['spec'],
-});
+const pod = (i: number) => inferencePod(i, podNs);
 
 say(`# Informer memory and reconcile throughput, ${fmt(N)} objects`);
 say(
@@ -233,6 +178,5 @@ say(
 );
 say();
 
-mkdirSync(join(import.meta.dirname, 'out'), { recursive: true });
-writeFileSync(join(import.meta.dirname, 'out', 'informer-reconcile.md'), out.join('\n') + '\n');
+save();
 await Promise.all([client.close(), unlimited.close(), limited.close()]);
