@@ -29,6 +29,17 @@ const kubectl = (cluster: string, args: string[], input?: string) =>
 type Pool = ProviderPool & { metadata: { name: string } };
 const getPool = (name: string): Pool => JSON.parse(kubectl('hub', ['get', 'providerpool', name, '-o', 'json'])) as Pool;
 const cond = (p: Pool, type: string) => p.status?.conditions?.find((c) => c.type === type);
+/** Polls pool `name` until `pred` holds; returns it. */
+const poolWhen = (name: string, what: string, pred: (p: Pool) => boolean, timeoutMs = 30_000, everyMs = 200) =>
+  eventually(
+    what,
+    async () => {
+      const p = getPool(name);
+      return pred(p) ? p : undefined;
+    },
+    timeoutMs,
+    everyMs,
+  );
 
 function pool(name: string, secret: string, extra: Partial<ProviderPool['spec']> = {}): object {
   return {
@@ -191,20 +202,16 @@ test.serial('pool capacity matches the nodes and running GPU pods of two member 
     'NVIDIA-L4/Container/nvidia.com/gpu: nodes=1 total=4 alloc=4 inUse=3 avail=1 block=1',
   ];
   // the 'done' pod holds 4 GPUs until kwok completes it; only then do the numbers settle
-  const pa = await eventually(
+  const pa = await poolWhen(
+    `${run}-a`,
     'pool A capacity',
-    async () => {
-      const p = getPool(`${run}-a`);
-      return JSON.stringify(summary(p)) === JSON.stringify(wantA) ? p : undefined;
-    },
+    (p) => JSON.stringify(summary(p)) === JSON.stringify(wantA),
     60_000,
   );
-  const pb = await eventually(
+  const pb = await poolWhen(
+    `${run}-b`,
     'pool B capacity',
-    async () => {
-      const p = getPool(`${run}-b`);
-      return JSON.stringify(summary(p)) === JSON.stringify(wantB) ? p : undefined;
-    },
+    (p) => JSON.stringify(summary(p)) === JSON.stringify(wantB),
     60_000,
   );
   t.deepEqual(summary(pa), wantA);
@@ -265,10 +272,11 @@ test.serial(
   'a missing kubeconfig Secret is reported; the pool connects once it exists, follows a rotated Secret, and its connection goes with it',
   async (t) => {
     apply('hub', [pool(`${run}-nosecret`, 'not-yet')]);
-    const p = await eventually('KubeconfigSecretMissing', async () => {
-      const x = getPool(`${run}-nosecret`);
-      return cond(x, 'Connected')?.reason === 'KubeconfigSecretMissing' ? x : undefined;
-    });
+    const p = await poolWhen(
+      `${run}-nosecret`,
+      'KubeconfigSecretMissing',
+      (x) => cond(x, 'Connected')?.reason === 'KubeconfigSecretMissing',
+    );
     t.regex(cond(p, 'Connected')?.message ?? '', new RegExp(`Secret ${secretsNs}/not-yet not found`));
     t.is(cond(p, 'Ready')?.status, 'False');
     kubectl('hub', [
@@ -299,12 +307,10 @@ test.serial(
       'json',
     ]);
     kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', '-'], rotated);
-    const p2 = await eventually(
+    const p2 = await poolWhen(
+      `${run}-nosecret`,
       'capacity of gpu-c after rotation',
-      async () => {
-        const x = getPool(`${run}-nosecret`);
-        return x.status?.capacity?.length === 1 && x.status.capacity[0]?.gpuProduct === 'NVIDIA-H200' ? x : undefined;
-      },
+      (x) => x.status?.capacity?.length === 1 && x.status.capacity[0]?.gpuProduct === 'NVIDIA-H200',
       30_000,
     );
     t.like(p2.status?.capacity?.[0], { mode: 'Container', total: 8 });
@@ -328,26 +334,11 @@ test.serial(
     const gpuC = state?.clusters.find((c) => c.name === 'gpu-c');
     if (!gpuC) throw new Error('the test sim has no gpu-c cluster (make sim-test-up starts it)');
     apply('hub', [pool(`${run}-c`, 'gpu-c')]);
-    const before = await eventually(
-      'pool C Ready',
-      async () => {
-        const p = getPool(`${run}-c`);
-        return cond(p, 'Ready')?.status === 'True' ? p : undefined;
-      },
-      30_000,
-    );
+    const before = await poolWhen(`${run}-c`, 'pool C Ready', (p) => cond(p, 'Ready')?.status === 'True', 30_000);
     await stopComponent(gpuC, 'kube-apiserver');
     const stoppedAt = Date.now();
     try {
-      const lost = await eventually(
-        'Ready=False',
-        async () => {
-          const p = getPool(`${run}-c`);
-          return cond(p, 'Ready')?.status === 'False' ? p : undefined;
-        },
-        10_000,
-        100,
-      );
+      const lost = await poolWhen(`${run}-c`, 'Ready=False', (p) => cond(p, 'Ready')?.status === 'False', 10_000, 100);
       const detectMs = Date.now() - stoppedAt;
       t.log(`Ready=False ${detectMs} ms after the member API server exited`);
       t.is(cond(lost, 'Connected')?.reason, 'ConnectionFailed');
@@ -379,12 +370,10 @@ test.serial(
       await startComponent(gpuC, 'kube-apiserver');
     }
     const restartedAt = Date.now();
-    const back = await eventually(
+    const back = await poolWhen(
+      `${run}-c`,
       'Ready=True again',
-      async () => {
-        const p = getPool(`${run}-c`);
-        return cond(p, 'Ready')?.status === 'True' ? p : undefined;
-      },
+      (p) => cond(p, 'Ready')?.status === 'True',
       30_000,
       100,
     );
@@ -421,12 +410,10 @@ test.serial(
       poolSelector: `nvdax.io/test-run=${run}`,
       leaseNamespace: secretsNs,
     });
-    const after = await eventually(
+    const after = await poolWhen(
+      name,
       'inUse includes the pod created while the operator was down',
-      async () => {
-        const p = getPool(name);
-        return p.status?.capacity?.find((c) => c.mode === 'Container')?.inUse === 9 ? p : undefined;
-      },
+      (p) => p.status?.capacity?.find((c) => c.mode === 'Container')?.inUse === 9,
       40_000,
     );
     t.is(cond(after, 'Connected')?.lastTransitionTime, connectedSince, 'conditions were carried over, not reset');
@@ -463,12 +450,10 @@ test.serial(
     await leader.kill();
     const killedAt = Date.now();
     kubectl('hub', ['patch', 'providerpool', name, '--type=merge', '-p', '{"spec":{"unschedulable":true}}']);
-    const p = await eventually(
+    const p = await poolWhen(
+      name,
       'the standby reconciles the change',
-      async () => {
-        const x = getPool(name);
-        return cond(x, 'Ready')?.reason === 'Unschedulable' ? x : undefined;
-      },
+      (x) => cond(x, 'Ready')?.reason === 'Unschedulable',
       20_000,
       100,
     );
@@ -512,15 +497,17 @@ test.serial(
         },
       },
     ]);
-    const evilPool = await eventually('exec kubeconfig refused', async () => {
-      const p = getPool(`${run}-evil`);
-      return cond(p, 'Connected')?.reason === 'KubeconfigInvalid' ? p : undefined;
-    });
+    const evilPool = await poolWhen(
+      `${run}-evil`,
+      'exec kubeconfig refused',
+      (p) => cond(p, 'Connected')?.reason === 'KubeconfigInvalid',
+    );
     t.regex(cond(evilPool, 'Connected')?.message ?? '', /users\[\]\.user\.exec is not allowed in a member kubeconfig/);
-    const elsewhere = await eventually('foreign namespace refused', async () => {
-      const p = getPool(`${run}-elsewhere`);
-      return cond(p, 'Connected')?.reason === 'KubeconfigInvalid' ? p : undefined;
-    });
+    const elsewhere = await poolWhen(
+      `${run}-elsewhere`,
+      'foreign namespace refused',
+      (p) => cond(p, 'Connected')?.reason === 'KubeconfigInvalid',
+    );
     t.regex(
       cond(elsewhere, 'Connected')?.message ?? '',
       new RegExp(
@@ -646,12 +633,10 @@ test.serial("two controllers write one pool status without taking each other's f
   applyStake('100');
   // the pool controller writes after it: a spec change makes it reconcile and write
   kubectl('hub', ['patch', 'providerpool', name, '--type=merge', '-p', '{"spec":{"unschedulable":true}}']);
-  const p = await eventually(
+  const p = await poolWhen(
+    name,
     'pool reconciled after the stake write',
-    async () => {
-      const x = getPool(name);
-      return cond(x, 'Ready')?.reason === 'Unschedulable' ? x : undefined;
-    },
+    (x) => cond(x, 'Ready')?.reason === 'Unschedulable',
     20_000,
   );
   t.deepEqual(p.status?.stake, { amount: '100', slashed: '0' }, 'the pool controller left stake alone');
@@ -686,10 +671,7 @@ test.serial('a Local pool reads the hub itself and says why it is not Ready', as
       spec: { ...(pool(`${run}-local`, 'unused') as { spec: object }).spec, cluster: { mode: 'Local' } },
     },
   ]);
-  const p = await eventually('Local pool observed', async () => {
-    const x = getPool(`${run}-local`);
-    return cond(x, 'Ready')?.reason === 'NoGpuNodes' ? x : undefined;
-  });
+  const p = await poolWhen(`${run}-local`, 'Local pool observed', (x) => cond(x, 'Ready')?.reason === 'NoGpuNodes');
   t.like(cond(p, 'Connected'), { status: 'True', message: '1/1 node(s) Ready' });
   t.is(cond(p, 'Ready')?.message, 'no Ready, schedulable GPU node matches spec.nodeSelector');
   t.like(cond(p, 'ConfidentialReady'), { status: 'False', reason: 'NoConfidentialRuntime' });
