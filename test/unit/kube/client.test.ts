@@ -17,6 +17,7 @@ import { createMetrics, observeClient } from '../../../operator/runtime/metrics.
 import { json, kubeConfigFor, loopback, settle, until } from './loopback.ts';
 import type { Arrival, Loopback } from './loopback.ts';
 import type { ServerResponse } from 'node:http';
+import { track } from '../../helpers/track.ts';
 
 const cm = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns' } });
 const status = (code: number, reason: string, details?: object) => ({
@@ -49,16 +50,6 @@ async function setup(
     await srv.close();
   });
   return { clock, srv, client };
-}
-
-/** Tracks a promise's settlement without an unhandled rejection. */
-function track<T>(p: Promise<T>): { p: Promise<T>; settled: () => boolean } {
-  let done = false;
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  return { p, settled: () => done };
 }
 
 test('a request times out when the clock reaches the limit, not before, with no real waiting', async (t) => {

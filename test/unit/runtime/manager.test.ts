@@ -7,6 +7,7 @@ import { resources } from '../../../operator/kube/types.ts';
 import { FakeClock } from '../../../operator/runtime/clock.ts';
 import { LeadershipLostError, Manager, RunnableError } from '../../../operator/runtime/manager.ts';
 import { LeaseServer } from './lease-server.ts';
+import { track } from '../../helpers/track.ts';
 
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
@@ -30,15 +31,6 @@ const aborted = (signal: AbortSignal): Promise<void> =>
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
-
-function track<T>(p: Promise<T>): { p: Promise<T>; settled: () => boolean } {
-  let done = false;
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  return { p, settled: () => done };
-}
 
 /** A hub whose list answers once `listed` resolves, and whose watch stays open until aborted. */
 function cacheClient(listed: Promise<void>): KubeClient {
