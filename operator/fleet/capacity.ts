@@ -4,7 +4,7 @@
 // (`nvidia.com/pgpu` or a model-named one) with the model taken from NFD's PCI label.
 import { gpuTolerations, labels, nfdNvidiaPciLabel, resources, sandboxModelResource } from '../hardware/labels.ts';
 import { modelByPciDevice, modelByProduct, modelBySandboxResource } from '../hardware/catalog.ts';
-import { untoleratedTaint, type Toleration } from './taints.ts';
+import { formatTaint, untoleratedTaint, type Toleration } from './taints.ts';
 
 /** The parts of a Node, Pod and RuntimeClass read here (client-node's V1 types satisfy them). */
 export interface NodeView {
@@ -91,9 +91,20 @@ export function nodeReady(n: NodeView): boolean {
   return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
+/** Why pods with `tolerations` (the placed pods') cannot land on `n`: NotReady, Cordoned or an untolerated taint. */
+export function unschedulableReason(
+  n: NodeView,
+  tolerations: readonly Toleration[] = gpuTolerations,
+): string | undefined {
+  if (!nodeReady(n)) return 'NotReady';
+  if (n.spec?.unschedulable) return 'Cordoned';
+  const taint = untoleratedTaint(n.spec?.taints, tolerations);
+  return taint ? `taint ${formatTaint(taint)}` : undefined;
+}
+
 /** Ready, not cordoned, and every scheduling taint tolerated by `tolerations` (the placed pods'). */
 export function schedulable(n: NodeView, tolerations: readonly Toleration[] = gpuTolerations): boolean {
-  return nodeReady(n) && !n.spec?.unschedulable && untoleratedTaint(n.spec?.taints, tolerations) === undefined;
+  return unschedulableReason(n, tolerations) === undefined;
 }
 
 /** A pod's effective request for a resource: max(sum of containers, any init container), limits when no request. */

@@ -185,15 +185,19 @@ export class Member implements MemberView {
   }
 
   nodes(): NodeObject[] {
-    return this.cache<NodeObject>(capacityCaches.nodes)?.list() ?? [];
+    return this.#list<NodeObject>(capacityCaches.nodes);
   }
 
   pods(): PodObject[] {
-    return this.cache<PodObject>(capacityCaches.pods)?.list() ?? [];
+    return this.#list<PodObject>(capacityCaches.pods);
   }
 
   runtimeClasses(): RuntimeClassObject[] {
-    return this.cache<RuntimeClassObject>(capacityCaches.runtimeClasses)?.list() ?? [];
+    return this.#list<RuntimeClassObject>(capacityCaches.runtimeClasses);
+  }
+
+  #list<T extends KubeObject>(name: string): T[] {
+    return (this.#caches.get(name)?.informer.list() ?? []) as T[];
   }
 
   /** Read access to the named cache (a capacity cache or one a controller attached); survives rotations. */

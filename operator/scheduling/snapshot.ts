@@ -11,13 +11,14 @@ import {
   podRequest,
   productOf,
   selectorMatches,
+  unschedulableReason,
   terminal,
   type GpuMode,
   type NodeView,
   type PodView,
   type Tee,
 } from '../fleet/capacity.ts';
-import { formatTaint, untoleratedTaint, type Toleration } from '../fleet/taints.ts';
+import { untoleratedTaint, type Toleration } from '../fleet/taints.ts';
 
 /** A pod as the snapshot reads it; client-node's V1Pod satisfies it (tolerations' operator is a string there). */
 export type SnapshotPod = PodView & {
@@ -187,7 +188,7 @@ function memberNodes(m: MemberInput, pools: readonly PoolInput[], tolerations: r
       .map((p) => p.name)
       .sort(cmp);
     const open = nodeReady(n) && !n.spec?.unschedulable;
-    const blocked = blockedBy(n, tolerations);
+    const blocked = unschedulableReason(n, tolerations);
     const entry: NodeEntry = { view: n, slots: new Map() };
     for (const [resource, q] of Object.entries(n.status?.capacity ?? {}).sort(([a], [b]) => cmp(a, b))) {
       if (!isGpuResource(resource) || count(q) === 0) continue;
@@ -216,13 +217,6 @@ function memberNodes(m: MemberInput, pools: readonly PoolInput[], tolerations: r
   return nodes;
 }
 
-function blockedBy(n: NodeView, tolerations: readonly Toleration[]): string | undefined {
-  if (!nodeReady(n)) return 'NotReady';
-  if (n.spec?.unschedulable) return 'Cordoned';
-  const taint = untoleratedTaint(n.spec?.taints, tolerations);
-  return taint ? `taint ${formatTaint(taint)}` : undefined;
-}
-
 /** GPU resource → count for every GPU resource the pod's containers name. */
 function gpuRequests(p: PodView): Map<string, number> {
   const names = new Set<string>();
@@ -232,7 +226,10 @@ function gpuRequests(p: PodView): Map<string, number> {
     }
   }
   const out = new Map<string, number>();
-  for (const r of [...names].sort(cmp)) if (podRequest(p, r) > 0) out.set(r, podRequest(p, r));
+  for (const r of [...names].sort(cmp)) {
+    const n = podRequest(p, r);
+    if (n > 0) out.set(r, n);
+  }
   return out;
 }
 

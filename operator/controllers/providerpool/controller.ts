@@ -188,7 +188,8 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
     const have = ownedStatus(pool.status);
     const lastBeat = have.lastHeartbeatTime ? Date.parse(have.lastHeartbeatTime) : 0;
     const beatDue = want.lastHeartbeatTime !== have.lastHeartbeatTime && clock.now() - lastBeat >= heartbeatMs;
-    if (!sameStatus(have, want) || beatDue) {
+    const changed = !sameStatus(have, want);
+    if (changed || beatDue) {
       // Only the owned fields, built from this observation (and, where nothing new was
       // observed, what this controller itself wrote last): other controllers' fields and
       // condition types are left alone; force takes back only fields that are ours.
@@ -198,7 +199,7 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
         { fieldManager, force: true, signal: ctx.signal },
       );
       announce(pool, have.conditions as Condition[] | undefined, want.conditions as Condition[] | undefined);
-      if (!sameStatus(have, want)) ctx.log.info({ phase: want.phase, observation: obs.kind }, 'Pool status updated');
+      if (changed) ctx.log.info({ phase: want.phase, observation: obs.kind }, 'Pool status updated');
     }
     return { requeueAfter: heartbeatMs };
   };
