@@ -68,9 +68,13 @@ interface User {
   key: string;
   /** The source's origin, to tell a rotation from a second kubeconfig for the same cluster. */
   origin: string;
+  /** The kubeconfig text and the credentials' fingerprint it presented last, to skip re-reading an unchanged one. */
+  text: string;
+  fingerprint: string;
 }
 
 const hubKeyIndex = 'nvdax.io/hub-key';
+const localOrigin = 'the hub';
 
 /** Thrown when a source cannot be used; the message names the fix. */
 export class MemberSourceError extends Error {
@@ -126,9 +130,16 @@ export class Fleet {
    * source now points elsewhere. Throws MemberSourceError on an unusable source.
    */
   async acquire(owner: string, key: string, source: MemberSource): Promise<Member> {
-    const { clusterKey, name, kubeConfig, fingerprint, origin } = resolveSource(source, this.#o.hubKubeConfig);
     const id = userId(owner, key);
     const previous = this.memberOf(owner, key);
+    // a pool reconciles every heartbeat: an unchanged source on an unchanged member needs no parsing
+    const text = source.kind === 'Local' ? '' : source.kubeconfig;
+    const last = previous && this.#users.get(previous.key)?.get(id);
+    const from = source.kind === 'Local' ? localOrigin : source.origin;
+    if (previous && last && last.text === text && last.origin === from && last.fingerprint === previous.fingerprint) {
+      return previous;
+    }
+    const { clusterKey, name, kubeConfig, fingerprint, origin } = resolveSource(source, this.#o.hubKubeConfig);
     if (previous && previous.key !== clusterKey) await this.release(owner, key);
     const existing = this.#members.get(clusterKey);
     if (existing && existing.fingerprint !== fingerprint) {
@@ -166,7 +177,7 @@ export class Fleet {
       this.#users.set(clusterKey, new Map());
       this.#emit((h) => h.added?.(member as Member));
     }
-    this.#users.get(clusterKey)?.set(id, { owner, key, origin });
+    this.#users.get(clusterKey)?.set(id, { owner, key, origin, text, fingerprint });
     return member;
   }
 
@@ -252,7 +263,7 @@ interface Resolved {
 
 function resolveSource(source: MemberSource, hub: KubeConfig): Resolved {
   if (source.kind === 'Local')
-    return { clusterKey: 'local', name: 'local', kubeConfig: hub, fingerprint: 'local', origin: 'the hub' };
+    return { clusterKey: 'local', name: 'local', kubeConfig: hub, fingerprint: 'local', origin: localOrigin };
   refuseUnsafe(source.kubeconfig);
   const kc = new KubeConfig();
   try {
