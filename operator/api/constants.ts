@@ -66,6 +66,10 @@ export type ClusterMode = Values<typeof ClusterMode>;
 export const GpuMode = { Container: 'Container', Confidential: 'Confidential' } as const;
 export type GpuMode = Values<typeof GpuMode>;
 
+/** Digest algorithms kata accepts for init-data (exactly these spellings). */
+export const InitDataAlgorithm = { SHA256: 'sha256', SHA384: 'sha384', SHA512: 'sha512' } as const;
+export type InitDataAlgorithm = Values<typeof InitDataAlgorithm>;
+
 export const ConditionStatus = { True: 'True', False: 'False', Unknown: 'Unknown' } as const;
 export type ConditionStatus = Values<typeof ConditionStatus>;
 
@@ -108,6 +112,8 @@ export const JobConditionType = {
   Ready: 'Ready',
   Complete: 'Complete',
   Failed: 'Failed',
+  /** The job was evicted for a higher tier job (named in the message) and waits to be placed again. */
+  Preempted: 'Preempted',
 } as const;
 export type JobConditionType = Values<typeof JobConditionType>;
 
@@ -132,6 +138,10 @@ export const JobReason = {
   InsufficientCapacity: 'InsufficientCapacity',
   NoConfidentialPool: 'NoConfidentialPool',
   PoolLost: 'PoolLost',
+  Preempted: 'Preempted',
+  Preempting: 'Preempting',
+  Materializing: 'Materializing',
+  MemberUnavailable: 'MemberUnavailable',
   AttestationVerified: 'AttestationVerified',
   AttestationFailed: 'AttestationFailed',
   WorkloadReady: 'WorkloadReady',
@@ -172,6 +182,7 @@ export const enums = {
   Aggregation,
   ClusterMode,
   GpuMode,
+  InitDataAlgorithm,
   ConditionStatus,
   JobPhase,
   PoolPhase,

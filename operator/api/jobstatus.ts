@@ -1,10 +1,26 @@
 // Status fields both job kinds report: where the job runs and at what price, what the
 // attestation showed, what was used and what was settled on chain.
-import { JobConditionType, JobPhase, SettlementTxType, TeeType } from './constants.ts';
+import { GpuMode, InitDataAlgorithm, JobConditionType, JobPhase, SettlementTxType, TeeType } from './constants.ts';
 import { conditions } from './conditions.ts';
 import { patterns } from './patterns.ts';
 import { bool, int, list, obj, oneOf, str, time } from './schema.ts';
 import type { CelRule, Schema } from './schema.ts';
+
+const quote = obj(
+  'Quote',
+  'How the price was made: P = baseRate x latencyFactor x loadFactor + verifierFee, in NVDAx per GPU-hour.',
+  {
+    baseRate: str("The pool's base rate for the GPU product and mode.", { pattern: patterns.price }),
+    latencyFactor: str('From the pool observed latency against sla.maxLatencyMs; 1 without history.', {
+      pattern: patterns.price,
+    }),
+    loadFactor: str("From the pool's GPU utilization when quoted (see docs/operator.md for the curve).", {
+      pattern: patterns.price,
+    }),
+    verifierFee: str('The network verifier fee per GPU-hour.', { pattern: patterns.price }),
+    quotedTime: time('When the quote was made.'),
+  },
+);
 
 const placement = obj('Placement', 'Where the job was placed and the price quoted for it.', {
   pool: str('Name of the ProviderPool chosen.', { pattern: patterns.dnsSubdomain }),
@@ -15,13 +31,56 @@ const placement = obj('Placement', 'Where the job was placed and the price quote
     maxLength: 128,
   }),
   gpus: int('GPUs allocated in total (all replicas or workers).', { minimum: 0 }),
+  mode: oneOf('GpuMode', 'Container or Confidential GPUs.', Object.values(GpuMode)),
+  resourceName: str('Extended resource the pods request (nvidia.com/gpu, nvidia.com/pgpu, or a model name).', {
+    maxLength: 253,
+  }),
   price: str('Price quoted at placement, NVDAx per GPU-hour; charges use it.', { pattern: patterns.price }),
   teeType: oneOf('TeeType', 'TEE type of the nodes, for confidential jobs.', Object.values(TeeType)),
   runtimeClass: str('RuntimeClass the pods run with (e.g. kata-qemu-nvidia-gpu-snp).', {
     pattern: patterns.dnsSubdomain,
   }),
   scheduledTime: time('When the job was placed.'),
+  attempt: int('The attempt (status.attempts) this placement belongs to; member objects carry it.', { minimum: 1 }),
+  quote,
+  initDataDigest: str(
+    'Confidential jobs: hex digest of the init-data the pods carry (algorithm initDataAlgorithm); the TEE evidence ' +
+      'binds it (SNP HOST_DATA, TDX MRCONFIGID), and verifiers compare it.',
+    { pattern: patterns.hexDigest },
+  ),
+  initDataAlgorithm: oneOf('InitDataAlgorithm', 'Digest algorithm of the init-data.', Object.values(InitDataAlgorithm)),
 });
+
+const rejection = obj(
+  'PoolRejection',
+  'Why one pool was not chosen.',
+  {
+    pool: str('ProviderPool name.', { pattern: patterns.dnsSubdomain }),
+    reason: str('CamelCase reason, e.g. InsufficientGpus, PriceCapExceeded, TeeMismatch.', {
+      pattern: patterns.reason,
+    }),
+    message: str('What the pool lacks, in words.', { maxLength: 512 }),
+  },
+  { required: ['pool', 'reason'] },
+);
+
+const attemptUsage = obj(
+  'AttemptUsage',
+  'GPU time of one attempt: from each member pod start to its end (or now while it runs).',
+  {
+    attempt: int('The attempt number.', { minimum: 1 }),
+    pool: str('Pool it ran on.', { pattern: patterns.dnsSubdomain }),
+    price: str('Price per GPU-hour quoted for the attempt.', { pattern: patterns.price }),
+    gpuSeconds: int('GPU-seconds of the attempt (sum over pods of GPUs x seconds running).', {
+      minimum: 0,
+      format: 'int64',
+    }),
+    startTime: time('First pod start of the attempt.'),
+    endTime: time('When the attempt ended (all pods gone or finished); unset while it runs.'),
+    endReason: str('Why it ended: Completed, Failed, PoolLost, Preempted or Deleted.', { pattern: patterns.reason }),
+  },
+  { required: ['attempt'] },
+);
 
 const attestation = obj('AttestationResult', 'Outcome of the last remote attestation of the workload.', {
   verified: bool('Evidence verified against the policy.'),
@@ -36,6 +95,11 @@ const usage = obj('Usage', 'Metered usage so far, as reported to settlement.', {
   gpuSeconds: int('GPU-seconds consumed (GPUs x seconds).', { minimum: 0, format: 'int64' }),
   requests: int('Requests served (InferenceJob).', { minimum: 0, format: 'int64' }),
   lastReportTime: time('When usage was last reported to settlement.'),
+  attempts: list('Per attempt, the most recent 32; gpuSeconds is their sum.', attemptUsage, {
+    maxItems: 32,
+    listType: 'map',
+    keys: ['attempt'],
+  }),
 });
 
 const transaction = obj(
@@ -79,6 +143,11 @@ export function jobStatusProperties(): Record<string, Schema> {
       { minimum: 0 },
     ),
     placement,
+    rejections: list(
+      'While the job waits: why each pool (at most 16, the rest counted in the Scheduled message) was not chosen.',
+      rejection,
+      { maxItems: 16, listType: 'map', keys: ['pool'] },
+    ),
     attestation,
     usage,
     settlement,

@@ -55,6 +55,7 @@ export const patterns = {
   modelId: p('^[A-Za-z0-9][-A-Za-z0-9_.:/@]*$', 'a model id such as meta-llama/Llama-3.1-8B-Instruct', 253),
   /** A fraction in [0, 1] with up to 6 decimals, e.g. "0.973". */
   fraction: p('^(0(\\.[0-9]{1,6})?|1(\\.0{1,6})?)$', 'a decimal between 0 and 1 such as "0.97"', 8),
+  hexDigest: p('^([0-9a-f]{64}|[0-9a-f]{96}|[0-9a-f]{128})$', 'a lowercase hex SHA-256/384/512 digest', 128),
   percent: p('^(100|[1-9]?[0-9])%$', 'a percentage such as "42%"', 4),
   conditionType: p(
     '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',

@@ -14,6 +14,7 @@ import type { EventHandler, Informer, InformerState } from '../runtime/informer.
 import type { Manager } from '../runtime/manager.ts';
 import type { Cache, IndexFunc } from '../runtime/store.ts';
 import type { NodeView, PodView, RuntimeClassView } from './capacity.ts';
+import { slotGroupLabel } from '../scheduling/snapshot.ts';
 
 export type NodeObject = KubeObject & NodeView;
 export type PodObject = KubeObject & PodView;
@@ -94,7 +95,13 @@ export function slimPod(p: PodObject): PodObject {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: m?.name ?? '', namespace: m?.namespace ?? '', resourceVersion: m?.resourceVersion ?? '' },
+    metadata: {
+      name: m?.name ?? '',
+      namespace: m?.namespace ?? '',
+      resourceVersion: m?.resourceVersion ?? '',
+      // the snapshot matches our pods to their reservation by it
+      ...(m?.labels?.[slotGroupLabel] ? { labels: { [slotGroupLabel]: m.labels[slotGroupLabel] } } : {}),
+    },
     spec: {
       ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
       ...(p.spec?.nodeSelector ? { nodeSelector: p.spec.nodeSelector } : {}),

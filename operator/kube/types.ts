@@ -55,6 +55,10 @@ export const resources = {
   events: resourceType('events.k8s.io/v1', 'Event', 'events', true),
   leases: resourceType('coordination.k8s.io/v1', 'Lease', 'leases', true),
   runtimeClasses: resourceType('node.k8s.io/v1', 'RuntimeClass', 'runtimeclasses', false),
+  services: resourceType('v1', 'Service', 'services', true),
+  deployments: resourceType('apps/v1', 'Deployment', 'deployments', true),
+  jobs: resourceType('batch/v1', 'Job', 'jobs', true),
+  networkPolicies: resourceType('networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies', true),
   customResourceDefinitions: resourceType(
     'apiextensions.k8s.io/v1',
     'CustomResourceDefinition',

@@ -38,6 +38,32 @@ export class ReservationLedger {
     }
   }
 
+  /**
+   * One scheduling cycle over one snapshot: the ledger's pods are assumed once, and each
+   * reservation made in the cycle is assumed as it is made, so placing n jobs costs n fits,
+   * not n passes over every reservation. `end` takes every what-if back out of the snapshot.
+   */
+  begin(snapshot: Snapshot): { reserve(request: PlacementRequest, now: number): ReserveResult; end(): void } {
+    const undos = [this.assumeInto(snapshot)];
+    return {
+      reserve: (request, now) => {
+        const existing = this.#byId.get(request.id);
+        if (existing) return { ok: true, reservation: existing, existing: true };
+        validateRequest(request);
+        const res = fit(snapshot, request);
+        if (!res.ok) return res;
+        const reservation: Reservation = Object.freeze({ ...res.placement, id: request.id, createdAt: now });
+        this.#byId.set(request.id, reservation);
+        for (const p of reservation.pods) undos.push(snapshot.assume(reservation.member, p.node, p.resourceName, p.gpus));
+        return { ok: true, reservation, existing: false };
+      },
+      end: () => {
+        for (const u of undos.reverse()) u();
+        undos.length = 0;
+      },
+    };
+  }
+
   /** What-if (Kueue's snapshot): reserve, and an undo that releases it if this call booked it. */
   assume(snapshot: Snapshot, request: PlacementRequest, now: number): { result: ReserveResult; undo: () => void } {
     const result = this.reserve(snapshot, request, now);

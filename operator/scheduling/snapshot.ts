@@ -130,6 +130,39 @@ export interface Snapshot {
 /** Code-point order, so results do not depend on the locale. */
 export const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export const podKey = (p: PodView) => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`;
+
+/**
+ * Pods of a Deployment or an Indexed Job have generated names, so the operator's pods carry
+ * this label (the workload's name) and the snapshot keys them `namespace/group#i` instead: i
+ * counts the group's pods, bound before pending before finished, then by name. A reservation
+ * names its pods the same way (`slotKeys`), so the ledger matches them without knowing names.
+ */
+export const slotGroupLabel = 'nvdax.io/slot-group';
+
+export const slotKeys = (namespace: string, group: string, pods: number): string[] =>
+  Array.from({ length: pods }, (_, i) => `${namespace}/${group}#${i}`);
+
+const stateRank = (p: PodView) => (terminal(p) ? 2 : p.spec?.nodeName ? 0 : 1);
+
+/** Each pod with the key the snapshot knows it by. */
+function keyed(pods: readonly SnapshotPod[]): Array<[string, SnapshotPod]> {
+  const out: Array<[string, SnapshotPod]> = [];
+  const groups = new Map<string, SnapshotPod[]>();
+  for (const p of pods) {
+    const g = p.metadata?.labels?.[slotGroupLabel];
+    if (!g) {
+      out.push([podKey(p), p]);
+      continue;
+    }
+    const k = `${p.metadata?.namespace ?? ''}/${g}`;
+    groups.set(k, [...(groups.get(k) ?? []), p]);
+  }
+  for (const [k, ps] of groups) {
+    ps.sort((a, b) => stateRank(a) - stateRank(b) || cmp(a.metadata?.name ?? '', b.metadata?.name ?? ''));
+    ps.forEach((p, i) => out.push([`${k}#${i}`, p]));
+  }
+  return out;
+}
 export const classKey = (c: NodeClass) => [c.product, c.mode, c.resourceName, c.tee ?? ''].join('\u0000');
 const slotKey = (member: string, node: string, resource: string) => [member, node, resource].join('\u0000');
 
@@ -156,8 +189,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     }
     const states = new Map<string, PodState>();
     const pending: Pending[] = [];
-    for (const p of m.pods) {
-      const key = podKey(p);
+    for (const [key, p] of keyed(m.pods)) {
       const bound = p.spec?.nodeName;
       states.set(key, terminal(p) ? 'terminal' : bound ? 'bound' : 'pending');
       if (terminal(p)) continue;

@@ -2,7 +2,7 @@
 // builder (plus the Ready condition kwok would add), pods with GPU requests.
 import { buildNodes, type NodeGroup } from '../../../hack/sim/nodes.ts';
 import type { NodeView } from '../../../operator/fleet/capacity.ts';
-import type { SnapshotPod } from '../../../operator/scheduling/snapshot.ts';
+import { slotGroupLabel, type SnapshotPod } from '../../../operator/scheduling/snapshot.ts';
 
 type Taint = NonNullable<NodeGroup['taints']>[number];
 
@@ -85,6 +85,10 @@ class PodBuilder {
   }
   selector(nodeSelector: Record<string, string>) {
     return this.#spec({ nodeSelector });
+  }
+  group(group: string) {
+    this.#pod = { ...this.#pod, metadata: { ...this.#pod.metadata, labels: { [slotGroupLabel]: group } } };
+    return this;
   }
   tolerates(...tolerations: Array<{ key: string; operator: string; effect?: string }>) {
     return this.#spec({ tolerations });

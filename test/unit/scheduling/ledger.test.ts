@@ -318,3 +318,21 @@ test('confidential placement: a tdx node with CC off does not serve a tdx reques
     { pool: 'p', reason: 'TeeMismatch', message: 'no tdx nodes; the pool has snp' },
   ]);
 });
+
+test('a cycle books each reservation once against one snapshot and takes its what-ifs back at the end', (t) => {
+  const l = new ReservationLedger();
+  const s = fleet([node('a')]);
+  const cycle = l.begin(s);
+  const first = cycle.reserve(req('j1', 3), t0);
+  const second = cycle.reserve(req('j2', 3), t0);
+  const third = cycle.reserve(req('j3', 3), t0);
+  t.true(first.ok && second.ok);
+  t.false(third.ok, 'only 8 GPUs: the third 3-GPU job must not fit in the same cycle');
+  t.is(s.nodes()[0]?.free, 2);
+  cycle.end();
+  t.is(s.nodes()[0]?.free, 8, 'the snapshot is back as built');
+  t.deepEqual(
+    l.list().map((r) => r.id),
+    ['j1', 'j2'],
+  );
+});

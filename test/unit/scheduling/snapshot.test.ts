@@ -1,5 +1,5 @@
 import test from 'ava';
-import { buildSnapshot, type PodPin, type SnapshotInput } from '../../../operator/scheduling/snapshot.ts';
+import { buildSnapshot, slotKeys, type PodPin, type SnapshotInput } from '../../../operator/scheduling/snapshot.ts';
 import { gpuTolerations } from '../../../operator/hardware/labels.ts';
 import { built, node, pod } from './builders.ts';
 
@@ -221,4 +221,22 @@ test('confidential nodes: class from the sandbox resource and NFD labels, TEE on
       ['NVIDIA-H200', 'confidential', 'tdx', 1],
     ],
   );
+});
+
+test('pods of a slot group are keyed by index, bound before pending before finished, so reservations match them', (t) => {
+  const s = snap({
+    nodes: [node('n1')],
+    pods: [
+      pod('x/web-a1-zzz').gpus(1).group('web-a1'),
+      pod('x/web-a1-yyy').gpus(1).group('web-a1').on('n1'),
+      pod('x/web-a1-aaa').gpus(1).group('web-a1').on('n1').phase('Succeeded'),
+    ],
+  });
+  t.deepEqual(slotKeys('x', 'web-a1', 3), ['x/web-a1#0', 'x/web-a1#1', 'x/web-a1#2']);
+  t.is(s.podState('gpu-a', 'x/web-a1#0'), 'bound');
+  t.is(s.podState('gpu-a', 'x/web-a1#1'), 'pending');
+  t.is(s.podState('gpu-a', 'x/web-a1#2'), 'terminal');
+  t.is(s.podState('gpu-a', 'x/web-a1-yyy'), undefined);
+  // the pending one counts (best-fit on n1), the finished one does not
+  t.is(s.nodes()[0]?.free, 6);
 });
