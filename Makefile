@@ -77,6 +77,10 @@ demo: deps binaries ## the main demo: simulated clusters, CRDs, operator, provid
 bench: deps binaries ## benchmarks (tables and ratios in bench/out/)
 	bash hack/bench.sh
 
+.PHONY: bench-placement
+bench-placement: deps binaries ## placement benchmark alone: make bench-placement [SIZES=1000] (bench/out/placement.json)
+	BENCH_ONLY=placement SIZES=$(or $(SIZES),1000,10000) bash hack/bench.sh
+
 .PHONY: clean
 clean: sim-down sim-test-down ## stop clusters and remove local state (not the binary cache)
 	rm -rf .sim .sim-test bench/out

@@ -1,6 +1,8 @@
 // What a command may touch, passed in so commands run in tests without a process.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import type { Hub, HubOptions } from './hub.ts';
 
 export interface Io {
   out(line: string): void;
@@ -9,12 +11,24 @@ export interface Io {
   readStdin(): Promise<string>;
   /** Manifest files of a directory (.yaml, .yml, .json), sorted; undefined when path is not a directory. */
   listManifests(path: string): string[] | undefined;
+  /** Opens the hub (commands that read the cluster); unset: the kubeconfig, through cli/kube.ts. */
+  connect?(opts: HubOptions): Promise<Hub>;
+  /** The time, ms since the epoch; unset: Date.now. */
+  now?(): number;
+  /** Standard output is a terminal: `watch` draws a progress display instead of lines. Unset: false. */
+  isTTY?: boolean;
+  /** Where a progress display draws (a terminal); unset: process.stdout. */
+  tty?: NodeJS.WritableStream;
 }
 
 export interface Command {
   name: string;
   summary: string;
   usage: string;
+  /** Positionals after the name, in yargs syntax (`<type> <name>`, `[name]`), for help and completion. */
+  positionals?: string;
+  /** Declares the options (and positionals) on a yargs instance: the command's own parse, top-level help and completion. */
+  builder?: (y: Argv) => Argv;
   run(args: string[], io: Io): Promise<number>;
 }
 
@@ -35,5 +49,8 @@ export const processIo: Io = {
       .filter((f) => /\.(ya?ml|json)$/.test(f))
       .sort()
       .map((f) => join(path, f));
+  },
+  get isTTY() {
+    return process.stdout.isTTY === true;
   },
 };

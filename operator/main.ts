@@ -16,6 +16,8 @@ import { providerPools } from './api/resources.ts';
 import { setupProviderPoolController } from './controllers/providerpool/controller.ts';
 import { Fleet } from './fleet/fleet.ts';
 import { registerFleetMetrics } from './fleet/metrics.ts';
+import { setupJobControllers } from './controllers/jobs/controller.ts';
+import { DEFAULT_PRICING, parsePrice } from './scheduling/pricing.ts';
 
 const operatorFlags = {
   'heartbeat-interval': { type: 'string' },
@@ -23,10 +25,14 @@ const operatorFlags = {
   'member-probe-timeout': { type: 'string' },
   'member-request-timeout': { type: 'string' },
   'pool-selector': { type: 'string' },
+  'failover-grace': { type: 'string' },
+  'job-selector': { type: 'string' },
+  'kbs-url': { type: 'string' },
+  'verifier-fee': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const help = `nvdax operator — reconciles ProviderPools (and, soon, jobs) on a hub cluster.
+const help = `nvdax operator — reconciles ProviderPools, places InferenceJobs and TrainingJobs on them.
 Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --kubeconfig FILE            hub kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
   --context NAME               kubeconfig context
@@ -45,6 +51,10 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --member-probe-timeout 3s    timeout of one probe
   --member-request-timeout 30s timeout of every other member request (a list page, a create)
   --pool-selector LABELS       only reconcile ProviderPools matching this label selector (sharding, tests)
+  --job-selector LABELS        only place and reconcile jobs matching this label selector (sharding, tests)
+  --failover-grace 60s         a job's pool lost this long is failed over to another pool
+  --kbs-url URL                Trustee KBS that confidential pods' init-data points at
+  --verifier-fee 0.05          network verifier fee, NVDAx per GPU-hour, added to every price
 `;
 
 /** Fails fast with the fix when the hub lacks our CRDs (or serves another version of them). */
@@ -88,6 +98,14 @@ async function main(): Promise<number> {
   const probeIntervalMs = read.duration('member-probe-interval', '5s');
   const probeTimeoutMs = read.duration('member-probe-timeout', '3s');
   const memberRequestTimeoutMs = read.duration('member-request-timeout', '30s');
+  const failoverGraceMs = read.duration('failover-grace', '60s');
+  const kbsUrl = read.str('kbs-url', 'http://kbs-service.trustee-operator-system.svc:8080');
+  const verifierFee = read.str('verifier-fee', DEFAULT_PRICING.verifierFee);
+  try {
+    parsePrice(verifierFee, '--verifier-fee');
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   const log = createLogger({ level: config.logLevel });
   let kc: KubeConfig;
   try {
@@ -122,7 +140,7 @@ async function main(): Promise<number> {
     ...limits,
   });
   registerFleetMetrics(manager.metrics.registry, fleet);
-  setupProviderPoolController({
+  const { pools } = setupProviderPoolController({
     manager,
     fleet,
     heartbeatIntervalMs,
@@ -130,6 +148,17 @@ async function main(): Promise<number> {
     poolSelector,
     // the operator's namespace: its Lease and the only place kubeconfig Secrets are read from
     secretNamespace: config.leaderElection.namespace,
+  });
+  // placement (leader-only loop) and the job controller share the pool cache
+  setupJobControllers({
+    manager,
+    fleet,
+    pools,
+    kbsUrl,
+    pricing: { ...DEFAULT_PRICING, verifierFee },
+    failoverGraceMs,
+    jobSelector: read.str('job-selector', ''),
+    concurrency: config.maxConcurrentReconciles,
   });
   log.info(
     {

@@ -1,5 +1,17 @@
 // The nvdax subcommands; a new one is a module in this folder and a line here.
 import type { Command } from '../io.ts';
+import { completionCommand } from './completion.ts';
+import { describeCommand } from './describe.ts';
+import { getCommand } from './get.ts';
+import { quoteCommand } from './quote.ts';
 import { validateCommand } from './validate.ts';
+import { watchCommand } from './watch.ts';
 
-export const commands: readonly Command[] = [validateCommand];
+export const commands: readonly Command[] = [
+  getCommand,
+  describeCommand,
+  watchCommand,
+  quoteCommand,
+  validateCommand,
+  completionCommand,
+];

@@ -35,6 +35,9 @@ export const validateCommand: Command = {
   name: 'validate',
   summary: 'check manifests offline against the NVDAx API schema',
   usage,
+  // for the top-level help and shell completion; run() parses with parseArgs
+  builder: (y) =>
+    y.option('filename', { alias: 'f', type: 'string', describe: 'manifest file, directory or - (repeatable)' }),
   async run(args, io) {
     let values: { filename?: string[]; help?: boolean };
     try {

@@ -54,7 +54,8 @@ export class ReservationLedger {
         if (!res.ok) return res;
         const reservation: Reservation = Object.freeze({ ...res.placement, id: request.id, createdAt: now });
         this.#byId.set(request.id, reservation);
-        for (const p of reservation.pods) undos.push(snapshot.assume(reservation.member, p.node, p.resourceName, p.gpus));
+        for (const p of reservation.pods)
+          undos.push(snapshot.assume(reservation.member, p.node, p.resourceName, p.gpus));
         return { ok: true, reservation, existing: false };
       },
       end: () => {

@@ -159,7 +159,7 @@ function keyed(pods: readonly SnapshotPod[]): Array<[string, SnapshotPod]> {
   }
   for (const [k, ps] of groups) {
     ps.sort((a, b) => stateRank(a) - stateRank(b) || cmp(a.metadata?.name ?? '', b.metadata?.name ?? ''));
-    ps.forEach((p, i) => out.push([`${k}#${i}`, p]));
+    for (const [i, p] of ps.entries()) out.push([`${k}#${i}`, p]);
   }
   return out;
 }

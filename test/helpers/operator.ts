@@ -46,6 +46,8 @@ export function startOperator(opts: {
     opts.poolSelector,
     '--log-level',
     'debug',
+    // jobs too: an operator of another test must not place this test's jobs on its pools
+    ...(opts.extra?.includes('--job-selector') ? [] : ['--job-selector', opts.poolSelector]),
     ...(opts.extra ?? []),
   ]);
   return {

@@ -1,0 +1,476 @@
+// Benchmark: placement throughput and latency. For each size N (SIZES, default "1000,10000"):
+//   1. GPU nodes on three member clusters (bench is also the hub), enough for N one-GPU jobs:
+//      container H100 nodes (a tenth tainted nvidia.com/gpu, which our pods tolerate) and
+//      confidential SNP nodes, with a tenth of the jobs confidential;
+//   2. the ceiling: a plain script creates the same pods the operator would, straight into the
+//      members, and we time them to Running;
+//   3. the operator (a child process) places N InferenceJobs created on the hub; we time each
+//      from create to Scheduled=True and to Running, count the operator's writes (API server
+//      request counters, hub and members), and read its CPU time and peak RSS from /proc.
+// Then jobs arriving at a steady STEADY_RATE (50/s) for STEADY_SECONDS (60): create→Scheduled.
+// Writes bench/out/placement.json and bench/out/placement.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { buildNodes } from '../hack/sim/nodes.ts';
+import { inferenceJobs, providerPools } from '../operator/api/resources.ts';
+import type { InferenceJob } from '../operator/api/types.gen.ts';
+import { KubeClient } from '../operator/kube/client.ts';
+import { type KubeObject, resources } from '../operator/kube/types.ts';
+import { inferenceObjects } from '../operator/materialize/index.ts';
+import { realClock, sleep } from '../operator/runtime/clock.ts';
+import { binDir } from '../test/helpers/sim.ts';
+import { fmt, pool, report } from './kit.ts';
+
+const kubeconfigs = process.argv.slice(2);
+if (kubeconfigs.length !== 3) throw new Error('usage: node bench/placement.ts HUB_AND_A_KUBECONFIG B C');
+const sizes = (process.env['SIZES'] ?? '1000,10000').split(',').map(Number);
+const steadyRate = Number(process.env['STEADY_RATE'] ?? 50);
+const steadySeconds = Number(process.env['STEADY_SECONDS'] ?? 60);
+const { say, table, save } = report('placement');
+const root = join(import.meta.dirname, '..');
+
+const kc = (file: string) => {
+  const k = new KubeConfig();
+  k.loadFromFile(file);
+  return k;
+};
+const clients = kubeconfigs.map((f, i) => new KubeClient(kc(f), { name: `c${i}`, qps: 0 }));
+const hub = clients[0]!;
+const names = ['bench', 'bench-b', 'bench-c'];
+const opNs = 'nvdax-system';
+const jobsNs = 'bench-jobs';
+const tenant = `nvdax-${jobsNs}`;
+const ceilingNs = 'bench-ceiling';
+const quiet = async <T>(p: Promise<T>) => p.catch(() => undefined);
+const now = () => Date.now();
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0) : 0;
+};
+const progress = (what: string, done: number, total: number, t0: number) =>
+  process.stderr.write(`   ${what}: ${fmt(done)}/${fmt(total)} after ${fmt((now() - t0) / 1000, 1)} s\n`);
+
+/** Writes the operator makes, from the API servers' own counters (requests by verb and resource). */
+async function writes(file: string, res: string[]): Promise<number> {
+  const text = execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', file, 'get', '--raw', '/metrics'], {
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+  });
+  let n = 0;
+  for (const line of String(text).split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '';
+    const resource = /resource="([a-z]+)"/.exec(line)?.[1] ?? '';
+    const sub = /subresource="([a-z]*)"/.exec(line)?.[1] ?? '';
+    if (!['POST', 'PUT', 'PATCH', 'APPLY', 'DELETE'].includes(verb) || !res.includes(resource)) continue;
+    // the requester's creates of jobs are not the operator's
+    if (resource === 'inferencejobs' && verb === 'POST' && sub === '') continue;
+    n += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return n;
+}
+const hubRes = ['inferencejobs', 'events'];
+const memberRes = ['deployments', 'services', 'namespaces', 'networkpolicies'];
+const writesNow = async () => ({
+  hub: await writes(kubeconfigs[0]!, hubRes),
+  members: (await Promise.all(kubeconfigs.map((f) => writes(f, memberRes)))).reduce((a, b) => a + b, 0),
+});
+
+async function ensureNs(c: KubeClient, name: string) {
+  await c.apply(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } as KubeObject);
+}
+
+async function deleteAndWait(c: KubeClient, ns: string) {
+  await quiet(c.delete(resources.namespaces, ns));
+  while ((await quiet(c.get(resources.namespaces, ns))) !== undefined) await sleep(realClock, 500);
+}
+
+/** Nodes for `jobs` one-GPU jobs over three clusters, 5 % spare. */
+async function addNodes(jobs: number) {
+  const confidentialJobs = Math.ceil(jobs / 10);
+  const perCluster = (n: number) => Math.ceil((n * 1.05) / 8 / 3);
+  const container = perCluster(jobs - confidentialJobs);
+  const cc = perCluster(confidentialJobs);
+  const label = { 'bench.nvdax.io/size': String(jobs) };
+  for (const [i, c] of clients.entries()) {
+    const nodes = [
+      ...buildNodes(
+        `b${jobs}-${i}`,
+        {
+          template: 'gpu-container',
+          gpu: 'H100',
+          count: container,
+          tainted: Math.floor(container / 10),
+          taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }],
+          labels: label,
+        },
+        'eu-west',
+        'eu-west-a',
+      ),
+      ...buildNodes(
+        `b${jobs}-${i}`,
+        { template: 'gpu-confidential', gpu: 'H100', tee: 'snp', count: cc, labels: label },
+        'eu-west',
+        'eu-west-a',
+      ),
+    ];
+    await pool(nodes, 32, (n) => quiet(c.create(resources.nodes, n as unknown as KubeObject)));
+    const t0 = now();
+    for (;;) {
+      const ready = (
+        await c.listAll<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(
+          resources.nodes,
+          { labelSelector: `bench.nvdax.io/size=${jobs}` },
+        )
+      ).items.filter((n) => n.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')).length;
+      if (ready >= nodes.length) break;
+      progress(`${names[i]} nodes Ready`, ready, nodes.length, t0);
+      await sleep(realClock, 2000);
+    }
+  }
+  return { container: container * 3, confidential: cc * 3 };
+}
+
+async function removeNodes(jobs: number) {
+  for (const c of clients) {
+    const list = (await c.listAll<KubeObject>(resources.nodes, { labelSelector: `bench.nvdax.io/size=${jobs}` })).items;
+    await pool(list, 32, (n) => quiet(c.delete(resources.nodes, n.metadata?.name ?? '')));
+  }
+}
+
+const image = `ghcr.io/nvdax/bench-model@sha256:${'ab'.repeat(32)}`;
+function jobManifest(i: number, prefix: string): KubeObject & InferenceJob {
+  const confidential = i % 10 === 0;
+  return {
+    apiVersion: 'nvdax.io/v1alpha1',
+    kind: 'InferenceJob',
+    metadata: { name: `${prefix}-${i}`, namespace: jobsNs, labels: { bench: prefix } },
+    spec: {
+      model: { id: 'org/model', hash: `sha256:${'cd'.repeat(32)}` },
+      runtime: { engine: 'Custom', image },
+      resources: { gpus: 1, gpuProducts: ['NVIDIA-H100-80GB-HBM3'] },
+      sla: { priceCap: '100' },
+      ...(confidential ? { confidential: { required: true, teeTypes: ['snp'] } } : {}),
+      payment: { requester: `0x${'33'.repeat(20)}`, escrowId: `0x${'11'.repeat(32)}` },
+    },
+  } as KubeObject & InferenceJob;
+}
+
+/** The ceiling: the same pods, created straight into the members a third each, timed to Running. */
+async function ceiling(n: number) {
+  for (const c of clients) await ensureNs(c, ceilingNs);
+  const pods = Array.from({ length: n }, (_, i) => {
+    const job = jobManifest(i, 'ceil');
+    const confidential = i % 10 === 0;
+    const { deployment } = inferenceObjects(
+      { kind: 'InferenceJob', namespace: ceilingNs, name: `ceil-${i}`, uid: `u-${i}` },
+      job.spec,
+      confidential
+        ? {
+            pool: 'p',
+            attempt: 1,
+            mode: 'confidential',
+            resourceName: 'nvidia.com/pgpu',
+            product: 'NVIDIA-H100-80GB-HBM3',
+            tee: 'snp',
+            runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
+          }
+        : {
+            pool: 'p',
+            attempt: 1,
+            mode: 'container',
+            resourceName: 'nvidia.com/gpu',
+            product: 'NVIDIA-H100-80GB-HBM3',
+          },
+    );
+    const t = (deployment as { spec: { template: { metadata: object; spec: object } } }).spec.template;
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { ...t.metadata, name: `ceil-${i}`, namespace: ceilingNs },
+      spec: t.spec,
+    } as KubeObject;
+  });
+  const created = new Map<string, number>();
+  const running = new Map<string, number>();
+  const t0 = now();
+  const watchers = clients.map(async (c) => {
+    for (;;) {
+      for await (const ev of c.watch<KubeObject & { status?: { phase?: string } }>(resources.pods, {
+        namespace: ceilingNs,
+      })) {
+        const name = ev.object.metadata?.name ?? '';
+        if (ev.object.status?.phase === 'Running' && !running.has(name)) running.set(name, now());
+        if (running.size >= n) return;
+      }
+    }
+  });
+  let i = 0;
+  await pool(pods, 48, async (p) => {
+    const c = clients[i++ % 3]!;
+    created.set(p.metadata?.name ?? '', now());
+    await c.create(resources.pods, p);
+  });
+  const createdIn = now() - t0;
+  const tick = setInterval(() => progress('ceiling pods Running', running.size, n, t0), 10_000);
+  await Promise.race([Promise.all(watchers), sleep(realClock, 1_800_000)]);
+  clearInterval(tick);
+  const last = Math.max(...running.values());
+  const lat = [...running].map(([k, t]) => t - (created.get(k) ?? t0));
+  for (const c of clients) await deleteAndWait(c, ceilingNs);
+  return {
+    podsRunningPerSec: n / ((last - t0) / 1000),
+    createdPerSec: n / (createdIn / 1000),
+    p99CreateToRunningMs: pct(lat, 99),
+  };
+}
+
+function procStats(pid: number) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const cpuS = (Number(stat[11]) + Number(stat[12])) / 100;
+  return { peakRssMiB: hwm, cpuS };
+}
+
+async function startOperator() {
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'operator', 'main.ts'),
+      '--kubeconfig',
+      kubeconfigs[0]!,
+      '--no-leader-elect',
+      '--ops-bind-address',
+      '127.0.0.1:0',
+      '--log-level',
+      'warn',
+      '--max-concurrent-reconciles',
+      '16',
+      '--leader-election-namespace',
+      opNs,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return child;
+}
+
+async function pools() {
+  await ensureNs(hub, opNs);
+  for (const [i, f] of kubeconfigs.entries()) {
+    if (i === 0) continue;
+    await hub.apply(resources.secrets, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: names[i], namespace: opNs },
+      stringData: { kubeconfig: readFileSync(f, 'utf8') },
+    } as KubeObject);
+  }
+  for (const [i, name] of names.entries()) {
+    await hub.apply(providerPools, {
+      apiVersion: 'nvdax.io/v1alpha1',
+      kind: 'ProviderPool',
+      metadata: { name },
+      spec: {
+        provider: { address: `0x${String(i + 1).repeat(40)}` },
+        region: 'eu-west',
+        jurisdiction: 'IE',
+        cluster: i === 0 ? { mode: 'Local' } : { mode: 'KubeconfigSecret', secretRef: { name, namespace: opNs } },
+        baseRates: [
+          { gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: `2.${i}0` },
+          { gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Confidential', pricePerGpuHour: `2.${i}5` },
+        ],
+        confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }],
+      },
+    } as unknown as KubeObject);
+  }
+  const t0 = now();
+  for (;;) {
+    const ready = (await hub.listAll<KubeObject & { status?: { phase?: string } }>(providerPools)).items.filter(
+      (p) => p.status?.phase === 'Ready',
+    ).length;
+    if (ready === 3) return;
+    progress('pools Ready', ready, 3, t0);
+    await sleep(realClock, 2000);
+  }
+}
+
+type Times = { created: Map<string, number>; scheduled: Map<string, number>; running: Map<string, number> };
+
+/** Watches jobs on the hub and records when each is first seen Scheduled=True and Running. */
+function track(stop: AbortSignal): Times {
+  const t: Times = { created: new Map(), scheduled: new Map(), running: new Map() };
+  void (async () => {
+    while (!stop.aborted) {
+      try {
+        for await (const ev of hub.watch<KubeObject & InferenceJob>(inferenceJobs, {
+          namespace: jobsNs,
+          signal: stop,
+        })) {
+          const j = ev.object;
+          const name = j.metadata?.name ?? '';
+          const at = now();
+          if (
+            !t.scheduled.has(name) &&
+            j.status?.conditions?.some((c) => c.type === 'Scheduled' && c.status === 'True')
+          )
+            t.scheduled.set(name, at);
+          if (!t.running.has(name) && j.status?.phase === 'Running') t.running.set(name, at);
+        }
+      } catch {
+        if (!stop.aborted) await sleep(realClock, 200);
+      }
+    }
+  })();
+  return t;
+}
+
+const results: Array<Record<string, number>> = [];
+const kubectl = (args: string[]) =>
+  execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', kubeconfigs[0]!, ...args], { encoding: 'utf8' });
+kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(root, 'crds')]);
+kubectl(['wait', '--for=condition=Established', 'crd/inferencejobs.nvdax.io', '--timeout=60s']);
+await ensureNs(hub, jobsNs);
+await pools();
+for (const n of sizes) {
+  say(`## ${fmt(n)} one-GPU InferenceJobs over three member clusters`);
+  const nodes = await addNodes(n);
+  say(
+    `Nodes: ${fmt(nodes.container)} container H100 ×8 (a tenth tainted), ${fmt(nodes.confidential)} SNP H100 ×8; Node ${process.version}.`,
+  );
+  process.stderr.write(`== ceiling: ${n} pods straight into the members\n`);
+  const ceil = await ceiling(n);
+  process.stderr.write(`== operator: ${n} InferenceJobs on the hub\n`);
+  const w0 = await writesNow();
+  const op = await startOperator();
+  const stop = new AbortController();
+  const times = track(stop.signal);
+  await sleep(realClock, 3000);
+  const jobs = Array.from({ length: n }, (_, i) => jobManifest(i, `n${n}`));
+  const t0 = now();
+  await pool(jobs, 48, async (j) => {
+    times.created.set(j.metadata?.name ?? '', now());
+    await hub.create(inferenceJobs, j);
+  });
+  const tick = setInterval(() => progress('jobs Running', times.running.size, n, t0), 10_000);
+  while (times.running.size < n && now() - t0 < 1_800_000) await sleep(realClock, 500);
+  clearInterval(tick);
+  const last = Math.max(...times.running.values());
+  const stats = procStats(op.pid!);
+  const w1 = await writesNow();
+  const lat = (m: Map<string, number>) => [...m].map(([k, t]) => t - (times.created.get(k) ?? t0));
+  const r = {
+    jobs: n,
+    jobsRunning: times.running.size,
+    jobsRunningPerSec: times.running.size / ((last - t0) / 1000),
+    ceilingPodsRunningPerSec: ceil.podsRunningPerSec,
+    ratio: times.running.size / ((last - t0) / 1000) / ceil.podsRunningPerSec,
+    writesPerJob: (w1.hub - w0.hub + w1.members - w0.members) / n,
+    hubWritesPerJob: (w1.hub - w0.hub) / n,
+    memberWritesPerJob: (w1.members - w0.members) / n,
+    p50CreateToScheduledMs: pct(lat(times.scheduled), 50),
+    p99CreateToScheduledMs: pct(lat(times.scheduled), 99),
+    p50CreateToRunningMs: pct(lat(times.running), 50),
+    p99CreateToRunningMs: pct(lat(times.running), 99),
+    ceilingP99CreateToRunningMs: ceil.p99CreateToRunningMs,
+    operatorCpuSeconds: stats.cpuS,
+    operatorPeakRssMiB: stats.peakRssMiB,
+  };
+  results.push(r);
+  table(
+    [
+      'jobs',
+      'Running/s',
+      'ceiling pods Running/s',
+      'ratio',
+      'writes/job (hub + members)',
+      'p50/p99 →Scheduled ms',
+      'p50/p99 →Running ms',
+      'operator CPU s',
+      'peak RSS MiB',
+    ],
+    [
+      [
+        fmt(n),
+        fmt(r.jobsRunningPerSec, 1),
+        fmt(r.ceilingPodsRunningPerSec, 1),
+        `${fmt(r.ratio * 100, 0)}%`,
+        `${fmt(r.writesPerJob, 2)} (${fmt(r.hubWritesPerJob, 2)} + ${fmt(r.memberWritesPerJob, 2)})`,
+        `${fmt(r.p50CreateToScheduledMs)} / ${fmt(r.p99CreateToScheduledMs)}`,
+        `${fmt(r.p50CreateToRunningMs)} / ${fmt(r.p99CreateToRunningMs)}`,
+        fmt(r.operatorCpuSeconds, 1),
+        fmt(r.operatorPeakRssMiB),
+      ],
+    ],
+  );
+  // steady arrivals on the largest size's warm operator only once, at the end
+  if (n === sizes[sizes.length - 1] && steadySeconds > 0) {
+    process.stderr.write(`== steady: ${steadyRate} jobs/s for ${steadySeconds} s\n`);
+    await deleteAll(`n${n}`);
+    const steady = Array.from({ length: steadyRate * steadySeconds }, (_, i) => jobManifest(i, 'steady'));
+    const s0 = now();
+    for (const [i, j] of steady.entries()) {
+      const due = s0 + (i * 1000) / steadyRate;
+      if (due > now()) await sleep(realClock, due - now());
+      times.created.set(j.metadata?.name ?? '', now());
+      void hub.create(inferenceJobs, j);
+    }
+    while (
+      steady.some((j) => !times.scheduled.has(j.metadata?.name ?? '')) &&
+      now() - s0 < steadySeconds * 1000 + 120_000
+    )
+      await sleep(realClock, 500);
+    const sl = steady.map(
+      (j) =>
+        (times.scheduled.get(j.metadata?.name ?? '') ?? Infinity) - (times.created.get(j.metadata?.name ?? '') ?? 0),
+    );
+    const s = {
+      steadyRate,
+      steadySeconds,
+      steadyJobs: steady.length,
+      steadyP50CreateToScheduledMs: pct(sl, 50),
+      steadyP99CreateToScheduledMs: pct(sl, 99),
+    };
+    results.push(s);
+    say(
+      `Steady arrivals, ${steadyRate} jobs/s for ${steadySeconds} s: create→Scheduled p50 ${fmt(s.steadyP50CreateToScheduledMs)} ms, p99 ${fmt(s.steadyP99CreateToScheduledMs)} ms.`,
+    );
+    say();
+    await deleteAll('steady');
+  } else {
+    await deleteAll(`n${n}`);
+  }
+  stop.abort();
+  op.kill('SIGTERM');
+  await new Promise((r) => op.once('exit', r));
+  await removeNodes(n);
+}
+
+/** Deletes a batch of jobs and waits until the hub and the members hold none of them. */
+async function deleteAll(prefix: string) {
+  const list = (await hub.listAll<KubeObject>(inferenceJobs, { namespace: jobsNs, labelSelector: `bench=${prefix}` }))
+    .items;
+  await pool(list, 48, (j) => quiet(hub.delete(inferenceJobs, j.metadata?.name ?? '', jobsNs)));
+  const t0 = now();
+  for (;;) {
+    const left = (await hub.list(inferenceJobs, { namespace: jobsNs, labelSelector: `bench=${prefix}`, limit: 1 }))
+      .items.length;
+    if (!left) break;
+    if (now() - t0 > 600_000) throw new Error(`jobs ${prefix} not deleted after 10 min`);
+    await sleep(realClock, 1000);
+  }
+  for (const c of clients) {
+    for (;;) {
+      const left = (await quiet(c.list(resources.pods, { namespace: tenant, limit: 1 })))?.items.length ?? 0;
+      if (!left) break;
+      await sleep(realClock, 1000);
+    }
+  }
+}
+
+mkdirSync(join(import.meta.dirname, 'out'), { recursive: true });
+writeFileSync(join(import.meta.dirname, 'out', 'placement.json'), `${JSON.stringify(results, null, 2)}\n`);
+save();
+for (const c of clients) await c.close();

@@ -1,0 +1,677 @@
+// The job controller: for each InferenceJob and TrainingJob key, carry out what the
+// placement loop decided. It creates the job's objects in the member cluster of its pool
+// (server-side apply, deterministic names: a restart or a second pass creates nothing
+// twice), removes objects of any other attempt (fencing: an attempt's objects live only
+// while it is the current one), rolls member state up into the status fields it owns,
+// meters GPU time per attempt, fails over when the pool is lost beyond a grace period,
+// and deletes member objects through a finalizer.
+import { createHash } from 'node:crypto';
+import { API_VERSION, JobConditionType, JobPhase, JobReason } from '../../api/constants.ts';
+import type { InferenceJobObject, ProviderPoolObject, TrainingJobObject } from '../../api/resources.ts';
+import { inferenceJobs, providerPools, trainingJobs } from '../../api/resources.ts';
+import type { AttemptUsage, InferenceJobStatus, TrainingJobStatus } from '../../api/types.gen.ts';
+import type { Attachment, Fleet } from '../../fleet/fleet.ts';
+import type { Member } from '../../fleet/member.ts';
+import { type KubeObject, type ResourceType, resources } from '../../kube/types.ts';
+import {
+  attemptOf,
+  hubKeyOf,
+  inferenceObjects,
+  initData,
+  MaterializeError,
+  participantObjects,
+  type PlacedOn,
+  tenantNamespace,
+  tenantObjects,
+  trainingObjects,
+} from '../../materialize/index.ts';
+import {
+  type Condition,
+  type ConditionInput,
+  findCondition,
+  metaTime,
+  setCondition,
+} from '../../runtime/conditions.ts';
+import type { ReconcileContext, Result } from '../../runtime/controller.ts';
+import { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import type { Manager } from '../../runtime/manager.ts';
+import type { PricingParams } from '../../scheduling/pricing.ts';
+import {
+  attemptsOf,
+  attemptUsage,
+  cleanupFinalizer,
+  failuresOf,
+  isFinished,
+  isPlaced,
+  type JobKind,
+  type JobObject,
+  jobConditions,
+  jobKey,
+  jobManager,
+  kindOf,
+  mergeUsage,
+  ownedConditions,
+  parseQueueKey,
+  partsPlaced,
+  queueKey,
+  resourceOf,
+  type UsagePod,
+} from './model.ts';
+import { PlacementScheduler } from './scheduler.ts';
+
+export interface JobControllerOptions {
+  manager: Manager;
+  fleet: Fleet;
+  /** The same pool informer the ProviderPool controller uses, when there is one. */
+  pools?: Informer<ProviderPoolObject>;
+  kbsUrl?: string;
+  pricing?: PricingParams;
+  /** A pool lost (not Ready, or its member unreachable) this long is failed over (default 60 s). */
+  failoverGraceMs?: number;
+  concurrency?: number;
+  /** Label selector restricting the jobs this process places and reconciles ('' = all). */
+  jobSelector?: string;
+  schedulerMinIntervalMs?: number;
+}
+
+/** Field manager of the member objects. */
+export const memberManager = 'nvdax-operator';
+const managedBy = 'app.kubernetes.io/managed-by=nvdax';
+const specHash = 'nvdax.io/spec-hash';
+const poolOwner = 'providerpool';
+
+type Workload = KubeObject & {
+  spec?: { replicas?: number; completions?: number };
+  status?: {
+    replicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    active?: number;
+    ready?: number;
+    succeeded?: number;
+    failed?: number;
+    conditions?: Array<{ type: string; status: string; message?: string }>;
+  };
+};
+type JobPod = KubeObject & {
+  spec?: { nodeName?: string; containers?: Array<{ resources?: { limits?: Record<string, string> } }> };
+  status?: {
+    phase?: string;
+    startTime?: string;
+    containerStatuses?: Array<{ state?: { terminated?: { finishedAt?: string } } }>;
+  };
+};
+
+/** The hub job a member object belongs to, as a queue key. */
+const hubQueueKey = (o: KubeObject): string | undefined => {
+  const kind = o.metadata?.labels?.['nvdax.io/job-kind'];
+  const key = hubKeyOf(o);
+  return kind && key ? queueKey(kind as JobKind, key) : undefined;
+};
+
+/** Keeps member caches small: what rollup, usage and cleanup read. */
+function slim<T extends KubeObject>(o: T): T {
+  const m = o.metadata;
+  const { managedFields: _m, ...meta } = m ?? {};
+  const out: Record<string, unknown> = { apiVersion: o.apiVersion, kind: o.kind, metadata: meta };
+  const spec = (o as { spec?: Record<string, unknown> }).spec;
+  if (spec) {
+    out['spec'] =
+      o.kind === 'Pod'
+        ? { nodeName: spec['nodeName'], containers: spec['containers'] }
+        : { replicas: spec['replicas'], completions: spec['completions'] };
+  }
+  out['status'] = (o as { status?: unknown }).status;
+  return out as T;
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : x,
+  );
+}
+
+export function setupJobControllers(o: JobControllerOptions) {
+  const { manager, fleet } = o;
+  const clock = manager.clock;
+  const hub = manager.client;
+  const events = manager.eventRecorder();
+  const grace = o.failoverGraceMs ?? 60_000;
+  const kbsUrl = o.kbsUrl ?? 'http://kbs.trustee-operator-system.svc:8080';
+  const pools = o.pools ?? manager.informer<ProviderPoolObject>({ resource: providerPools });
+  const sel = o.jobSelector ? { labelSelector: o.jobSelector } : {};
+  const informers: Record<JobKind, Informer<JobObject>> = {
+    InferenceJob: manager.informer<InferenceJobObject>({ resource: inferenceJobs, ...sel }) as Informer<JobObject>,
+    TrainingJob: manager.informer<TrainingJobObject>({ resource: trainingJobs, ...sel }) as Informer<JobObject>,
+  };
+  const scheduler = new PlacementScheduler({
+    hub,
+    fleet,
+    clock,
+    log: manager.log.child({ component: 'scheduler' }),
+    events,
+    pools,
+    jobs: informers,
+    kbsUrl,
+    ...(o.pricing ? { pricing: o.pricing } : {}),
+    ...(o.schedulerMinIntervalMs !== undefined ? { minIntervalMs: o.schedulerMinIntervalMs } : {}),
+    onPlaced: (kind, key) => controller.enqueue(queueKey(kind, key)),
+  });
+  manager.runnable({ name: 'placement-scheduler', start: (signal) => scheduler.run(signal) });
+
+  // member objects of every job on every member, keyed back to the hub job
+  const attach = <T extends KubeObject>(name: string, resource: ResourceType) =>
+    fleet.attach<T>({
+      name,
+      resource,
+      labelSelector: managedBy,
+      transform: slim,
+      hubKey: hubQueueKey,
+      onChange: (k) => controller.enqueue(k),
+    });
+  const deployments = attach<Workload>('job-deployments', resources.deployments);
+  const batchJobs = attach<Workload>('job-jobs', resources.jobs);
+  const services = attach<KubeObject>('job-services', resources.services);
+  const pods = attach<JobPod>('job-pods', resources.pods);
+  const owned: Array<[Attachment<KubeObject>, ResourceType]> = [
+    [deployments as Attachment<KubeObject>, resources.deployments],
+    [batchJobs as Attachment<KubeObject>, resources.jobs],
+    [services, resources.services],
+  ];
+  /** Tenants applied per member this process lifetime: a namespace and its policy once, not per job. */
+  const tenants = new Set<string>();
+
+  const poolByName = (name: string) => pools.get(name);
+
+  /** Since when the pool of a part has been lost, or undefined when it is fine. */
+  function lostSince(pool: string, member: Member | undefined, placedAt: number): number | undefined {
+    const p = poolByName(pool);
+    if (!p || !member) return placedAt;
+    const ready = findCondition(p.status?.conditions as Condition[] | undefined, 'Ready');
+    const h = member.health();
+    const times: number[] = [];
+    if (p.status?.phase === 'Disconnected' || (ready && ready.status !== 'True' && p.status?.phase !== 'Degraded')) {
+      times.push(Date.parse(ready?.lastTransitionTime ?? '') || clock.now());
+    }
+    if (!h.connected) times.push(h.since);
+    return times.length ? Math.min(...times) : undefined;
+  }
+
+  function placedOn(job: JobObject, pool: string): PlacedOn {
+    const p = job.status?.placement ?? {};
+    const confidential = p.mode === 'Confidential';
+    const init = confidential ? initData({ kbsUrl }) : undefined;
+    return {
+      pool,
+      attempt: attemptsOf(job),
+      mode: confidential ? 'confidential' : 'container',
+      resourceName: p.resourceName ?? 'nvidia.com/gpu',
+      product: p.gpuProduct ?? 'unknown',
+      ...(p.teeType ? { tee: p.teeType } : {}),
+      ...(p.runtimeClass ? { runtimeClassName: p.runtimeClass } : {}),
+      ...(poolByName(pool)?.spec.nodeSelector ? { nodeSelector: poolByName(pool)?.spec.nodeSelector } : {}),
+      ...(init ? { initData: init } : {}),
+    };
+  }
+
+  function desiredObjects(job: JobObject, index: number, on: PlacedOn): Array<[ResourceType, KubeObject]> {
+    const ref = {
+      kind: kindOf(job),
+      namespace: job.metadata?.namespace ?? '',
+      name: job.metadata?.name ?? '',
+      uid: job.metadata?.uid ?? '',
+    };
+    if (job.kind === 'InferenceJob') {
+      const { deployment, service } = inferenceObjects(ref, (job as InferenceJobObject).spec, on);
+      return [
+        [resources.deployments, deployment as KubeObject],
+        [resources.services, service as KubeObject],
+      ];
+    }
+    const tj = job as TrainingJobObject;
+    const built =
+      tj.spec.mode === 'Federated' ? participantObjects(ref, tj.spec, on, index) : trainingObjects(ref, tj.spec, on);
+    return [
+      [resources.jobs, built.job as KubeObject],
+      [resources.services, built.service as KubeObject],
+    ];
+  }
+
+  async function ensureTenant(member: Member, hubNs: string, signal: AbortSignal): Promise<void> {
+    const ns = tenantNamespace(hubNs);
+    const id = `${member.key}|${ns}|${member.fingerprint}`;
+    if (tenants.has(id)) return;
+    const [namespace, policy] = tenantObjects(hubNs, {});
+    await member.client.apply(resources.namespaces, namespace as KubeObject, { fieldManager: memberManager, signal });
+    await member.client.apply(resources.networkPolicies, policy as KubeObject, { fieldManager: memberManager, signal });
+    tenants.add(id);
+  }
+
+  /** Applies what differs from the member cache (by a hash of what we last applied). */
+  async function materialize(job: JobObject, index: number, pool: string, member: Member, signal: AbortSignal) {
+    await ensureTenant(member, job.metadata?.namespace ?? '', signal);
+    for (const [res, obj] of desiredObjects(job, index, placedOn(job, pool))) {
+      // a change detector for what we applied last, so an unchanged object costs no write
+      const hash = createHash('sha256').update(canonical(obj)).digest('hex').slice(0, 32);
+      const cache = res === resources.deployments ? deployments : res === resources.jobs ? batchJobs : services;
+      const have = cache.cache(member.key)?.get(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+      if (have?.metadata?.annotations?.[specHash] === hash) continue;
+      const body = {
+        ...obj,
+        metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [specHash]: hash } },
+      };
+      await member.client.apply(res, body as KubeObject, { fieldManager: memberManager, force: true, signal });
+    }
+  }
+
+  /** Deletes this job's member objects that are not of the current placement; returns how many remain. */
+  async function removeStale(k: string, job: JobObject | undefined, signal: AbortSignal): Promise<number> {
+    const keep = new Map<string, number>(); // member key -> attempt kept there
+    if (job && isPlaced(job) && !isBeingDeleted(job) && !(isFinished(job) && job.status?.phase === JobPhase.Failed)) {
+      for (const part of partsPlaced(job)) {
+        const m = fleet.memberOf(poolOwner, part.pool);
+        if (m) keep.set(m.key, attemptsOf(job));
+      }
+    }
+    let left = 0;
+    for (const m of fleet.members()) {
+      for (const [att, res] of owned) {
+        for (const obj of att.byHubKey(m.key, k)) {
+          if (keep.get(m.key) === attemptOf(obj)) continue;
+          if (!m.ready()) {
+            left++;
+            continue;
+          }
+          await m.client.delete(res, obj.metadata?.name ?? '', obj.metadata?.namespace, {
+            propagationPolicy: 'Background',
+            ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}),
+            signal,
+          });
+          left++;
+        }
+      }
+    }
+    return left;
+  }
+
+  function usagePods(k: string, member: Member, attempt: number): UsagePod[] {
+    return pods.byHubKey(member.key, k).flatMap((p) => {
+      if (attemptOf(p) !== attempt) return [];
+      const limits = p.spec?.containers?.[0]?.resources?.limits ?? {};
+      const gpus = Object.entries(limits)
+        .filter(([r]) => r.startsWith('nvidia.com/'))
+        .reduce((a, [, v]) => a + Number(v), 0);
+      const started = p.status?.startTime ? Date.parse(p.status.startTime) : undefined;
+      const finished = p.status?.containerStatuses
+        ?.map((c) => c.state?.terminated?.finishedAt)
+        .filter((x): x is string => !!x)
+        .map(Date.parse);
+      const ended = finished?.length
+        ? Math.max(...finished)
+        : p.metadata?.deletionTimestamp
+          ? Date.parse(String(p.metadata.deletionTimestamp))
+          : undefined;
+      return [{ gpus, startedAt: started, endedAt: ended }];
+    });
+  }
+
+  type Owned = InferenceJobStatus & TrainingJobStatus;
+
+  /** The job controller's fields of the status as they are now. */
+  function ownedNow(job: JobObject): Partial<Owned> {
+    const s = (job.status ?? {}) as Owned;
+    const out: Partial<Owned> = {};
+    for (const f of [
+      'observedGeneration',
+      'usage',
+      'startTime',
+      'completionTime',
+      'replicas',
+      'readyReplicas',
+      'endpoints',
+      'readyWorkers',
+    ] as const) {
+      if (s[f] !== undefined) (out as Record<string, unknown>)[f] = s[f];
+    }
+    const conds = ownedConditions(s.conditions as Condition[] | undefined, jobConditions);
+    if (conds.length) out.conditions = conds;
+    return out;
+  }
+
+  async function writeOwned(job: JobObject, want: Partial<Owned>, phase: string | undefined, signal: AbortSignal) {
+    const have = ownedNow(job);
+    if (canonical(have) === canonical(want) && (phase === undefined || phase === job.status?.phase)) return false;
+    await hub.applyStatus(
+      resourceOf(kindOf(job)),
+      {
+        apiVersion: API_VERSION,
+        kind: kindOf(job),
+        // the precondition: a status computed from a stale copy (say, before a failover) is refused, not written
+        metadata: {
+          name: job.metadata?.name ?? '',
+          namespace: job.metadata?.namespace ?? '',
+          resourceVersion: job.metadata?.resourceVersion ?? '',
+        },
+        status: { ...want, ...(phase ? { phase } : {}) },
+      } as KubeObject,
+      { fieldManager: jobManager, force: true, signal },
+    );
+    return true;
+  }
+
+  const reconcile = async (qk: string, ctx: ReconcileContext): Promise<Result> => {
+    const { kind, key } = parseQueueKey(qk);
+    const job = informers[kind]?.get(key);
+    const signal = ctx.signal;
+    if (!job) {
+      // gone from the hub: whatever a member still holds for it goes (e.g. a member that was away at delete time)
+      const left = await removeStale(qk, undefined, signal);
+      return left ? { requeueAfter: 5_000 } : {};
+    }
+    if (isBeingDeleted(job)) {
+      if (!hasFinalizer(job, cleanupFinalizer)) return {};
+      const left = await removeStale(qk, undefined, signal);
+      const pool = job.status?.placement?.pool;
+      const member = pool ? fleet.memberOf(poolOwner, pool) : undefined;
+      const since = pool ? lostSince(pool, member, 0) : undefined;
+      // a member that is away keeps the finalizer for the grace period; after it, its objects go when it returns
+      if (left > 0 && (since === undefined || clock.now() - since < grace)) return { requeueAfter: 2_000 };
+      await removeFinalizer(hub, resourceOf(kind), job, cleanupFinalizer, { signal, fieldManager: jobManager });
+      scheduler.poke();
+      return {};
+    }
+    const current = await ensureFinalizer(hub, resourceOf(kind), job, cleanupFinalizer, {
+      signal,
+      fieldManager: jobManager,
+    });
+    await removeStale(qk, job, signal);
+    const now = clock.now();
+    const base = ownedNow(current);
+    const gen = current.metadata?.generation;
+    if (!isPlaced(current) || isFinished(current)) {
+      if (isFinished(current)) return {};
+      // queued: no workload, so not Ready; usage and times as they were
+      let conditions = ownedConditions(current.status?.conditions as Condition[] | undefined, jobConditions);
+      if (conditions.some((c) => c.type === JobConditionType.Ready)) {
+        conditions = setCondition(
+          conditions,
+          { type: 'Ready', status: 'False', reason: JobReason.WorkloadNotReady, message: 'waiting to be placed' },
+          now,
+        );
+      }
+      const { replicas: _r, readyReplicas: _rr, readyWorkers: _w, endpoints: _e, ...rest } = base;
+      await writeOwned(
+        current,
+        { ...rest, ...(conditions.length ? { conditions } : {}), ...(gen ? { observedGeneration: gen } : {}) },
+        undefined,
+        signal,
+      );
+      return {};
+    }
+
+    // placed: each part on its pool's member
+    const attempt = attemptsOf(current);
+    const placedAt = Date.parse(current.status?.placement?.scheduledTime ?? '') || now;
+    let requeue: number | undefined;
+    let lost: { pool: string; since: number } | undefined;
+    const seen: Array<{ member: Member; index: number; pool: string }> = [];
+    for (const part of partsPlaced(current)) {
+      const member = fleet.memberOf(poolOwner, part.pool);
+      const since = lostSince(part.pool, member, placedAt);
+      if (since !== undefined || !member?.ready()) {
+        const from = since ?? now;
+        if (now - from >= grace) lost = { pool: part.pool, since: from };
+        else requeue = Math.min(requeue ?? Infinity, grace - (now - from) + 100);
+        continue;
+      }
+      try {
+        await materialize(current, part.index, part.pool, member, signal);
+      } catch (e) {
+        if (!(e instanceof MaterializeError)) throw e;
+        const conditions = setCondition(
+          base.conditions,
+          { type: 'Failed', status: 'True', reason: 'InvalidSpec', message: `${e.field}: ${e.message}` },
+          now,
+        );
+        await writeOwned(current, { ...base, conditions, completionTime: metaTime(now) }, JobPhase.Failed, signal);
+        return {};
+      }
+      seen.push({ member, index: part.index, pool: part.pool });
+    }
+
+    const price = current.status?.placement?.price;
+    const prevAttempt = current.status?.usage?.attempts?.find((a) => a.attempt === attempt);
+    const usagePodsAll = seen.flatMap((s) => usagePods(qk, s.member, attempt));
+    let entry: AttemptUsage = attemptUsage(
+      usagePodsAll,
+      { attempt, pool: current.status?.placement?.pool ?? '', price },
+      now,
+      prevAttempt,
+    );
+
+    if (lost) {
+      // fencing: this attempt ends now; the next may start elsewhere, and this one's objects are deleted
+      // wherever they are (on the lost member as soon as it is back)
+      entry = { ...entry, endTime: metaTime(now), endReason: 'PoolLost' };
+      const usage = { ...current.status?.usage, ...mergeUsage(current.status?.usage?.attempts, entry) };
+      const retriesLeft = (current.spec.retries ?? 3) - failuresOf(current);
+      const message = `pool ${lost.pool} lost since ${metaTime(lost.since)} (grace ${Math.round(grace / 1000)}s)`;
+      if (retriesLeft <= 0) {
+        const conditions = setCondition(
+          setCondition(base.conditions, { type: 'Ready', status: 'False', reason: JobReason.PoolLost, message }, now),
+          {
+            type: 'Failed',
+            status: 'True',
+            reason: JobReason.RetriesExhausted,
+            message: `${message}; no retries left`,
+          },
+          now,
+        );
+        await writeOwned(
+          current,
+          { ...base, usage, conditions, completionTime: metaTime(now) },
+          JobPhase.Failed,
+          signal,
+        );
+        void events.warning(current, JobReason.RetriesExhausted, `${message}; no retries left`);
+        return {};
+      }
+      const conditions = setCondition(
+        base.conditions,
+        { type: 'Ready', status: 'False', reason: JobReason.PoolLost, message },
+        now,
+      );
+      await writeOwned(current, { ...base, usage, conditions }, undefined, signal);
+      await scheduler.release(current, {
+        reason: JobReason.PoolLost,
+        message: `${message}; placing again (${retriesLeft} retries left)`,
+        signal,
+      });
+      void events.warning(current, JobReason.PoolLost, `${message}; placing again elsewhere`);
+      return {};
+    }
+
+    const roll = rollup(current, qk, seen);
+    let conditions = base.conditions;
+    for (const c of roll.conditions) conditions = setCondition(conditions, c, now);
+    let phase: string = roll.phase;
+    let completionTime = base.completionTime;
+    if (roll.failed) {
+      entry = { ...entry, endTime: metaTime(now), endReason: 'Failed' };
+      const retriesLeft = (current.spec.retries ?? 3) - failuresOf(current);
+      const usage = { ...current.status?.usage, ...mergeUsage(current.status?.usage?.attempts, entry) };
+      if (retriesLeft > 0) {
+        await writeOwned(current, { ...base, usage, conditions }, undefined, signal);
+        await scheduler.release(current, {
+          reason: 'WorkloadFailed',
+          message: `attempt ${attempt} failed: ${roll.failed}; retrying (${retriesLeft} left)`,
+          signal,
+        });
+        void events.warning(current, 'WorkloadFailed', `attempt ${attempt} failed: ${roll.failed}; retrying`);
+        return {};
+      }
+      conditions = setCondition(
+        conditions,
+        { type: 'Failed', status: 'True', reason: JobReason.RetriesExhausted, message: roll.failed },
+        now,
+      );
+      phase = JobPhase.Failed;
+      completionTime = metaTime(now);
+    }
+    if (phase === JobPhase.Succeeded) {
+      entry = { ...entry, endTime: entry.endTime ?? metaTime(now), endReason: 'Completed' };
+      completionTime = completionTime ?? metaTime(now);
+    }
+    const usage = { ...current.status?.usage, ...mergeUsage(current.status?.usage?.attempts, entry) };
+    const startTime =
+      base.startTime ?? (phase === JobPhase.Running || phase === JobPhase.Succeeded ? metaTime(now) : undefined);
+    const want: Partial<Owned> = {
+      ...(gen ? { observedGeneration: gen } : {}),
+      usage,
+      ...(startTime ? { startTime } : {}),
+      ...(completionTime ? { completionTime } : {}),
+      ...(conditions ? { conditions } : {}),
+      ...roll.fields,
+    };
+    const wrote = await writeOwned(current, want, phase, signal);
+    if (wrote && phase !== current.status?.phase) {
+      void events.normal(current, phase, `${kind} ${key} is ${phase} (attempt ${attempt})`);
+    }
+    // running jobs are metered: a minute is the granularity usage moves at without other events
+    const meter = phase === JobPhase.Running ? 60_000 : undefined;
+    const next = Math.min(requeue ?? Infinity, meter ?? Infinity);
+    return Number.isFinite(next) ? { requeueAfter: next } : {};
+  };
+
+  /** Member state → phase, conditions and the kind's fields. */
+  function rollup(job: JobObject, qk: string, parts: Array<{ member: Member; index: number }>) {
+    const conditions: ConditionInput[] = [];
+    const fields: Partial<Owned> = {};
+    let failed: string | undefined;
+    let phase: string = JobPhase.Scheduled;
+    const attempt = attemptsOf(job);
+    if (job.kind === 'InferenceJob') {
+      const spec = (job as InferenceJobObject).spec;
+      const dep = parts.flatMap((p) => deployments.byHubKey(p.member.key, qk)).find((d) => attemptOf(d) === attempt);
+      const desired = dep?.spec?.replicas ?? 0;
+      const ready = dep?.status?.readyReplicas ?? 0;
+      fields.replicas = dep?.status?.replicas ?? 0;
+      fields.readyReplicas = ready;
+      if (dep) {
+        const svc = dep.metadata?.name ?? '';
+        const ns = dep.metadata?.namespace ?? '';
+        fields.endpoints = [
+          {
+            name: 'default',
+            url: `${spec.endpoint?.transport === 'GRPC' ? 'grpc' : 'http'}://${svc}.${ns}.svc:${spec.endpoint?.port ?? 8000}`,
+            protocol: spec.endpoint?.protocol ?? 'OpenAI',
+          },
+        ];
+      }
+      const ok = dep !== undefined && ready >= desired && (desired === 0 || ready > 0);
+      if (ready > 0 || (ok && desired === 0)) phase = JobPhase.Running;
+      conditions.push(
+        ok
+          ? {
+              type: 'Ready',
+              status: 'True',
+              reason: JobReason.WorkloadReady,
+              message: `${ready}/${desired} replicas ready`,
+            }
+          : {
+              type: 'Ready',
+              status: 'False',
+              reason: JobReason.WorkloadNotReady,
+              message: `${ready}/${desired} replicas ready`,
+            },
+      );
+      return { phase, conditions, fields, failed };
+    }
+    const jobs = parts.flatMap((p) => batchJobs.byHubKey(p.member.key, qk)).filter((j) => attemptOf(j) === attempt);
+    const want = partsPlaced(job).length;
+    const done = jobs.filter((j) => j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True'));
+    const bad = jobs.find((j) => j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True'));
+    const readyWorkers = jobs.reduce((a, j) => a + (j.status?.ready ?? j.status?.active ?? 0), 0);
+    fields.readyWorkers = readyWorkers;
+    const workers = (job as TrainingJobObject).spec.workers ?? 1;
+    if (bad) {
+      failed = bad.status?.conditions?.find((c) => c.type === 'Failed')?.message ?? 'a worker failed';
+    } else if (jobs.length === want && done.length === want) {
+      phase = JobPhase.Succeeded;
+      conditions.push({
+        type: 'Complete',
+        status: 'True',
+        reason: JobReason.Completed,
+        message: 'all workers succeeded',
+      });
+      conditions.push({ type: 'Ready', status: 'False', reason: JobReason.Completed, message: 'finished' });
+    } else {
+      if (readyWorkers > 0) phase = JobPhase.Running;
+      const all = readyWorkers >= workers;
+      conditions.push({
+        type: 'Ready',
+        status: all ? 'True' : 'False',
+        reason: all ? JobReason.WorkloadReady : JobReason.WorkloadNotReady,
+        message: `${readyWorkers}/${workers} workers running`,
+      });
+    }
+    return { phase, conditions, fields, failed };
+  }
+
+  const controller = manager.controller({ name: 'jobs', reconcile, concurrency: o.concurrency ?? 8 });
+  for (const kind of ['InferenceJob', 'TrainingJob'] as const) {
+    const inf = informers[kind];
+    controller.watch(inf, {
+      map: (j) => queueKey(kind, jobKey(j)),
+      // the controller's own status writes do not wake it; placement changes and spec changes do
+      filter: (j, old) =>
+        !old ||
+        j.metadata?.generation !== old.metadata?.generation ||
+        j.metadata?.deletionTimestamp !== old.metadata?.deletionTimestamp ||
+        j.status?.attempts !== old.status?.attempts ||
+        j.status?.placement?.attempt !== old.status?.placement?.attempt ||
+        (j.status?.placement === undefined) !== (old.status?.placement === undefined),
+    });
+    inf.addHandler({
+      onAdd: () => scheduler.poke(),
+      onUpdate: (old, j) => {
+        if (old.metadata?.generation !== j.metadata?.generation || isPlaced(old) !== isPlaced(j)) scheduler.poke();
+      },
+      onDelete: () => scheduler.poke(),
+    });
+  }
+  /** Jobs with a part on `pool`. */
+  const jobsOn = (pool: string) =>
+    (['InferenceJob', 'TrainingJob'] as const).flatMap((kind) =>
+      informers[kind]
+        .list()
+        .filter((j) => partsPlaced(j).some((p) => p.pool === pool))
+        .map((j) => queueKey(kind, jobKey(j))),
+    );
+  pools.addHandler({
+    onAdd: () => scheduler.poke(),
+    onUpdate: (old, p) => {
+      if (old.status?.phase !== p.status?.phase || old.metadata?.generation !== p.metadata?.generation) {
+        scheduler.poke();
+        for (const k of jobsOn(p.metadata?.name ?? '')) controller.enqueue(k);
+      } else if (canonical(old.status?.capacity) !== canonical(p.status?.capacity)) scheduler.poke();
+    },
+    onDelete: (p) => {
+      scheduler.poke();
+      for (const k of jobsOn(p.metadata?.name ?? '')) controller.enqueue(k);
+    },
+  });
+  fleet.watch({
+    changed: (m) => {
+      scheduler.poke();
+      for (const pool of fleet.usersOf(m, poolOwner)) for (const k of jobsOn(pool)) controller.enqueue(k);
+    },
+    capacity: () => scheduler.poke(),
+  });
+  return { controller, scheduler, informers, pools };
+}

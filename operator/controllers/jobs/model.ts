@@ -1,0 +1,135 @@
+// What the placement loop and the job controller share about a job of either kind: how
+// many parts (federated participants) and pods it has, which status fields each writer
+// owns, and the pure usage arithmetic. No I/O.
+import { JobPhase, TrainingMode } from '../../api/constants.ts';
+import type { InferenceJobObject, TrainingJobObject } from '../../api/resources.ts';
+import { inferenceJobs, trainingJobs } from '../../api/resources.ts';
+import type { AttemptUsage, Placement } from '../../api/types.gen.ts';
+import type { ResourceType } from '../../kube/types.ts';
+import type { Condition } from '../../runtime/conditions.ts';
+
+export type JobObject = InferenceJobObject | TrainingJobObject;
+export type JobKind = 'InferenceJob' | 'TrainingJob';
+
+/** Field managers: the placement loop owns where a job runs, the job controller what runs there. */
+export const schedulerManager = 'nvdax-scheduler';
+export const jobManager = 'nvdax-job-controller';
+/** Member objects of a job are removed before the hub object goes. */
+export const cleanupFinalizer = 'nvdax.io/member-cleanup';
+
+export const resourceOf = (kind: JobKind): ResourceType => (kind === 'InferenceJob' ? inferenceJobs : trainingJobs);
+export const kindOf = (job: JobObject): JobKind => (job.kind === 'TrainingJob' ? 'TrainingJob' : 'InferenceJob');
+export const jobKey = (job: JobObject) => `${job.metadata?.namespace ?? ''}/${job.metadata?.name ?? ''}`;
+/** Queue keys carry the kind, as both kinds share one namespace of names. */
+export const queueKey = (kind: JobKind, key: string) => `${kind}:${key}`;
+export function parseQueueKey(k: string): { kind: JobKind; key: string } {
+  const i = k.indexOf(':');
+  return { kind: k.slice(0, i) as JobKind, key: k.slice(i + 1) };
+}
+
+export const isFederated = (job: JobObject): job is TrainingJobObject =>
+  job.kind === 'TrainingJob' && (job as TrainingJobObject).spec.mode === TrainingMode.Federated;
+
+/** Parts placed apart: one per federated participant, else one. */
+export const partsOf = (job: JobObject): number => (isFederated(job) ? (job.spec.workers ?? 1) : 1);
+
+/** Pods of one part: replicas, Distributed workers, or one per federated participant. */
+export function podsPerPart(job: JobObject): number {
+  if (job.kind === 'TrainingJob') return isFederated(job) ? 1 : ((job as TrainingJobObject).spec.workers ?? 1);
+  const s = (job as InferenceJobObject).spec;
+  // scale-to-zero still places the first replica: the pool and price are chosen up front
+  return Math.max(1, s.replicas ?? s.autoscaling?.minReplicas ?? 1);
+}
+
+export const attemptsOf = (job: JobObject) => job.status?.attempts ?? 0;
+
+/** Placed: the current attempt has a placement (a failover or preemption removes it). */
+export const isPlaced = (job: JobObject) =>
+  job.status?.placement?.pool !== undefined && job.status.placement.attempt === attemptsOf(job);
+
+export const isFinished = (job: JobObject) =>
+  job.status?.phase === JobPhase.Succeeded || job.status?.phase === JobPhase.Failed;
+
+/** Waits for the placement loop: not placed, not finished, not suspended, not being deleted. */
+export const isQueued = (job: JobObject) =>
+  !isPlaced(job) && !isFinished(job) && job.spec.suspend !== true && !job.metadata?.deletionTimestamp;
+
+/** Attempts that ended in a failure the job's `retries` pays for (a preemption is not its fault). */
+export const failuresOf = (job: JobObject) =>
+  (job.status?.usage?.attempts ?? []).filter((a) => a.endReason === 'PoolLost' || a.endReason === 'Failed').length;
+
+/** Where each part runs: part 0 is status.placement; federated parts are status.participants. */
+export interface PartPlacement {
+  index: number;
+  pool: string;
+}
+
+export function partsPlaced(job: JobObject): PartPlacement[] {
+  const p = job.status?.placement;
+  if (!p?.pool) return [];
+  if (!isFederated(job)) return [{ index: 0, pool: p.pool }];
+  return (job.status?.participants ?? []).flatMap((x) => (x.pool ? [{ index: x.index, pool: x.pool }] : []));
+}
+
+/** Conditions each writer owns; it applies all of them each time, so none is dropped by mistake. */
+export const schedulerConditions = ['Scheduled', 'Preempted'] as const;
+export const jobConditions = ['Ready', 'Complete', 'Failed'] as const;
+
+export const ownedConditions = (all: readonly Condition[] | undefined, types: readonly string[]): Condition[] =>
+  (all ?? []).filter((c) => types.includes(c.type));
+
+/** A member pod as usage reads it. */
+export interface UsagePod {
+  gpus: number;
+  /** ms since the epoch; undefined while it has not started. */
+  startedAt?: number | undefined;
+  /** When it stopped running: finished, or deleted. */
+  endedAt?: number | undefined;
+}
+
+/**
+ * GPU-seconds of one attempt: each pod's GPUs times the seconds from its start to its end
+ * (or `now` while it runs); a pod that never started costs nothing. Pods that are gone
+ * from the member no longer show, so the result never goes below what was recorded.
+ */
+export function attemptUsage(
+  pods: readonly UsagePod[],
+  base: { attempt: number; pool: string; price?: string | undefined },
+  now: number,
+  prev?: AttemptUsage,
+): AttemptUsage {
+  let ms = 0;
+  let first: number | undefined;
+  for (const p of pods) {
+    if (p.startedAt === undefined) continue;
+    const end = Math.max(p.startedAt, p.endedAt ?? now);
+    ms += p.gpus * (end - p.startedAt);
+    first = first === undefined ? p.startedAt : Math.min(first, p.startedAt);
+  }
+  const gpuSeconds = Math.max(prev?.gpuSeconds ?? 0, Math.floor(ms / 1000));
+  const startTime = prev?.startTime ?? (first !== undefined ? new Date(first).toISOString() : undefined);
+  return {
+    ...prev,
+    attempt: base.attempt,
+    pool: base.pool,
+    ...(base.price ? { price: base.price } : {}),
+    gpuSeconds,
+    ...(startTime ? { startTime: metaTimeOf(startTime) } : {}),
+  };
+}
+
+/** RFC 3339 at seconds precision, as metav1.Time round-trips. */
+export const metaTimeOf = (iso: string) => iso.replace(/\.\d{3}Z$/, 'Z');
+
+/** Per-attempt entries merged by attempt (newest 32) and their total. */
+export function mergeUsage(
+  list: readonly AttemptUsage[] | undefined,
+  entry: AttemptUsage,
+): { attempts: AttemptUsage[]; gpuSeconds: number } {
+  const byAttempt = new Map((list ?? []).map((a) => [a.attempt, a]));
+  byAttempt.set(entry.attempt, entry);
+  const attempts = [...byAttempt.values()].sort((a, b) => a.attempt - b.attempt).slice(-32);
+  return { attempts, gpuSeconds: attempts.reduce((s, a) => s + (a.gpuSeconds ?? 0), 0) };
+}
+
+export type { Placement };

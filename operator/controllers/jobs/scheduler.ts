@@ -1,0 +1,659 @@
+// The placement loop (Kueue's scheduler): one cycle takes every queued job in queue order,
+// against one fleet snapshot and the reservation ledger, and either places it (writes
+// status.placement and attempts + 1 — the decision of record) or says why not. Member
+// objects are the job controller's: a placement is written before anything exists in a
+// member, so a crash between the two leaves a placed job that the controller materializes,
+// never a workload without a placement. Leader only.
+import { API_VERSION, GpuMode, JobConditionType, JobPhase, JobReason, Tier } from '../../api/constants.ts';
+import type { ProviderPoolObject } from '../../api/resources.ts';
+import type { Participant, Placement, PoolRejection } from '../../api/types.gen.ts';
+import type { Fleet } from '../../fleet/fleet.ts';
+import { snapshotInput } from '../../fleet/snapshot-input.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { isNotFound } from '../../kube/errors.ts';
+import type { KubeObject } from '../../kube/types.ts';
+import { initData, participantName, tenantNamespace, workloadName } from '../../materialize/index.ts';
+import { type Clock, sleep } from '../../runtime/clock.ts';
+import { type Condition, type ConditionInput, metaTime, setCondition } from '../../runtime/conditions.ts';
+import type { EventRecorder } from '../../runtime/events.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import type { Logger } from '../../runtime/log.ts';
+import { ReservationLedger, type Reservation } from '../../scheduling/ledger.ts';
+import {
+  boundedRejections,
+  type Candidate,
+  demandOf,
+  eligibleClasses,
+  match,
+  noFitMessage,
+  type OfferClass,
+  offerFromPool,
+  type PoolOffer,
+  type Rejection,
+} from '../../scheduling/match.ts';
+import { planPreemption, type RunningWork } from '../../scheduling/preemption.ts';
+import { DEFAULT_PRICING, type PricingParams } from '../../scheduling/pricing.ts';
+import { queueOrder } from '../../scheduling/queue.ts';
+import { buildSnapshot, slotKeys, type Snapshot } from '../../scheduling/snapshot.ts';
+import {
+  attemptsOf,
+  isFederated,
+  isPlaced,
+  isQueued,
+  type JobKind,
+  type JobObject,
+  jobKey,
+  kindOf,
+  ownedConditions,
+  podsPerPart,
+  partsOf,
+  resourceOf,
+  schedulerConditions,
+  schedulerManager,
+} from './model.ts';
+
+export interface SchedulerOptions {
+  hub: KubeClient;
+  fleet: Fleet;
+  clock: Clock;
+  log: Logger;
+  events: EventRecorder;
+  pools: Informer<ProviderPoolObject>;
+  jobs: Record<JobKind, Informer<JobObject>>;
+  pricing?: PricingParams;
+  /** KBS the confidential pods' init-data points at. */
+  kbsUrl: string;
+  /** Least time between cycles (default 200 ms): events within it share one cycle. */
+  minIntervalMs?: number;
+  /** A cycle at least this often, for what no event reports (default 10 s). */
+  maxIntervalMs?: number;
+  /** A reservation the member caches never showed is dropped after this (default 10 min). */
+  reservationTtlMs?: number;
+  /** Status writes in flight at once. */
+  writeConcurrency?: number;
+  /** Told after each cycle which jobs were placed, e.g. the job controller's enqueue. */
+  onPlaced?: (kind: JobKind, key: string) => void;
+}
+
+/** What one cycle decided for one job. */
+type Outcome =
+  | { kind: 'placed'; job: JobObject; parts: PlacedPart[] }
+  | { kind: 'unplaced'; job: JobObject; rejections: Rejection[]; total: number; preempting?: string[] };
+
+interface PlacedPart {
+  index: number;
+  candidate: Candidate;
+  reservation: Reservation;
+}
+
+const poolOwner = 'providerpool';
+
+export class PlacementScheduler {
+  readonly #o: SchedulerOptions;
+  readonly ledger = new ReservationLedger();
+  #dirty = true;
+  #wake: (() => void) | undefined;
+  /** Last no-fit message written per job, so an unchanged answer costs no write. */
+  readonly #lastMessage = new Map<string, string>();
+  /** Premium jobs whose victims are on their way out, until when. */
+  readonly #preempting = new Map<string, number>();
+  cycles = 0;
+
+  constructor(o: SchedulerOptions) {
+    this.#o = o;
+  }
+
+  /** Something changed (a job, a pool, member capacity): run a cycle soon. */
+  poke(): void {
+    this.#dirty = true;
+    this.#wake?.();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock } = this.#o;
+    const min = this.#o.minIntervalMs ?? 200;
+    const max = this.#o.maxIntervalMs ?? 10_000;
+    while (!signal.aborted) {
+      const started = clock.monotonic();
+      if (this.#dirty) {
+        this.#dirty = false;
+        try {
+          await this.cycle(signal);
+        } catch (e) {
+          if (signal.aborted) return;
+          this.#o.log.error({ err: e }, 'Placement cycle failed');
+          this.#dirty = true;
+        }
+      }
+      const wait = Math.max(0, min - (clock.monotonic() - started));
+      await sleep(clock, wait, signal).catch(() => {});
+      if (signal.aborted) return;
+      if (!this.#dirty) {
+        await new Promise<void>((resolve) => {
+          const t = clock.setTimeout(resolve, max);
+          this.#wake = () => {
+            clock.clearTimeout(t);
+            resolve();
+          };
+          signal.addEventListener('abort', () => this.#wake?.(), { once: true });
+        });
+        this.#wake = undefined;
+        this.#dirty = true;
+      }
+    }
+  }
+
+  /** One pass over every queued job. Exposed for tests and benchmarks. */
+  async cycle(signal?: AbortSignal): Promise<{ placed: number; unplaced: number }> {
+    const o = this.#o;
+    const now = o.clock.now();
+    this.cycles++;
+    const pools = o.pools.list();
+    const snapshot = buildSnapshot(
+      snapshotInput(
+        o.fleet,
+        pools.map((p) => ({ name: p.metadata?.name ?? '', nodeSelector: p.spec.nodeSelector })),
+        this.ledger.pins(),
+        poolOwner,
+      ),
+    );
+    this.ledger.observe(snapshot);
+    for (const r of this.ledger.expire(now, o.reservationTtlMs ?? 600_000)) {
+      o.log.warn({ reservation: r.id, pool: r.pool }, 'Reservation expired before its pods appeared');
+    }
+    const all = [...o.jobs.InferenceJob.list(), ...o.jobs.TrainingJob.list()];
+    const cycle = this.ledger.begin(snapshot);
+    const outcomes: Outcome[] = [];
+    try {
+      // placed jobs whose pods the members do not show yet hold their GPUs (after a restart too)
+      for (const job of all) if (isPlaced(job)) this.#holdPlaced(job, snapshot, cycle, now);
+      const offers = pools.map((p) => this.#offer(p, snapshot));
+      const queued = queueOrder(
+        all.filter(isQueued).map((job) => ({
+          job,
+          key: `${kindOf(job)}:${jobKey(job)}`,
+          tier: job.spec.sla.tier ?? Tier.BestEffort,
+          requester: job.metadata?.namespace ?? '',
+          createdAt: Date.parse(String(job.metadata?.creationTimestamp ?? '')) || 0,
+        })),
+      );
+      for (const { job } of queued) {
+        const out = this.#place(job, offers, cycle, now);
+        if (out.kind === 'placed') {
+          for (const part of out.parts) this.#consume(offers, snapshot, part);
+        } else if (job.spec.sla.tier === Tier.Premium) {
+          out.preempting = this.#preempt(job, all, snapshot, offers, now);
+        }
+        outcomes.push(out);
+      }
+    } finally {
+      cycle.end();
+    }
+    await this.#write(outcomes, all, now, signal);
+    const placed = outcomes.filter((x) => x.kind === 'placed').length;
+    return { placed, unplaced: outcomes.length - placed };
+  }
+
+  /** The reservation id of one part of one attempt. */
+  static reservationId(job: JobObject, attempt: number, index: number): string {
+    return `${kindOf(job)}:${jobKey(job)}#${attempt}/${index}`;
+  }
+
+  #group(job: JobObject, attempt: number, index: number): string {
+    const name = job.metadata?.name ?? '';
+    return isFederated(job) ? participantName(name, attempt, index) : workloadName(name, attempt);
+  }
+
+  #holdPlaced(job: JobObject, snapshot: Snapshot, cycle: ReturnType<ReservationLedger['begin']>, now: number): void {
+    const attempt = attemptsOf(job);
+    const p = job.status?.placement;
+    const ns = tenantNamespace(job.metadata?.namespace ?? '');
+    const parts: Array<{ index: number; pool: string }> = isFederated(job)
+      ? (job.status?.participants ?? []).flatMap((x) => (x.pool ? [{ index: x.index, pool: x.pool }] : []))
+      : p?.pool
+        ? [{ index: 0, pool: p.pool }]
+        : [];
+    for (const part of parts) {
+      const id = PlacementScheduler.reservationId(job, attempt, part.index);
+      if (this.ledger.get(id)) continue;
+      const member = this.#o.fleet.memberOf(poolOwner, part.pool);
+      const group = this.#group(job, attempt, part.index);
+      if (!member || snapshot.podState(member.key, `${ns}/${group}#0`) !== undefined) continue;
+      cycle.reserve(
+        {
+          id,
+          pools: part.pool,
+          gpusPerPod: job.spec.resources.gpus,
+          podKeys: slotKeys(ns, group, podsPerPart(job)),
+          ...(p?.gpuProduct ? { product: p.gpuProduct } : {}),
+          ...(p?.resourceName ? { resourceName: p.resourceName } : {}),
+          ...(p?.teeType ? { tee: p.teeType } : {}),
+        },
+        now,
+      );
+    }
+  }
+
+  #offer(pool: ProviderPoolObject, snapshot: Snapshot): PoolOffer {
+    const name = pool.metadata?.name ?? '';
+    const member = this.#o.fleet.memberOf(poolOwner, name);
+    const summary = snapshot.pools().find((s) => s.name === name);
+    const ready = pool.status?.phase === 'Ready' && member?.ready() === true && summary?.memberAvailable === true;
+    const classes: OfferClass[] = (summary?.classes ?? []).map((c) => ({
+      product: c.product,
+      mode: c.mode,
+      resourceName: c.resourceName,
+      ...(c.tee ? { tee: c.tee } : {}),
+      ...(c.memoryMiB ? { memoryMiB: c.memoryMiB } : {}),
+      allocatable: c.allocatable,
+      free: c.free,
+      largestFreeBlock: c.largestFreeBlock,
+    }));
+    return offerFromPool(pool, {
+      classes,
+      ready,
+      ...(ready
+        ? {}
+        : {
+            notReady:
+              member?.ready() === false ? 'member cluster not synced' : `phase ${pool.status?.phase ?? 'Pending'}`,
+          }),
+    });
+  }
+
+  /** After a reservation, its pool's offer shows what is left (free GPUs and the largest block). */
+  #consume(offers: PoolOffer[], snapshot: Snapshot, part: PlacedPart): void {
+    const i = offers.findIndex((x) => x.name === part.candidate.pool);
+    const offer = offers[i];
+    if (!offer) return;
+    const r = part.reservation;
+    const slots = snapshot.nodes({ member: r.member, pool: r.pool });
+    const classes = offer.classes.map((c) => {
+      const same = slots.filter(
+        (s) => s.product === c.product && s.mode === c.mode && s.resourceName === c.resourceName && s.tee === c.tee,
+      );
+      if (!same.length) return c;
+      return {
+        ...c,
+        free: same.reduce((a, s) => a + s.free, 0),
+        largestFreeBlock: Math.max(0, ...same.map((s) => s.free)),
+      };
+    });
+    const used = r.pods.reduce((a, p) => a + p.gpus, 0);
+    offers[i] = { ...offer, classes, utilization: { ...offer.utilization, used: offer.utilization.used + used } };
+  }
+
+  #place(job: JobObject, offers: PoolOffer[], cycle: ReturnType<ReservationLedger['begin']>, now: number): Outcome {
+    const kind = kindOf(job);
+    const demand = demandOf(job.spec as never, kind);
+    const attempt = attemptsOf(job) + 1;
+    const ns = tenantNamespace(job.metadata?.namespace ?? '');
+    const parts = partsOf(job);
+    const used = new Set<string>();
+    const placed: PlacedPart[] = [];
+    let last: { rejections: Rejection[] } = { rejections: [] };
+    for (let index = 0; index < parts; index++) {
+      // federated participants go to distinct pools (residency applies to each)
+      const { candidates, rejections } = match(demand, offers, this.#o.pricing ?? DEFAULT_PRICING, { exclude: used });
+      last = { rejections };
+      let got: PlacedPart | undefined;
+      for (const c of candidates) {
+        const res = cycle.reserve(
+          {
+            id: PlacementScheduler.reservationId(job, attempt, index),
+            pools: c.pool,
+            product: c.cls.product,
+            mode: c.cls.mode,
+            resourceName: c.cls.resourceName,
+            ...(c.cls.tee ? { tee: c.cls.tee } : {}),
+            gpusPerPod: demand.gpusPerPod,
+            podKeys: slotKeys(ns, this.#group(job, attempt, index), demand.pods),
+          },
+          now,
+        );
+        if (res.ok) {
+          got = { index, candidate: c, reservation: res.reservation };
+          break;
+        }
+        // the class summary allowed it but the nodes do not pack it: say so for this pool
+        rejections.push(
+          ...res.reasons.map((r) => ({ pool: c.pool, reason: 'InsufficientGpus' as const, message: r.message })),
+        );
+      }
+      if (!got) {
+        // all or none: a gang that cannot place every part frees what it booked
+        for (const p of placed) this.ledger.release(p.reservation.id);
+        return { kind: 'unplaced', job, rejections: last.rejections, total: offers.length };
+      }
+      placed.push(got);
+      used.add(got.candidate.pool);
+    }
+    return { kind: 'placed', job, parts: placed };
+  }
+
+  /**
+   * A Premium job that fits nowhere may evict BestEffort work (the rule is in
+   * docs/placement.md); returns the victims' keys, or undefined.
+   */
+  #preempt(
+    job: JobObject,
+    all: JobObject[],
+    snapshot: Snapshot,
+    offers: PoolOffer[],
+    now: number,
+  ): string[] | undefined {
+    const key = `${kindOf(job)}:${jobKey(job)}`;
+    // victims already chosen are still going (their pods terminate): choose no more meanwhile
+    if ((this.#preempting.get(key) ?? 0) > now) return undefined;
+    const demand = demandOf(job.spec as never, kindOf(job));
+    const pricing = this.#o.pricing ?? DEFAULT_PRICING;
+    // candidate pools: those that pass every filter but capacity, in the classes the job accepts
+    const { rejections } = match(demand, offers, pricing);
+    const pools = rejections.filter((r) => r.reason === 'InsufficientGpus').map((r) => r.pool);
+    if (!pools.length) return undefined;
+    const running: RunningWork[] = [];
+    for (const other of all) {
+      if (!isPlaced(other) || other.spec.sla.tier !== Tier.BestEffort) continue;
+      for (const r of this.#placedReservations(other)) running.push(r);
+    }
+    const plan = planPreemption({
+      preemptor: { key, tier: Tier.Premium, pods: demand.pods, gpusPerPod: demand.gpusPerPod },
+      candidates: pools.flatMap((pool) => {
+        const member = this.#o.fleet.memberOf(poolOwner, pool);
+        const offer = offers.find((o) => o.name === pool);
+        if (!member || !offer) return [];
+        const classes = eligibleClasses(demand, offer, pricing);
+        const slots = snapshot
+          .nodes({ member: member.key, pool })
+          .filter((s) =>
+            classes.some(
+              (c) =>
+                c.product === s.product && c.mode === s.mode && c.resourceName === s.resourceName && c.tee === s.tee,
+            ),
+          );
+        return [{ pool, member: member.key, slots }];
+      }),
+      running,
+    });
+    if (plan) this.#preempting.set(key, now + 60_000);
+    return plan?.victims;
+  }
+
+  /** Where a placed job's pods hold GPUs now (member caches, or the ledger while they are not shown). */
+  #placedReservations(job: JobObject): RunningWork[] {
+    const attempt = attemptsOf(job);
+    const out: RunningWork[] = [];
+    const pool = job.status?.placement?.pool;
+    if (!pool) return out;
+    const member = this.#o.fleet.memberOf(poolOwner, pool);
+    if (!member) return out;
+    const ns = tenantNamespace(job.metadata?.namespace ?? '');
+    const group = this.#group(job, attempt, 0);
+    const started = Date.parse(job.status?.placement?.scheduledTime ?? '') || 0;
+    const pods = member
+      .pods()
+      .filter((p) => p.metadata?.namespace === ns && p.metadata?.labels?.['nvdax.io/slot-group'] === group)
+      .flatMap((p) =>
+        p.spec?.nodeName && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed'
+          ? [
+              {
+                node: p.spec.nodeName,
+                resourceName: job.status?.placement?.resourceName ?? '',
+                gpus: job.spec.resources.gpus,
+              },
+            ]
+          : [],
+      );
+    const reserved = this.ledger.get(PlacementScheduler.reservationId(job, attempt, 0));
+    const all = [
+      ...pods,
+      ...(reserved?.pods.map((p) => ({ node: p.node, resourceName: p.resourceName, gpus: p.gpus })) ?? []),
+    ];
+    if (all.length) {
+      out.push({
+        key: `${kindOf(job)}:${jobKey(job)}`,
+        tier: Tier.BestEffort,
+        pool,
+        member: member.key,
+        startedAt: started,
+        pods: all,
+      });
+    }
+    return out;
+  }
+
+  async #write(outcomes: Outcome[], all: JobObject[], now: number, signal?: AbortSignal): Promise<void> {
+    const o = this.#o;
+    const byKey = new Map(all.map((j) => [`${kindOf(j)}:${jobKey(j)}`, j]));
+    const tasks: Array<() => Promise<void>> = [];
+    for (const out of outcomes) {
+      const job = out.job;
+      const key = `${kindOf(job)}:${jobKey(job)}`;
+      if (out.kind === 'placed') {
+        tasks.push(async () => {
+          try {
+            await this.#applyPlacement(job, out.parts, now, signal);
+            this.#lastMessage.delete(key);
+            const first = out.parts[0]?.candidate;
+            if (!first) return;
+            void o.events.normal(
+              job,
+              JobReason.Placed,
+              `Placed on pool ${first.pool} at ${first.quote.price} NVDAx/GPU-hour (attempt ${attemptsOf(job) + 1})`,
+            );
+            o.onPlaced?.(kindOf(job), jobKey(job));
+          } catch (e) {
+            for (const p of out.parts) this.ledger.release(p.reservation.id);
+            if (!isNotFound(e)) throw e;
+          }
+        });
+        continue;
+      }
+      const message = out.preempting?.length
+        ? `preempting ${out.preempting.map((v) => v.slice(v.indexOf(':') + 1)).join(', ')}; ${noFitMessage(out.rejections, out.total)}`
+        : noFitMessage(out.rejections, out.total);
+      if (this.#lastMessage.get(key) === message && job.status?.phase === JobPhase.Pending) continue;
+      this.#lastMessage.set(key, message);
+      tasks.push(async () => {
+        await this.#applyUnplaced(
+          job,
+          out.rejections,
+          message,
+          out.preempting ? JobReason.Preempting : reasonOf(out.rejections),
+          now,
+          signal,
+        );
+        void o.events.warning(job, 'FailedScheduling', message.slice(0, 1000));
+      });
+      for (const victim of out.preempting ?? []) {
+        const v = byKey.get(victim);
+        if (!v) continue;
+        tasks.push(async () => {
+          await this.release(v, {
+            reason: JobReason.Preempted,
+            message: `preempted by ${kindOf(job)} ${jobKey(job)} (Premium)`,
+            preemptedBy: `${kindOf(job)} ${jobKey(job)}`,
+            signal,
+          });
+          void o.events.warning(
+            v,
+            JobReason.Preempted,
+            `Preempted by ${kindOf(job)} ${jobKey(job)} (Premium); queued again`,
+          );
+          void o.events.normal(job, JobReason.Preempting, `Preempting ${kindOf(v)} ${jobKey(v)} (BestEffort)`);
+        });
+      }
+    }
+    await runLimited(tasks, o.writeConcurrency ?? 32);
+  }
+
+  #schedulingStatus(job: JobObject, set: ConditionInput[], now: number): Condition[] {
+    let conds = ownedConditions(job.status?.conditions as Condition[] | undefined, schedulerConditions);
+    for (const c of set) conds = setCondition(conds, c, now);
+    return conds;
+  }
+
+  async #applyPlacement(job: JobObject, parts: PlacedPart[], now: number, signal?: AbortSignal): Promise<void> {
+    const attempt = attemptsOf(job) + 1;
+    const first = parts[0];
+    if (!first) throw new Error('a placement has at least one part');
+    const c = first.candidate;
+    const tee = c.cls.tee;
+    const confidential = c.cls.mode === 'confidential';
+    const init = confidential ? initData({ kbsUrl: this.#o.kbsUrl }) : undefined;
+    const gpus = job.spec.resources.gpus * podsPerPart(job) * parts.length;
+    const placement: Placement = {
+      pool: c.pool,
+      cluster: first.reservation.member,
+      namespace: tenantNamespace(job.metadata?.namespace ?? ''),
+      gpuProduct: c.cls.product,
+      gpus,
+      mode: confidential ? GpuMode.Confidential : GpuMode.Container,
+      resourceName: c.cls.resourceName,
+      price: c.quote.price,
+      ...(tee ? { teeType: tee } : {}),
+      ...(c.runtimeClassName ? { runtimeClass: c.runtimeClassName } : {}),
+      scheduledTime: metaTime(now),
+      attempt,
+      quote: {
+        baseRate: c.quote.baseRate,
+        latencyFactor: c.quote.latencyFactor,
+        loadFactor: c.quote.loadFactor,
+        verifierFee: c.quote.verifierFee,
+        quotedTime: metaTime(now),
+      },
+      ...(init ? { initDataDigest: init.digest, initDataAlgorithm: init.algorithm as 'sha384' } : {}),
+    };
+    const participants: Participant[] | undefined = isFederated(job)
+      ? parts.map((p) => ({ index: p.index, pool: p.candidate.pool, price: p.candidate.quote.price }))
+      : undefined;
+    const message =
+      parts.length > 1
+        ? `placed ${parts.length} participants on ${parts.map((p) => p.candidate.pool).join(', ')}`
+        : `placed on pool ${c.pool} (${c.cls.product}${tee ? `, ${tee}` : ''}) at ${c.quote.price} NVDAx/GPU-hour`;
+    const conditions = this.#schedulingStatus(
+      job,
+      [
+        { type: JobConditionType.Scheduled, status: 'True', reason: JobReason.Placed, message },
+        ...(job.status?.conditions?.some((x) => x.type === JobConditionType.Preempted && x.status === 'True')
+          ? [
+              {
+                type: JobConditionType.Preempted,
+                status: 'False' as const,
+                reason: JobReason.Placed,
+                message: 'placed again',
+              },
+            ]
+          : []),
+      ],
+      now,
+    );
+    await this.#apply(
+      job,
+      {
+        phase: JobPhase.Scheduled,
+        attempts: attempt,
+        placement,
+        conditions,
+        ...(participants ? { participants } : {}),
+      },
+      signal,
+    );
+  }
+
+  async #applyUnplaced(
+    job: JobObject,
+    rejections: Rejection[],
+    message: string,
+    reason: string,
+    now: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const conditions = this.#schedulingStatus(
+      job,
+      [{ type: JobConditionType.Scheduled, status: 'False', reason, message }],
+      now,
+    );
+    const list: PoolRejection[] = boundedRejections(rejections).map((r) => ({
+      pool: r.pool,
+      reason: r.reason,
+      message: r.message.slice(0, 512),
+    }));
+    await this.#apply(
+      job,
+      { phase: JobPhase.Pending, attempts: attemptsOf(job), rejections: list, conditions },
+      signal,
+    );
+  }
+
+  /**
+   * Takes a job's placement away (failover, preemption, a failed attempt to retry): the
+   * attempt count stays, the job is queued again, and the job controller removes the old
+   * attempt's member objects. Written with the scheduler's field manager, as placement is its.
+   */
+  async release(
+    job: JobObject,
+    o: { reason: string; message: string; preemptedBy?: string; signal?: AbortSignal | undefined },
+  ): Promise<void> {
+    const now = this.#o.clock.now();
+    const attempt = attemptsOf(job);
+    for (let i = 0; i < partsOf(job); i++) this.ledger.release(PlacementScheduler.reservationId(job, attempt, i));
+    const set: ConditionInput[] = [
+      { type: JobConditionType.Scheduled, status: 'False', reason: o.reason, message: o.message },
+    ];
+    if (o.preemptedBy)
+      set.push({ type: JobConditionType.Preempted, status: 'True', reason: JobReason.Preempted, message: o.message });
+    await this.#apply(
+      job,
+      { phase: JobPhase.Pending, attempts: attempt, conditions: this.#schedulingStatus(job, set, now) },
+      o.signal,
+    );
+    this.poke();
+  }
+
+  async #apply(job: JobObject, status: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+    const kind = kindOf(job);
+    await this.#o.hub.applyStatus(
+      resourceOf(kind),
+      {
+        apiVersion: API_VERSION,
+        kind,
+        metadata: { name: job.metadata?.name ?? '', namespace: job.metadata?.namespace ?? '' },
+        status,
+      } as KubeObject,
+      { fieldManager: schedulerManager, force: true, ...(signal ? { signal } : {}) },
+    );
+  }
+}
+
+function reasonOf(rejections: readonly Rejection[]): string {
+  if (!rejections.length) return JobReason.NoMatchingPool;
+  if (rejections.every((r) => r.reason === 'PriceCapExceeded')) return JobReason.PriceCapExceeded;
+  if (rejections.every((r) => r.reason === 'InsufficientGpus' || r.reason === 'PriceCapExceeded')) {
+    return JobReason.InsufficientCapacity;
+  }
+  if (
+    rejections.every((r) => ['NoConfidentialRuntime', 'TeeMismatch', 'GpuAttestationUnavailable'].includes(r.reason))
+  ) {
+    return JobReason.NoConfidentialPool;
+  }
+  return JobReason.NoMatchingPool;
+}
+
+/** Runs tasks with at most `n` at once; rethrows the first failure after all settled. */
+async function runLimited(tasks: Array<() => Promise<void>>, n: number): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async () => {
+    while (next < tasks.length) {
+      const t = tasks[next++];
+      try {
+        await t?.();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, tasks.length) }, worker));
+  if (errors.length) throw errors[0];
+}

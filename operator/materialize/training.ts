@@ -1,0 +1,201 @@
+// A TrainingJob's member objects. Distributed: one Indexed batch/v1 Job of `workers` pods
+// plus a headless Service, so rank i is reachable as `<workload>-i.<workload>` and torchrun
+// finds its master at index 0. Federated: one such Job of a single pod per participant (each
+// participant may be on another pool). Retries are the operator's (a new attempt elsewhere),
+// so the Jobs never retry a pod themselves (backoffLimit 0).
+import type { TrainingEngine } from '../api/constants.ts';
+import type { TrainingJobSpec } from '../api/types.gen.ts';
+import {
+  type BatchJob,
+  type ComputeDefaults,
+  type ContainerEnvVar,
+  type JobRef,
+  jobEnv,
+  MaterializeError,
+  type PlacedOn,
+  type PodTemplate,
+  podTemplate,
+  type Service,
+  type ServicePort,
+  workloadMeta,
+} from './common.ts';
+import { engineImage } from './images.ts';
+import { labelKeys, participantName, tenantNamespace, workloadName } from './names.ts';
+
+/** torchrun's default master port. */
+export const MASTER_PORT = 29500;
+/** The annotation an Indexed Job puts on each pod with its index. */
+export const COMPLETION_INDEX_FIELD = "metadata.annotations['batch.kubernetes.io/job-completion-index']";
+
+/** CPU and memory per worker when spec.resources leaves them unset. */
+export const trainingDefaults: Readonly<Record<TrainingEngine, ComputeDefaults>> = {
+  PyTorch: { cpu: '8', memory: '64Gi' },
+  DeepSpeed: { cpu: '8', memory: '64Gi' },
+  JAX: { cpu: '8', memory: '64Gi' },
+  Flower: { cpu: '4', memory: '16Gi' },
+  Custom: { cpu: '8', memory: '32Gi' },
+};
+
+const indexRef = (name: string): ContainerEnvVar => ({
+  name,
+  valueFrom: { fieldRef: { fieldPath: COMPLETION_INDEX_FIELD } },
+});
+
+/** Env every training pod gets: job, model, dataset, checkpoints. */
+function trainingEnv(job: JobRef, spec: TrainingJobSpec, on: PlacedOn): ContainerEnvVar[] {
+  const env = jobEnv(job, on.attempt, spec.model);
+  if (spec.dataset) {
+    env.push({ name: 'NVDAX_DATASET_URI', value: spec.dataset.uri });
+    if (spec.dataset.hash) env.push({ name: 'NVDAX_DATASET_HASH', value: spec.dataset.hash });
+  }
+  if (spec.checkpoint) {
+    env.push(
+      { name: 'NVDAX_CHECKPOINT_URI', value: spec.checkpoint.uri },
+      { name: 'NVDAX_CHECKPOINT_INTERVAL', value: spec.checkpoint.interval ?? '30m' },
+      { name: 'NVDAX_CHECKPOINT_KEEP', value: String(spec.checkpoint.keep ?? 3) },
+    );
+  }
+  return env;
+}
+
+function indexedJob(
+  job: JobRef,
+  on: PlacedOn,
+  name: string,
+  namespace: string,
+  pods: number,
+  template: PodTemplate,
+  extra?: Record<string, string>,
+): BatchJob {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: workloadMeta(job, on, name, namespace, extra),
+    spec: {
+      completionMode: 'Indexed',
+      completions: pods,
+      parallelism: pods,
+      backoffLimit: 0,
+      template,
+    },
+  };
+}
+
+function headlessService(
+  job: JobRef,
+  on: PlacedOn,
+  name: string,
+  namespace: string,
+  ports: ServicePort[],
+  extra?: Record<string, string>,
+): Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: workloadMeta(job, on, name, namespace, extra),
+    spec: {
+      clusterIP: 'None',
+      // ranks must find each other before they are Ready (they become Ready by meeting)
+      publishNotReadyAddresses: true,
+      selector: { [labelKeys.slotGroup]: name },
+      ports,
+    },
+  };
+}
+
+/** A Distributed TrainingJob: an Indexed Job of spec.workers pods and its headless Service. */
+export function trainingObjects(job: JobRef, spec: TrainingJobSpec, on: PlacedOn): { job: BatchJob; service: Service } {
+  if (spec.mode !== 'Distributed') {
+    throw new MaterializeError('spec.mode', `${spec.mode} jobs are materialized per participant`);
+  }
+  const name = workloadName(job.name, on.attempt);
+  const namespace = tenantNamespace(job.namespace);
+  const workers = spec.workers ?? 1;
+  const gpus = String(spec.resources.gpus);
+  // Pod hostname of index i of an Indexed Job is `<job>-<i>`; with subdomain = the headless
+  // Service, `<job>-0.<service>` resolves from the namespace's pods.
+  const master = `${name}-0.${name}`;
+  const env: ContainerEnvVar[] = [
+    ...trainingEnv(job, spec, on),
+    { name: 'MASTER_ADDR', value: master },
+    { name: 'MASTER_PORT', value: String(MASTER_PORT) },
+    { name: 'WORLD_SIZE', value: String(workers) },
+    indexRef('NODE_RANK'),
+    { name: 'NPROC_PER_NODE', value: gpus },
+    // torchrun reads its flags' defaults from PET_*: plain `torchrun train.py` joins the job
+    { name: 'PET_NNODES', value: String(workers) },
+    indexRef('PET_NODE_RANK'),
+    { name: 'PET_NPROC_PER_NODE', value: gpus },
+    { name: 'PET_MASTER_ADDR', value: master },
+    { name: 'PET_MASTER_PORT', value: String(MASTER_PORT) },
+  ];
+  const runtime = spec.runtime;
+  const template = podTemplate(job, on, {
+    workload: name,
+    image: engineImage(runtime.engine, runtime.image),
+    ...(runtime.command ? { command: runtime.command } : {}),
+    ...(runtime.args ? { args: runtime.args } : {}),
+    ...(runtime.env ? { userEnv: runtime.env } : {}),
+    env,
+    resources: spec.resources,
+    defaults: trainingDefaults[runtime.engine],
+    ports: [{ name: 'rendezvous', containerPort: MASTER_PORT, protocol: 'TCP' }],
+    restartPolicy: 'Never',
+    subdomain: name,
+  });
+  return {
+    job: indexedJob(job, on, name, namespace, workers, template),
+    service: headlessService(job, on, name, namespace, [
+      { name: 'rendezvous', port: MASTER_PORT, targetPort: MASTER_PORT, protocol: 'TCP' },
+    ]),
+  };
+}
+
+/** One participant of a Federated TrainingJob: an Indexed Job of one pod, and a headless Service naming it. */
+export function participantObjects(
+  job: JobRef,
+  spec: TrainingJobSpec,
+  on: PlacedOn,
+  index: number,
+): { job: BatchJob; service: Service } {
+  if (spec.mode !== 'Federated') {
+    throw new MaterializeError('spec.mode', `${spec.mode} jobs have no participants`);
+  }
+  const fed = spec.federated;
+  if (!fed) throw new MaterializeError('spec.federated', 'is required when spec.mode is Federated');
+  const participants = spec.workers ?? 1;
+  if (!Number.isSafeInteger(index) || index < 0 || index >= participants) {
+    throw new RangeError(`participant index ${index} is outside 0..${participants - 1}`);
+  }
+  const name = participantName(job.name, on.attempt, index);
+  const namespace = tenantNamespace(job.namespace);
+  const extra = { [labelKeys.participant]: String(index) };
+  const env: ContainerEnvVar[] = [
+    ...trainingEnv(job, spec, on),
+    { name: 'NVDAX_PARTICIPANT_INDEX', value: String(index) },
+    { name: 'NVDAX_PARTICIPANTS', value: String(participants) },
+    { name: 'NVDAX_ROUNDS', value: String(fed.rounds) },
+    { name: 'NVDAX_MIN_PARTICIPANTS', value: String(fed.minParticipants ?? 2) },
+    { name: 'NVDAX_AGGREGATION', value: fed.aggregation ?? 'FedAvg' },
+    { name: 'NVDAX_ROUND_TIMEOUT', value: fed.roundTimeout ?? '30m' },
+    { name: 'NPROC_PER_NODE', value: String(spec.resources.gpus) },
+  ];
+  const runtime = spec.runtime;
+  const template = podTemplate(job, on, {
+    workload: name,
+    image: engineImage(runtime.engine, runtime.image),
+    ...(runtime.command ? { command: runtime.command } : {}),
+    ...(runtime.args ? { args: runtime.args } : {}),
+    ...(runtime.env ? { userEnv: runtime.env } : {}),
+    env,
+    resources: spec.resources,
+    defaults: trainingDefaults[runtime.engine],
+    restartPolicy: 'Never',
+    subdomain: name,
+    labels: extra,
+  });
+  return {
+    job: indexedJob(job, on, name, namespace, 1, template, extra),
+    service: headlessService(job, on, name, namespace, [], extra),
+  };
+}

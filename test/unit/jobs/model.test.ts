@@ -1,0 +1,87 @@
+import test from 'ava';
+import {
+  attemptUsage,
+  failuresOf,
+  isPlaced,
+  isQueued,
+  mergeUsage,
+  partsOf,
+  podsPerPart,
+  type JobObject,
+} from '../../../operator/controllers/jobs/model.ts';
+
+const t0 = Date.parse('2026-11-28T10:00:00Z');
+const job = (spec: Record<string, unknown>, status: Record<string, unknown> = {}, kind = 'InferenceJob') =>
+  ({
+    kind,
+    metadata: { name: 'j', namespace: 'ns' },
+    spec: { sla: { priceCap: '1' }, resources: { gpus: 1 }, ...spec },
+    status,
+  }) as unknown as JobObject;
+
+test('usage: GPUs × seconds from each pod start to its end or now; pods that never started cost nothing', (t) => {
+  const u = attemptUsage(
+    [{ gpus: 2, startedAt: t0, endedAt: t0 + 60_000 }, { gpus: 1, startedAt: t0 + 30_000 }, { gpus: 8 }],
+    { attempt: 2, pool: 'a', price: '2.15' },
+    t0 + 90_000,
+  );
+  t.is(u.gpuSeconds, 2 * 60 + 1 * 60);
+  t.is(u.startTime, '2026-11-28T10:00:00Z');
+  t.is(u.attempt, 2);
+  t.is(u.price, '2.15');
+});
+
+test('usage never goes below what was recorded (pods gone from the member no longer show)', (t) => {
+  const u = attemptUsage([], { attempt: 1, pool: 'a' }, t0, {
+    attempt: 1,
+    gpuSeconds: 500,
+    startTime: '2026-11-28T09:00:00Z',
+  });
+  t.is(u.gpuSeconds, 500);
+  t.is(u.startTime, '2026-11-28T09:00:00Z');
+});
+
+test('per-attempt entries merge by attempt and sum', (t) => {
+  const m = mergeUsage([{ attempt: 1, gpuSeconds: 10, endReason: 'PoolLost' }], { attempt: 2, gpuSeconds: 5 });
+  t.is(m.gpuSeconds, 15);
+  t.deepEqual(
+    m.attempts.map((a) => a.attempt),
+    [1, 2],
+  );
+  t.is(mergeUsage(m.attempts, { attempt: 2, gpuSeconds: 7 }).gpuSeconds, 17);
+});
+
+test('placed means the current attempt has a placement; a released one is queued again', (t) => {
+  t.true(isQueued(job({})));
+  const placed = job({}, { attempts: 1, placement: { pool: 'a', attempt: 1 } });
+  t.true(isPlaced(placed));
+  t.false(isQueued(placed));
+  t.true(isQueued(job({}, { attempts: 1 })), 'placement removed after a failover');
+  t.false(isQueued(job({ suspend: true })));
+  t.false(isQueued(job({}, { phase: 'Failed' })));
+});
+
+test('parts and pods: replicas, Distributed workers, one pod per federated participant', (t) => {
+  t.is(podsPerPart(job({ replicas: 3 })), 3);
+  t.is(podsPerPart(job({ autoscaling: { minReplicas: 0, maxReplicas: 4 } })), 1);
+  t.is(podsPerPart(job({ mode: 'Distributed', workers: 4 }, {}, 'TrainingJob')), 4);
+  const fed = job({ mode: 'Federated', workers: 3, federated: { rounds: 2 } }, {}, 'TrainingJob');
+  t.is(partsOf(fed), 3);
+  t.is(podsPerPart(fed), 1);
+});
+
+test('retries count pool losses and failures, not preemptions', (t) => {
+  const j = job(
+    {},
+    {
+      usage: {
+        attempts: [
+          { attempt: 1, endReason: 'Preempted' },
+          { attempt: 2, endReason: 'PoolLost' },
+          { attempt: 3, endReason: 'Failed' },
+        ],
+      },
+    },
+  );
+  t.is(failuresOf(j), 2);
+});
