@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: simulated hub + two GPU provider clusters, the CRDs, the operator, and
-# two ProviderPools that it connects to, measures and keeps healthy. Leaves everything
-# running for you to explore; `make sim-down` stops it all.
+# two ProviderPools that it connects to, measures and keeps healthy; then three example
+# jobs quoted, submitted, placed and followed until they run (exits 1 when one does not
+# within 3 minutes). Leaves everything running for you to explore; `make sim-down` stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -69,14 +70,62 @@ done
 K --context nvdax-gpu-a -n demo get pod confidential-llm -o wide
 HUB get providerpool gpu-a -o jsonpath='{range .status.capacity[*]}  {.gpuProduct} ({.mode}): inUse {.inUse}, available {.available}{"\n"}{end}'
 
-step "7. Sample jobs are accepted by the hub API (scheduling them onto pools is the next milestone)"
-HUB create namespace requesters --dry-run=client -o yaml | HUB apply -f - >/dev/null
-HUB -n requesters apply -f examples/inferencejob-chat-confidential.yaml -f examples/trainingjob-distributed.yaml -f examples/trainingjob-federated.yaml
-HUB -n requesters get inferencejobs,trainingjobs
+NS=requesters
+NVDAX() { node cli/nvdax.ts "$@" --kubeconfig "$SIM/kubeconfig" --context nvdax-hub -n "$NS"; }
+# Fails the demo with what the operator saw of the job, and its log's end.
+fail() {
+  echo "demo: $1" >&2
+  node cli/nvdax.ts describe "$2" "$3" --kubeconfig "$SIM/kubeconfig" --context nvdax-hub -n "$NS" >&2 || true
+  tail -20 "$SIM/logs/operator.log" >&2
+  exit 1
+}
+
+step "7. Quote before submitting: which pools fit each job now, and the price P = base x latency x load + fee"
+for f in examples/inferencejob-chat.yaml examples/inferencejob-chat-confidential.yaml; do
+  NVDAX quote -f "$f" || { echo "demo: no pool fits $f" >&2; exit 1; }
+  echo
+done
+echo "The federated example needs 4 confidential pools in DE/FR/NL/ES; not this demo's two (so it is not submitted):"
+NVDAX quote -f examples/trainingjob-federated.yaml || true
+
+step "8. Submit the jobs: a plain chat model, a confidential one, a distributed fine-tune"
+HUB create namespace "$NS" --dry-run=client -o yaml | HUB apply -f - >/dev/null
+HUB -n "$NS" apply -f examples/inferencejob-chat.yaml -f examples/inferencejob-chat-confidential.yaml \
+  -f examples/trainingjob-distributed.yaml
+
+step "9. Follow each job: Pending -> Scheduled (placed and priced) -> Running (-> Succeeded for training)"
+for ij in qwen-chat llama-chat; do
+  echo "-- ij $ij"
+  NVDAX watch ij "$ij" --timeout 3m || fail "InferenceJob $ij is not Running and Ready within 3m" ij "$ij"
+done
+echo "-- tj llama-finetune"
+if ! NVDAX watch tj llama-finetune --timeout 3m; then
+  # the simulated workers finish within seconds; a still Running fine-tune counts too
+  phase=$(HUB -n "$NS" get tj llama-finetune -o jsonpath='{.status.phase}')
+  [ "$phase" = Running ] ||
+    fail "TrainingJob llama-finetune is ${phase:-Pending}, not Running or Succeeded, after 3m" tj llama-finetune
+fi
+
+step "10. The jobs as kubectl shows them (Pool, Price, Reason), and the pools' capacity after placement"
+HUB -n "$NS" get ij,tj
+echo
+HUB get pp -o wide
+echo
+echo "their pods in the members (tenant namespace nvdax-$NS): node, runtime class, digest-pinned image"
+for c in gpu-a gpu-b; do
+  K --context "nvdax-$c" -n "nvdax-$NS" get pods --sort-by=.metadata.name -o custom-columns='POD:.metadata.name,'\
+'PHASE:.status.phase,NODE:.spec.nodeName,RUNTIME:.spec.runtimeClassName,IMAGE:.spec.containers[0].image' |
+    sed "s/^/  $c  /"
+done
+
+step "11. One job in detail: placement, quote breakdown, init-data digest, usage, events"
+NVDAX describe ij llama-chat
 
 step "Done in $(( $(date +%s) - t0 ))s. Everything keeps running:"
 cat <<EOT
   kubectl:   $BIN/kubectl --kubeconfig $SIM/kubeconfig --context nvdax-hub get pp -o wide
+  jobs:      $BIN/kubectl --kubeconfig $SIM/kubeconfig --context nvdax-hub -n $NS get ij,tj -o wide
+  nvdax:     node cli/nvdax.ts get ij --kubeconfig $SIM/kubeconfig --context nvdax-hub -n $NS   (describe, watch, quote)
   members:   contexts nvdax-gpu-a, nvdax-gpu-b in $SIM/kubeconfig
   operator:  tail -f $SIM/logs/operator.log ; curl -s 127.0.0.1:20080/metrics | grep controller_runtime_reconcile_total
   lose one:  node hack/sim/main.ts stop --dir $SIM --cluster gpu-b --component kube-apiserver   (then: start ...)

@@ -1,7 +1,7 @@
 // TrainingJob: train or fine-tune across the network, either Distributed (workers of
 // one pool train one model together) or Federated (participants on different pools
 // train on their own data; only model updates, optionally securely aggregated, move).
-import { Aggregation, TrainingEngine, TrainingMode } from './constants.ts';
+import { Aggregation, TeeType, TrainingEngine, TrainingMode } from './constants.ts';
 import type { KindDef } from './crd.ts';
 import { confidential } from './confidential.ts';
 import { attemptsOnlyGrow, immutableOncePlaced, jobStatusProperties, slaFrozenOncePlaced } from './jobstatus.ts';
@@ -76,6 +76,10 @@ const participant = obj(
     index: int('Worker index, 0-based.', { minimum: 0, maximum: 1023 }),
     pool: str('ProviderPool it runs on.', { pattern: patterns.dnsSubdomain }),
     price: str('Price quoted for it, NVDAx per GPU-hour.', { pattern: patterns.price }),
+    gpuProduct: str('GPU product it got.', { maxLength: 128 }),
+    resourceName: str('Extended resource its pod requests.', { maxLength: 253 }),
+    teeType: oneOf('TeeType', 'TEE type of its node, for confidential jobs.', Object.values(TeeType)),
+    runtimeClass: str('RuntimeClass its pod runs with.', { pattern: patterns.dnsSubdomain }),
     ready: bool('Running and reporting updates.'),
     roundsCompleted: int('Rounds it contributed an update to.', { minimum: 0 }),
   },
@@ -191,11 +195,29 @@ export const trainingJob: KindDef = {
   printerColumns: [
     { name: 'Mode', type: 'string', jsonPath: '.spec.mode', description: 'Distributed or Federated.' },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Lifecycle phase.' },
-    { name: 'Pool', type: 'string', jsonPath: '.status.placement.pool', description: 'ProviderPool the job runs on.' },
-    { name: 'Workers', type: 'integer', jsonPath: '.spec.workers', description: 'Workers requested.' },
-    { name: 'GPUs', type: 'integer', jsonPath: '.spec.resources.gpus', description: 'GPUs per worker.' },
+    {
+      name: 'Pool',
+      type: 'string',
+      jsonPath: '.status.placement.pool',
+      description: 'ProviderPool the job runs on (Federated: the aggregator).',
+    },
     { name: 'Price', type: 'string', jsonPath: '.status.placement.price', description: 'Quoted NVDAx per GPU-hour.' },
-    { name: 'Progress', type: 'string', jsonPath: '.status.progress', description: 'Steps or rounds done.' },
+    { name: 'Workers', type: 'integer', jsonPath: '.spec.workers', description: 'Workers requested.' },
+    { name: 'Ready', type: 'integer', jsonPath: '.status.readyWorkers', description: 'Workers running.' },
+    {
+      name: 'Reason',
+      type: 'string',
+      jsonPath: '.status.conditions[?(@.type=="Scheduled")].reason',
+      description: 'Reason of the Scheduled condition: Placed, or why no pool fits yet (e.g. PriceCapExceeded).',
+    },
+    { name: 'GPUs', type: 'integer', jsonPath: '.spec.resources.gpus', description: 'GPUs per worker.', priority: 1 },
+    {
+      name: 'Progress',
+      type: 'string',
+      jsonPath: '.status.progress',
+      description: 'Steps or rounds done.',
+      priority: 1,
+    },
     { name: 'Tier', type: 'string', jsonPath: '.spec.sla.tier', description: 'Service tier.', priority: 1 },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],

@@ -563,6 +563,14 @@ export interface Participant {
   pool?: string;
   /** Price quoted for it, NVDAx per GPU-hour. */
   price?: string;
+  /** GPU product it got. */
+  gpuProduct?: string;
+  /** Extended resource its pod requests. */
+  resourceName?: string;
+  /** TEE type of its node, for confidential jobs. */
+  teeType?: TeeType;
+  /** RuntimeClass its pod runs with. */
+  runtimeClass?: string;
   /** Running and reporting updates. */
   ready?: boolean;
   /** Rounds it contributed an update to. */

@@ -95,13 +95,31 @@ export class ReservationLedger {
     const unplaced = new Set(snapshot.unplaceablePending().map((u) => `${u.member}\u0000${u.key}`));
     for (const r of this.#byId.values()) {
       for (const p of r.pods) {
-        if (snapshot.podState(r.member, p.key) !== undefined && !unplaced.has(`${r.member}\u0000${p.key}`)) continue;
-        undos.push(snapshot.assume(r.member, p.node, p.resourceName, p.gpus));
+        const shown = snapshot.podState(r.member, p.key) !== undefined;
+        if (shown && !unplaced.has(`${r.member}\u0000${p.key}`) && !snapshot.leftToLedger(r.member, p.key)) continue;
+        undos.push(snapshot.assume(r.member, this.#where(snapshot, r, p), p.resourceName, p.gpus));
       }
     }
     return () => {
       for (const u of undos.reverse()) u();
     };
+  }
+
+  /**
+   * Where an unbound pod of ours holds its GPUs now: its reserved node while that has room,
+   * else the tightest node of the same pool and class that has (the member's scheduler binds
+   * where it likes, so others of ours may have taken the reserved node). Never on a full node
+   * while another has room, so no pod's demand is lost to a node already counted full.
+   */
+  #where(snapshot: Snapshot, r: Reservation, p: PlacedPod): string {
+    if (snapshot.free(r.member, p.node, p.resourceName) >= p.gpus) return p.node;
+    let best: { node: string; free: number } | undefined;
+    for (const s of snapshot.nodes({ member: r.member, pool: r.pool })) {
+      if (s.resourceName !== p.resourceName || s.product !== r.product || s.mode !== r.mode || s.tee !== r.tee)
+        continue;
+      if (s.free >= p.gpus && (!best || s.free < best.free)) best = { node: s.node, free: s.free };
+    }
+    return best?.node ?? p.node;
   }
 
   /**

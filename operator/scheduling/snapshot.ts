@@ -51,7 +51,10 @@ export interface SnapshotInput {
   pools: readonly PoolInput[];
   /** Tolerations of the pods the operator places (default gpuTolerations). */
   tolerations?: readonly Toleration[];
-  /** The ledger's `pins()`: our unbound pods count on their reserved node, not best-fit elsewhere. */
+  /**
+   * The ledger's `pins()`: our unbound pods. The snapshot leaves them to the ledger (`leftToLedger`),
+   * which holds each where it fits now: the member's scheduler may well bind them elsewhere.
+   */
   pinned?: readonly PodPin[];
 }
 
@@ -123,6 +126,10 @@ export interface Snapshot {
   podState(member: string, key: string): PodState | undefined;
   podKeys(member: string): ReadonlySet<string>;
   unplaceablePending(): readonly UnplacedPod[];
+  /** A pending pod pinned by the ledger: the snapshot does not count it, the ledger does. */
+  leftToLedger(member: string, key: string): boolean;
+  /** Free GPUs of one slot now (0 for an unknown one). */
+  free(member: string, node: string, resourceName: string): number;
   /** What-if: holds `gpus` on a slot until the returned undo runs (a no-op for an unknown slot). */
   assume(member: string, node: string, resourceName: string, gpus: number): () => void;
 }
@@ -182,6 +189,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   const slots = new Map<string, Slot>();
   const seen = new Map<string, Map<string, PodState>>();
   const unplaced: UnplacedPod[] = [];
+  const ledgerHeld = new Set<string>();
   for (const m of input.members) {
     const nodes = memberNodes(m, input.pools, tolerations);
     for (const e of nodes.values()) {
@@ -198,14 +206,17 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
         continue;
       }
       const requests = gpuRequests(p);
-      if (requests.size) pending.push({ pod: p, key, requests, pin: pins.get(`${m.name}\u0000${key}`) });
+      if (!requests.size) continue;
+      const pin = pins.get(`${m.name}\u0000${key}`);
+      if (pin !== undefined) ledgerHeld.add(`${m.name}\u0000${key}`);
+      else pending.push({ pod: p, key, requests, pin });
     }
     seen.set(m.name, states);
     for (const p of placePending(nodes, pending, tolerations)) {
       unplaced.push({ member: m.name, key: p.key, requests: Object.fromEntries(p.requests) });
     }
   }
-  return new FleetSnapshot(slots, new Map(input.pools.map((p) => [p.name, p])), seen, unplaced);
+  return new FleetSnapshot(slots, new Map(input.pools.map((p) => [p.name, p])), seen, unplaced, ledgerHeld);
 }
 
 function memberNodes(m: MemberInput, pools: readonly PoolInput[], tolerations: readonly Toleration[]) {
@@ -325,13 +336,16 @@ class FleetSnapshot implements Snapshot {
   readonly #pools: Map<string, PoolInput>;
   readonly #seen: Map<string, Map<string, PodState>>;
   readonly #unplaced: readonly UnplacedPod[];
+  readonly #ledgerHeld: Set<string>;
 
   constructor(
     slots: Map<string, Slot>,
     pools: Map<string, PoolInput>,
     seen: Map<string, Map<string, PodState>>,
     unplaced: UnplacedPod[],
+    ledgerHeld: Set<string>,
   ) {
+    this.#ledgerHeld = ledgerHeld;
     this.#slots = slots;
     this.#pools = pools;
     this.#seen = seen;
@@ -352,6 +366,13 @@ class FleetSnapshot implements Snapshot {
   }
   unplaceablePending() {
     return this.#unplaced;
+  }
+  leftToLedger(member: string, key: string): boolean {
+    return this.#ledgerHeld.has(`${member}\u0000${key}`);
+  }
+  free(member: string, node: string, resourceName: string): number {
+    const s = this.#slots.get(slotKey(member, node, resourceName));
+    return s ? Math.max(0, s.allocatable - s.used - s.assumed) : 0;
   }
 
   nodes(filter: { member?: string; pool?: string } = {}): NodeSlot[] {

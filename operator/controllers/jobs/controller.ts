@@ -202,8 +202,19 @@ export function setupJobControllers(o: JobControllerOptions) {
     return times.length ? Math.min(...times) : undefined;
   }
 
-  function placedOn(job: JobObject, pool: string): PlacedOn {
-    const p = job.status?.placement ?? {};
+  function placedOn(job: JobObject, pool: string, index: number): PlacedOn {
+    // a federated participant has its own class (its pool may expose other products or TEEs)
+    const part = (job as TrainingJobObject).status?.participants?.find((x) => x.index === index && x.pool === pool);
+    const base = job.status?.placement ?? {};
+    const p = part
+      ? {
+          ...base,
+          gpuProduct: part.gpuProduct,
+          resourceName: part.resourceName,
+          teeType: part.teeType,
+          runtimeClass: part.runtimeClass,
+        }
+      : base;
     const confidential = p.mode === 'Confidential';
     const init = confidential ? initData({ kbsUrl }) : undefined;
     return {
@@ -255,7 +266,7 @@ export function setupJobControllers(o: JobControllerOptions) {
   /** Applies what differs from the member cache (by a hash of what we last applied). */
   async function materialize(job: JobObject, index: number, pool: string, member: Member, signal: AbortSignal) {
     await ensureTenant(member, job.metadata?.namespace ?? '', signal);
-    for (const [res, obj] of desiredObjects(job, index, placedOn(job, pool))) {
+    for (const [res, obj] of desiredObjects(job, index, placedOn(job, pool, index))) {
       // a change detector for what we applied last, so an unchanged object costs no write
       const hash = createHash('sha256').update(canonical(obj)).digest('hex').slice(0, 32);
       const cache = res === resources.deployments ? deployments : res === resources.jobs ? batchJobs : services;
@@ -385,15 +396,12 @@ export function setupJobControllers(o: JobControllerOptions) {
       scheduler.poke();
       return {};
     }
-    const current = await ensureFinalizer(hub, resourceOf(kind), job, cleanupFinalizer, {
-      signal,
-      fieldManager: jobManager,
-    });
     await removeStale(qk, job, signal);
     const now = clock.now();
-    const base = ownedNow(current);
-    const gen = current.metadata?.generation;
-    if (!isPlaced(current) || isFinished(current)) {
+    const gen = job.metadata?.generation;
+    if (!isPlaced(job) || isFinished(job)) {
+      const current = job;
+      const base = ownedNow(current);
       if (isFinished(current)) return {};
       // queued: no workload, so not Ready; usage and times as they were
       let conditions = ownedConditions(current.status?.conditions as Condition[] | undefined, jobConditions);
@@ -414,7 +422,13 @@ export function setupJobControllers(o: JobControllerOptions) {
       return {};
     }
 
-    // placed: each part on its pool's member
+    // placed: the finalizer goes on before anything exists in a member (not earlier: a waiting job
+    // costs no write, and the placement write does not race with this one)
+    const current = await ensureFinalizer(hub, resourceOf(kind), job, cleanupFinalizer, {
+      signal,
+      fieldManager: jobManager,
+    });
+    const base = ownedNow(current);
     const attempt = attemptsOf(current);
     const placedAt = Date.parse(current.status?.placement?.scheduledTime ?? '') || now;
     let requeue: number | undefined;

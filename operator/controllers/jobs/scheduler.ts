@@ -10,7 +10,7 @@ import type { Participant, Placement, PoolRejection } from '../../api/types.gen.
 import type { Fleet } from '../../fleet/fleet.ts';
 import { snapshotInput } from '../../fleet/snapshot-input.ts';
 import type { KubeClient } from '../../kube/client.ts';
-import { isNotFound } from '../../kube/errors.ts';
+import { isConflict, isNotFound } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/types.ts';
 import { initData, participantName, tenantNamespace, workloadName } from '../../materialize/index.ts';
 import { type Clock, sleep } from '../../runtime/clock.ts';
@@ -38,6 +38,7 @@ import { buildSnapshot, slotKeys, type Snapshot } from '../../scheduling/snapsho
 import {
   attemptsOf,
   isFederated,
+  isFinished,
   isPlaced,
   isQueued,
   type JobKind,
@@ -95,6 +96,8 @@ export class PlacementScheduler {
   #wake: (() => void) | undefined;
   /** Last no-fit message written per job, so an unchanged answer costs no write. */
   readonly #lastMessage = new Map<string, string>();
+  /** Attempts this process placed, until the cache shows them: a stale copy is not placed again. */
+  readonly #written = new Map<string, number>();
   /** Premium jobs whose victims are on their way out, until when. */
   readonly #preempting = new Map<string, number>();
   cycles = 0;
@@ -158,6 +161,7 @@ export class PlacementScheduler {
       ),
     );
     this.ledger.observe(snapshot);
+    this.#forgetGone(now);
     for (const r of this.ledger.expire(now, o.reservationTtlMs ?? 600_000)) {
       o.log.warn({ reservation: r.id, pool: r.pool }, 'Reservation expired before its pods appeared');
     }
@@ -166,16 +170,29 @@ export class PlacementScheduler {
     const outcomes: Outcome[] = [];
     try {
       // placed jobs whose pods the members do not show yet hold their GPUs (after a restart too)
-      for (const job of all) if (isPlaced(job)) this.#holdPlaced(job, snapshot, cycle, now);
+      // placed jobs whose pods the members do not show yet hold their GPUs (after a restart too); a job
+      // the job controller saw run has had its pods in the caches, and a finished one holds nothing
+      for (const job of all) {
+        if (isPlaced(job) && job.status?.phase === JobPhase.Scheduled) this.#holdPlaced(job, snapshot, cycle, now);
+      }
       const offers = pools.map((p) => this.#offer(p, snapshot));
+      // a job the cache still shows queued although we placed it (our write not seen yet) waits
+      const fresh = (job: JobObject) => attemptsOf(job) >= (this.#written.get(`${kindOf(job)}:${jobKey(job)}`) ?? 0);
+      for (const [k, a] of this.#written) {
+        const { kind, key } = { kind: k.slice(0, k.indexOf(':')) as JobKind, key: k.slice(k.indexOf(':') + 1) };
+        const j = o.jobs[kind].get(key);
+        if (!j || attemptsOf(j) >= a) this.#written.delete(k);
+      }
       const queued = queueOrder(
-        all.filter(isQueued).map((job) => ({
-          job,
-          key: `${kindOf(job)}:${jobKey(job)}`,
-          tier: job.spec.sla.tier ?? Tier.BestEffort,
-          requester: job.metadata?.namespace ?? '',
-          createdAt: Date.parse(String(job.metadata?.creationTimestamp ?? '')) || 0,
-        })),
+        all
+          .filter((j) => isQueued(j) && fresh(j))
+          .map((job) => ({
+            job,
+            key: `${kindOf(job)}:${jobKey(job)}`,
+            tier: job.spec.sla.tier ?? Tier.BestEffort,
+            requester: job.metadata?.namespace ?? '',
+            createdAt: Date.parse(String(job.metadata?.creationTimestamp ?? '')) || 0,
+          })),
       );
       for (const { job } of queued) {
         const out = this.#place(job, offers, cycle, now);
@@ -191,7 +208,41 @@ export class PlacementScheduler {
     }
     await this.#write(outcomes, all, now, signal);
     const placed = outcomes.filter((x) => x.kind === 'placed').length;
+    if (outcomes.length) {
+      o.log.debug(
+        {
+          placed,
+          unplaced: outcomes.length - placed,
+          reservations: this.ledger.list().length,
+          free: Object.fromEntries(snapshot.pools().map((p) => [p.name, p.classes.reduce((a, c) => a + c.free, 0)])),
+        },
+        'Placement cycle',
+      );
+    }
     return { placed, unplaced: outcomes.length - placed };
+  }
+
+  /**
+   * Drops reservations whose job no longer needs them: deleted, finished, running and Ready (all
+   * its pods were in the member caches, which may not show finished pods at all), or placed anew.
+   */
+  #forgetGone(now: number): void {
+    for (const r of this.ledger.list()) {
+      const m = /^(InferenceJob|TrainingJob):(.+)#(\d+)\/\d+$/.exec(r.id);
+      if (!m) continue;
+      const job = this.#o.jobs[m[1] as JobKind].get(m[2] ?? '');
+      const attempt = Number(m[3]);
+      // a reservation this process just booked may be ahead of the cache: keep it a while
+      const young = now - r.createdAt < 30_000;
+      const stale = !job
+        ? !young
+        : isFinished(job) ||
+          (job.status?.phase === JobPhase.Running &&
+            job.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ||
+          (attemptsOf(job) >= attempt && !isPlaced(job) && !young) ||
+          attemptsOf(job) > attempt;
+      if (stale) this.ledger.release(r.id);
+    }
   }
 
   /** The reservation id of one part of one attempt. */
@@ -208,10 +259,11 @@ export class PlacementScheduler {
     const attempt = attemptsOf(job);
     const p = job.status?.placement;
     const ns = tenantNamespace(job.metadata?.namespace ?? '');
-    const parts: Array<{ index: number; pool: string }> = isFederated(job)
-      ? (job.status?.participants ?? []).flatMap((x) => (x.pool ? [{ index: x.index, pool: x.pool }] : []))
+    type Part = { index: number; pool: string; gpuProduct?: string; resourceName?: string; teeType?: string };
+    const parts: Part[] = isFederated(job)
+      ? (job.status?.participants ?? []).flatMap((x) => (x.pool ? [{ ...x, pool: x.pool }] : []))
       : p?.pool
-        ? [{ index: 0, pool: p.pool }]
+        ? [{ index: 0, pool: p.pool, ...p }]
         : [];
     for (const part of parts) {
       const id = PlacementScheduler.reservationId(job, attempt, part.index);
@@ -225,9 +277,9 @@ export class PlacementScheduler {
           pools: part.pool,
           gpusPerPod: job.spec.resources.gpus,
           podKeys: slotKeys(ns, group, podsPerPart(job)),
-          ...(p?.gpuProduct ? { product: p.gpuProduct } : {}),
-          ...(p?.resourceName ? { resourceName: p.resourceName } : {}),
-          ...(p?.teeType ? { tee: p.teeType } : {}),
+          ...(part.gpuProduct ? { product: part.gpuProduct } : {}),
+          ...(part.resourceName ? { resourceName: part.resourceName } : {}),
+          ...(part.teeType ? { tee: part.teeType as 'snp' | 'tdx' } : {}),
         },
         now,
       );
@@ -433,6 +485,7 @@ export class PlacementScheduler {
         tasks.push(async () => {
           try {
             await this.#applyPlacement(job, out.parts, now, signal);
+            this.#written.set(key, attemptsOf(job) + 1);
             this.#lastMessage.delete(key);
             const first = out.parts[0]?.candidate;
             if (!first) return;
@@ -443,8 +496,10 @@ export class PlacementScheduler {
             );
             o.onPlaced?.(kindOf(job), jobKey(job));
           } catch (e) {
+            // not written (deleted, or decided on a stale copy): its GPUs are free again, and it is tried anew
             for (const p of out.parts) this.ledger.release(p.reservation.id);
-            if (!isNotFound(e)) throw e;
+            if (isConflict(e)) this.poke();
+            else if (!isNotFound(e)) throw e;
           }
         });
         continue;
@@ -455,14 +510,20 @@ export class PlacementScheduler {
       if (this.#lastMessage.get(key) === message && job.status?.phase === JobPhase.Pending) continue;
       this.#lastMessage.set(key, message);
       tasks.push(async () => {
-        await this.#applyUnplaced(
-          job,
-          out.rejections,
-          message,
-          out.preempting ? JobReason.Preempting : reasonOf(out.rejections),
-          now,
-          signal,
-        );
+        try {
+          await this.#applyUnplaced(
+            job,
+            out.rejections,
+            message,
+            out.preempting ? JobReason.Preempting : reasonOf(out.rejections),
+            now,
+            signal,
+          );
+        } catch (e) {
+          this.#lastMessage.delete(key);
+          if (isConflict(e) || isNotFound(e)) return this.poke();
+          throw e;
+        }
         void o.events.warning(job, 'FailedScheduling', message.slice(0, 1000));
       });
       for (const victim of out.preempting ?? []) {
@@ -525,7 +586,15 @@ export class PlacementScheduler {
       ...(init ? { initDataDigest: init.digest, initDataAlgorithm: init.algorithm as 'sha384' } : {}),
     };
     const participants: Participant[] | undefined = isFederated(job)
-      ? parts.map((p) => ({ index: p.index, pool: p.candidate.pool, price: p.candidate.quote.price }))
+      ? parts.map((p) => ({
+          index: p.index,
+          pool: p.candidate.pool,
+          price: p.candidate.quote.price,
+          gpuProduct: p.candidate.cls.product,
+          resourceName: p.candidate.cls.resourceName,
+          ...(p.candidate.cls.tee ? { teeType: p.candidate.cls.tee } : {}),
+          ...(p.candidate.runtimeClassName ? { runtimeClass: p.candidate.runtimeClassName } : {}),
+        }))
       : undefined;
     const message =
       parts.length > 1
@@ -611,6 +680,11 @@ export class PlacementScheduler {
     this.poke();
   }
 
+  /**
+   * Applies the scheduler's fields with the copy's resourceVersion as a precondition: a
+   * decision made on a stale copy (the cache has not shown our last write yet) is refused
+   * with Conflict instead of undoing that write, e.g. dropping a placement just made.
+   */
   async #apply(job: JobObject, status: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
     const kind = kindOf(job);
     await this.#o.hub.applyStatus(
@@ -618,7 +692,11 @@ export class PlacementScheduler {
       {
         apiVersion: API_VERSION,
         kind,
-        metadata: { name: job.metadata?.name ?? '', namespace: job.metadata?.namespace ?? '' },
+        metadata: {
+          name: job.metadata?.name ?? '',
+          namespace: job.metadata?.namespace ?? '',
+          resourceVersion: job.metadata?.resourceVersion ?? '',
+        },
         status,
       } as KubeObject,
       { fieldManager: schedulerManager, force: true, ...(signal ? { signal } : {}) },

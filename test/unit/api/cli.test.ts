@@ -44,7 +44,7 @@ spec:
 test('validate: all examples at once (directory), exit 0 and a summary', async (t) => {
   const io = fakeIo();
   t.is(await main(['validate', '-f', 'examples'], io), 0);
-  t.deepEqual(io.stdout, ['OK: 4 objects in 4 files valid']);
+  t.deepEqual(io.stdout, ['OK: 5 objects in 5 files valid']);
   t.deepEqual(io.stderr, []);
 });
 

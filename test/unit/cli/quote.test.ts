@@ -162,8 +162,9 @@ test('nvdax quote: an invalid manifest is reported as validate does and never re
   const bad = example.replace('maxLatencyMs: 800', 'maxLatencyMs: 0');
   const io = testIo(new FakeHub(), { 'job.yaml': bad });
   t.is(await main(['quote', '-f', 'job.yaml'], io), 1);
+  const line = bad.split('\n').findIndex((l) => l.includes('maxLatencyMs: 0')) + 1;
   t.deepEqual(io.stderr, [
-    'job.yaml:51: InferenceJob/llama-chat: spec.sla.maxLatencyMs: must be >= 1',
+    `job.yaml:${line}: InferenceJob/llama-chat: spec.sla.maxLatencyMs: must be >= 1`,
     'nvdax quote: job.yaml is not valid; nothing quoted',
   ]);
   t.deepEqual(io.opened, []);

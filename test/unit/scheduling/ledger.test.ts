@@ -98,14 +98,27 @@ test('a reserved pod the cache shows unbound counts on its reserved node, not be
   const unpinned = fleet(nodes, pending);
   t.deepEqual(freeAfter(l, unpinned), { a: 8, b: 0 }, 'without pins the scheduler-like best-fit picks b');
   const s = fleet(nodes, pending, l);
-  t.like(s.nodes()[0], { node: 'a', used: 4, pending: 4, free: 4 });
-  t.deepEqual(freeAfter(l, s), { a: 4, b: 4 });
+  t.like(s.nodes()[0], { node: 'a', used: 0, pending: 0, free: 8 }, 'the snapshot leaves it to the ledger');
+  t.deepEqual(freeAfter(l, s), { a: 4, b: 4 }, 'the ledger holds it on a');
   t.deepEqual(nodesOf(l.reserve(s, req('j2', 4, 2), t0)), ['a', 'b']);
-  t.deepEqual(l.observe(s), [], 'an unbound pod stays in the ledger so its pin holds');
+  t.deepEqual(l.observe(s), [], 'an unbound pod stays in the ledger');
   t.deepEqual(
     l.pins().map((p) => `${p.key}@${p.node}`),
     ['jobs/j1-0@a', 'jobs/j2-0@a', 'jobs/j2-1@b'],
   );
+});
+
+test('the member scheduler bound others of ours on the reserved node: a waiting pod holds where there is room', (t) => {
+  const l = new ReservationLedger();
+  const nodes = [node('a').gpus(4), node('b').gpus(4)];
+  const s0 = fleet(nodes);
+  t.deepEqual(nodesOf(l.reserve(s0, req('j1', 4), t0)), ['a']);
+  t.deepEqual(nodesOf(l.reserve(s0, req('j2', 4), t0)), ['b']);
+  // kube-scheduler put j2's pod on a (j1's reserved node); j1's pod still waits
+  const s = fleet(nodes, [pod('jobs/j2-0').gpus(4).on('a'), pod('jobs/j1-0').gpus(4)], l);
+  l.observe(s);
+  t.deepEqual(freeAfter(l, s), { a: 0, b: 0 }, 'j1 holds b, so nothing looks free');
+  t.false(l.reserve(s, req('j3', 4), t0).ok, 'no third job on two 4-GPU nodes');
 });
 
 test('a reserved pod the cache shows pending but placed nowhere still holds its node', (t) => {

@@ -78,10 +78,10 @@ test(
   { a: 4, b: 4 },
 );
 test(
-  'pinned by the ledger: counts on its reserved node',
+  'pinned by the ledger: left to the ledger, counted nowhere by the snapshot',
   pending,
   [pod('x/p').gpus(4)],
-  { a: 4, b: 4 },
+  { a: 8, b: 4 },
   [],
   [{ member: 'gpu-a', key: 'x/p', node: 'a' }],
 );

@@ -1,0 +1,417 @@
+// Placement across a fleet that changes under it: federated participants on distinct pools,
+// Premium preempting BestEffort, failover when a member API server dies (gpu-e, stopped and
+// restarted here), an operator killed mid-placement, and many jobs on few GPUs. Real operator
+// process, real member clusters with the run's own kwok nodes and pools.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { buildNodes } from '../../hack/sim/nodes.ts';
+import { readState } from '../../hack/sim/state.ts';
+import { startComponent, stopComponent } from '../../hack/sim/cluster.ts';
+import type { InferenceJob, ProviderPool, TrainingJob } from '../../operator/api/types.gen.ts';
+import { binDir, kubeconfigPath, loadKubeConfig, simDir, uniqueName } from '../helpers/sim.ts';
+import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
+import { startOperator, type OperatorProc } from '../helpers/operator.ts';
+
+const run = uniqueName('pf');
+const label = { 'nvdax.io/test-run': run };
+const hub = loadKubeConfig('hub');
+const opNs = `${run}-system`;
+const jobsNs = `${run}-jobs`;
+const tenant = `nvdax-${jobsNs}`;
+const members = ['gpu-a', 'gpu-b', 'gpu-e'] as const;
+const kubectl = (cluster: string, args: string[], input?: string) =>
+  execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', kubeconfigPath(cluster), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    ...(input ? { input } : {}),
+  });
+const apply = (cluster: string, objs: object[]) =>
+  kubectl(
+    cluster,
+    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
+    objs.map((o) => YAML.stringify(o, { version: '1.1' })).join('---\n'),
+  );
+const getJson = <T>(cluster: string, args: string[]): T => JSON.parse(kubectl(cluster, [...args, '-o', 'json'])) as T;
+
+type Job = (InferenceJob | TrainingJob) & { metadata: { name: string; uid?: string } };
+const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
+const listJobs = (selector: string) =>
+  getJson<{ items: Job[] }>('hub', ['-n', jobsNs, 'get', 'ij', '-l', selector]).items;
+const jobWhen = (kind: 'ij' | 'tj', name: string, what: string, pred: (j: Job) => boolean, timeoutMs = 60_000) =>
+  eventually(
+    what,
+    async () => {
+      const j = getJson<Job>('hub', ['-n', jobsNs, 'get', kind, name]);
+      return pred(j) ? j : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+
+/** Nodes of this run on `cluster`, tagged `group` so each test's pool selects only its own. */
+function nodes(cluster: string, group: string, count: number, gpu: 'H100' | 'L4' = 'H100') {
+  const labels = { ...label, 'nvdax.io/test-group': group };
+  apply(
+    cluster,
+    buildNodes(`${run}-${group}`, { template: 'gpu-container', gpu, count, labels }, 'eu-west', 'eu-west-a'),
+  );
+  return labels;
+}
+
+function pool(name: string, cluster: string, selector: Record<string, string>, rate: string, extra = {}): object {
+  return {
+    apiVersion: 'nvdax.io/v1alpha1',
+    kind: 'ProviderPool',
+    metadata: { name, labels: label },
+    spec: {
+      provider: { address: '0x4444444444444444444444444444444444444444' },
+      region: 'eu-west',
+      jurisdiction: 'DE',
+      cluster: { mode: 'KubeconfigSecret', secretRef: { name: cluster, namespace: opNs } },
+      nodeSelector: selector,
+      baseRates: [
+        { gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: rate },
+        { gpuProduct: 'NVIDIA-L4', pricePerGpuHour: rate },
+      ],
+      heartbeatTimeout: '5s',
+      ...extra,
+    },
+  };
+}
+
+const poolReady = (name: string) =>
+  eventually(
+    `pool ${name} Ready`,
+    async () => getJson<ProviderPool>('hub', ['get', 'providerpool', name]).status?.phase === 'Ready',
+    60_000,
+  );
+
+const image = `ghcr.io/nvdax/test-model@sha256:${'ab'.repeat(32)}`;
+const payment = { requester: '0x3333333333333333333333333333333333333333', escrowId: `0x${'11'.repeat(32)}` };
+function inferenceJob(name: string, group: string, o: { gpus?: number; tier?: string; product?: string } = {}): object {
+  return {
+    apiVersion: 'nvdax.io/v1alpha1',
+    kind: 'InferenceJob',
+    metadata: { name, namespace: jobsNs, labels: { ...label, 'nvdax.io/test-group': group } },
+    spec: {
+      model: { id: 'org/model', hash: `sha256:${'cd'.repeat(32)}` },
+      runtime: { engine: 'Custom', image },
+      resources: { gpus: o.gpus ?? 1, gpuProducts: [o.product ?? 'NVIDIA-H100-80GB-HBM3'] },
+      sla: { priceCap: '50', tier: o.tier ?? 'BestEffort', ...(o.tier === 'Premium' ? { maxLatencyMs: 500 } : {}) },
+      retries: 2,
+      payment,
+    },
+  };
+}
+
+/** Deployments of this run's jobs on a member, by name. */
+const memberDeployments = (cluster: string, selector = 'app.kubernetes.io/managed-by=nvdax') =>
+  getJson<{ items: Array<{ metadata: { name: string; labels: Record<string, string> } }> }>(cluster, [
+    '-n',
+    tenant,
+    'get',
+    'deployments',
+    '-l',
+    selector,
+  ]).items;
+
+let op: OperatorProc;
+const startOp = (n: number, extra: string[] = []) =>
+  startOperator({
+    identity: `${run}-op-${n}`,
+    poolSelector: `nvdax.io/test-run=${run}`,
+    leaseNamespace: opNs,
+    extra: ['--failover-grace', '4s', '--lease-duration', '2s', '--renew-deadline', '1500ms', ...extra],
+  });
+
+test.before(async () => {
+  kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', join(import.meta.dirname, '..', '..', 'crds')]);
+  kubectl('hub', ['wait', '--for=condition=Established', 'crd/inferencejobs.nvdax.io', '--timeout=30s']);
+  await createNamespace(hub, opNs);
+  await createNamespace(hub, jobsNs);
+  for (const c of members) {
+    kubectl('hub', ['-n', opNs, 'create', 'secret', 'generic', c, `--from-file=kubeconfig=${kubeconfigPath(c)}`]);
+  }
+  op = startOp(1);
+});
+
+test.after.always(async () => {
+  await op?.stop();
+  kubectl('hub', ['-n', jobsNs, 'delete', 'ij,tj', '--all', '--wait=false']);
+  kubectl('hub', ['delete', 'providerpools', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
+  for (const kind of ['ij', 'tj']) {
+    const names = kubectl('hub', ['-n', jobsNs, 'get', kind, '-o', 'name']).split('\n').filter(Boolean);
+    for (const n of names) {
+      kubectl('hub', ['-n', jobsNs, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    }
+  }
+  for (const c of members) {
+    kubectl(c, ['delete', 'nodes', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
+    await deleteNamespace(loadKubeConfig(c), tenant);
+  }
+  await deleteNamespace(hub, jobsNs);
+  await deleteNamespace(hub, opNs);
+});
+
+test.serial('a Federated TrainingJob gets one participant on each of two pools, all or none', async (t) => {
+  const a = nodes('gpu-a', 'fed', 1);
+  const b = nodes('gpu-b', 'fed', 1);
+  apply('hub', [pool(`${run}-fed-a`, 'gpu-a', a, '2.00'), pool(`${run}-fed-b`, 'gpu-b', b, '2.50')]);
+  await poolReady(`${run}-fed-a`);
+  await poolReady(`${run}-fed-b`);
+  const fed = (name: string, workers: number) => ({
+    apiVersion: 'nvdax.io/v1alpha1',
+    kind: 'TrainingJob',
+    metadata: { name, namespace: jobsNs, labels: label },
+    spec: {
+      mode: 'Federated',
+      workers,
+      federated: { rounds: 3, minParticipants: 2 },
+      runtime: { engine: 'Custom', image },
+      resources: { gpus: 2, gpuProducts: ['NVIDIA-H100-80GB-HBM3'] },
+      sla: { priceCap: '50' },
+      payment,
+    },
+  });
+  // three participants cannot go to three distinct pools here: none is placed
+  apply('hub', [fed('fed3', 3)]);
+  const three = await jobWhen('tj', 'fed3', 'fed3 unschedulable', (j) => cond(j, 'Scheduled')?.status === 'False');
+  t.is(three.status?.placement, undefined);
+  t.is((three.status as { participants?: unknown[] }).participants, undefined);
+  apply('hub', [fed('fed2', 2)]);
+  const j = await jobWhen('tj', 'fed2', 'fed2 placed', (x) => x.status?.placement?.pool !== undefined);
+  const parts = (j.status as { participants?: Array<{ index: number; pool: string; price: string }> }).participants;
+  t.deepEqual(
+    parts?.map((p) => [p.index, p.pool]),
+    [
+      [0, `${run}-fed-a`],
+      [1, `${run}-fed-b`],
+    ],
+  );
+  // each participant's workload is in its own pool's member cluster
+  await eventually(
+    'each participant workload in its own pool member',
+    async () => {
+      try {
+        return (
+          getJson('gpu-a', ['-n', tenant, 'get', 'job', 'fed2-a1-p0']) &&
+          getJson('gpu-b', ['-n', tenant, 'get', 'job', 'fed2-a1-p1'])
+        );
+      } catch {
+        return undefined;
+      }
+    },
+    30_000,
+  );
+  t.throws(() => kubectl('gpu-a', ['-n', tenant, 'get', 'job', 'fed2-a1-p1']), { message: /NotFound/ });
+  kubectl('hub', ['-n', jobsNs, 'delete', 'tj', 'fed2', 'fed3']);
+  kubectl('hub', ['delete', 'providerpool', `${run}-fed-a`, `${run}-fed-b`]);
+});
+
+test.serial(
+  'a Premium job preempts the newest BestEffort job, never a Reserved one; the victim is queued again',
+  async (t) => {
+    const sel = nodes('gpu-a', 'pre', 1);
+    apply('hub', [pool(`${run}-pre`, 'gpu-a', sel, '2.00')]);
+    await poolReady(`${run}-pre`);
+    apply('hub', [inferenceJob('reserved', 'pre', { gpus: 4, tier: 'Reserved' })]);
+    await jobWhen('ij', 'reserved', 'reserved Running', (j) => j.status?.phase === 'Running');
+    apply('hub', [inferenceJob('besteffort', 'pre', { gpus: 4 })]);
+    await jobWhen('ij', 'besteffort', 'besteffort Running', (j) => j.status?.phase === 'Running');
+    apply('hub', [inferenceJob('premium', 'pre', { gpus: 4, tier: 'Premium' })]);
+    const p = await jobWhen('ij', 'premium', 'premium placed', (j) => j.status?.placement?.pool !== undefined, 60_000);
+    t.is(p.status?.placement?.pool, `${run}-pre`);
+    const victim = await jobWhen(
+      'ij',
+      'besteffort',
+      'besteffort preempted',
+      (j) => cond(j, 'Preempted')?.status === 'True',
+    );
+    t.regex(cond(victim, 'Preempted')?.message ?? '', /premium/);
+    t.is(victim.status?.phase, 'Pending', 'queued again, not lost');
+    t.is(victim.status?.placement, undefined);
+    const reserved = getJson<Job>('hub', ['-n', jobsNs, 'get', 'ij', 'reserved']);
+    t.is(reserved.status?.attempts, 1, 'a Reserved job is never preempted');
+    t.is(cond(reserved, 'Preempted'), undefined);
+    const events = kubectl('hub', [
+      '-n',
+      jobsNs,
+      'get',
+      'events',
+      '--field-selector',
+      'reason=Preempted',
+      '-o',
+      'json',
+    ]);
+    t.regex(events, /Preempted by InferenceJob .*premium/);
+    // the victim's pods are gone from the member: only the two others run there
+    await eventually(
+      'victim workload removed',
+      async () => memberDeployments('gpu-a', 'nvdax.io/job-name=besteffort').length === 0,
+      30_000,
+    );
+    kubectl('hub', ['-n', jobsNs, 'delete', 'ij', 'reserved', 'besteffort', 'premium']);
+    kubectl('hub', ['delete', 'providerpool', `${run}-pre`]);
+  },
+);
+
+test.serial(
+  'a lost member is failed over after the grace period; when it returns, the old attempt is removed',
+  async (t) => {
+    const gpuE = readState(simDir())?.clusters.find((c) => c.name === 'gpu-e');
+    if (!gpuE) throw new Error('the test sim has no gpu-e cluster (make sim-test-up starts it)');
+    const e = nodes('gpu-e', 'fo', 1);
+    const a = nodes('gpu-a', 'fo', 1);
+    // the pool on gpu-e is cheaper, so it is chosen first
+    apply('hub', [pool(`${run}-fo-e`, 'gpu-e', e, '1.00'), pool(`${run}-fo-a`, 'gpu-a', a, '3.00')]);
+    await poolReady(`${run}-fo-e`);
+    await poolReady(`${run}-fo-a`);
+    apply('hub', [inferenceJob('survivor', 'fo')]);
+    const first = await jobWhen('ij', 'survivor', 'survivor Running on gpu-e', (j) => j.status?.phase === 'Running');
+    t.is(first.status?.placement?.pool, `${run}-fo-e`);
+    t.is(memberDeployments('gpu-e', 'nvdax.io/job-name=survivor').length, 1);
+    await stopComponent(gpuE, 'kube-apiserver');
+    try {
+      const moved = await jobWhen(
+        'ij',
+        'survivor',
+        'survivor placed again on gpu-a',
+        (j) => j.status?.placement?.pool === `${run}-fo-a`,
+        60_000,
+      );
+      t.is(moved.status?.attempts, 2);
+      t.is(moved.status?.placement?.attempt, 2);
+      const ended = moved.status?.usage?.attempts?.find((x) => x.attempt === 1);
+      t.is(ended?.endReason, 'PoolLost');
+      t.truthy(ended?.endTime);
+      await jobWhen('ij', 'survivor', 'survivor Running on gpu-a', (j) => j.status?.phase === 'Running');
+      t.deepEqual(
+        memberDeployments('gpu-a', 'nvdax.io/job-name=survivor').map((d) => d.metadata.name),
+        ['survivor-a2'],
+      );
+    } finally {
+      await startComponent(gpuE, 'kube-apiserver');
+    }
+    // fencing: once gpu-e answers again, the first attempt's objects there are deleted
+    await eventually(
+      'attempt 1 removed from gpu-e',
+      async () => memberDeployments('gpu-e', 'nvdax.io/job-name=survivor').length === 0,
+      60_000,
+    );
+    const now = getJson<Job>('hub', ['-n', jobsNs, 'get', 'ij', 'survivor']);
+    t.is(now.status?.placement?.pool, `${run}-fo-a`, 'it stays where it runs: one place at a time');
+    t.is(now.status?.attempts, 2);
+    kubectl('hub', ['-n', jobsNs, 'delete', 'ij', 'survivor']);
+    kubectl('hub', ['delete', 'providerpool', `${run}-fo-e`, `${run}-fo-a`]);
+  },
+);
+
+test.serial('an operator killed mid-placement of 200 jobs: after restart each is placed exactly once', async (t) => {
+  const sel = nodes('gpu-b', 'many', 30, 'L4'); // 30 × 8 = 240 GPUs
+  apply('hub', [pool(`${run}-many`, 'gpu-b', sel, '1.00')]);
+  await poolReady(`${run}-many`);
+  t.timeout(300_000);
+  // a slow operator (40 requests/s to each cluster, a lease that survives the throttling), so the kill lands mid-placement, not after it
+  await op.stop();
+  op = startOp(2, [
+    '--kube-api-qps',
+    '40',
+    '--kube-api-burst',
+    '20',
+    '--lease-duration',
+    '15s',
+    '--renew-deadline',
+    '10s',
+  ]);
+  const jobs = Array.from({ length: 200 }, (_, i) => inferenceJob(`k-${i}`, 'kill', { product: 'NVIDIA-L4' }));
+  apply('hub', jobs);
+  await eventually(
+    'some of the 200 placed',
+    async () => listJobs('nvdax.io/test-group=kill').filter((j) => j.status?.placement).length >= 20,
+    60_000,
+    100,
+  );
+  await op.kill();
+  const placedAtKill = listJobs('nvdax.io/test-group=kill').filter((j) => j.status?.placement).length;
+  t.log(`${placedAtKill} of 200 placed when the operator was killed`);
+  t.true(placedAtKill < 200, 'killed mid-placement');
+  op = startOp(3);
+  const restarted = op;
+  t.teardown(() => {
+    // on failure, what the restarted operator said
+    const errors = restarted.proc.lines.filter((l) => Number(l['level'] ?? 0) >= 40).slice(-10);
+    if (restarted.proc.child.exitCode !== null || errors.length) {
+      t.log(`operator exit ${restarted.proc.child.exitCode}: ${restarted.proc.stderr.slice(-2000)}`);
+      for (const l of errors) t.log(JSON.stringify(l).slice(0, 500));
+    }
+  });
+  const all = await eventually(
+    'all 200 Running',
+    async () => {
+      const js = listJobs('nvdax.io/test-group=kill');
+      return js.length === 200 && js.every((j) => j.status?.phase === 'Running') ? js : undefined;
+    },
+    180_000,
+    1000,
+  );
+  t.true(
+    all.every((j) => j.status?.attempts === 1),
+    'no job placed twice',
+  );
+  const deps = memberDeployments('gpu-b').filter((d) => d.metadata.name.startsWith('k-'));
+  t.is(deps.length, 200, 'one Deployment per job');
+  t.is(new Set(deps.map((d) => d.metadata.name)).size, 200);
+  t.true(deps.every((d) => d.metadata.name.endsWith('-a1')));
+});
+
+test.serial(
+  '500 one-GPU jobs on 240 GPUs: exactly the capacity is placed and Running, no node over-committed',
+  async (t) => {
+    t.timeout(420_000);
+    kubectl('hub', ['-n', jobsNs, 'delete', 'ij', '-l', 'nvdax.io/test-group=kill', '--wait=false']);
+    await eventually('the 200 gone', async () => listJobs('nvdax.io/test-group=kill').length === 0, 120_000, 1000);
+    await eventually(
+      'their pods gone',
+      async () => kubectl('gpu-b', ['-n', tenant, 'get', 'pods', '-o', 'name']).trim() === '',
+      120_000,
+      1000,
+    );
+    const jobs = Array.from({ length: 500 }, (_, i) => inferenceJob(`m-${i}`, 'many', { product: 'NVIDIA-L4' }));
+    apply('hub', jobs);
+    const settled = await eventually(
+      '240 Running and 260 waiting',
+      async () => {
+        const js = listJobs('nvdax.io/test-group=many');
+        const running = js.filter((j) => j.status?.phase === 'Running').length;
+        const waiting = js.filter((j) => cond(j, 'Scheduled')?.status === 'False').length;
+        return running === 240 && waiting === 260 ? js : undefined;
+      },
+      360_000,
+      2000,
+    );
+    t.is(settled.filter((j) => j.status?.placement).length, 240, 'no placement beyond the GPUs that exist');
+    const pods = getJson<{
+      items: Array<{
+        spec: { nodeName?: string; containers: Array<{ resources: { limits?: Record<string, string> } }> };
+      }>;
+    }>('gpu-b', ['-n', tenant, 'get', 'pods']).items;
+    const perNode = new Map<string, number>();
+    for (const p of pods) {
+      const n = p.spec.nodeName ?? 'unbound';
+      perNode.set(n, (perNode.get(n) ?? 0) + Number(p.spec.containers[0]?.resources.limits?.['nvidia.com/gpu'] ?? 0));
+    }
+    t.false(perNode.has('unbound'), 'every placed pod was bound: none waits for GPUs the ledger promised twice');
+    t.true(
+      [...perNode.values()].every((g) => g <= 8),
+      `GPUs per node: ${[...perNode.values()].join(',')}`,
+    );
+    t.is(
+      [...perNode.values()].reduce((a, b) => a + b, 0),
+      240,
+    );
+    const msg = cond(settled.find((j) => cond(j, 'Scheduled')?.status === 'False') as Job, 'Scheduled')?.message ?? '';
+    t.regex(msg, /InsufficientGpus|free/);
+  },
+);
