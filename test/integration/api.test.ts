@@ -181,10 +181,10 @@ test('kubectl get ij shows the printer columns, filled from status', async (t) =
     'NAME',
     'PHASE',
     'POOL',
+    'PRICE',
     'GPUS',
     'READY',
-    'PRICE',
-    'LATENCY(MS)',
+    'REASON',
     'AGE',
   ]);
   const status = {
@@ -192,13 +192,16 @@ test('kubectl get ij shows the printer columns, filled from status', async (t) =
     placement: { pool: 'frankfurt-h100', price: '2.10', gpus: 2 },
     readyReplicas: 2,
     latencyMs: 180,
+    conditions: [
+      { type: 'Scheduled', status: 'True', reason: 'Placed', message: 'm', lastTransitionTime: '2026-11-28T00:00:00Z' },
+    ],
   };
   await ok(['patch', ...target(ns, obj), '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
   const wide = (await ok(['get', 'ij', '-n', ns!, '-o', 'wide'])).split('\n');
-  t.deepEqual(wide[0]?.split(/\s+/).filter(Boolean).slice(-3), ['TIER', 'MODEL', 'AGE']);
+  t.deepEqual(wide[0]?.split(/\s+/).filter(Boolean).slice(-4), ['LATENCY(MS)', 'TIER', 'MODEL', 'AGE']);
   t.regex(
     wide[1] ?? '',
-    /llama-chat\s+Running\s+frankfurt-h100\s+1\s+2\s+2\.10\s+180\s+Premium\s+meta-llama\/Llama-3\.1-8B-Instruct/,
+    /llama-chat\s+Running\s+frankfurt-h100\s+2\.10\s+1\s+2\s+Placed\s+180\s+Premium\s+meta-llama\/Llama-3\.1-8B-Instruct/,
   );
   const byPool = await ok([
     'get',
@@ -222,10 +225,10 @@ test('kubectl get tj and pp show their printer columns', async (t) => {
     'MODE',
     'PHASE',
     'POOL',
-    'WORKERS',
-    'GPUS',
     'PRICE',
-    'PROGRESS',
+    'WORKERS',
+    'READY',
+    'REASON',
     'AGE',
   ]);
   const { obj } = await applyExample(t, 'pool');

@@ -39,7 +39,7 @@ type Job = (InferenceJob | TrainingJob) & { metadata: { name: string; uid?: stri
 const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
 const listJobs = (selector: string) =>
   getJson<{ items: Job[] }>('hub', ['-n', jobsNs, 'get', 'ij', '-l', selector]).items;
-const jobWhen = (kind: 'ij' | 'tj', name: string, what: string, pred: (j: Job) => boolean, timeoutMs = 60_000) =>
+const jobWhen = (kind: 'ij' | 'tj', name: string, what: string, pred: (j: Job) => boolean, timeoutMs = 120_000) =>
   eventually(
     what,
     async () => {
@@ -123,7 +123,8 @@ const startOp = (n: number, extra: string[] = []) =>
     identity: `${run}-op-${n}`,
     poolSelector: `nvdax.io/test-run=${run}`,
     leaseNamespace: opNs,
-    extra: ['--failover-grace', '4s', '--lease-duration', '2s', '--renew-deadline', '1500ms', ...extra],
+    // a lease that survives a CI machine saturated by the other tests (leader election is tested elsewhere)
+    extra: ['--failover-grace', '4s', '--lease-duration', '15s', '--renew-deadline', '10s', ...extra],
   });
 
 test.before(async () => {
@@ -313,7 +314,7 @@ test.serial('an operator killed mid-placement of 200 jobs: after restart each is
   apply('hub', [pool(`${run}-many`, 'gpu-b', sel, '1.00')]);
   await poolReady(`${run}-many`);
   t.timeout(300_000);
-  // a slow operator (40 requests/s to each cluster, a lease that survives the throttling), so the kill lands mid-placement, not after it
+  // a slow operator (40 requests/s to each cluster), so the kill lands mid-placement, not after it
   await op.stop();
   op = startOp(2, [
     '--kube-api-qps',
@@ -341,7 +342,7 @@ test.serial('an operator killed mid-placement of 200 jobs: after restart each is
   const restarted = op;
   t.teardown(() => {
     // on failure, what the restarted operator said
-    const errors = restarted.proc.lines.filter((l) => Number(l['level'] ?? 0) >= 40).slice(-10);
+    const errors = restarted.proc.lines.filter((l) => /warn|error|fatal|^[456]0$/.test(String(l['level']))).slice(-10);
     if (restarted.proc.child.exitCode !== null || errors.length) {
       t.log(`operator exit ${restarted.proc.child.exitCode}: ${restarted.proc.stderr.slice(-2000)}`);
       for (const l of errors) t.log(JSON.stringify(l).slice(0, 500));

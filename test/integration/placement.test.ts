@@ -35,7 +35,7 @@ const getJson = <T>(cluster: string, args: string[]): T => JSON.parse(kubectl(cl
 type Job = (InferenceJob | TrainingJob) & { metadata: { name: string; generation?: number } };
 const getJob = (kind: 'ij' | 'tj', name: string) => getJson<Job>('hub', ['-n', jobsNs, 'get', kind, name]);
 const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
-const jobWhen = (kind: 'ij' | 'tj', name: string, what: string, pred: (j: Job) => boolean, timeoutMs = 60_000) =>
+const jobWhen = (kind: 'ij' | 'tj', name: string, what: string, pred: (j: Job) => boolean, timeoutMs = 120_000) =>
   eventually(
     what,
     async () => {
@@ -157,7 +157,17 @@ test.before(async () => {
     identity: `${run}-op-1`,
     poolSelector: `nvdax.io/test-run=${run}`,
     leaseNamespace: opNs,
-    extra: ['--job-selector', `nvdax.io/test-run=${run}`, '--failover-grace', '5s'],
+    // a lease that survives a CI machine saturated by the other tests (leader election is tested elsewhere)
+    extra: [
+      '--job-selector',
+      `nvdax.io/test-run=${run}`,
+      '--failover-grace',
+      '5s',
+      '--lease-duration',
+      '20s',
+      '--renew-deadline',
+      '15s',
+    ],
   });
   for (const p of [`${run}-a`, `${run}-b`]) {
     await eventually(
