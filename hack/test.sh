@@ -16,4 +16,6 @@ node hack/sim/main.ts up --dir .sim-test --port-base 21000 --clusters hub,gpu-a,
 
 step "integration tests"
 NVDAX_SIM_DIR="$PWD/.sim-test" ava 'test/integration/**/*.test.ts'
+step "scale tests (alone: hundreds of pods on the simulated clusters)"
+NVDAX_SIM_DIR="$PWD/.sim-test" ava 'test/scale/**/*.test.ts'
 step "all tests passed"
