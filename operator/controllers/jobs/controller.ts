@@ -12,6 +12,7 @@ import { inferenceJobs, providerPools, trainingJobs } from '../../api/resources.
 import type { AttemptUsage, InferenceJobStatus, TrainingJobStatus } from '../../api/types.gen.ts';
 import type { Attachment, Fleet } from '../../fleet/fleet.ts';
 import type { Member } from '../../fleet/member.ts';
+import { isNotFound } from '../../kube/errors.ts';
 import { type KubeObject, type ResourceType, resources } from '../../kube/types.ts';
 import {
   attemptOf,
@@ -380,7 +381,20 @@ export function setupJobControllers(o: JobControllerOptions) {
     const job = informers[kind]?.get(key);
     const signal = ctx.signal;
     if (!job) {
-      // gone from the hub: whatever a member still holds for it goes (e.g. a member that was away at delete time)
+      // Not in our cache. Only if the hub says it is gone (or was replaced: another uid) do its member
+      // objects go, e.g. from a member that was away at delete time. A job our cache does not hold yet, or
+      // another shard's (--job-selector), or another operator's sharing the member, is not ours to delete.
+      const held = fleet.members().flatMap((m) => owned.flatMap(([att]) => att.byHubKey(m.key, qk)));
+      if (!held.length) return {};
+      const slash = key.indexOf('/');
+      let liveUid: string | undefined;
+      try {
+        const live = await hub.get(resourceOf(kind), key.slice(slash + 1), key.slice(0, slash), signal);
+        liveUid = live.metadata?.uid;
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      if (liveUid !== undefined && held.some((o) => o.metadata?.labels?.['nvdax.io/job-uid'] === liveUid)) return {};
       const left = await removeStale(qk, undefined, signal);
       return left ? { requeueAfter: 5_000 } : {};
     }
