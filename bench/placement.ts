@@ -411,6 +411,17 @@ for (const n of sizes) {
     await deleteAll(`n${n}`);
     const steady = Array.from({ length: steadyRate * steadySeconds }, (_, i) => jobManifest(i, 'steady'));
     const s0 = now();
+    // each steady job is deleted once Scheduled, so the GPUs sized for n jobs last the whole minute
+    const reaped = new Set<string>();
+    const reaper = setInterval(() => {
+      for (const j of steady) {
+        const name = j.metadata?.name ?? '';
+        if (times.scheduled.has(name) && !reaped.has(name)) {
+          reaped.add(name);
+          void quiet(hub.delete(inferenceJobs, name, jobsNs));
+        }
+      }
+    }, 1000);
     for (const [i, j] of steady.entries()) {
       const due = s0 + (i * 1000) / steadyRate;
       if (due > now()) await sleep(realClock, due - now());
@@ -422,6 +433,7 @@ for (const n of sizes) {
       now() - s0 < steadySeconds * 1000 + 120_000
     )
       await sleep(realClock, 500);
+    clearInterval(reaper);
     const sl = steady.map(
       (j) =>
         (times.scheduled.get(j.metadata?.name ?? '') ?? Infinity) - (times.created.get(j.metadata?.name ?? '') ?? 0),
