@@ -18,8 +18,7 @@ import { inferenceJobs, providerPools } from '../operator/api/resources.ts';
 import type { InferenceJob } from '../operator/api/types.gen.ts';
 import { KubeClient } from '../operator/kube/client.ts';
 import { type KubeObject, resources } from '../operator/kube/types.ts';
-import { inferenceObjects } from '../operator/materialize/index.ts';
-import { realClock, sleep } from '../operator/runtime/clock.ts';
+import { inferenceObjects, initData } from '../operator/materialize/index.ts';
 import { binDir } from '../test/helpers/sim.ts';
 import { fmt, pool, report } from './kit.ts';
 
@@ -43,6 +42,8 @@ const opNs = 'nvdax-system';
 const jobsNs = 'bench-jobs';
 const tenant = `nvdax-${jobsNs}`;
 const ceilingNs = 'bench-ceiling';
+/** A plain timer that keeps the process alive (the runtime clock's timers do not). */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const quiet = async <T>(p: Promise<T>) => p.catch(() => undefined);
 const now = () => Date.now();
 const pct = (xs: number[], p: number) => {
@@ -84,7 +85,7 @@ async function ensureNs(c: KubeClient, name: string) {
 
 async function deleteAndWait(c: KubeClient, ns: string) {
   await quiet(c.delete(resources.namespaces, ns));
-  while ((await quiet(c.get(resources.namespaces, ns))) !== undefined) await sleep(realClock, 500);
+  while ((await quiet(c.get(resources.namespaces, ns))) !== undefined) await sleep(500);
 }
 
 /** Nodes for `jobs` one-GPU jobs over three clusters, 5 % spare. */
@@ -127,7 +128,7 @@ async function addNodes(jobs: number) {
       ).items.filter((n) => n.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')).length;
       if (ready >= nodes.length) break;
       progress(`${names[i]} nodes Ready`, ready, nodes.length, t0);
-      await sleep(realClock, 2000);
+      await sleep(2000);
     }
   }
   return { container: container * 3, confidential: cc * 3 };
@@ -176,6 +177,7 @@ async function ceiling(n: number) {
             product: 'NVIDIA-H100-80GB-HBM3',
             tee: 'snp',
             runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
+            initData: initData({ kbsUrl: 'http://kbs-service.trustee-operator-system.svc:8080' }),
           }
         : {
             pool: 'p',
@@ -196,14 +198,21 @@ async function ceiling(n: number) {
   const created = new Map<string, number>();
   const running = new Map<string, number>();
   const t0 = now();
-  const watchers = clients.map(async (c) => {
-    for (;;) {
-      for await (const ev of c.watch<KubeObject & { status?: { phase?: string } }>(resources.pods, {
-        namespace: ceilingNs,
-      })) {
-        const name = ev.object.metadata?.name ?? '';
-        if (ev.object.status?.phase === 'Running' && !running.has(name)) running.set(name, now());
-        if (running.size >= n) return;
+  const done = new AbortController();
+  clients.map(async (c) => {
+    // ends when aborted (the watch throws then) or all are Running
+    while (!done.signal.aborted) {
+      try {
+        for await (const ev of c.watch<KubeObject & { status?: { phase?: string } }>(resources.pods, {
+          namespace: ceilingNs,
+          signal: done.signal,
+        })) {
+          const name = ev.object.metadata?.name ?? '';
+          if (ev.object.status?.phase === 'Running' && !running.has(name)) running.set(name, now());
+          if (running.size >= n) return;
+        }
+      } catch {
+        if (!done.signal.aborted) await sleep(200);
       }
     }
   });
@@ -215,7 +224,8 @@ async function ceiling(n: number) {
   });
   const createdIn = now() - t0;
   const tick = setInterval(() => progress('ceiling pods Running', running.size, n, t0), 10_000);
-  await Promise.race([Promise.all(watchers), sleep(realClock, 1_800_000)]);
+  while (running.size < n && now() - t0 < 1_800_000) await sleep(200);
+  done.abort();
   clearInterval(tick);
   const last = Math.max(...running.values());
   const lat = [...running].map(([k, t]) => t - (created.get(k) ?? t0));
@@ -286,6 +296,9 @@ async function pools() {
       },
     } as unknown as KubeObject);
   }
+}
+
+async function poolsReady() {
   const t0 = now();
   for (;;) {
     const ready = (await hub.listAll<KubeObject & { status?: { phase?: string } }>(providerPools)).items.filter(
@@ -293,7 +306,7 @@ async function pools() {
     ).length;
     if (ready === 3) return;
     progress('pools Ready', ready, 3, t0);
-    await sleep(realClock, 2000);
+    await sleep(2000);
   }
 }
 
@@ -320,7 +333,7 @@ function track(stop: AbortSignal): Times {
           if (!t.running.has(name) && j.status?.phase === 'Running') t.running.set(name, at);
         }
       } catch {
-        if (!stop.aborted) await sleep(realClock, 200);
+        if (!stop.aborted) await sleep(200);
       }
     }
   })();
@@ -345,9 +358,10 @@ for (const n of sizes) {
   process.stderr.write(`== operator: ${n} InferenceJobs on the hub\n`);
   const w0 = await writesNow();
   const op = await startOperator();
+  await poolsReady();
   const stop = new AbortController();
   const times = track(stop.signal);
-  await sleep(realClock, 3000);
+  await sleep(3000);
   const jobs = Array.from({ length: n }, (_, i) => jobManifest(i, `n${n}`));
   const t0 = now();
   await pool(jobs, 48, async (j) => {
@@ -355,7 +369,7 @@ for (const n of sizes) {
     await hub.create(inferenceJobs, j);
   });
   const tick = setInterval(() => progress('jobs Running', times.running.size, n, t0), 10_000);
-  while (times.running.size < n && now() - t0 < 1_800_000) await sleep(realClock, 500);
+  while (times.running.size < n && now() - t0 < 1_800_000) await sleep(500);
   clearInterval(tick);
   const last = Math.max(...times.running.values());
   const stats = procStats(op.pid!);
@@ -424,7 +438,7 @@ for (const n of sizes) {
     }, 1000);
     for (const [i, j] of steady.entries()) {
       const due = s0 + (i * 1000) / steadyRate;
-      if (due > now()) await sleep(realClock, due - now());
+      if (due > now()) await sleep(due - now());
       times.created.set(j.metadata?.name ?? '', now());
       void hub.create(inferenceJobs, j);
     }
@@ -432,7 +446,7 @@ for (const n of sizes) {
       steady.some((j) => !times.scheduled.has(j.metadata?.name ?? '')) &&
       now() - s0 < steadySeconds * 1000 + 120_000
     )
-      await sleep(realClock, 500);
+      await sleep(500);
     clearInterval(reaper);
     const sl = steady.map(
       (j) =>
@@ -471,13 +485,13 @@ async function deleteAll(prefix: string) {
       .items.length;
     if (!left) break;
     if (now() - t0 > 600_000) throw new Error(`jobs ${prefix} not deleted after 10 min`);
-    await sleep(realClock, 1000);
+    await sleep(1000);
   }
   for (const c of clients) {
     for (;;) {
       const left = (await quiet(c.list(resources.pods, { namespace: tenant, limit: 1 })))?.items.length ?? 0;
       if (!left) break;
-      await sleep(realClock, 1000);
+      await sleep(1000);
     }
   }
 }
@@ -486,3 +500,4 @@ mkdirSync(join(import.meta.dirname, 'out'), { recursive: true });
 writeFileSync(join(import.meta.dirname, 'out', 'placement.json'), `${JSON.stringify(results, null, 2)}\n`);
 save();
 for (const c of clients) await c.close();
+process.exit(0);
