@@ -3,15 +3,14 @@
 // restarted here), an operator killed mid-placement, and many jobs on few GPUs. Real operator
 // process, real member clusters with the run's own kwok nodes and pools.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import { buildNodes } from '../../hack/sim/nodes.ts';
 import { readState } from '../../hack/sim/state.ts';
 import { startComponent, stopComponent } from '../../hack/sim/cluster.ts';
 import type { InferenceJob, ProviderPool, TrainingJob } from '../../operator/api/types.gen.ts';
-import { binDir, kubeconfigPath, loadKubeConfig, simDir, uniqueName } from '../helpers/sim.ts';
+import { kubeconfigPath, loadKubeConfig, simDir, uniqueName } from '../helpers/sim.ts';
 import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
+import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
 import { startOperator, type OperatorProc } from '../helpers/operator.ts';
 
 const run = uniqueName('pf');
@@ -21,19 +20,6 @@ const opNs = `${run}-system`;
 const jobsNs = `${run}-jobs`;
 const tenant = `nvdax-${jobsNs}`;
 const members = ['gpu-a', 'gpu-b', 'gpu-e'] as const;
-const kubectl = (cluster: string, args: string[], input?: string) =>
-  execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', kubeconfigPath(cluster), ...args], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    ...(input ? { input } : {}),
-  });
-const apply = (cluster: string, objs: object[]) =>
-  kubectl(
-    cluster,
-    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
-    objs.map((o) => YAML.stringify(o, { version: '1.1' })).join('---\n'),
-  );
-const getJson = <T>(cluster: string, args: string[]): T => JSON.parse(kubectl(cluster, [...args, '-o', 'json'])) as T;
 
 type Job = (InferenceJob | TrainingJob) & { metadata: { name: string; uid?: string } };
 const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);

@@ -3,14 +3,13 @@
 // managers, kwok nodes). The nodes and pools are this run's own (labelled), and the
 // operator only places jobs labelled for this run, so other tests cannot move the numbers.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import { buildNodes } from '../../hack/sim/nodes.ts';
 import type { InferenceJob, ProviderPool, TrainingJob } from '../../operator/api/types.gen.ts';
-import { binDir, kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
+import { kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
 import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
+import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
 import { startOperator, type OperatorProc } from '../helpers/operator.ts';
 
 const run = uniqueName('pl');
@@ -19,18 +18,6 @@ const hub = loadKubeConfig('hub');
 const opNs = `${run}-system`;
 const jobsNs = `${run}-jobs`;
 const tenant = `nvdax-${jobsNs}`;
-const kubectl = (cluster: string, args: string[], input?: string) =>
-  execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', kubeconfigPath(cluster), ...args], {
-    encoding: 'utf8',
-    ...(input ? { input } : {}),
-  });
-const apply = (cluster: string, objs: object[]) =>
-  kubectl(
-    cluster,
-    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
-    objs.map((o) => YAML.stringify(o, { version: '1.1' })).join('---\n'),
-  );
-const getJson = <T>(cluster: string, args: string[]): T => JSON.parse(kubectl(cluster, [...args, '-o', 'json'])) as T;
 
 type Job = (InferenceJob | TrainingJob) & { metadata: { name: string; generation?: number } };
 const getJob = (kind: 'ij' | 'tj', name: string) => getJson<Job>('hub', ['-n', jobsNs, 'get', kind, name]);

@@ -2,13 +2,12 @@
 // hack/test.sh runs this file after the other integration tests, alone, so that its load (hundreds of
 // pods on gpu-b) does not slow the clusters the others time things on. Real operator, real members.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import { buildNodes } from '../../hack/sim/nodes.ts';
 import type { InferenceJob, ProviderPool, TrainingJob } from '../../operator/api/types.gen.ts';
-import { binDir, kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
+import { kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
 import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
+import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
 import { startOperator, type OperatorProc } from '../helpers/operator.ts';
 
 const run = uniqueName('ps');
@@ -18,19 +17,6 @@ const opNs = `${run}-system`;
 const jobsNs = `${run}-jobs`;
 const tenant = `nvdax-${jobsNs}`;
 const members = ['gpu-a', 'gpu-b', 'gpu-e'] as const;
-const kubectl = (cluster: string, args: string[], input?: string) =>
-  execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', kubeconfigPath(cluster), ...args], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    ...(input ? { input } : {}),
-  });
-const apply = (cluster: string, objs: object[]) =>
-  kubectl(
-    cluster,
-    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
-    objs.map((o) => YAML.stringify(o, { version: '1.1' })).join('---\n'),
-  );
-const getJson = <T>(cluster: string, args: string[]): T => JSON.parse(kubectl(cluster, [...args, '-o', 'json'])) as T;
 
 type Job = (InferenceJob | TrainingJob) & { metadata: { name: string; uid?: string } };
 const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
