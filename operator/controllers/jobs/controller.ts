@@ -33,6 +33,7 @@ import {
   metaTime,
   setCondition,
 } from '../../runtime/conditions.ts';
+import { canonical } from '../../runtime/canonical.ts';
 import type { ReconcileContext, Result } from '../../runtime/controller.ts';
 import { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.ts';
 import type { Informer } from '../../runtime/informer.ts';
@@ -125,16 +126,6 @@ function slim<T extends KubeObject>(o: T): T {
   }
   out['status'] = (o as { status?: unknown }).status;
   return out as T;
-}
-
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(
-          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : x,
-  );
 }
 
 export function setupJobControllers(o: JobControllerOptions) {

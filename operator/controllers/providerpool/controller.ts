@@ -12,6 +12,7 @@ import { MemberSourceError } from '../../fleet/fleet.ts';
 import type { Member } from '../../fleet/member.ts';
 import { computeCapacity } from '../../fleet/capacity.ts';
 import { type KubeObject, resources } from '../../kube/types.ts';
+import { canonical } from '../../runtime/canonical.ts';
 import type { Controller, ReconcileContext, Result } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import type { Informer } from '../../runtime/informer.ts';
@@ -47,17 +48,6 @@ export interface ProviderPoolController {
 /** The fleet owner name of pools, and this controller's field manager. */
 const owner = 'providerpool';
 export const fieldManager = 'nvdax-providerpool-controller';
-
-/** JSON with object keys sorted: the server does not keep our key order. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(
-          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : x,
-  );
-}
 
 /** Equal in the owned fields but for the heartbeat time, i.e. nothing worth a write. */
 export const sameStatus = (a: ProviderPoolStatus, b: ProviderPoolStatus) =>
