@@ -10,15 +10,17 @@
 // Then jobs arriving at a steady STEADY_RATE (50/s) for STEADY_SECONDS (60): create→Scheduled.
 // Writes bench/out/placement.json and bench/out/placement.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { buildNodes } from '../hack/sim/nodes.ts';
+import { livePid } from '../hack/sim/procs.ts';
 import { inferenceJobs, providerPools } from '../operator/api/resources.ts';
 import type { InferenceJob } from '../operator/api/types.gen.ts';
 import { KubeClient } from '../operator/kube/client.ts';
 import { type KubeObject, resources } from '../operator/kube/types.ts';
 import { inferenceObjects, initData } from '../operator/materialize/index.ts';
+import { canonical } from '../operator/runtime/canonical.ts';
 import { binDir } from '../test/helpers/sim.ts';
 import { fmt, pool, report } from './kit.ts';
 
@@ -52,32 +54,6 @@ const pct = (xs: number[], p: number) => {
 };
 const progress = (what: string, done: number, total: number, t0: number) =>
   process.stderr.write(`   ${what}: ${fmt(done)}/${fmt(total)} after ${fmt((now() - t0) / 1000, 1)} s\n`);
-
-/** Writes the operator makes, from the API servers' own counters (requests by verb and resource). */
-async function writes(file: string, res: string[]): Promise<number> {
-  const text = execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', file, 'get', '--raw', '/metrics'], {
-    encoding: 'utf8',
-    maxBuffer: 512 * 1024 * 1024,
-  });
-  let n = 0;
-  for (const line of String(text).split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '';
-    const resource = /resource="([a-z]+)"/.exec(line)?.[1] ?? '';
-    const sub = /subresource="([a-z]*)"/.exec(line)?.[1] ?? '';
-    if (!['POST', 'PUT', 'PATCH', 'APPLY', 'DELETE'].includes(verb) || !res.includes(resource)) continue;
-    // the requester's creates of jobs are not the operator's
-    if (resource === 'inferencejobs' && verb === 'POST' && sub === '') continue;
-    n += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return n;
-}
-const hubRes = ['inferencejobs', 'events'];
-const memberRes = ['deployments', 'services', 'namespaces', 'networkpolicies'];
-const writesNow = async () => ({
-  hub: await writes(kubeconfigs[0]!, hubRes),
-  members: (await Promise.all(kubeconfigs.map((f) => writes(f, memberRes)))).reduce((a, b) => a + b, 0),
-});
 
 async function ensureNs(c: KubeClient, name: string) {
   await c.apply(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } as KubeObject);
@@ -245,6 +221,99 @@ function procStats(pid: number) {
   return { peakRssMiB: hwm, cpuS };
 }
 
+/** CPU seconds used so far by each simulated-cluster component of each cluster. */
+function simCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [i, f] of kubeconfigs.entries()) {
+    const run = join(dirname(f), 'run');
+    for (const file of readdirSync(run).filter((x) => x.endsWith('.pid'))) {
+      const c = `${file.slice(0, -'.pid'.length)} (${i === 0 ? 'hub + member' : names[i]})`;
+      const pid = livePid(join(run, file));
+      const cpu = pid ? (quietSync(() => procStats(pid).cpuS) ?? 0) : 0;
+      out.set(c, (out.get(c) ?? 0) + cpu);
+    }
+  }
+  return out;
+}
+const quietSync = <T>(f: () => T): T | undefined => {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+};
+const cpuDelta = (a: Map<string, number>, b: Map<string, number>) =>
+  new Map([...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)]));
+
+const opsPort = 22990;
+type Sample = { name: string; labels: Record<string, string>; value: number };
+/** The operator's own Prometheus samples. */
+async function operatorMetrics(): Promise<Sample[]> {
+  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+  return text.split('\n').flatMap((line) => {
+    const m = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) return [];
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    return [{ name: m[1]!, labels, value: Number(m[3]) }];
+  });
+}
+const sum = (xs: Sample[], name: string, f: (l: Record<string, string>) => boolean = () => true) =>
+  xs.filter((x) => x.name === name && f(x.labels)).reduce((a, x) => a + x.value, 0);
+const isWrite = (l: Record<string, string>) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(l['verb'] ?? '');
+
+/** Where the operator's time went: its requests by cluster and verb, and each controller's queue. */
+function diagnose(xs: Sample[], jobs: number) {
+  const rows: string[][] = [];
+  const keys = new Set(
+    xs.filter((x) => x.name === 'rest_client_requests_total').map((x) => `${x.labels['cluster']}|${x.labels['verb']}`),
+  );
+  for (const k of [...keys].sort()) {
+    const [cluster, verb] = k.split('|') as [string, string];
+    const on = (l: Record<string, string>) => l['cluster'] === cluster && l['verb'] === verb;
+    const n = sum(xs, 'rest_client_requests_total', on);
+    const codes = xs
+      .filter(
+        (x) =>
+          x.name === 'rest_client_requests_total' &&
+          on(x.labels) &&
+          x.labels['code'] !== '200' &&
+          x.labels['code'] !== '201',
+      )
+      .map((x) => `${x.labels['code']}×${x.value}`)
+      .join(' ');
+    const mean =
+      sum(xs, 'rest_client_request_duration_seconds_sum', on) /
+      Math.max(1, sum(xs, 'rest_client_request_duration_seconds_count', on));
+    rows.push([`${cluster} ${verb}`, fmt(n), fmt(n / jobs, 2), fmt(mean * 1000, 1), codes]);
+  }
+  const queues = new Set(xs.filter((x) => x.name === 'workqueue_adds_total').map((x) => x.labels['name'] ?? ''));
+  const qrows: string[][] = [];
+  for (const q of [...queues].sort()) {
+    const on = (l: Record<string, string>) => l['name'] === q;
+    const work = sum(xs, 'workqueue_work_duration_seconds_sum', on);
+    const count = sum(xs, 'workqueue_work_duration_seconds_count', on);
+    const wait = sum(xs, 'workqueue_queue_duration_seconds_sum', on);
+    qrows.push([
+      q,
+      fmt(sum(xs, 'workqueue_adds_total', on)),
+      fmt(count),
+      fmt((work / Math.max(1, count)) * 1000, 1),
+      fmt((wait / Math.max(1, count)) * 1000, 1),
+      fmt(sum(xs, 'workqueue_retries_total', on)),
+    ]);
+  }
+  const cycles = sum(xs, 'nvdax_placement_cycle_seconds_count');
+  qrows.push([
+    'placement cycles',
+    fmt(cycles),
+    fmt(sum(xs, 'nvdax_placement_decisions_total', (l) => l['result'] === 'placed')),
+    fmt((sum(xs, 'nvdax_placement_cycle_seconds_sum') / Math.max(1, cycles)) * 1000, 1),
+    '–',
+    fmt(sum(xs, 'nvdax_placement_decisions_total', (l) => l['result'] === 'unplaced')),
+  ]);
+  return { rows, qrows };
+}
+
 async function startOperator() {
   const child = spawn(
     process.execPath,
@@ -254,7 +323,7 @@ async function startOperator() {
       kubeconfigs[0]!,
       '--no-leader-elect',
       '--ops-bind-address',
-      '127.0.0.1:0',
+      `127.0.0.1:${opsPort}`,
       '--log-level',
       'warn',
       '--max-concurrent-reconciles',
@@ -354,15 +423,21 @@ for (const n of sizes) {
     `Nodes: ${fmt(nodes.container)} container H100 ×8 (a tenth tainted), ${fmt(nodes.confidential)} SNP H100 ×8; Node ${process.version}.`,
   );
   process.stderr.write(`== ceiling: ${n} pods straight into the members\n`);
+  const c0 = simCpu();
+  const ceilStart = now();
   const ceil = await ceiling(n);
+  const ceilCpu = cpuDelta(c0, simCpu());
+  const ceilWall = (now() - ceilStart) / 1000;
   process.stderr.write(`== operator: ${n} InferenceJobs on the hub\n`);
-  const w0 = await writesNow();
   const op = await startOperator();
   await poolsReady();
   const stop = new AbortController();
   const times = track(stop.signal);
   await sleep(3000);
   const jobs = Array.from({ length: n }, (_, i) => jobManifest(i, `n${n}`));
+  const o0 = simCpu();
+  const opCpu0 = procStats(op.pid!).cpuS;
+  const m0 = await operatorMetrics();
   const t0 = now();
   await pool(jobs, 48, async (j) => {
     times.created.set(j.metadata?.name ?? '', now());
@@ -373,7 +448,20 @@ for (const n of sizes) {
   clearInterval(tick);
   const last = Math.max(...times.running.values());
   const stats = procStats(op.pid!);
-  const w1 = await writesNow();
+  const opCpu = cpuDelta(o0, simCpu());
+  const opWall = (now() - t0) / 1000;
+  const m1 = await operatorMetrics();
+  const opWrites = (xs: Sample[], hubSide: boolean) =>
+    sum(xs, 'rest_client_requests_total', (l) => isWrite(l) && (l['cluster'] === 'hub') === hubSide);
+  const hubWrites = opWrites(m1, true) - opWrites(m0, true);
+  const memberWrites = opWrites(m1, false) - opWrites(m0, false);
+  const diag = diagnose(
+    m1.map((x) => ({
+      ...x,
+      value: x.value - (m0.find((y) => y.name === x.name && canonical(y.labels) === canonical(x.labels))?.value ?? 0),
+    })),
+    n,
+  );
   const lat = (m: Map<string, number>) => [...m].map(([k, t]) => t - (times.created.get(k) ?? t0));
   const r = {
     jobs: n,
@@ -381,15 +469,16 @@ for (const n of sizes) {
     jobsRunningPerSec: times.running.size / ((last - t0) / 1000),
     ceilingPodsRunningPerSec: ceil.podsRunningPerSec,
     ratio: times.running.size / ((last - t0) / 1000) / ceil.podsRunningPerSec,
-    writesPerJob: (w1.hub - w0.hub + w1.members - w0.members) / n,
-    hubWritesPerJob: (w1.hub - w0.hub) / n,
-    memberWritesPerJob: (w1.members - w0.members) / n,
+    // the operator's own writes (its client's counters), not the member controllers' that follow
+    writesPerJob: (hubWrites + memberWrites) / n,
+    hubWritesPerJob: hubWrites / n,
+    memberWritesPerJob: memberWrites / n,
     p50CreateToScheduledMs: pct(lat(times.scheduled), 50),
     p99CreateToScheduledMs: pct(lat(times.scheduled), 99),
     p50CreateToRunningMs: pct(lat(times.running), 50),
     p99CreateToRunningMs: pct(lat(times.running), 99),
     ceilingP99CreateToRunningMs: ceil.p99CreateToRunningMs,
-    operatorCpuSeconds: stats.cpuS,
+    operatorCpuSeconds: stats.cpuS - opCpu0,
     operatorPeakRssMiB: stats.peakRssMiB,
   };
   results.push(r);
@@ -419,23 +508,28 @@ for (const n of sizes) {
       ],
     ],
   );
+  // where the two cores went: a side bound by the members' components, not by the operator, shows here
+  const comps = [...new Set([...ceilCpu.keys(), ...opCpu.keys()])].sort();
+  say('CPU seconds by process, ceiling run vs operator run (two cores: 2 CPU-s a second at most):');
+  table(
+    ['process', `ceiling (${fmt(ceilWall)} s wall)`, `operator run (${fmt(opWall)} s wall)`],
+    [
+      ...comps.map((c) => [c, fmt(ceilCpu.get(c) ?? 0, 1), fmt(opCpu.get(c) ?? 0, 1)]),
+      ['operator', '–', fmt(r.operatorCpuSeconds, 1)],
+    ],
+  );
+  say("The operator's requests during the run (its client's counters):");
+  table(['cluster verb', 'requests', 'per job', 'mean ms', 'other codes'], diag.rows);
+  say('Work queues and placement cycles during the run (for cycles: count, jobs placed, mean decide ms, –, unplaced):');
+  table(['queue', 'adds', 'processed', 'mean work ms', 'mean wait ms', 'retries'], diag.qrows);
   // steady arrivals on the largest size's warm operator only once, at the end
   if (n === sizes[sizes.length - 1] && steadySeconds > 0) {
     process.stderr.write(`== steady: ${steadyRate} jobs/s for ${steadySeconds} s\n`);
     await deleteAll(`n${n}`);
     const steady = Array.from({ length: steadyRate * steadySeconds }, (_, i) => jobManifest(i, 'steady'));
+    // GPUs for every steady job: arrivals are what is measured, not a pool running dry
+    await addNodes(steady.length);
     const s0 = now();
-    // each steady job is deleted once Scheduled, so the GPUs sized for n jobs last the whole minute
-    const reaped = new Set<string>();
-    const reaper = setInterval(() => {
-      for (const j of steady) {
-        const name = j.metadata?.name ?? '';
-        if (times.scheduled.has(name) && !reaped.has(name)) {
-          reaped.add(name);
-          void quiet(hub.delete(inferenceJobs, name, jobsNs));
-        }
-      }
-    }, 1000);
     for (const [i, j] of steady.entries()) {
       const due = s0 + (i * 1000) / steadyRate;
       if (due > now()) await sleep(due - now());
@@ -447,7 +541,6 @@ for (const n of sizes) {
       now() - s0 < steadySeconds * 1000 + 120_000
     )
       await sleep(500);
-    clearInterval(reaper);
     const sl = steady.map(
       (j) =>
         (times.scheduled.get(j.metadata?.name ?? '') ?? Infinity) - (times.created.get(j.metadata?.name ?? '') ?? 0),
@@ -465,6 +558,7 @@ for (const n of sizes) {
     );
     say();
     await deleteAll('steady');
+    await removeNodes(steady.length);
   } else {
     await deleteAll(`n${n}`);
   }

@@ -297,7 +297,12 @@ export class KubeClient {
         const ms = await this.#limiter.wait(waitSignal);
         for (const o of this.#observers) o.rateLimited?.(verb, ms);
       }
-      const res = await this.#dispatch(method, path, opts, signal, bodyTimeout);
+      const sent = this.clock.monotonic();
+      const res = await this.#dispatch(method, path, opts, signal, bodyTimeout).catch((e: unknown) => {
+        for (const o of this.#observers) o.answered?.(verb, 0, this.clock.monotonic() - sent);
+        throw e;
+      });
+      for (const o of this.#observers) o.answered?.(verb, res.statusCode, this.clock.monotonic() - sent);
       if (res.statusCode < 300) return res;
       const body = parseJson(await res.body.text());
       const after = res.statusCode === 429 && retries < this.maxRetries ? retryAfterMs(res.headers, body) : undefined;

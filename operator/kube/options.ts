@@ -38,6 +38,8 @@ export interface ClientObserver {
   rateLimited?(verb: string, waitMs: number): void;
   /** A 429 answer is being retried after `waitMs`. */
   retried?(verb: string, code: number, waitMs: number): void;
+  /** Each answer (or failure to get one: code 0) and how long the server took, ms. */
+  answered?(verb: string, code: number, ms: number): void;
 }
 
 /** Low-level request options. */

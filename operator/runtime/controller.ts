@@ -126,6 +126,11 @@ export class Controller {
     this.queue.add(key);
   }
 
+  /** Enqueues one key after `ms` (an earlier pending time for it wins): many signals, one reconcile. */
+  enqueueAfter(key: string, ms: number): void {
+    this.queue.addAfter(key, ms);
+  }
+
   /** True once start was called. */
   get started(): boolean {
     return this.#workers.length > 0;

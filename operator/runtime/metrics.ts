@@ -28,6 +28,8 @@ export interface RuntimeMetrics {
   readonly informerObjects: Gauge<'cluster' | 'resource'>;
   readonly rateLimiterDuration: Histogram<'cluster' | 'verb'>;
   readonly requestRetries: Counter<'cluster' | 'code' | 'verb'>;
+  readonly requests: Counter<'cluster' | 'code' | 'verb'>;
+  readonly requestDuration: Histogram<'cluster' | 'verb'>;
 }
 
 const reconcileBuckets = [
@@ -117,6 +119,17 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       'code',
       'verb',
     ]),
+    requests: counter('rest_client_requests_total', 'Requests answered, by status code (<error>: no answer)', [
+      'cluster',
+      'code',
+      'verb',
+    ]),
+    requestDuration: histogram(
+      'rest_client_request_duration_seconds',
+      'Request latency in seconds: sent to answer headers',
+      ['cluster', 'verb'],
+      [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+    ),
   };
 }
 
@@ -159,5 +172,9 @@ export function observeClient(m: RuntimeMetrics, client: KubeClient): () => void
   return client.observe({
     rateLimited: (verb, ms) => m.rateLimiterDuration.observe({ cluster, verb }, ms / 1000),
     retried: (verb, code) => m.requestRetries.inc({ cluster, code: String(code), verb }),
+    answered: (verb, code, ms) => {
+      m.requests.inc({ cluster, code: code ? String(code) : '<error>', verb });
+      m.requestDuration.observe({ cluster, verb }, ms / 1000);
+    },
   });
 }

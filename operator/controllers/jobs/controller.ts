@@ -72,6 +72,13 @@ export interface JobControllerOptions {
   /** A pool lost (not Ready, or its member unreachable) this long is failed over (default 60 s). */
   failoverGraceMs?: number;
   concurrency?: number;
+  /**
+   * Progress alone (replica counters, endpoints, a workload not Ready yet) is written at most this
+   * often per job, counted from its placement or our last write (default 5 s): a job that starts
+   * within it costs one status write, not one per step. Phase, Ready=True, failure, usage and
+   * observedGeneration are written at once.
+   */
+  progressIntervalMs?: number;
   /** Label selector restricting the jobs this process places and reconciles ('' = all). */
   jobSelector?: string;
   schedulerMinIntervalMs?: number;
@@ -153,6 +160,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     ...(o.pricing ? { pricing: o.pricing } : {}),
     ...(o.schedulerMinIntervalMs !== undefined ? { minIntervalMs: o.schedulerMinIntervalMs } : {}),
     onPlaced: (kind, key) => controller.enqueue(queueKey(kind, key)),
+    registry: manager.metrics.registry,
   });
   manager.runnable({ name: 'placement-scheduler', start: (signal) => scheduler.run(signal) });
 
@@ -255,21 +263,32 @@ export function setupJobControllers(o: JobControllerOptions) {
     tenants.add(id);
   }
 
-  /** Applies what differs from the member cache (by a hash of what we last applied). */
-  async function materialize(job: JobObject, index: number, pool: string, member: Member, signal: AbortSignal) {
+  /**
+   * Applies what differs from the member cache (by a hash of what we last applied), the objects of
+   * one part side by side; returns how many it wrote.
+   */
+  async function materialize(
+    job: JobObject,
+    index: number,
+    pool: string,
+    member: Member,
+    signal: AbortSignal,
+  ): Promise<number> {
     await ensureTenant(member, job.metadata?.namespace ?? '', signal);
-    for (const [res, obj] of desiredObjects(job, index, placedOn(job, pool, index))) {
+    const writes = desiredObjects(job, index, placedOn(job, pool, index)).flatMap(([res, obj]) => {
       // a change detector for what we applied last, so an unchanged object costs no write
       const hash = createHash('sha256').update(canonical(obj)).digest('hex').slice(0, 32);
       const cache = res === resources.deployments ? deployments : res === resources.jobs ? batchJobs : services;
       const have = cache.cache(member.key)?.get(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
-      if (have?.metadata?.annotations?.[specHash] === hash) continue;
+      if (have?.metadata?.annotations?.[specHash] === hash) return [];
       const body = {
         ...obj,
         metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [specHash]: hash } },
       };
-      await member.client.apply(res, body as KubeObject, { fieldManager: memberManager, force: true, signal });
-    }
+      return [member.client.apply(res, body as KubeObject, { fieldManager: memberManager, force: true, signal })];
+    });
+    await Promise.all(writes);
+    return writes.length;
   }
 
   /** Deletes this job's member objects that are not of the current placement; returns how many remain. */
@@ -346,6 +365,24 @@ export function setupJobControllers(o: JobControllerOptions) {
     return out;
   }
 
+  /** When this process last wrote each job's status (monotonic ms), for the counters' interval. */
+  const lastWrite = new Map<string, number>();
+  const progressMs = o.progressIntervalMs ?? 5_000;
+  /** Only progress differs: counters, endpoints, and a Ready condition that was and stays not True. */
+  function progressOnly(have: Partial<Owned>, want: Partial<Owned>): boolean {
+    const ready = (x: Partial<Owned>) => (x.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
+    if (ready(have)?.status === 'True' || ready(want)?.status === 'True') return false;
+    const strip = ({
+      replicas: _r,
+      readyReplicas: _rr,
+      readyWorkers: _w,
+      endpoints: _e,
+      conditions,
+      ...rest
+    }: Partial<Owned>) => ({ ...rest, conditions: conditions?.filter((c) => c.type !== 'Ready') });
+    return canonical(strip(have)) === canonical(strip(want));
+  }
+
   async function writeOwned(job: JobObject, want: Partial<Owned>, phase: string | undefined, signal: AbortSignal) {
     const have = ownedNow(job);
     if (canonical(have) === canonical(want) && (phase === undefined || phase === job.status?.phase)) return false;
@@ -372,6 +409,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     const job = informers[kind]?.get(key);
     const signal = ctx.signal;
     if (!job) {
+      lastWrite.delete(qk);
       // Not in our cache. Only if the hub says it is gone (or was replaced: another uid) do its member
       // objects go, e.g. from a member that was away at delete time. A job our cache does not hold yet, or
       // another shard's (--job-selector), or another operator's sharing the member, is not ours to delete.
@@ -406,8 +444,10 @@ export function setupJobControllers(o: JobControllerOptions) {
     const gen = job.metadata?.generation;
     if (!isPlaced(job) || isFinished(job)) {
       const current = job;
+      // never placed: nothing of ours to report yet (the scheduler's Scheduled condition speaks), and a
+      // write here would race the placement write's resourceVersion precondition for every new job
+      if (isFinished(current) || !attemptsOf(current)) return {};
       const base = ownedNow(current);
-      if (isFinished(current)) return {};
       // queued: no workload, so not Ready; usage and times as they were
       let conditions = ownedConditions(current.status?.conditions as Condition[] | undefined, jobConditions);
       if (conditions.some((c) => c.type === JobConditionType.Ready)) {
@@ -427,18 +467,22 @@ export function setupJobControllers(o: JobControllerOptions) {
       return {};
     }
 
-    // placed: the finalizer goes on before anything exists in a member (not earlier: a waiting job
-    // costs no write, and the placement write does not race with this one)
-    const current = await ensureFinalizer(hub, resourceOf(kind), job, cleanupFinalizer, {
+    // placed: the finalizer goes on beside the first member writes, not before them (a round trip off
+    // every job's path to Running). A job deleted in between loses nothing: its member objects then
+    // name a hub job that is gone, and the branch above deletes them (on restart too, from the lists).
+    const finalized = ensureFinalizer(hub, resourceOf(kind), job, cleanupFinalizer, {
       signal,
       fieldManager: jobManager,
     });
-    const base = ownedNow(current);
+    // settled before anything else can throw: its failure is this reconcile's error, retried
+    finalized.catch(() => {});
+    let current = job;
     const attempt = attemptsOf(current);
     const placedAt = Date.parse(current.status?.placement?.scheduledTime ?? '') || now;
     let requeue: number | undefined;
     let lost: { pool: string; since: number } | undefined;
     const seen: Array<{ member: Member; index: number; pool: string }> = [];
+    let applied = 0;
     for (const part of partsPlaced(current)) {
       const member = fleet.memberOf(poolOwner, part.pool);
       const since = lostSince(part.pool, member, placedAt);
@@ -449,9 +493,11 @@ export function setupJobControllers(o: JobControllerOptions) {
         continue;
       }
       try {
-        await materialize(current, part.index, part.pool, member, signal);
+        applied += await materialize(current, part.index, part.pool, member, signal);
       } catch (e) {
         if (!(e instanceof MaterializeError)) throw e;
+        current = await finalized;
+        const base = ownedNow(current);
         const conditions = setCondition(
           base.conditions,
           { type: 'Failed', status: 'True', reason: 'InvalidSpec', message: `${e.field}: ${e.message}` },
@@ -462,6 +508,8 @@ export function setupJobControllers(o: JobControllerOptions) {
       }
       seen.push({ member, index: part.index, pool: part.pool });
     }
+    current = await finalized;
+    const base = ownedNow(current);
 
     const price = current.status?.placement?.price;
     const prevAttempt = current.status?.usage?.attempts?.find((a) => a.attempt === attempt);
@@ -515,6 +563,11 @@ export function setupJobControllers(o: JobControllerOptions) {
       return {};
     }
 
+    // what was just created is not in the member caches yet: its watch event brings this key back, and
+    // the status written then has something to say (now it could only say 0 ready)
+    const cached = (m: Member) =>
+      [...deployments.byHubKey(m.key, qk), ...batchJobs.byHubKey(m.key, qk)].some((w) => attemptOf(w) === attempt);
+    if (applied > 0 && !seen.some((p) => cached(p.member))) return {};
     const roll = rollup(current, qk, seen);
     let conditions = base.conditions;
     for (const c of roll.conditions) conditions = setCondition(conditions, c, now);
@@ -557,8 +610,15 @@ export function setupJobControllers(o: JobControllerOptions) {
       ...(conditions ? { conditions } : {}),
       ...roll.fields,
     };
+    const last = lastWrite.get(qk);
+    const since = last !== undefined ? clock.monotonic() - last : now - placedAt;
+    if (phase === current.status?.phase && since < progressMs && progressOnly(ownedNow(current), want)) {
+      return { requeueAfter: progressMs - since };
+    }
     const wrote = await writeOwned(current, want, phase, signal);
-    if (wrote && phase !== current.status?.phase) {
+    if (wrote) lastWrite.set(qk, clock.monotonic());
+    // the end of a job is news; its start shows in the phase (and the Placed event came before it)
+    if (wrote && phase !== current.status?.phase && phase !== JobPhase.Running) {
       void events.normal(current, phase, `${kind} ${key} is ${phase} (attempt ${attempt})`);
     }
     // running jobs are metered: a minute is the granularity usage moves at without other events

@@ -7,6 +7,7 @@
 import { API_VERSION, GpuMode, JobConditionType, JobPhase, JobReason, Tier } from '../../api/constants.ts';
 import type { ProviderPoolObject } from '../../api/resources.ts';
 import type { Participant, Placement, PoolRejection } from '../../api/types.gen.ts';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Fleet } from '../../fleet/fleet.ts';
 import { snapshotInput } from '../../fleet/snapshot-input.ts';
 import type { KubeClient } from '../../kube/client.ts';
@@ -74,6 +75,8 @@ export interface SchedulerOptions {
   writeConcurrency?: number;
   /** Told after each cycle which jobs were placed, e.g. the job controller's enqueue. */
   onPlaced?: (kind: JobKind, key: string) => void;
+  /** Where the nvdax_placement_* metrics go. */
+  registry?: Registry;
 }
 
 /** What one cycle decided for one job. */
@@ -98,12 +101,50 @@ export class PlacementScheduler {
   readonly #lastMessage = new Map<string, string>();
   /** Attempts this process placed, until the cache shows them: a stale copy is not placed again. */
   readonly #written = new Map<string, number>();
+  /**
+   * Jobs whose decision is being written. Writes run beside later cycles (as kube-scheduler binds
+   * while it schedules the next pod): a cycle never waits on the API server, and a job with a write
+   * in flight sits out the cycles until it lands; its GPUs stay booked in the ledger meanwhile.
+   */
+  readonly #inflight = new Set<string>();
+  /** Placements and releases first; no-fit reports (which later cycles repeat anyway) after them. */
+  readonly #lane: Array<() => Promise<void>> = [];
+  readonly #laneLow: Array<() => Promise<void>> = [];
+  #running = 0;
   /** Premium jobs whose victims are on their way out, until when. */
   readonly #preempting = new Map<string, number>();
   cycles = 0;
 
+  readonly #metrics: { cycle: Histogram; decisions: Counter<'result'>; queued: Gauge; writes: Gauge } | undefined;
+
   constructor(o: SchedulerOptions) {
     this.#o = o;
+    const registers = o.registry ? [o.registry] : undefined;
+    if (!registers) return;
+    const self = this;
+    this.#metrics = {
+      cycle: new Histogram({
+        name: 'nvdax_placement_cycle_seconds',
+        help: 'Time a placement cycle takes to decide (snapshot, queue, match), writes not included',
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+        registers,
+      }),
+      decisions: new Counter({
+        name: 'nvdax_placement_decisions_total',
+        help: 'Placement decisions by result (placed, unplaced)',
+        labelNames: ['result'],
+        registers,
+      }),
+      queued: new Gauge({ name: 'nvdax_placement_queued_jobs', help: 'Jobs queued in the last cycle', registers }),
+      writes: new Gauge({
+        name: 'nvdax_placement_pending_writes',
+        help: 'Placement status writes queued or in flight',
+        registers,
+        collect() {
+          this.set(self.pendingWrites);
+        },
+      }),
+    };
   }
 
   /** Something changed (a job, a pool, member capacity): run a cycle soon. */
@@ -150,6 +191,7 @@ export class PlacementScheduler {
   async cycle(signal?: AbortSignal): Promise<{ placed: number; unplaced: number }> {
     const o = this.#o;
     const now = o.clock.now();
+    const started = o.clock.monotonic();
     this.cycles++;
     const pools = o.pools.list();
     const snapshot = buildSnapshot(
@@ -185,7 +227,7 @@ export class PlacementScheduler {
       }
       const queued = queueOrder(
         all
-          .filter((j) => isQueued(j) && fresh(j))
+          .filter((j) => isQueued(j) && fresh(j) && !this.#inflight.has(`${kindOf(j)}:${jobKey(j)}`))
           .map((job) => ({
             job,
             key: `${kindOf(job)}:${jobKey(job)}`,
@@ -206,8 +248,12 @@ export class PlacementScheduler {
     } finally {
       cycle.end();
     }
-    await this.#write(outcomes, all, now, signal);
+    this.#write(outcomes, all, now, signal);
     const placed = outcomes.filter((x) => x.kind === 'placed').length;
+    this.#metrics?.cycle.observe((o.clock.monotonic() - started) / 1000);
+    this.#metrics?.decisions.inc({ result: 'placed' }, placed);
+    this.#metrics?.decisions.inc({ result: 'unplaced' }, outcomes.length - placed);
+    this.#metrics?.queued.set(outcomes.length);
     if (outcomes.length) {
       o.log.debug(
         {
@@ -406,6 +452,7 @@ export class PlacementScheduler {
     const running: RunningWork[] = [];
     for (const other of all) {
       if (!isPlaced(other) || other.spec.sla.tier !== Tier.BestEffort) continue;
+      if (this.#inflight.has(`${kindOf(other)}:${jobKey(other)}`)) continue; // already on its way out
       for (const r of this.#placedReservations(other)) running.push(r);
     }
     const plan = planPreemption({
@@ -474,10 +521,22 @@ export class PlacementScheduler {
     return out;
   }
 
-  async #write(outcomes: Outcome[], all: JobObject[], now: number, signal?: AbortSignal): Promise<void> {
+  /** Hands one cycle's writes to the lane, each job's marked in flight until its write lands. */
+  #write(outcomes: Outcome[], all: JobObject[], now: number, signal?: AbortSignal): void {
     const o = this.#o;
     const byKey = new Map(all.map((j) => [`${kindOf(j)}:${jobKey(j)}`, j]));
-    const tasks: Array<() => Promise<void>> = [];
+    const tasks = {
+      push: (run: () => Promise<void>, keys: string[], low = false) => {
+        for (const k of keys) this.#inflight.add(k);
+        (low ? this.#laneLow : this.#lane).push(async () => {
+          try {
+            await run();
+          } finally {
+            for (const k of keys) this.#inflight.delete(k);
+          }
+        });
+      },
+    };
     for (const out of outcomes) {
       const job = out.job;
       const key = `${kindOf(job)}:${jobKey(job)}`;
@@ -501,7 +560,7 @@ export class PlacementScheduler {
             if (isConflict(e)) this.poke();
             else if (!isNotFound(e)) throw e;
           }
-        });
+        }, [key]);
         continue;
       }
       const message = out.preempting?.length
@@ -509,23 +568,27 @@ export class PlacementScheduler {
         : noFitMessage(out.rejections, out.total);
       if (this.#lastMessage.get(key) === message && job.status?.phase === JobPhase.Pending) continue;
       this.#lastMessage.set(key, message);
-      tasks.push(async () => {
-        try {
-          await this.#applyUnplaced(
-            job,
-            out.rejections,
-            message,
-            out.preempting ? JobReason.Preempting : reasonOf(out.rejections),
-            now,
-            signal,
-          );
-        } catch (e) {
-          this.#lastMessage.delete(key);
-          if (isConflict(e) || isNotFound(e)) return this.poke();
-          throw e;
-        }
-        void o.events.warning(job, 'FailedScheduling', message.slice(0, 1000));
-      });
+      tasks.push(
+        async () => {
+          try {
+            await this.#applyUnplaced(
+              job,
+              out.rejections,
+              message,
+              out.preempting ? JobReason.Preempting : reasonOf(out.rejections),
+              now,
+              signal,
+            );
+          } catch (e) {
+            this.#lastMessage.delete(key);
+            if (isConflict(e) || isNotFound(e)) return this.poke();
+            throw e;
+          }
+          void o.events.warning(job, 'FailedScheduling', message.slice(0, 1000));
+        },
+        [key],
+        true,
+      );
       for (const victim of out.preempting ?? []) {
         const v = byKey.get(victim);
         if (!v) continue;
@@ -542,10 +605,35 @@ export class PlacementScheduler {
             `Preempted by ${kindOf(job)} ${jobKey(job)} (Premium); queued again`,
           );
           void o.events.normal(job, JobReason.Preempting, `Preempting ${kindOf(v)} ${jobKey(v)} (BestEffort)`);
-        });
+        }, [victim]);
       }
     }
-    await runLimited(tasks, o.writeConcurrency ?? 32);
+    this.#drain(signal);
+  }
+
+  /** Runs the lane's writes, at most writeConcurrency at once; a failed one is logged and retried by a cycle. */
+  #drain(signal?: AbortSignal): void {
+    const limit = this.#o.writeConcurrency ?? 32;
+    while (this.#running < limit && this.#lane.length + this.#laneLow.length) {
+      const task = this.#lane.shift() ?? this.#laneLow.shift();
+      if (!task) break;
+      this.#running++;
+      void task()
+        .catch((e: unknown) => {
+          if (signal?.aborted) return;
+          this.#o.log.error({ err: e }, 'Placement write failed');
+          this.poke();
+        })
+        .finally(() => {
+          this.#running--;
+          this.#drain(signal);
+        });
+    }
+  }
+
+  /** Writes queued or in flight (0 once every decision so far is written). */
+  get pendingWrites(): number {
+    return this.#lane.length + this.#laneLow.length + this.#running;
   }
 
   #schedulingStatus(job: JobObject, set: ConditionInput[], now: number): Condition[] {
@@ -716,22 +804,4 @@ function reasonOf(rejections: readonly Rejection[]): string {
     return JobReason.NoConfidentialPool;
   }
   return JobReason.NoMatchingPool;
-}
-
-/** Runs tasks with at most `n` at once; rethrows the first failure after all settled. */
-async function runLimited(tasks: Array<() => Promise<void>>, n: number): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  const worker = async () => {
-    while (next < tasks.length) {
-      const t = tasks[next++];
-      try {
-        await t?.();
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, tasks.length) }, worker));
-  if (errors.length) throw errors[0];
 }

@@ -29,6 +29,12 @@ export interface ProviderPoolControllerOptions {
   fleet: Fleet;
   /** How often a pool is re-observed and its heartbeat written (default 15 s). */
   heartbeatIntervalMs?: number;
+  /**
+   * Capacity changes (pods and nodes coming and going) reach a pool's status at most this often
+   * (default 2 s): a burst of pods is one status write, not one per pod. Placement reads capacity
+   * from the caches, not from this status, so nothing waits on it.
+   */
+  capacityIntervalMs?: number;
   concurrency?: number;
   /** Label selector restricting the pools this process reconciles ('' = all). */
   poolSelector?: string;
@@ -207,9 +213,10 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
         .map((p) => p.metadata?.name ?? ''),
   });
   // every pool on a member hears its health, gate and capacity changes
-  const enqueuePools = (m: Parameters<typeof fleet.usersOf>[0]) => {
-    for (const p of fleet.usersOf(m, owner)) controller.enqueue(p);
+  const enqueuePools = (m: Parameters<typeof fleet.usersOf>[0], afterMs = 0) => {
+    for (const p of fleet.usersOf(m, owner)) controller.enqueueAfter(p, afterMs);
   };
-  fleet.watch({ changed: enqueuePools, capacity: enqueuePools });
+  const capacityMs = o.capacityIntervalMs ?? 2_000;
+  fleet.watch({ changed: (m) => enqueuePools(m), capacity: (m) => enqueuePools(m, capacityMs) });
   return { controller, pools };
 }
