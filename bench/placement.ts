@@ -8,9 +8,11 @@
 //      from create to Scheduled=True and to Running, count the operator's writes (API server
 //      request counters, hub and members), and read its CPU time and peak RSS from /proc.
 // Then jobs arriving at a steady STEADY_RATE (50/s) for STEADY_SECONDS (60): create→Scheduled.
-// Writes bench/out/placement.json and bench/out/placement.md.
+// Writes bench/out/placement.json and bench/out/placement.md. A run of some sizes replaces those sizes
+// there and keeps the others' (each entry says when it was measured), so `SIZES=10000` and `SIZES=1000`
+// may run apart; each run's tables are also kept as bench/out/placement-<sizes>.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { buildNodes } from '../hack/sim/nodes.ts';
@@ -29,7 +31,7 @@ if (kubeconfigs.length !== 3) throw new Error('usage: node bench/placement.ts HU
 const sizes = (process.env['SIZES'] ?? '1000,10000').split(',').map(Number);
 const steadyRate = Number(process.env['STEADY_RATE'] ?? 50);
 const steadySeconds = Number(process.env['STEADY_SECONDS'] ?? 60);
-const { say, table, save } = report('placement');
+const { say, table, save } = report(`placement-${sizes.join('-')}`);
 const root = join(import.meta.dirname, '..');
 
 const kc = (file: string) => {
@@ -591,7 +593,28 @@ async function deleteAll(prefix: string) {
 }
 
 mkdirSync(join(import.meta.dirname, 'out'), { recursive: true });
-writeFileSync(join(import.meta.dirname, 'out', 'placement.json'), `${JSON.stringify(results, null, 2)}\n`);
 save();
+const outDir = join(import.meta.dirname, 'out');
+const measuredAt = new Date().toISOString();
+const previous = quietSync(
+  () => JSON.parse(readFileSync(join(outDir, 'placement.json'), 'utf8')) as Array<Record<string, unknown>>,
+);
+const steadyRan = results.some((r) => 'steadyRate' in r);
+const kept = (previous ?? []).filter((r) => ('steadyRate' in r ? !steadyRan : !sizes.includes(Number(r['jobs']))));
+writeFileSync(
+  join(outDir, 'placement.json'),
+  `${JSON.stringify([...kept, ...results.map((r) => ({ ...r, measuredAt }))], null, 2)}\n`,
+);
+// placement.md: every size's latest tables, smallest run first (an older run of any size run now goes)
+for (const f of readdirSync(outDir)) {
+  const m = /^placement-([\d-]+)\.md$/.exec(f);
+  if (m && m[1] !== sizes.join('-') && m[1]?.split('-').some((x) => sizes.includes(Number(x)))) {
+    unlinkSync(join(outDir, f));
+  }
+}
+const runs = readdirSync(outDir)
+  .filter((f) => /^placement-[\d-]+\.md$/.test(f))
+  .sort((a, b) => Number(/\d+/.exec(a)?.[0]) - Number(/\d+/.exec(b)?.[0]));
+writeFileSync(join(outDir, 'placement.md'), runs.map((f) => readFileSync(join(outDir, f), 'utf8')).join('\n'));
 for (const c of clients) await c.close();
 process.exit(0);

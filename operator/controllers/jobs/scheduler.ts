@@ -217,7 +217,8 @@ export class PlacementScheduler {
       for (const job of all) {
         if (isPlaced(job) && job.status?.phase === JobPhase.Scheduled) this.#holdPlaced(job, snapshot, cycle, now);
       }
-      const offers = pools.map((p) => this.#offer(p, snapshot));
+      const summaries = new Map(snapshot.pools().map((s) => [s.name, s]));
+      const offers = pools.map((p) => this.#offer(p, summaries.get(p.metadata?.name ?? '')));
       // a job the cache still shows queued although we placed it (our write not seen yet) waits
       const fresh = (job: JobObject) => attemptsOf(job) >= (this.#written.get(`${kindOf(job)}:${jobKey(job)}`) ?? 0);
       for (const [k, a] of this.#written) {
@@ -332,10 +333,9 @@ export class PlacementScheduler {
     }
   }
 
-  #offer(pool: ProviderPoolObject, snapshot: Snapshot): PoolOffer {
+  #offer(pool: ProviderPoolObject, summary: ReturnType<Snapshot['pools']>[number] | undefined): PoolOffer {
     const name = pool.metadata?.name ?? '';
     const member = this.#o.fleet.memberOf(poolOwner, name);
-    const summary = snapshot.pools().find((s) => s.name === name);
     const ready = pool.status?.phase === 'Ready' && member?.ready() === true && summary?.memberAvailable === true;
     const classes: OfferClass[] = (summary?.classes ?? []).map((c) => ({
       product: c.product,
