@@ -12,6 +12,7 @@
 // there and keeps the others' (each entry says when it was measured), so `SIZES=10000` and `SIZES=1000`
 // may run apart; each run's tables are also kept as bench/out/placement-<sizes>.md.
 import { execFileSync, spawn } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -247,7 +248,15 @@ const quietSync = <T>(f: () => T): T | undefined => {
 const cpuDelta = (a: Map<string, number>, b: Map<string, number>) =>
   new Map([...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)]));
 
-const opsPort = 22990;
+/** A port free now for the operator's /metrics (a fixed one may be held by a stray earlier run). */
+const opsPort = await new Promise<number>((resolve, reject) => {
+  const srv = createServer();
+  srv.once('error', reject);
+  srv.listen(0, '127.0.0.1', () => {
+    const port = (srv.address() as AddressInfo).port;
+    srv.close(() => resolve(port));
+  });
+});
 type Sample = { name: string; labels: Record<string, string>; value: number };
 /** The operator's own Prometheus samples. */
 async function operatorMetrics(): Promise<Sample[]> {
@@ -316,6 +325,11 @@ function diagnose(xs: Sample[], jobs: number) {
   return { rows, qrows };
 }
 
+const children = new Set<ReturnType<typeof spawn>>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
 async function startOperator() {
   const child = spawn(
     process.execPath,
@@ -335,6 +349,11 @@ async function startOperator() {
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  children.add(child);
+  child.once('exit', (code) => {
+    children.delete(child);
+    if (code && code !== 143) process.stderr.write(`operator exited with ${code}\n`);
+  });
   return child;
 }
 
@@ -446,7 +465,11 @@ for (const n of sizes) {
     await hub.create(inferenceJobs, j);
   });
   const tick = setInterval(() => progress('jobs Running', times.running.size, n, t0), 10_000);
-  while (times.running.size < n && now() - t0 < 1_800_000) await sleep(500);
+  while (times.running.size < n && now() - t0 < 3_600_000) {
+    if (op.exitCode !== null)
+      throw new Error(`the operator exited (${op.exitCode}) with ${times.running.size}/${n} Running`);
+    await sleep(500);
+  }
   clearInterval(tick);
   const last = Math.max(...times.running.values());
   const stats = procStats(op.pid!);
@@ -565,8 +588,11 @@ for (const n of sizes) {
     await deleteAll(`n${n}`);
   }
   stop.abort();
-  op.kill('SIGTERM');
-  await new Promise((r) => op.once('exit', r));
+  if (op.exitCode === null && op.signalCode === null) {
+    const exited = new Promise((r) => op.once('exit', r));
+    op.kill('SIGTERM');
+    await exited;
+  }
   await removeNodes(n);
 }
 

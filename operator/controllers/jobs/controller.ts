@@ -75,7 +75,7 @@ export interface JobControllerOptions {
   /**
    * Progress alone (replica counters, endpoints, a workload not Ready yet) is written at most this
    * often per job, counted from its placement or our last write (default 5 s): a job that starts
-   * within it costs one status write, not one per step. Phase, Ready=True, failure, usage and
+   * within it costs one status write, not one per step. Phase, Ready=True, failure, usage and a new
    * observedGeneration are written at once.
    */
   progressIntervalMs?: number;
@@ -380,7 +380,9 @@ export function setupJobControllers(o: JobControllerOptions) {
       conditions,
       ...rest
     }: Partial<Owned>) => ({ ...rest, conditions: conditions?.filter((c) => c.type !== 'Ready') });
-    return canonical(strip(have)) === canonical(strip(want));
+    // a first report of observedGeneration can wait too; a new generation's cannot (a rollout is news)
+    const gen = have.observedGeneration === undefined ? { observedGeneration: undefined } : {};
+    return canonical(strip({ ...have, ...gen })) === canonical(strip({ ...want, ...gen }));
   }
 
   async function writeOwned(job: JobObject, want: Partial<Owned>, phase: string | undefined, signal: AbortSignal) {
