@@ -34,6 +34,7 @@ verify: deps ## typecheck and fail when generated files are stale
 	tsc -p tsconfig.json
 	@echo "== generated files up to date"
 	node operator/api/generate.ts --check
+	node hack/contracts/build.ts --check
 	@echo "== lint and format (Biome)"
 	biome check --error-on-warnings .
 
@@ -80,6 +81,18 @@ bench: deps binaries ## benchmarks (tables and ratios in bench/out/)
 .PHONY: bench-placement
 bench-placement: deps binaries ## placement benchmark alone: make bench-placement [SIZES=1000] (bench/out/placement.json)
 	BENCH_ONLY=placement SIZES=$(or $(SIZES),1000,10000) bash hack/bench.sh
+
+.PHONY: contracts
+contracts: deps ## compile contracts/ with solc and write contracts/artifacts/ (ABI and bytecode)
+	node hack/contracts/build.ts
+
+.PHONY: fuzz
+fuzz: deps ## property-based contract tests, 10,000 sequences on a local EVM node: make fuzz [SEED=n] [RUNS=n]
+	NVDAX_FUZZ_RUNS=$(or $(RUNS),10000) $(if $(SEED),NVDAX_FUZZ_SEED=$(SEED)) ava --timeout=10h test/contracts/properties.test.ts
+
+.PHONY: bench-settlement
+bench-settlement: deps ## settlement gas per job by batch size on a local EVM node (bench/out/settlement.json)
+	node bench/settlement.ts
 
 .PHONY: clean
 clean: sim-down sim-test-down ## stop clusters and remove local state (not the binary cache)

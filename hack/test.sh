@@ -10,6 +10,9 @@ step() { echo "== $* ($(( $(date +%s) - t0 ))s)"; }
 step "unit tests"
 ava 'test/unit/**/*.test.ts'
 
+step "contract tests (local EVM node)"
+ava 'test/contracts/**/*.test.ts'
+
 step "starting simulated clusters hub, gpu-a, gpu-b, gpu-c, gpu-d, gpu-e for the integration tests"
 trap 'step "stopping simulated clusters"; node hack/sim/main.ts down --dir .sim-test || true' EXIT
 node hack/sim/main.ts up --dir .sim-test --port-base 21000 --clusters hub,gpu-a,gpu-b,gpu-c,gpu-d,gpu-e

@@ -1,0 +1,148 @@
+// A local EVM chain for the demo and development: anvil on 127.0.0.1 with the settlement contracts deployed.
+//
+//   node hack/chain/main.ts up     [--dir .chain] [--port 8545]   start anvil (pid file, log) and deploy
+//   node hack/chain/main.ts deploy [--dir .chain] [--rpc URL] [--key 0x..]   deploy to a running node
+//   node hack/chain/main.ts down   [--dir .chain]                 stop anvil, leaving no process
+//   node hack/chain/main.ts status [--dir .chain]
+//
+// The deployment (addresses, chain id, RPC URL, roles, parameters, dev accounts) is written to
+// <dir>/deployment.json, where the operator reads it.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { HDNodeWallet, JsonRpcProvider, Mnemonic, parseUnits, Wallet } from 'ethers';
+import { deploy } from '../../operator/settlement/deploy.ts';
+import { DEV_MNEMONIC, isAnvil, isRunning, spawnAnvil, stopPid, waitForRpc } from './anvil.ts';
+
+const ACCOUNTS = 20;
+/** Dev accounts by index: 0 deployer, then the roles, then requesters and providers funded with tokens. */
+const ROLE_OF: Record<number, string> = {
+  0: 'deployer',
+  1: 'coordinator',
+  2: 'verifier',
+  3: 'guardian',
+  4: 'feeRecipient',
+};
+const FUNDED = { from: 5, to: ACCOUNTS, amount: parseUnits('100000', 18) };
+
+function devWallet(i: number): HDNodeWallet {
+  return HDNodeWallet.fromSeed(Mnemonic.fromPhrase(DEV_MNEMONIC).computeSeed()).derivePath(`m/44'/60'/0'/0/${i}`);
+}
+
+async function deployTo(dir: string, rpcUrl: string, key?: string): Promise<void> {
+  // No response cache: a cached nonce would be reused by the next transaction.
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1 });
+  try {
+    const deployer = new Wallet(key ?? devWallet(0).privateKey, provider);
+    const role = (i: number) => devWallet(i).address;
+    console.log(`== deploying to ${rpcUrl} from ${deployer.address}`);
+    const dep = await deploy({
+      deployer,
+      roles: { coordinator: role(1), verifier: role(2), guardian: role(3), feeRecipient: role(4) },
+      fund: key
+        ? []
+        : Array.from({ length: FUNDED.to - FUNDED.from }, (_, k) => ({
+            address: role(FUNDED.from + k),
+            amount: FUNDED.amount,
+          })),
+      log: (m) => console.log(`   ${m}`),
+    });
+    const out = {
+      ...dep,
+      rpcUrl,
+      // Only for the local dev chain: anvil's public test mnemonic and which account plays which role.
+      ...(key
+        ? {}
+        : {
+            dev: {
+              mnemonic: DEV_MNEMONIC,
+              accounts: Array.from({ length: ACCOUNTS }, (_, i) => ({
+                index: i,
+                address: role(i),
+                role: ROLE_OF[i] ?? 'requester or provider (funded)',
+              })),
+            },
+          }),
+    };
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'deployment.json'), `${JSON.stringify(out, null, 2)}\n`);
+    console.log(`== deployed; addresses in ${join(dir, 'deployment.json')}`);
+    for (const [k, v] of Object.entries(dep.contracts)) console.log(`   ${k.padEnd(10)} ${v}`);
+  } finally {
+    provider.destroy();
+  }
+}
+
+function readPid(dir: string): number | undefined {
+  const f = join(dir, 'anvil.pid');
+  if (!existsSync(f)) return undefined;
+  const pid = Number(readFileSync(f, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+async function up(dir: string, port: number): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const old = readPid(dir);
+  if (old && isRunning(old) && isAnvil(old)) throw new Error(`anvil already runs (pid ${old}); run down first`);
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  console.log(`== starting anvil on ${rpcUrl} (log ${join(dir, 'anvil.log')})`);
+  const child = spawnAnvil({ port, accounts: ACCOUNTS, logFile: join(dir, 'anvil.log'), detached: true });
+  if (!child.pid) throw new Error('anvil did not start');
+  writeFileSync(join(dir, 'anvil.pid'), `${child.pid}\n`);
+  try {
+    console.log(`   ${await waitForRpc(rpcUrl, 30_000, () => isRunning(child.pid!))}`);
+    await deployTo(dir, rpcUrl);
+  } catch (e) {
+    await down(dir);
+    throw e;
+  }
+}
+
+async function down(dir: string): Promise<void> {
+  const pid = readPid(dir);
+  if (!pid) {
+    console.log(`== no anvil pid file in ${dir}`);
+    return;
+  }
+  if (isRunning(pid) && isAnvil(pid)) {
+    console.log(`== stopping anvil (pid ${pid})`);
+    await stopPid(pid);
+  } else console.log(`== anvil (pid ${pid}) is not running`);
+  rmSync(join(dir, 'anvil.pid'), { force: true });
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      dir: { type: 'string', default: '.chain' },
+      port: { type: 'string', default: '8545' },
+      rpc: { type: 'string' },
+      key: { type: 'string' },
+    },
+  });
+  const dir = resolve(values.dir);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port ${values.port}: not a port number`);
+  switch (positionals[0]) {
+    case 'up':
+      return up(dir, port);
+    case 'down':
+      return down(dir);
+    case 'deploy':
+      return deployTo(dir, values.rpc ?? `http://127.0.0.1:${port}`, values.key ?? process.env['DEPLOYER_KEY']);
+    case 'status': {
+      const pid = readPid(dir);
+      console.log(pid && isRunning(pid) ? `anvil running (pid ${pid})` : 'anvil not running');
+      return;
+    }
+    default:
+      throw new Error(`usage: main.ts up|down|deploy|status [--dir D] [--port P] [--rpc URL] [--key 0x..]`);
+  }
+}
+
+main().catch((e: unknown) => {
+  const short = (e as { shortMessage?: string }).shortMessage;
+  console.error(`chain: ${short ?? (e instanceof Error ? e.message : String(e))}`);
+  process.exit(1);
+});
