@@ -329,6 +329,8 @@ const children = new Set<ReturnType<typeof spawn>>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
+// an interrupted run leaves no operator behind (signals skip 'exit' handlers unless they exit)
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
 async function startOperator() {
   const child = spawn(
