@@ -13,7 +13,7 @@ import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 
 /// @title NVDAx governor
 /// @notice Token-weighted voting composed from OpenZeppelin: voting power is read at the proposal's snapshot
-/// (ERC20Votes checkpoints, so tokens bought after the proposal do not vote), a quorum as a fraction of the
+/// (ERC20Votes checkpoints at the proposal block + votingDelay: tokens bought or delegated after that do not vote), a quorum as a fraction of the
 /// supply at the snapshot, a voting period, and execution only through the timelock after its delay.
 /// Voting delay, period, threshold and quorum change only by proposal (onlyGovernance).
 contract NVDAxGovernor is

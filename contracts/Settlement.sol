@@ -81,7 +81,7 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
 
     struct Task {
         address requester;
-        bytes32 hubJob; // keccak256("namespace/name/uid") of the job on the hub
+        bytes32 hubJob; // keccak256("namespace/name") of the job on the hub
         bytes32 modelHash;
         Sla sla;
         Confidential confidential;
