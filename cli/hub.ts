@@ -18,7 +18,7 @@ export interface HubOptions {
   namespace?: string | undefined;
 }
 
-/** The reads commands make; KubeClient does them for real, tests pass a fake. */
+/** The reads commands make (and submit's create); KubeClient does them for real, tests pass a fake. */
 export interface Hub {
   /** The namespace to use: --namespace, else the context's, else `default`. */
   readonly namespace: string;
@@ -30,6 +30,8 @@ export interface Hub {
     opts?: Omit<ListOptions, 'continue'>,
   ): Promise<{ items: T[]; resourceVersion: string }>;
   watch<T extends KubeObject>(res: ResourceType, opts?: WatchOptions): AsyncIterable<WatchEvent<T>>;
+  /** Creates `obj` in its metadata.namespace (`nvdax submit`). */
+  create<T extends KubeObject>(res: ResourceType, obj: T): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -13,6 +13,8 @@ export interface Io {
   listManifests(path: string): string[] | undefined;
   /** Opens the hub (commands that read the cluster); unset: the kubeconfig, through cli/kube.ts. */
   connect?(opts: HubOptions): Promise<Hub>;
+  /** Environment variables (e.g. $NVDAX_REQUESTER_KEY); unset: process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
   /** The time, ms since the epoch; unset: Date.now. */
   now?(): number;
   /** Standard output is a terminal: `watch` draws a progress display instead of lines. Unset: false. */

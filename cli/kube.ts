@@ -68,6 +68,7 @@ export function connectHub(opts: HubOptions, env: NodeJS.ProcessEnv = process.en
       client.get<T>(res, name, ns, signal),
     listAll: <T extends KubeObject>(res: ResourceType, o?: Omit<ListOptions, 'continue'>) => client.listAll<T>(res, o),
     watch: <T extends KubeObject>(res: ResourceType, o?: WatchOptions) => client.watch<T>(res, o),
+    create: <T extends KubeObject>(res: ResourceType, obj: T) => client.create<T>(res, obj),
     // destroy, not close: an open watch must not keep the process alive
     close: () => client.destroy(),
   };

@@ -9,7 +9,9 @@ import { isNotFound, KubeError } from './kube/errors.ts';
 import { resources, type KubeObject } from './kube/types.ts';
 import { GROUP, PLURALS, VERSION } from './api/constants.ts';
 import { loadKubeConfig } from './kube/load.ts';
-import { ConfigError, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
+import { ConfigError, type ExtraReader, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
+import { isAddress, type TypedDataDomain } from 'ethers';
+import { taskDomain } from './settlement/task.ts';
 import { createLogger } from './runtime/log.ts';
 import { LeadershipLostError, Manager, shutdownSignal } from './runtime/manager.ts';
 import { providerPools } from './api/resources.ts';
@@ -29,6 +31,9 @@ const operatorFlags = {
   'job-selector': { type: 'string' },
   'kbs-url': { type: 'string' },
   'verifier-fee': { type: 'string' },
+  'require-signed-tasks': { type: 'boolean' },
+  'chain-id': { type: 'string' },
+  'settlement-address': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -55,6 +60,9 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --failover-grace 60s         a job's pool lost this long is failed over to another pool
   --kbs-url URL                Trustee KBS that confidential pods' init-data points at
   --verifier-fee 0.05          network verifier fee, NVDAx per GPU-hour, added to every price
+  --require-signed-tasks       place only jobs whose requester signed their task (spec.payment.signature); off by default
+  --chain-id N                 chain id of the settlement contract's EIP-712 domain (needed by --require-signed-tasks)
+  --settlement-address 0x..    Settlement contract address, the domain's verifyingContract (needed by --require-signed-tasks)
 `;
 
 /** Fails fast with the fix when the hub lacks our CRDs (or serves another version of them). */
@@ -79,6 +87,22 @@ async function checkCrds(client: KubeClient): Promise<void> {
       throw e;
     }
   }
+}
+
+/** --require-signed-tasks with its --chain-id and --settlement-address: the EIP-712 domain, or undefined when off. */
+function signedTasksDomain(read: ExtraReader): TypedDataDomain | undefined {
+  const chainId = read.str('chain-id', '');
+  const address = read.str('settlement-address', '');
+  if (!read.bool('require-signed-tasks', false)) return undefined;
+  if (!chainId) throw new ConfigError("--require-signed-tasks needs --chain-id (the settlement chain's id)");
+  if (!/^[1-9][0-9]{0,19}$/.test(chainId)) {
+    throw new ConfigError(`--chain-id: invalid chain id "${chainId}" (expected a positive integer)`);
+  }
+  if (!address) throw new ConfigError('--require-signed-tasks needs --settlement-address (the Settlement contract)');
+  if (!isAddress(address)) {
+    throw new ConfigError(`--settlement-address: "${address}" is not an Ethereum address (0x + 40 hex)`);
+  }
+  return taskDomain(BigInt(chainId), address);
 }
 
 async function main(): Promise<number> {
@@ -106,6 +130,7 @@ async function main(): Promise<number> {
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+  const taskDomain = signedTasksDomain(read);
   const log = createLogger({ level: config.logLevel });
   let kc: KubeConfig;
   try {
@@ -159,6 +184,7 @@ async function main(): Promise<number> {
     failoverGraceMs,
     jobSelector: read.str('job-selector', ''),
     concurrency: config.maxConcurrentReconciles,
+    ...(taskDomain ? { taskDomain } : {}),
   });
   log.info(
     {

@@ -4,6 +4,7 @@ import { completionCommand } from './completion.ts';
 import { describeCommand } from './describe.ts';
 import { getCommand } from './get.ts';
 import { quoteCommand } from './quote.ts';
+import { submitCommand } from './submit.ts';
 import { validateCommand } from './validate.ts';
 import { watchCommand } from './watch.ts';
 
@@ -12,6 +13,7 @@ export const commands: readonly Command[] = [
   describeCommand,
   watchCommand,
   quoteCommand,
+  submitCommand,
   validateCommand,
   completionCommand,
 ];

@@ -137,6 +137,14 @@ export const JobReason = {
   PriceCapExceeded: 'PriceCapExceeded',
   InsufficientCapacity: 'InsufficientCapacity',
   NoConfidentialPool: 'NoConfidentialPool',
+  /** --require-signed-tasks: spec.payment.signature is not set. */
+  TaskSignatureMissing: 'TaskSignatureMissing',
+  /** --require-signed-tasks: the signature does not recover to spec.payment.requester. */
+  TaskSignatureInvalid: 'TaskSignatureInvalid',
+  /** --require-signed-tasks: spec.payment.deadline has passed. */
+  TaskSignatureExpired: 'TaskSignatureExpired',
+  /** --require-signed-tasks: the job's task cannot be built (e.g. no maxTotal or nonce); the message names the field. */
+  TaskInvalid: 'TaskInvalid',
   PoolLost: 'PoolLost',
   Preempted: 'Preempted',
   Preempting: 'Preempting',

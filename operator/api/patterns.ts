@@ -23,6 +23,10 @@ export const patterns = {
   /** NVDAx amounts: up to 18 integer and 18 fractional digits, no sign, no exponent. */
   price: p('^(0|[1-9][0-9]{0,17})(\\.[0-9]{1,18})?$', 'a decimal NVDAx amount such as "1.25", up to 18 decimals', 37),
   wei: p('^(0|[1-9][0-9]{0,77})$', 'an integer amount of wei', 78),
+  /** A uint256 in decimal (the range is checked where it is used: 78 digits admit a little more). */
+  uint256: p('^(0|[1-9][0-9]{0,77})$', 'a decimal integer below 2^256', 78),
+  /** A 65-byte ECDSA signature (r, s, v). */
+  signature: p('^0x[0-9a-fA-F]{130}$', 'a 65-byte signature, 0x + 130 hex', 132),
   /** Go's time.ParseDuration units, without sign; admits "0s", which positiveDuration() (sla.ts) refuses. */
   duration: p('^([0-9]{1,9}(\\.[0-9]{1,9})?(ns|us|ms|s|m|h)){1,6}$', 'a duration such as 30s, 5m or 1h30m', 64),
   gpuProduct: p(

@@ -171,9 +171,33 @@ export interface Payment {
   escrowId: string;
   /**
    * Most the job may cost in total, in NVDAx (decimal string). It is stopped and settled when usage
-   * reaches it. Unset: bounded by the escrow deposit only.
+   * reaches it. Unset: bounded by the escrow deposit only. Required to sign the task (it is part of
+   * what is signed).
    */
   maxTotal?: string;
+  /**
+   * Task nonce, a decimal uint256 chosen by the requester (nvdax submit picks a random one): the
+   * settlement contract accepts each nonce of a requester once, so a signed task cannot be replayed
+   * for a re-created job of the same name. Part of the signed task. Immutable once set.
+   */
+  nonce?: string;
+  /**
+   * RFC 3339 time after which the signature is refused (by the operator before placement, and by
+   * the settlement contract). Part of the signed task. Immutable once set.
+   */
+  deadline?: string;
+  /**
+   * The requester's EIP-712 signature (65 bytes, 0x + 130 hex) over the job's task: requester, the
+   * job's hub identity (namespace/name), model hash, SLA, confidential settings, retries, total
+   * GPUs, maxTotal, nonce and deadline, under the settlement contract's domain (docs/settlement.md,
+   * "Signed tasks"). The escrow is spent only for tasks its owner signed; an operator run with
+   * --require-signed-tasks does not place a job whose signature is missing, expired or not the
+   * requester's (condition Scheduled=False, reason TaskSignatureMissing, TaskSignatureExpired,
+   * TaskSignatureInvalid or TaskInvalid). Immutable once set: a change to a signed field makes the
+   * signature invalid, and the job must be re-created with a new signature (nvdax submit). May be
+   * added to a job created without one.
+   */
+  signature?: string;
 }
 
 /** What to serve, on what hardware, at which service level and price. */

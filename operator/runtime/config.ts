@@ -36,6 +36,8 @@ export interface ExtraReader {
   str(flag: string, def: string): string;
   /** A duration > 0 in ms; throws ConfigError naming the flag or variable. */
   duration(flag: string, def: string): number;
+  /** true/false (also 1/0, yes/no); throws ConfigError naming the flag or variable. */
+  bool(flag: string, def: boolean): boolean;
 }
 
 /** A configuration value was refused; the message names the flag or variable. */
@@ -184,5 +186,5 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
     const v = values[k];
     extra[k] = Array.isArray(v) ? v.map(String).join(',') : v;
   }
-  return { config, extra, read: { str, duration } };
+  return { config, extra, read: { str, duration, bool } };
 }

@@ -61,6 +61,7 @@ import {
   type UsagePod,
 } from './model.ts';
 import { PlacementScheduler } from './scheduler.ts';
+import type { TypedDataDomain } from 'ethers';
 
 export interface JobControllerOptions {
   manager: Manager;
@@ -82,6 +83,8 @@ export interface JobControllerOptions {
   /** Label selector restricting the jobs this process places and reconciles ('' = all). */
   jobSelector?: string;
   schedulerMinIntervalMs?: number;
+  /** --require-signed-tasks: the settlement contract's EIP-712 domain; set, only jobs whose requester signed their task are placed. */
+  taskDomain?: TypedDataDomain;
 }
 
 /** Field manager of the member objects. */
@@ -159,6 +162,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     kbsUrl,
     ...(o.pricing ? { pricing: o.pricing } : {}),
     ...(o.schedulerMinIntervalMs !== undefined ? { minIntervalMs: o.schedulerMinIntervalMs } : {}),
+    ...(o.taskDomain ? { taskDomain: o.taskDomain } : {}),
     onPlaced: (kind, key) => controller.enqueue(queueKey(kind, key)),
     registry: manager.metrics.registry,
   });

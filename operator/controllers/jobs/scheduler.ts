@@ -7,6 +7,7 @@
 import { API_VERSION, GpuMode, JobConditionType, JobPhase, JobReason, Tier } from '../../api/constants.ts';
 import type { ProviderPoolObject } from '../../api/resources.ts';
 import type { Participant, Placement, PoolRejection } from '../../api/types.gen.ts';
+import type { TypedDataDomain } from 'ethers';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Fleet } from '../../fleet/fleet.ts';
 import { snapshotInput } from '../../fleet/snapshot-input.ts';
@@ -15,6 +16,7 @@ import { isConflict, isNotFound } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/types.ts';
 import { initData, participantName, tenantNamespace, workloadName } from '../../materialize/index.ts';
 import { type Clock, sleep } from '../../runtime/clock.ts';
+import { TaskCheckCache } from '../../settlement/job-task.ts';
 import { type Condition, type ConditionInput, metaTime, setCondition } from '../../runtime/conditions.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import type { Informer } from '../../runtime/informer.ts';
@@ -77,12 +79,25 @@ export interface SchedulerOptions {
   onPlaced?: (kind: JobKind, key: string) => void;
   /** Where the nvdax_placement_* metrics go. */
   registry?: Registry;
+  /**
+   * --require-signed-tasks: the settlement contract's EIP-712 domain. Set: a job is placed only if its
+   * requester signed its task (operator/settlement/job-task.ts); unset: no signature is checked.
+   */
+  taskDomain?: TypedDataDomain;
 }
 
 /** What one cycle decided for one job. */
 type Outcome =
   | { kind: 'placed'; job: JobObject; parts: PlacedPart[] }
-  | { kind: 'unplaced'; job: JobObject; rejections: Rejection[]; total: number; preempting?: string[] };
+  | {
+      kind: 'unplaced';
+      job: JobObject;
+      rejections: Rejection[];
+      total: number;
+      preempting?: string[];
+      /** Refused before matching (an unsigned task): the condition's reason and message. */
+      refused?: { reason: string; message: string };
+    };
 
 interface PlacedPart {
   index: number;
@@ -111,6 +126,8 @@ export class PlacementScheduler {
   readonly #lane: Array<() => Promise<void>> = [];
   readonly #laneLow: Array<() => Promise<void>> = [];
   #running = 0;
+  /** --require-signed-tasks: signature checks, one per job generation. */
+  readonly #taskChecks: TaskCheckCache | undefined;
   /** Premium jobs whose victims are on their way out, until when. */
   readonly #preempting = new Map<string, number>();
   cycles = 0;
@@ -119,6 +136,7 @@ export class PlacementScheduler {
 
   constructor(o: SchedulerOptions) {
     this.#o = o;
+    this.#taskChecks = o.taskDomain ? new TaskCheckCache(o.taskDomain) : undefined;
     const registers = o.registry ? [o.registry] : undefined;
     if (!registers) return;
     const self = this;
@@ -238,10 +256,13 @@ export class PlacementScheduler {
           })),
       );
       for (const { job } of queued) {
-        const out = this.#place(job, offers, cycle, now);
+        const refused = this.#taskRefusal(job, now, all);
+        const out: Outcome = refused
+          ? { kind: 'unplaced', job, rejections: [], total: offers.length, refused }
+          : this.#place(job, offers, cycle, now);
         if (out.kind === 'placed') {
           for (const part of out.parts) this.#consume(offers, snapshot, part);
-        } else if (job.spec.sla.tier === Tier.Premium) {
+        } else if (!refused && job.spec.sla.tier === Tier.Premium) {
           out.preempting = this.#preempt(job, all, snapshot, offers, now);
         }
         outcomes.push(out);
@@ -290,6 +311,20 @@ export class PlacementScheduler {
           attemptsOf(job) > attempt;
       if (stale) this.ledger.release(r.id);
     }
+  }
+
+  /**
+   * With --require-signed-tasks, why the job may not be placed: its requester did not sign its task (the
+   * signature is verified once per generation), or, before its first placement, the signature has expired.
+   */
+  #taskRefusal(job: JobObject, now: number, all: JobObject[]): { reason: string; message: string } | undefined {
+    if (!this.#taskChecks) return undefined;
+    // the deadline binds the task's opening, at the first placement; a failover re-places an opened task
+    const check = this.#taskChecks.check(job, now, {
+      deadline: attemptsOf(job) === 0,
+      live: () => new Set(all.map((j) => j.metadata?.uid)),
+    });
+    return check.ok ? undefined : { reason: check.reason, message: check.message };
   }
 
   /** The reservation id of one part of one attempt. */
@@ -563,9 +598,11 @@ export class PlacementScheduler {
         }, [key]);
         continue;
       }
-      const message = out.preempting?.length
-        ? `preempting ${out.preempting.map((v) => v.slice(v.indexOf(':') + 1)).join(', ')}; ${noFitMessage(out.rejections, out.total)}`
-        : noFitMessage(out.rejections, out.total);
+      const message = out.refused
+        ? out.refused.message
+        : out.preempting?.length
+          ? `preempting ${out.preempting.map((v) => v.slice(v.indexOf(':') + 1)).join(', ')}; ${noFitMessage(out.rejections, out.total)}`
+          : noFitMessage(out.rejections, out.total);
       if (this.#lastMessage.get(key) === message && job.status?.phase === JobPhase.Pending) continue;
       this.#lastMessage.set(key, message);
       tasks.push(
@@ -575,7 +612,7 @@ export class PlacementScheduler {
               job,
               out.rejections,
               message,
-              out.preempting ? JobReason.Preempting : reasonOf(out.rejections),
+              out.refused?.reason ?? (out.preempting ? JobReason.Preempting : reasonOf(out.rejections)),
               now,
               signal,
             );

@@ -195,7 +195,7 @@ export function kubeError(reason: KubeErrorReason, code: number, message = `${co
 }
 
 export interface Call {
-  verb: 'get' | 'list' | 'watch';
+  verb: 'get' | 'list' | 'watch' | 'create';
   plural: string;
   name?: string;
   namespace?: string | undefined;
@@ -283,6 +283,18 @@ export class FakeHub implements Hub {
       return;
     }
     if (script.end) throw script.end;
+  }
+
+  async create<T extends KubeObject>(res: ResourceType, obj: T): Promise<T> {
+    const { name, namespace } = obj.metadata ?? {};
+    this.calls.push({ verb: 'create', plural: res.plural, name, namespace });
+    const f = this.failures.get(`create ${res.plural}`);
+    if (f) throw f;
+    if (this.objects.some((x) => this.#matches(res, x, namespace) && x.metadata?.name === name)) {
+      throw kubeError('AlreadyExists', 409, `${res.plural} "${name}" already exists`);
+    }
+    this.objects.push(structuredClone(obj));
+    return structuredClone(obj);
   }
 
   async close(): Promise<void> {

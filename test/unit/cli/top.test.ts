@@ -17,6 +17,7 @@ test('nvdax --help lists every command with its positionals and summary', async 
     ['describe <type> <name>', 'show one job: spec, placement and quote, conditions, usage, events'],
     ['watch <type> <name>', 'follow a job: Pending → Scheduled → Running (→ Succeeded/Failed)'],
     ['quote', 'rank the live pools for a job manifest, with their price quotes'],
+    ['submit', "sign a job's task with the requester's key and create it on the hub"],
     ['validate', 'check manifests offline against the NVDAx API schema'],
     ['completion', 'print the shell completion script (bash, zsh)'],
   ]) {
@@ -24,12 +25,12 @@ test('nvdax --help lists every command with its positionals and summary', async 
   }
   t.deepEqual(
     commands.map((c) => c.name),
-    ['get', 'describe', 'watch', 'quote', 'validate', 'completion'],
+    ['get', 'describe', 'watch', 'quote', 'submit', 'validate', 'completion'],
   );
 });
 
 test('nvdax help COMMAND is COMMAND --help; each command documents its exit codes', async (t) => {
-  for (const c of ['get', 'describe', 'watch', 'quote', 'completion']) {
+  for (const c of ['get', 'describe', 'watch', 'quote', 'submit', 'completion']) {
     const a = testIo();
     const b = testIo();
     t.is(await main(['help', c], a), 0);
@@ -61,7 +62,7 @@ test('the bin answers completion requests: commands, options, resource types, op
     t.is(r.stderr, '');
     return r.stdout.trim().split('\n');
   };
-  t.deepEqual(words(''), ['get', 'describe', 'watch', 'quote', 'validate', 'completion']);
+  t.deepEqual(words(''), ['get', 'describe', 'watch', 'quote', 'submit', 'validate', 'completion']);
   const get = words('get', '');
   for (const w of ['ij', 'tj', 'pp', '--output', '--all-namespaces', '--namespace', '--kubeconfig'])
     t.true(get.includes(w), w);

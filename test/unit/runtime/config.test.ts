@@ -119,3 +119,25 @@ test("a program's own flags are read with the same rules: flag, then NVDAX_ env,
     15_000,
   );
 });
+
+test("a program's boolean flags: --flag, --no-flag, NVDAX_ env, default; a bad value names its source", async (t) => {
+  const { parseRuntimeConfig, ConfigError } = await import('../../../operator/runtime/config.ts');
+  const extra = { 'require-signed-tasks': { type: 'boolean' } } as const;
+  t.true(parseRuntimeConfig(['--require-signed-tasks'], {}, { extra }).read.bool('require-signed-tasks', false));
+  t.false(parseRuntimeConfig(['--no-require-signed-tasks'], {}, { extra }).read.bool('require-signed-tasks', true));
+  t.true(
+    parseRuntimeConfig([], { NVDAX_REQUIRE_SIGNED_TASKS: 'true' }, { extra }).read.bool('require-signed-tasks', false),
+  );
+  t.false(parseRuntimeConfig([], {}, { extra }).read.bool('require-signed-tasks', false));
+  t.throws(
+    () =>
+      parseRuntimeConfig([], { NVDAX_REQUIRE_SIGNED_TASKS: 'maybe' }, { extra }).read.bool(
+        'require-signed-tasks',
+        false,
+      ),
+    {
+      instanceOf: ConfigError,
+      message: /^NVDAX_REQUIRE_SIGNED_TASKS: invalid boolean "maybe"/,
+    },
+  );
+});
