@@ -74,8 +74,16 @@ export interface Deployment {
   params: Record<keyof DeployParams, string>;
 }
 
-async function mined(tx: Promise<TransactionResponse>, what: string): Promise<void> {
-  const receipt = await (await tx).wait();
+/**
+ * Sends one call and waits for it, with gas headroom: the estimate runs on the last block, and a call whose
+ * cost depends on the block's time (reward accrual rewrites its timestamp slot) needs more when it is mined in
+ * a later second — without headroom it ran out of gas now and then.
+ */
+async function mined(c: Contract, method: string, args: unknown[], what: string): Promise<void> {
+  const f = c.getFunction(method);
+  const gas = await f.estimateGas(...args);
+  const tx: TransactionResponse = await f(...args, { gasLimit: (gas * 5n) / 4n + 20_000n });
+  const receipt = await tx.wait();
   if (receipt?.status !== 1) throw new Error(`deploy: ${what} failed`);
 }
 
@@ -144,10 +152,10 @@ export async function deploy(opts: DeployOptions): Promise<Deployment> {
 
   log('funding the reward reserve and wiring roles');
   if (p.rewardReserve > 0n) {
-    await mined(token.getFunction('approve')(reg, p.rewardReserve), 'approve reward reserve');
-    await mined(registry.getFunction('fundRewards')(p.rewardReserve), 'fund rewards');
+    await mined(token, 'approve', [reg, p.rewardReserve], 'approve reward reserve');
+    await mined(registry, 'fundRewards', [p.rewardReserve], 'fund rewards');
   }
-  await mined(registry.getFunction('setEmission')(p.emissionRate, p.rewardReserve), 'set emission');
+  await mined(registry, 'setEmission', [p.emissionRate, p.rewardReserve], 'set emission');
   const admin = await registry.getFunction('DEFAULT_ADMIN_ROLE')();
   const grants: Array<[Contract, string, string]> = [
     [registry, 'SETTLEMENT_ROLE', set],
@@ -163,18 +171,18 @@ export async function deploy(opts: DeployOptions): Promise<Deployment> {
   ];
   for (const [c, role, who] of grants) {
     const r = await c.getFunction(role)();
-    await mined(c.getFunction('grantRole')(r, who), `grant ${role} to ${who}`);
+    await mined(c, 'grantRole', [r, who], `grant ${role} to ${who}`);
   }
   // Governance takes over; the deployer keeps nothing.
   for (const c of [registry, settlement]) {
-    await mined(c.getFunction('grantRole')(admin, tl), 'grant admin to the timelock');
-    await mined(c.getFunction('renounceRole')(admin, me), 'renounce deployer admin');
+    await mined(c, 'grantRole', [admin, tl], 'grant admin to the timelock');
+    await mined(c, 'renounceRole', [admin, me], 'renounce deployer admin');
   }
-  await mined(timelock.getFunction('renounceRole')(admin, me), 'renounce timelock admin');
+  await mined(timelock, 'renounceRole', [admin, me], 'renounce timelock admin');
 
   if (opts.fund?.length) log(`funding ${opts.fund.length} accounts`);
   for (const f of opts.fund ?? []) {
-    await mined(token.getFunction('transfer')(getAddress(f.address), f.amount), `fund ${f.address}`);
+    await mined(token, 'transfer', [getAddress(f.address), f.amount], `fund ${f.address}`);
   }
   const block = await d.provider?.getBlockNumber();
   return {
