@@ -3,141 +3,39 @@
 // restarted here), an operator killed mid-placement, and many jobs on few GPUs. Real operator
 // process, real member clusters with the run's own kwok nodes and pools.
 import test from 'ava';
-import { join } from 'node:path';
-import { buildNodes } from '../../hack/sim/nodes.ts';
 import { readState } from '../../hack/sim/state.ts';
 import { startComponent, stopComponent } from '../../hack/sim/cluster.ts';
-import type { InferenceJob, ProviderPool, TrainingJob } from '../../operator/api/types.gen.ts';
-import { kubeconfigPath, loadKubeConfig, simDir, uniqueName } from '../helpers/sim.ts';
-import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
+import { simDir } from '../helpers/sim.ts';
+import { eventually } from '../helpers/kube.ts';
 import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
-import { startOperator, type OperatorProc } from '../helpers/operator.ts';
+import type { OperatorProc } from '../helpers/operator.ts';
+import { cond, type Job, placementRun } from '../helpers/placement-run.ts';
 
-const run = uniqueName('pf');
-const label = { 'nvdax.io/test-run': run };
-const hub = loadKubeConfig('hub');
-const opNs = `${run}-system`;
-const jobsNs = `${run}-jobs`;
-const tenant = `nvdax-${jobsNs}`;
-const members = ['gpu-a', 'gpu-b', 'gpu-e'] as const;
-
-type Job = (InferenceJob | TrainingJob) & { metadata: { name: string; uid?: string } };
-const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
-const jobWhen = (kind: 'ij' | 'tj', name: string, what: string, pred: (j: Job) => boolean, timeoutMs = 120_000) =>
-  eventually(
-    what,
-    async () => {
-      const j = getJson<Job>('hub', ['-n', jobsNs, 'get', kind, name]);
-      return pred(j) ? j : undefined;
-    },
-    timeoutMs,
-    250,
-  );
-
-/** Nodes of this run on `cluster`, tagged `group` so each test's pool selects only its own. */
-function nodes(cluster: string, group: string, count: number, gpu: 'H100' | 'L4' = 'H100') {
-  const labels = { ...label, 'nvdax.io/test-group': group };
-  apply(
-    cluster,
-    buildNodes(`${run}-${group}`, { template: 'gpu-container', gpu, count, labels }, 'eu-west', 'eu-west-a'),
-  );
-  return labels;
-}
-
-function pool(name: string, cluster: string, selector: Record<string, string>, rate: string, extra = {}): object {
-  return {
-    apiVersion: 'nvdax.io/v1alpha1',
-    kind: 'ProviderPool',
-    metadata: { name, labels: label },
-    spec: {
-      provider: { address: '0x4444444444444444444444444444444444444444' },
-      region: 'eu-west',
-      jurisdiction: 'DE',
-      cluster: { mode: 'KubeconfigSecret', secretRef: { name: cluster, namespace: opNs } },
-      nodeSelector: selector,
-      baseRates: [
-        { gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: rate },
-        { gpuProduct: 'NVIDIA-L4', pricePerGpuHour: rate },
-      ],
-      heartbeatTimeout: '5s',
-      ...extra,
-    },
-  };
-}
-
-const poolReady = (name: string) =>
-  eventually(
-    `pool ${name} Ready`,
-    async () => getJson<ProviderPool>('hub', ['get', 'providerpool', name]).status?.phase === 'Ready',
-    60_000,
-  );
-
-const image = `ghcr.io/nvdax/test-model@sha256:${'ab'.repeat(32)}`;
-const payment = { requester: '0x3333333333333333333333333333333333333333', escrowId: `0x${'11'.repeat(32)}` };
-function inferenceJob(name: string, group: string, o: { gpus?: number; tier?: string; product?: string } = {}): object {
-  return {
-    apiVersion: 'nvdax.io/v1alpha1',
-    kind: 'InferenceJob',
-    metadata: { name, namespace: jobsNs, labels: { ...label, 'nvdax.io/test-group': group } },
-    spec: {
-      model: { id: 'org/model', hash: `sha256:${'cd'.repeat(32)}` },
-      runtime: { engine: 'Custom', image },
-      resources: { gpus: o.gpus ?? 1, gpuProducts: [o.product ?? 'NVIDIA-H100-80GB-HBM3'] },
-      sla: { priceCap: '50', tier: o.tier ?? 'BestEffort', ...(o.tier === 'Premium' ? { maxLatencyMs: 500 } : {}) },
-      retries: 2,
-      payment,
-    },
-  };
-}
-
-/** Deployments of this run's jobs on a member, by name. */
-const memberDeployments = (cluster: string, selector = 'app.kubernetes.io/managed-by=nvdax') =>
-  getJson<{ items: Array<{ metadata: { name: string; labels: Record<string, string> } }> }>(cluster, [
-    '-n',
-    tenant,
-    'get',
-    'deployments',
-    '-l',
-    selector,
-  ]).items;
+const f = placementRun('pf');
+const {
+  run,
+  label,
+  jobsNs,
+  tenant,
+  image,
+  payment,
+  jobWhen,
+  nodes,
+  pool,
+  poolReady,
+  inferenceJob,
+  memberDeployments,
+  startOp,
+} = f;
 
 let op: OperatorProc;
-const startOp = (n: number, extra: string[] = []) =>
-  startOperator({
-    identity: `${run}-op-${n}`,
-    poolSelector: `nvdax.io/test-run=${run}`,
-    leaseNamespace: opNs,
-    // a lease that survives a CI machine saturated by the other tests (leader election is tested elsewhere)
-    extra: ['--failover-grace', '4s', '--lease-duration', '15s', '--renew-deadline', '10s', ...extra],
-  });
-
 test.before(async () => {
-  kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', join(import.meta.dirname, '..', '..', 'crds')]);
-  kubectl('hub', ['wait', '--for=condition=Established', 'crd/inferencejobs.nvdax.io', '--timeout=30s']);
-  await createNamespace(hub, opNs);
-  await createNamespace(hub, jobsNs);
-  for (const c of members) {
-    kubectl('hub', ['-n', opNs, 'create', 'secret', 'generic', c, `--from-file=kubeconfig=${kubeconfigPath(c)}`]);
-  }
+  await f.setUp();
   op = startOp(1);
 });
-
 test.after.always(async () => {
   await op?.stop();
-  kubectl('hub', ['-n', jobsNs, 'delete', 'ij,tj', '--all', '--wait=false']);
-  kubectl('hub', ['delete', 'providerpools', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-  for (const kind of ['ij', 'tj']) {
-    const names = kubectl('hub', ['-n', jobsNs, 'get', kind, '-o', 'name']).split('\n').filter(Boolean);
-    for (const n of names) {
-      kubectl('hub', ['-n', jobsNs, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
-    }
-  }
-  for (const c of members) {
-    kubectl(c, ['delete', 'nodes', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-    await deleteNamespace(loadKubeConfig(c), tenant);
-  }
-  await deleteNamespace(hub, jobsNs);
-  await deleteNamespace(hub, opNs);
+  await f.tearDown();
 });
 
 test.serial('a Federated TrainingJob gets one participant on each of two pools, all or none', async (t) => {
