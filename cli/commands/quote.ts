@@ -2,16 +2,14 @@
 // it: the manifest is validated offline, the ProviderPools are read from the hub, and the
 // operator's own matcher (operator/scheduling/match.ts) ranks the pools that fit and says
 // why the others do not.
-import { parseAllDocuments } from 'yaml';
 import type { ProviderPoolObject } from '../../operator/api/resources.ts';
-import { formatDiagnostic, validateYaml } from '../../operator/api/validate-yaml.ts';
-import type { KubeObject } from '../../operator/kube/types.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { JobObject } from '../format.ts';
 import { keyOf, orDash, table } from '../format.ts';
-import { explainError, hubOptions, hubOptionsOf, kubeReason, openHub, resourceOf } from '../hub.ts';
+import { CliError, explainError, hubOptions, hubOptionsOf, kubeReason, openHub, resourceOf } from '../hub.ts';
 import type { Hub } from '../hub.ts';
 import type { Command, Io } from '../io.ts';
+import { jobsOfManifest, readManifest } from '../manifest.ts';
 
 /** A ranked candidate as the matcher returns it (the fields the report shows). */
 export interface QuoteCandidate {
@@ -103,13 +101,6 @@ export function quoteReport(
   return out.join('\n');
 }
 
-/** The jobs of a manifest text (already validated), in file order. */
-function jobsOf(text: string): unknown[] {
-  return parseAllDocuments(text)
-    .map((d) => d.toJS() as unknown)
-    .filter((o) => o !== null && o !== undefined);
-}
-
 /**
  * Runs the operator's matcher for one job against the pools as their status shows them (the
  * scheduler decides on its live snapshot, so this is what it would do at that status).
@@ -165,10 +156,11 @@ export const quoteCommand: Command = {
     const a = parsed.argv;
     const file = a['filename'] as string;
     let text: string;
+    let jobs: JobObject[];
     try {
-      text = file === '-' ? await io.readStdin() : io.readFile(file);
+      text = await readManifest(file, io);
     } catch (e) {
-      io.err(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+      io.err((e as Error).message);
       return 1;
     }
     const fee = a['verifier-fee'] as string;
@@ -176,19 +168,11 @@ export const quoteCommand: Command = {
       io.err(`nvdax quote: invalid --verifier-fee "${fee}": a decimal such as 0.05\nUsage: ${usage}`);
       return 2;
     }
-    const shown = file === '-' ? '<stdin>' : file;
-    const checked = validateYaml(text, shown);
-    if (checked.diagnostics.length) {
-      for (const d of checked.diagnostics) io.err(formatDiagnostic(d));
-      io.err(`nvdax quote: ${shown} is not valid; nothing quoted`);
-      return 1;
-    }
-    const docs = jobsOf(text) as KubeObject[];
-    const others = docs.filter((j) => j.kind !== 'InferenceJob' && j.kind !== 'TrainingJob');
-    const jobs = docs.filter((j) => !others.includes(j)) as JobObject[];
-    if (!jobs.length || others.length) {
-      const what = others.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ');
-      io.err(`nvdax quote: ${shown} must hold InferenceJobs or TrainingJobs only${what ? ` (not ${what})` : ''}`);
+    try {
+      jobs = jobsOfManifest(text, file, io, 'quote', 'nothing quoted') as JobObject[];
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      io.err(e.message);
       return 1;
     }
     let hub: Hub;

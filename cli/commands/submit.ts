@@ -5,8 +5,7 @@
 // command starts without it.
 import { randomBytes } from 'node:crypto';
 import type { TypedDataDomain } from 'ethers';
-import { parseAllDocuments, stringify } from 'yaml';
-import { formatDiagnostic, validateYaml } from '../../operator/api/validate-yaml.ts';
+import { stringify } from 'yaml';
 import type { KubeObject } from '../../operator/kube/types.ts';
 import { parseDuration } from '../../operator/runtime/config.ts';
 import type { TaskJob } from '../../operator/settlement/job-task.ts';
@@ -14,6 +13,7 @@ import { parseCommandArgs } from '../args.ts';
 import { CliError, explainError, hubOptions, hubOptionsOf, objectPhrase, openHub, resourceOf } from '../hub.ts';
 import type { Hub } from '../hub.ts';
 import type { Command, Io } from '../io.ts';
+import { jobsOfManifest, readManifest } from '../manifest.ts';
 
 const usage = 'nvdax submit -f FILE --chain-id N --settlement-address ADDR [--key-file F]';
 
@@ -138,28 +138,9 @@ async function submit(a: Record<string, unknown>, io: Io): Promise<number> {
   const file = a['filename'] as string;
   const domain = await domainOf(a['chain-id'], a['settlement-address'], 'submit');
   const { checkJobTask, JobTaskError, signJobTask } = await import('../../operator/settlement/job-task.ts');
-  let text: string;
-  try {
-    text = file === '-' ? await io.readStdin() : io.readFile(file);
-  } catch (e) {
-    throw new CliError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const shown = file === '-' ? '<stdin>' : file;
-  const checked = validateYaml(text, shown);
-  if (checked.diagnostics.length) {
-    for (const d of checked.diagnostics) io.err(formatDiagnostic(d));
-    throw new CliError(`nvdax submit: ${shown} is not valid; nothing signed`);
-  }
-  const docs = parseAllDocuments(text)
-    .map((d) => d.toJS() as KubeObject & TaskJob)
-    .filter((o) => o !== null && o !== undefined);
-  const bad = docs.filter((d) => d.kind !== 'InferenceJob' && d.kind !== 'TrainingJob');
-  if (!docs.length || bad.length) {
-    const what = bad.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ');
-    throw new CliError(
-      `nvdax submit: ${shown} must hold InferenceJobs or TrainingJobs only${what ? ` (not ${what})` : ''}`,
-    );
-  }
+  const docs = jobsOfManifest(await readManifest(file, io), file, io, 'submit', 'nothing signed') as Array<
+    KubeObject & TaskJob
+  >;
   const now = io.now?.() ?? Date.now();
   const deadline = deadlineOf(a['deadline'] as string, now);
   const nonceFlag = a['nonce'] as string | undefined;
