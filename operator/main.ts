@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { KubeClient } from './kube/client.ts';
 import { isNotFound, KubeError } from './kube/errors.ts';
 import { resources, type KubeObject } from './kube/types.ts';
-import { GROUP, PLURALS, VERSION } from './api/constants.ts';
+import { GROUP, JobReason, PLURALS, VERSION } from './api/constants.ts';
 import { loadKubeConfig } from './kube/load.ts';
 import { ConfigError, type ExtraReader, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
 import { isAddress, type TypedDataDomain } from 'ethers';
@@ -19,6 +19,10 @@ import { setupProviderPoolController } from './controllers/providerpool/controll
 import { Fleet } from './fleet/fleet.ts';
 import { registerFleetMetrics } from './fleet/metrics.ts';
 import { setupJobControllers } from './controllers/jobs/controller.ts';
+import { queueKey } from './controllers/jobs/model.ts';
+import { type SettlementGates, Settler } from './controllers/settlement/settler.ts';
+import { ChainClient, loadTarget, readKey } from './settlement/chain.ts';
+import { ConfigMapOutbox } from './settlement/outbox.ts';
 import { DEFAULT_PRICING, parsePrice } from './scheduling/pricing.ts';
 
 const operatorFlags = {
@@ -34,6 +38,12 @@ const operatorFlags = {
   'require-signed-tasks': { type: 'boolean' },
   'chain-id': { type: 'string' },
   'settlement-address': { type: 'string' },
+  'settlement-deployment': { type: 'string' },
+  'chain-rpc-url': { type: 'string' },
+  'chain-key-file': { type: 'string' },
+  'chain-confirmations': { type: 'string' },
+  'settlement-interval': { type: 'string' },
+  'usage-meter-interval': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -63,6 +73,14 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --require-signed-tasks       place only jobs whose requester signed their task (spec.payment.signature); off by default
   --chain-id N                 chain id of the settlement contract's EIP-712 domain (needed by --require-signed-tasks)
   --settlement-address 0x..    Settlement contract address, the domain's verifyingContract (needed by --require-signed-tasks)
+  --settlement-deployment FILE settle on chain: the deployment.json naming chainId, rpcUrl and the contracts. Implies
+                               signed tasks; jobs are placed only when their escrow covers the task, on pools whose
+                               provider has active stake, and start once their task is open (docs/settlement.md)
+  --chain-rpc-url URL          the chain's JSON-RPC URL (overrides the deployment's rpcUrl)
+  --chain-key-file FILE        the coordinator's private key (mount it from a Secret); needed by --settlement-deployment
+  --chain-confirmations 0      blocks on top of a settlement transaction before it counts
+  --settlement-interval 2s     time between settlement passes
+  --usage-meter-interval 60s   how often a running job's usage (status.usage) is measured
 `;
 
 /** Fails fast with the fix when the hub lacks our CRDs (or serves another version of them). */
@@ -105,6 +123,25 @@ function signedTasksDomain(read: ExtraReader): TypedDataDomain | undefined {
   return taskDomain(BigInt(chainId), address);
 }
 
+/** --settlement-deployment and its key: the chain client, or undefined when settlement is off. */
+function settlementChain(read: ExtraReader): ChainClient | undefined {
+  const file = read.str('settlement-deployment', '');
+  if (!file) return undefined;
+  const keyFile = read.str('chain-key-file', '');
+  if (!keyFile) throw new ConfigError('--settlement-deployment needs --chain-key-file (the coordinator key)');
+  const confirmations = read.str('chain-confirmations', '0');
+  if (!/^[0-9]{1,2}$/.test(confirmations)) {
+    throw new ConfigError(`--chain-confirmations: "${confirmations}" is not a whole number of blocks (0-99)`);
+  }
+  try {
+    const rpcUrl = read.str('chain-rpc-url', '') || undefined;
+    const chainId = read.str('chain-id', '') || undefined;
+    return new ChainClient(loadTarget(file, { rpcUrl, chainId }), readKey(keyFile));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+}
+
 async function main(): Promise<number> {
   if (
     parseArgs({ args: process.argv.slice(2), options: { ...runtimeFlags, ...operatorFlags }, strict: false }).values[
@@ -130,7 +167,8 @@ async function main(): Promise<number> {
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
-  const taskDomain = signedTasksDomain(read);
+  const chain = settlementChain(read);
+  const taskDomain = chain?.domain() ?? signedTasksDomain(read);
   const log = createLogger({ level: config.logLevel });
   let kc: KubeConfig;
   try {
@@ -174,8 +212,15 @@ async function main(): Promise<number> {
     // the operator's namespace: its Lease and the only place kubeconfig Secrets are read from
     secretNamespace: config.leaderElection.namespace,
   });
-  // placement (leader-only loop) and the job controller share the pool cache
-  setupJobControllers({
+  // placement (leader-only loop) and the job controller share the pool cache; the settler, made after
+  // them (it releases placements), answers their gates
+  let settler: Settler | undefined;
+  const gates: SettlementGates = {
+    jobRefusal: (j) => (settler ? settler.jobRefusal(j) : { reason: JobReason.ChainUnavailable, message: 'starting' }),
+    poolRefusal: (p) => (settler ? settler.poolRefusal(p) : 'starting'),
+    materializeWait: (j) => (settler ? settler.materializeWait(j) : 'starting'),
+  };
+  const jobs = setupJobControllers({
     manager,
     fleet,
     pools,
@@ -185,7 +230,29 @@ async function main(): Promise<number> {
     jobSelector: read.str('job-selector', ''),
     concurrency: config.maxConcurrentReconciles,
     ...(taskDomain ? { taskDomain } : {}),
+    ...(chain ? { settlement: gates } : {}),
+    meterIntervalMs: read.duration('usage-meter-interval', '60s'),
   });
+  if (chain) {
+    const s = new Settler({
+      hub: client,
+      chain,
+      outbox: new ConfigMapOutbox(client, config.leaderElection.namespace),
+      clock: manager.clock,
+      log: log.child({ component: 'settlement' }),
+      events: manager.eventRecorder(),
+      pools,
+      jobs: jobs.informers,
+      release: (job, opts) => jobs.scheduler.release(job, opts),
+      poke: () => jobs.scheduler.poke(),
+      enqueue: (kind, key) => jobs.controller.enqueue(queueKey(kind, key)),
+      intervalMs: read.duration('settlement-interval', '2s'),
+      confirmations: Number(read.str('chain-confirmations', '0')),
+      registry: manager.metrics.registry,
+    });
+    settler = s;
+    manager.runnable({ name: 'settlement', start: (signal) => s.run(signal) });
+  }
   log.info(
     {
       identity: manager.identity,

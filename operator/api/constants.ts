@@ -93,6 +93,8 @@ export const PoolPhase = {
 export type PoolPhase = Values<typeof PoolPhase>;
 
 export const SettlementTxType = {
+  Open: 'Open',
+  Close: 'Close',
   Deposit: 'Deposit',
   Charge: 'Charge',
   Refund: 'Refund',
@@ -112,6 +114,8 @@ export const JobConditionType = {
   Ready: 'Ready',
   Complete: 'Complete',
   Failed: 'Failed',
+  /** Every period of the job's task is settled on chain and the task is closed (set once the job ended). */
+  Settled: 'Settled',
   /** The job was evicted for a higher tier job (named in the message) and waits to be placed again. */
   Preempted: 'Preempted',
 } as const;
@@ -145,6 +149,14 @@ export const JobReason = {
   TaskSignatureExpired: 'TaskSignatureExpired',
   /** --require-signed-tasks: the job's task cannot be built (e.g. no maxTotal or nonce); the message names the field. */
   TaskInvalid: 'TaskInvalid',
+  /** --settlement: the task is being opened on chain (escrow and stake locked) before the workload starts. */
+  EscrowPending: 'EscrowPending',
+  /** --settlement: the chain cannot be reached; the message says what failed. */
+  ChainUnavailable: 'ChainUnavailable',
+  /** --settlement: periods are being settled. */
+  Settling: 'Settling',
+  /** --settlement: every period settled and the task closed. */
+  SettlementComplete: 'SettlementComplete',
   PoolLost: 'PoolLost',
   Preempted: 'Preempted',
   Preempting: 'Preempting',

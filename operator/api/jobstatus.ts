@@ -78,6 +78,10 @@ const attemptUsage = obj(
     startTime: time('First pod start of the attempt.'),
     endTime: time('When the attempt ended (all pods gone or finished); unset while it runs.'),
     endReason: str('Why it ended: Completed, Failed, PoolLost, Preempted or Deleted.', { pattern: patterns.reason }),
+    meteredTime: time(
+      'The time gpuSeconds was measured at (the end time once the attempt ended): settlement bills a period only ' +
+        'once this is past its end.',
+    ),
   },
   { required: ['attempt'] },
 );
@@ -115,16 +119,34 @@ const transaction = obj(
   { required: ['txHash', 'type'] },
 );
 
-const settlement = obj('Settlement', 'Money held, charged and returned for this job, in NVDAx.', {
-  escrowed: str('Amount locked in escrow for the job.', { pattern: patterns.price }),
-  charged: str('Amount charged so far (provider and verifier fees).', { pattern: patterns.price }),
-  refunded: str('Amount returned to the requester.', { pattern: patterns.price }),
-  transactions: list('Settlement transactions, the most recent 64.', transaction, {
-    maxItems: 64,
-    listType: 'map',
-    keys: ['txHash'],
-  }),
-});
+const settlement = obj(
+  'Settlement',
+  "Money held, charged and returned for this job, in NVDAx; written by the operator's settlement client.",
+  {
+    task: int("Index of the job's task on the settlement contract, once opened.", { minimum: 0, format: 'int64' }),
+    taskHash: str('EIP-712 digest of the task the requester signed (TaskOpened.taskHash).', {
+      pattern: patterns.bytes32,
+    }),
+    provider: str('Provider the task was opened for: the only one paid from it.', { pattern: patterns.address }),
+    startPeriod: int('First settlement period of the task.', { minimum: 0, format: 'int64' }),
+    span: int('Periods the task covers (shrinks when the task is closed).', { minimum: 0 }),
+    periodSeconds: int('Length of a settlement period.', { minimum: 1 }),
+    capPerPeriod: str('Most one period may charge: priceCap x GPUs x period / 1 h.', { pattern: patterns.price }),
+    settledPeriods: int('Periods settled on chain, counted from startPeriod (they are settled in order).', {
+      minimum: 0,
+    }),
+    closed: bool('The task was closed after the job ended: its periods after that returned to the escrow.'),
+    escrowed: str('Amount locked in escrow for the job.', { pattern: patterns.price }),
+    charged: str('Amount charged so far (provider and verifier fees).', { pattern: patterns.price }),
+    refunded: str('Amount returned to the requester.', { pattern: patterns.price }),
+    message: str('What settlement waits for or why it failed, in words.', { maxLength: 1024 }),
+    transactions: list('Settlement transactions, the most recent 64.', transaction, {
+      maxItems: 64,
+      listType: 'map',
+      keys: ['txHash'],
+    }),
+  },
+);
 
 /** Properties every job status has; kinds add their own. */
 export function jobStatusProperties(): Record<string, Schema> {

@@ -353,6 +353,11 @@ export interface AttemptUsage {
   endTime?: string;
   /** Why it ended: Completed, Failed, PoolLost, Preempted or Deleted. */
   endReason?: string;
+  /**
+   * The time gpuSeconds was measured at (the end time once the attempt ended): settlement bills a
+   * period only once this is past its end.
+   */
+  meteredTime?: string;
 }
 
 /** Metered usage so far, as reported to settlement. */
@@ -381,14 +386,37 @@ export interface SettlementTransaction {
   time?: string;
 }
 
-/** Money held, charged and returned for this job, in NVDAx. */
+/**
+ * Money held, charged and returned for this job, in NVDAx; written by the operator's settlement
+ * client.
+ */
 export interface Settlement {
+  /** Index of the job's task on the settlement contract, once opened. */
+  task?: number;
+  /** EIP-712 digest of the task the requester signed (TaskOpened.taskHash). */
+  taskHash?: string;
+  /** Provider the task was opened for: the only one paid from it. */
+  provider?: string;
+  /** First settlement period of the task. */
+  startPeriod?: number;
+  /** Periods the task covers (shrinks when the task is closed). */
+  span?: number;
+  /** Length of a settlement period. */
+  periodSeconds?: number;
+  /** Most one period may charge: priceCap x GPUs x period / 1 h. */
+  capPerPeriod?: string;
+  /** Periods settled on chain, counted from startPeriod (they are settled in order). */
+  settledPeriods?: number;
+  /** The task was closed after the job ended: its periods after that returned to the escrow. */
+  closed?: boolean;
   /** Amount locked in escrow for the job. */
   escrowed?: string;
   /** Amount charged so far (provider and verifier fees). */
   charged?: string;
   /** Amount returned to the requester. */
   refunded?: string;
+  /** What settlement waits for or why it failed, in words. */
+  message?: string;
   /** Settlement transactions, the most recent 64. */
   transactions?: SettlementTransaction[];
 }
@@ -412,7 +440,7 @@ export interface InferenceJobStatus {
   phase?: JobPhase;
   /**
    * Current state as standard conditions, one per type. Types: Escrowed, Scheduled, Attested,
-   * Ready, Complete, Failed, Preempted.
+   * Ready, Complete, Failed, Settled, Preempted.
    */
   conditions?: Condition[];
   /** metadata.generation this status reflects. */
@@ -433,7 +461,10 @@ export interface InferenceJobStatus {
   attestation?: AttestationResult;
   /** Metered usage so far, as reported to settlement. */
   usage?: Usage;
-  /** Money held, charged and returned for this job, in NVDAx. */
+  /**
+   * Money held, charged and returned for this job, in NVDAx; written by the operator's settlement
+   * client.
+   */
   settlement?: Settlement;
   /** When the workload first started running. */
   startTime?: string;
@@ -610,7 +641,7 @@ export interface TrainingJobStatus {
   phase?: JobPhase;
   /**
    * Current state as standard conditions, one per type. Types: Escrowed, Scheduled, Attested,
-   * Ready, Complete, Failed, Preempted.
+   * Ready, Complete, Failed, Settled, Preempted.
    */
   conditions?: Condition[];
   /** metadata.generation this status reflects. */
@@ -631,7 +662,10 @@ export interface TrainingJobStatus {
   attestation?: AttestationResult;
   /** Metered usage so far, as reported to settlement. */
   usage?: Usage;
-  /** Money held, charged and returned for this job, in NVDAx. */
+  /**
+   * Money held, charged and returned for this job, in NVDAx; written by the operator's settlement
+   * client.
+   */
   settlement?: Settlement;
   /** When the workload first started running. */
   startTime?: string;

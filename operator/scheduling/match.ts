@@ -38,6 +38,8 @@ export interface PoolOffer {
   /** Pool Ready and its member's caches synced; notReady says why when false. */
   ready: boolean;
   notReady?: string;
+  /** With settlement on: why the provider may not take paid work (no active stake on chain). */
+  unstaked?: string;
   classes: readonly OfferClass[];
   /** RuntimeClasses present in the member (ProviderPool status.runtimeClasses). */
   runtimeClasses: readonly string[];
@@ -63,6 +65,7 @@ export interface Demand {
 export type MatchReason =
   | 'Excluded'
   | 'PoolNotReady'
+  | 'NoActiveStake'
   | 'Unschedulable'
   | 'TierNotOffered'
   | 'RegionMismatch'
@@ -181,7 +184,13 @@ export function demandOf(spec: InferenceJobSpec | TrainingJobSpec, kind: 'Infere
  */
 export function offerFromPool(
   pool: ProviderPoolObject,
-  extra: { classes?: readonly OfferClass[]; ready?: boolean; notReady?: string; observedLatencyMs?: number } = {},
+  extra: {
+    classes?: readonly OfferClass[];
+    ready?: boolean;
+    notReady?: string;
+    unstaked?: string;
+    observedLatencyMs?: number;
+  } = {},
 ): PoolOffer {
   const status = pool.status ?? {};
   let classes: readonly OfferClass[];
@@ -221,6 +230,7 @@ export function offerFromPool(
     utilization,
   };
   if (!ready) offer.notReady = extra.notReady ?? `phase ${status.phase ?? 'Pending'}`;
+  if (extra.unstaked !== undefined) offer.unstaked = extra.unstaked;
   if (extra.observedLatencyMs !== undefined) offer.observedLatencyMs = extra.observedLatencyMs;
   return offer;
 }
@@ -269,6 +279,7 @@ function judge(demand: Demand, offer: PoolOffer, params: PricingParams, cap: big
   const { spec } = offer;
   if (exclude !== undefined) return no('Excluded', exclude);
   if (!offer.ready) return no('PoolNotReady', offer.notReady ?? 'pool not ready');
+  if (offer.unstaked !== undefined) return no('NoActiveStake', offer.unstaked);
   if (spec.unschedulable) return no('Unschedulable', 'pool is unschedulable (spec.unschedulable)');
   const tiers = spec.tiers ?? allTiers;
   if (!tiers.includes(demand.tier)) return no('TierNotOffered', `tier ${demand.tier} not offered (${names(tiers)})`);

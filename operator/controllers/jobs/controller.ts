@@ -61,6 +61,7 @@ import {
   type UsagePod,
 } from './model.ts';
 import { PlacementScheduler } from './scheduler.ts';
+import type { SettlementGates } from '../settlement/settler.ts';
 import type { TypedDataDomain } from 'ethers';
 
 export interface JobControllerOptions {
@@ -85,6 +86,10 @@ export interface JobControllerOptions {
   schedulerMinIntervalMs?: number;
   /** --require-signed-tasks: the settlement contract's EIP-712 domain; set, only jobs whose requester signed their task are placed. */
   taskDomain?: TypedDataDomain;
+  /** A running job's usage is measured at least this often (default 60 s); settlement bills a period once it is. */
+  meterIntervalMs?: number;
+  /** --settlement-deployment: the escrow and stake gates, and the wait for a task to open before a workload starts. */
+  settlement?: SettlementGates;
 }
 
 /** Field manager of the member objects. */
@@ -163,6 +168,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     ...(o.pricing ? { pricing: o.pricing } : {}),
     ...(o.schedulerMinIntervalMs !== undefined ? { minIntervalMs: o.schedulerMinIntervalMs } : {}),
     ...(o.taskDomain ? { taskDomain: o.taskDomain } : {}),
+    ...(o.settlement ? { settlement: o.settlement } : {}),
     onPlaced: (kind, key) => controller.enqueue(queueKey(kind, key)),
     registry: manager.metrics.registry,
   });
@@ -473,6 +479,10 @@ export function setupJobControllers(o: JobControllerOptions) {
       return {};
     }
 
+    // paid work starts only once its task is open on chain (escrow and stake locked); the settler enqueues
+    // this key when it writes the open, which our cache may show a moment later: look again soon
+    if (o.settlement?.materializeWait(job) !== undefined) return { requeueAfter: 1_000 };
+
     // placed: the finalizer goes on beside the first member writes, not before them (a round trip off
     // every job's path to Running). A job deleted in between loses nothing: its member objects then
     // name a hub job that is gone, and the branch above deletes them (on restart too, from the lists).
@@ -627,8 +637,8 @@ export function setupJobControllers(o: JobControllerOptions) {
     if (wrote && phase !== current.status?.phase && phase !== JobPhase.Running) {
       void events.normal(current, phase, `${kind} ${key} is ${phase} (attempt ${attempt})`);
     }
-    // running jobs are metered: a minute is the granularity usage moves at without other events
-    const meter = phase === JobPhase.Running ? 60_000 : undefined;
+    // running jobs are metered: a minute (--usage-meter-interval) is the granularity usage moves at without other events
+    const meter = phase === JobPhase.Running ? (o.meterIntervalMs ?? 60_000) : undefined;
     const next = Math.min(requeue ?? Infinity, meter ?? Infinity);
     return Number.isFinite(next) ? { requeueAfter: next } : {};
   };

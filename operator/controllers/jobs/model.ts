@@ -108,6 +108,13 @@ export function attemptUsage(
   }
   const gpuSeconds = Math.max(prev?.gpuSeconds ?? 0, Math.floor(ms / 1000));
   const startTime = prev?.startTime ?? (first !== undefined ? new Date(first).toISOString() : undefined);
+  // when gpuSeconds was true: settlement bills a period only once this is past its end. It moves with
+  // gpuSeconds, and at least each minute while nothing runs, so an idle attempt does not hold billing up
+  const lastMetered = prev?.meteredTime ? Date.parse(prev.meteredTime) : undefined;
+  const meteredTime =
+    gpuSeconds !== prev?.gpuSeconds || lastMetered === undefined || now - lastMetered >= METER_REFRESH_MS
+      ? metaTimeOf(new Date(now).toISOString())
+      : prev.meteredTime;
   return {
     ...prev,
     attempt: base.attempt,
@@ -115,8 +122,12 @@ export function attemptUsage(
     ...(base.price ? { price: base.price } : {}),
     gpuSeconds,
     ...(startTime ? { startTime: metaTimeOf(startTime) } : {}),
+    ...(meteredTime ? { meteredTime } : {}),
   };
 }
+
+/** An attempt's meteredTime moves at least this often while it is reconciled. */
+export const METER_REFRESH_MS = 60_000;
 
 /** RFC 3339 at seconds precision, as metav1.Time round-trips. */
 export const metaTimeOf = (iso: string) => iso.replace(/\.\d{3}Z$/, 'Z');

@@ -17,6 +17,7 @@ import type { KubeObject } from '../../kube/types.ts';
 import { initData, participantName, tenantNamespace, workloadName } from '../../materialize/index.ts';
 import { type Clock, sleep } from '../../runtime/clock.ts';
 import { TaskCheckCache } from '../../settlement/job-task.ts';
+import type { SettlementGates } from '../settlement/settler.ts';
 import { type Condition, type ConditionInput, metaTime, setCondition } from '../../runtime/conditions.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import type { Informer } from '../../runtime/informer.ts';
@@ -84,6 +85,8 @@ export interface SchedulerOptions {
    * requester signed its task (operator/settlement/job-task.ts); unset: no signature is checked.
    */
   taskDomain?: TypedDataDomain;
+  /** --settlement-deployment: escrow and stake gates (operator/controllers/settlement). */
+  settlement?: Pick<SettlementGates, 'jobRefusal' | 'poolRefusal'>;
 }
 
 /** What one cycle decided for one job. */
@@ -256,7 +259,7 @@ export class PlacementScheduler {
           })),
       );
       for (const { job } of queued) {
-        const refused = this.#taskRefusal(job, now, all);
+        const refused = this.#taskRefusal(job, now, all) ?? o.settlement?.jobRefusal(job);
         const out: Outcome = refused
           ? { kind: 'unplaced', job, rejections: [], total: offers.length, refused }
           : this.#place(job, offers, cycle, now);
@@ -382,9 +385,11 @@ export class PlacementScheduler {
       free: c.free,
       largestFreeBlock: c.largestFreeBlock,
     }));
+    const unstaked = this.#o.settlement?.poolRefusal(pool);
     return offerFromPool(pool, {
       classes,
       ready,
+      ...(unstaked !== undefined ? { unstaked } : {}),
       ...(ready
         ? {}
         : {

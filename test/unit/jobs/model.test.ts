@@ -41,6 +41,19 @@ test('usage never goes below what was recorded (pods gone from the member no lon
   t.is(u.startTime, '2026-11-28T09:00:00Z');
 });
 
+test('meteredTime says when gpuSeconds was true: it moves with usage, and each minute while nothing changes', (t) => {
+  const running = [{ gpus: 1, startedAt: t0 }];
+  const first = attemptUsage(running, { attempt: 1, pool: 'a' }, t0 + 10_000);
+  t.is(first.meteredTime, '2026-11-28T10:00:10Z');
+  const moved = attemptUsage(running, { attempt: 1, pool: 'a' }, t0 + 20_000, first);
+  t.is(moved.meteredTime, '2026-11-28T10:00:20Z');
+  // nothing runs: the same usage keeps its time for a minute (no write per reconcile), then moves on
+  const idle = attemptUsage([], { attempt: 1, pool: 'a' }, t0 + 30_000, moved);
+  t.is(idle.meteredTime, '2026-11-28T10:00:20Z');
+  const later = attemptUsage([], { attempt: 1, pool: 'a' }, t0 + 80_000, moved);
+  t.is(later.meteredTime, '2026-11-28T10:01:20Z');
+});
+
 test('per-attempt entries merge by attempt and sum', (t) => {
   const m = mergeUsage([{ attempt: 1, gpuSeconds: 10, endReason: 'PoolLost' }], { attempt: 2, gpuSeconds: 5 });
   t.is(m.gpuSeconds, 15);
