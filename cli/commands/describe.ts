@@ -192,6 +192,44 @@ function usageLines(job: JobObject): string[] {
   ];
 }
 
+/** The job's money on chain: task, escrow, what was charged and returned, periods settled, transactions. */
+function settlementLines(job: JobObject): string[] {
+  const s = job.status?.settlement;
+  if (!s) return [];
+  const periods =
+    s.span !== undefined
+      ? `${s.settledPeriods ?? 0} of ${s.span} settled (${s.periodSeconds ?? '?'} s each, from period ${orDash(s.startPeriod)})${s.closed ? ', task closed' : ''}`
+      : undefined;
+  const out = [
+    'Settlement:',
+    ...fields(
+      [
+        ['Task', s.task !== undefined ? `${s.task} (${orDash(s.taskHash)})` : undefined],
+        ['Provider', s.provider],
+        [
+          'Escrowed',
+          s.escrowed !== undefined ? `${s.escrowed} NVDAx (cap ${orDash(s.capPerPeriod)} per period)` : undefined,
+        ],
+        ['Charged', s.charged !== undefined ? `${s.charged} NVDAx` : undefined],
+        ['Returned', s.refunded !== undefined ? `${s.refunded} NVDAx` : undefined],
+        ['Periods', periods],
+        ['Status', s.message],
+      ],
+      '  ',
+    ),
+  ];
+  if (s.transactions?.length) {
+    out.push(
+      table(
+        ['TYPE', 'AMOUNT', 'BLOCK', 'TRANSACTION'],
+        s.transactions.slice(-8).map((t) => [t.type, orDash(t.amount), orDash(t.blockNumber), t.txHash]),
+        '  ',
+      ),
+    );
+  }
+  return out;
+}
+
 function lastSeen(e: EventObject): string | undefined {
   return e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? undefined;
 }
@@ -217,7 +255,7 @@ function eventLines(events: readonly EventObject[] | string, now: number): strin
   ];
 }
 
-/** The report: header, spec, placement and quote, conditions, rejections, usage, events (or why they could not be read). */
+/** The report: header, spec, placement and quote, conditions, rejections, usage, settlement, events (or why they could not be read). */
 export function describeJob(job: JobObject, events: readonly EventObject[] | string, now: number): string {
   const m = job.metadata ?? {};
   const st = job.status;
@@ -253,6 +291,7 @@ export function describeJob(job: JobObject, events: readonly EventObject[] | str
     ...conditionLines(job, now),
     ...rejectionLines(job),
     ...usageLines(job),
+    ...settlementLines(job),
     ...participantLines(job),
     ...eventLines(events, now),
   ];
@@ -292,7 +331,7 @@ const usage = 'nvdax describe ij|tj NAME';
 
 export const describeCommand: Command = {
   name: 'describe',
-  summary: 'show one job: spec, placement and quote, conditions, usage, events',
+  summary: 'show one job: spec, placement and quote, conditions, usage, settlement, events',
   usage,
   positionals: '<type> <name>',
   builder: (y) =>

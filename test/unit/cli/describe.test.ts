@@ -82,6 +82,44 @@ Events:
   );
 });
 
+test('describe shows the settlement: task, escrow, charged and returned, periods, transactions', (t) => {
+  const job = servingJob();
+  job.status = {
+    ...job.status,
+    settlement: {
+      task: 4,
+      taskHash: `0x${'12'.repeat(32)}`,
+      provider: '0x976EA74026E726554dB657fA54763abd0C3a0aa9',
+      startPeriod: 10,
+      span: 30,
+      periodSeconds: 60,
+      capPerPeriod: '0.166666',
+      settledPeriods: 2,
+      escrowed: '4.99998',
+      charged: '0.004',
+      refunded: '0.329332',
+      message: '2 of 30 periods settled',
+      transactions: [{ txHash: `0x${'34'.repeat(32)}`, type: 'Open', amount: '4.99998', blockNumber: 44 }],
+    },
+  };
+  const out = describeJob(job, [], NOW);
+  const part = out.slice(out.indexOf('Settlement:'), out.indexOf('Events:'));
+  t.is(
+    part,
+    `Settlement:
+  Task:      4 (0x${'12'.repeat(32)})
+  Provider:  0x976EA74026E726554dB657fA54763abd0C3a0aa9
+  Escrowed:  4.99998 NVDAx (cap 0.166666 per period)
+  Charged:   0.004 NVDAx
+  Returned:  0.329332 NVDAx
+  Periods:   2 of 30 settled (60 s each, from period 10)
+  Status:    2 of 30 periods settled
+  TYPE   AMOUNT    BLOCK   TRANSACTION
+  Open   4.99998   44      0x${'34'.repeat(32)}
+`,
+  );
+});
+
 test('describe an unplaced job: no placement, the rejections table, events that could not be read', (t) => {
   const out = describeJob(waitingJob(), 'not allowed to read events', NOW);
   const tail = out.slice(out.indexOf('Placement:'));
