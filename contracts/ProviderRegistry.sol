@@ -7,10 +7,26 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
+/// @dev The settlement contract's escrow credit for slashed stake (Settlement.creditSlash).
+interface ISlashEscrow {
+    function creditSlash(address[] calldata requesters, uint256[] calldata amounts) external;
+}
+
+/// @dev The time-lock that administers the registry (OpenZeppelin TimelockController).
+interface IMinDelay {
+    function getMinDelay() external view returns (uint256);
+}
+
 /// @title Provider registry: stake, unbonding, stake locked against open tasks, slashing, staking rewards
 /// @notice Roles: DEFAULT_ADMIN_ROLE is the timelock (governance) and alone changes parameters, roles and
 /// unpauses; GUARDIAN_ROLE may only pause; SETTLEMENT_ROLE (the settlement contract) locks and unlocks stake
 /// for tasks; SLASHER_ROLE (the verifier, and governance) slashes.
+///
+/// Slashing rule: a slasher that is not governance may take at most the provider's stake locked for open tasks
+/// (what it put at risk) and at most `maxSlash` per call; the lock shrinks by what was taken. Governance (the
+/// timelock, so only by a proposal that waited out the time-lock delay) may take any stake, unbonding included.
+/// The verifier keeps `slashVerifierBps` of a slash; the rest is credited to the named requesters' escrow in
+/// the settlement contract (their `free`, withdrawable), never transferred to arbitrary addresses.
 ///
 /// Emission schedule: rewards flow at `emissionRate` tokens per second, shared pro rata to active stake
 /// (not to unbonding stake), while any stake exists, until `emitted` reaches `emissionCap`. The cap can never
@@ -52,6 +68,8 @@ contract ProviderRegistry is AccessControl, Pausable, ReentrancyGuardTransient {
     uint256 public slashVerifierBps;
     uint256 public emissionRate;
     uint256 public emissionCap;
+    uint256 public maxSlash; // wei, per slash by a non-governance slasher
+    ISlashEscrow public settlement; // where requesters' slash shares are credited
 
     // Reward accounting (rewards per staked token, scaled by 1e18).
     uint256 public rewardPerTokenStored;
@@ -91,6 +109,8 @@ contract ProviderRegistry is AccessControl, Pausable, ReentrancyGuardTransient {
     error LengthMismatch();
     error ParameterOutOfRange(bytes32 name, uint256 value);
     error TooManyProviders();
+    error SlashAboveLimit(address provider, uint256 limit, uint256 amount);
+    error NoSettlement();
 
     constructor(
         IERC20 token_,
@@ -98,13 +118,15 @@ contract ProviderRegistry is AccessControl, Pausable, ReentrancyGuardTransient {
         uint256 minStake_,
         uint256 unbondingDelay_,
         uint256 slashVerifierBps_,
-        uint256 emissionRate_
+        uint256 emissionRate_,
+        uint256 maxSlash_
     ) {
         token = token_;
         _grantRole(DEFAULT_ADMIN_ROLE, governance);
         _setMinStake(minStake_);
         _setUnbondingDelay(unbondingDelay_);
         _setSlashVerifierBps(slashVerifierBps_);
+        _setMaxSlash(maxSlash_);
         emissionRate = emissionRate_;
         emit ParameterSet("emissionRate", emissionRate_);
         lastAccrual = block.timestamp;
@@ -237,9 +259,10 @@ contract ProviderRegistry is AccessControl, Pausable, ReentrancyGuardTransient {
 
     // --------------------------------------------------------------- slashing
 
-    /// @notice Slashes `amount` from the provider's stake (active first, then unbonding), with `evidence` the
-    /// hash of the evidence. The verifier (the caller) receives `slashVerifierBps` of it; the rest is paid to
-    /// the affected requesters, whose amounts must add up to exactly that rest.
+    /// @notice Slashes `amount` from the provider's stake, with `evidence` the hash of the evidence. A slasher
+    /// other than governance may take at most the stake locked for tasks and `maxSlash`; governance may take any
+    /// stake (active first, then unbonding). The caller receives `slashVerifierBps` of it; the rest is credited
+    /// to the affected requesters' escrow in the settlement contract, their amounts adding up to exactly that rest.
     function slash(
         address p,
         uint256 amount,
@@ -248,17 +271,21 @@ contract ProviderRegistry is AccessControl, Pausable, ReentrancyGuardTransient {
         uint256[] calldata requesterAmounts
     ) external onlyRole(SLASHER_ROLE) nonReentrant {
         if (requesters.length != requesterAmounts.length) revert LengthMismatch();
-        uint256 verifierAmount = _takeSlash(p, amount, requesterAmounts);
+        uint256 verifierAmount = _takeSlash(p, amount, requesterAmounts, hasRole(DEFAULT_ADMIN_ROLE, msg.sender));
         emit Slashed(p, evidence, amount, msg.sender, verifierAmount, requesters, requesterAmounts);
         if (verifierAmount != 0) token.safeTransfer(msg.sender, verifierAmount);
-        for (uint256 i; i < requesters.length; ++i) {
-            if (requesterAmounts[i] != 0) token.safeTransfer(requesters[i], requesterAmounts[i]);
+        uint256 rest = amount - verifierAmount;
+        if (rest != 0) {
+            ISlashEscrow escrow = settlement;
+            if (address(escrow) == address(0)) revert NoSettlement();
+            token.safeTransfer(address(escrow), rest);
+            escrow.creditSlash(requesters, requesterAmounts);
         }
     }
 
-    /// @dev Checks the split and takes `amount` from the stake (active first, then unbonding); returns the
-    /// verifier's share.
-    function _takeSlash(address p, uint256 amount, uint256[] calldata requesterAmounts)
+    /// @dev Checks the bound and the split and takes `amount` from the stake (governance: active first, then
+    /// unbonding; others: locked stake only); returns the verifier's share.
+    function _takeSlash(address p, uint256 amount, uint256[] calldata requesterAmounts, bool governance)
         private
         returns (uint256 verifierAmount)
     {
@@ -267,8 +294,15 @@ contract ProviderRegistry is AccessControl, Pausable, ReentrancyGuardTransient {
         _accrue();
         Provider storage s = _providers[p];
         _settleRewards(s);
-        uint256 slashable = s.staked + s.unbonding;
-        if (amount > slashable) revert SlashAboveStake(p, slashable, amount);
+        if (governance) {
+            uint256 slashable = s.staked + s.unbonding;
+            if (amount > slashable) revert SlashAboveStake(p, slashable, amount);
+        } else {
+            uint256 limit = s.locked < maxSlash ? s.locked : maxSlash;
+            if (amount > limit) revert SlashAboveLimit(p, limit, amount);
+            // What was at risk is spent: the lock shrinks with it (locked <= staked, so all of it is active).
+            s.locked -= amount;
+        }
         verifierAmount = (amount * slashVerifierBps) / 10_000;
         uint256 sum;
         for (uint256 i; i < requesterAmounts.length; ++i) {
@@ -290,12 +324,37 @@ contract ProviderRegistry is AccessControl, Pausable, ReentrancyGuardTransient {
         _setMinStake(value);
     }
 
+    /// @notice Sets the unbonding delay. Set by a time-lock (governance), it may not exceed the time-lock's delay,
+    /// so providers can always leave before a parameter change they were warned of takes effect.
     function setUnbondingDelay(uint256 value) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 delay = _minDelayOf(msg.sender);
+        if (value > delay) revert ParameterOutOfRange("unbondingDelay", value);
         _setUnbondingDelay(value);
+    }
+
+    /// @dev The caller's time-lock delay if it is a time-lock, else no bound.
+    function _minDelayOf(address a) private view returns (uint256) {
+        if (a.code.length == 0) return type(uint256).max;
+        try IMinDelay(a).getMinDelay() returns (uint256 d) {
+            return d;
+        } catch {
+            return type(uint256).max;
+        }
     }
 
     function setSlashVerifierBps(uint256 value) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setSlashVerifierBps(value);
+    }
+
+    function setMaxSlash(uint256 value) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setMaxSlash(value);
+    }
+
+    /// @notice The settlement contract whose escrow receives requesters' slash shares.
+    function setSettlement(address value) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (value == address(0)) revert ParameterOutOfRange("settlement", 0);
+        settlement = ISlashEscrow(value);
+        emit ParameterSet("settlement", uint256(uint160(value)));
     }
 
     /// @notice Sets the emission rate (tokens per second) and cap (total ever emitted). The cap may not go
@@ -332,6 +391,12 @@ contract ProviderRegistry is AccessControl, Pausable, ReentrancyGuardTransient {
         if (value > MAX_UNBONDING_DELAY) revert ParameterOutOfRange("unbondingDelay", value);
         unbondingDelay = value;
         emit ParameterSet("unbondingDelay", value);
+    }
+
+    function _setMaxSlash(uint256 value) private {
+        if (value == 0) revert ParameterOutOfRange("maxSlash", value);
+        maxSlash = value;
+        emit ParameterSet("maxSlash", value);
     }
 
     function _setSlashVerifierBps(uint256 value) private {

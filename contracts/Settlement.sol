@@ -20,7 +20,9 @@ interface IProviderRegistry {
 /// @title Escrow, requester-signed tasks and batch settlement of metered GPU usage
 /// @notice Roles: DEFAULT_ADMIN_ROLE is the timelock (governance): parameters, roles, unpause, disputes;
 /// COORDINATOR_ROLE (the hub operator) opens tasks, settles batches and closes tasks; VERIFIER_ROLE disputes
-/// settled items within the dispute window; GUARDIAN_ROLE may only pause.
+/// settled items within the dispute window; GUARDIAN_ROLE may only pause. A requester closes its own tasks
+/// (closeOwnTasks, one period of notice); the registry credits slash shares to requesters' escrow (creditSlash).
+/// Time paused does not count against settle deadlines (refunds and stake release use the same clock).
 ///
 /// Money flow, in token wei unless said otherwise:
 /// - a requester deposits into its escrow (`free`);
@@ -34,7 +36,8 @@ interface IProviderRegistry {
 /// - pending earnings become withdrawable only after the dispute window; until then the verifier or
 ///   governance can reverse an item, which returns its whole amount to the requester;
 /// - closing a task early returns the lock of its future periods; periods never settled by their deadline
-///   can be refunded by anyone; the provider's stake lock is released after the last dispute window.
+///   can be refunded by anyone; the provider's stake lock is released after the last dispute window;
+/// - a signed task may name the one provider it may be opened on (address(0): any).
 ///
 /// Amounts in settle items and task caps are in UNIT (1e12 wei, a millionth of a token) so an item packs into
 /// 12 bytes of calldata.
@@ -50,6 +53,9 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     uint256 public constant MAX_FEE_BPS = 2_000;
     uint256 public constant MIN_WINDOW = 60;
     uint256 public constant MAX_WINDOW = 90 days;
+    uint256 public constant MIN_PERIOD_SECONDS = 60;
+    /// @notice Notice a requester gives when it closes its own task: the period after the current one stays.
+    uint256 public constant OWNER_CLOSE_NOTICE_PERIODS = 1;
 
     bytes32 public constant SLA_TYPEHASH = keccak256(
         "SLA(uint8 tier,uint32 maxLatencyMs,uint64 maxDurationSeconds,uint256 priceCap,string[] regions,string[] dataResidency)"
@@ -57,7 +63,7 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     bytes32 public constant CONFIDENTIAL_TYPEHASH =
         keccak256("Confidential(bool required,string[] teeTypes,bool gpuAttestation)");
     bytes32 public constant TASK_TYPEHASH = keccak256(
-        "Task(address requester,bytes32 hubJob,bytes32 modelHash,SLA sla,Confidential confidential,uint16 retries,uint32 gpus,uint256 maxTotal,uint256 nonce,uint64 deadline)"
+        "Task(address requester,address provider,bytes32 hubJob,bytes32 modelHash,SLA sla,Confidential confidential,uint16 retries,uint32 gpus,uint256 maxTotal,uint256 nonce,uint64 deadline)"
         "Confidential(bool required,string[] teeTypes,bool gpuAttestation)"
         "SLA(uint8 tier,uint32 maxLatencyMs,uint64 maxDurationSeconds,uint256 priceCap,string[] regions,string[] dataResidency)"
     );
@@ -81,6 +87,7 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
 
     struct Task {
         address requester;
+        address provider; // the provider the requester allows; address(0): any provider the coordinator picks
         bytes32 hubJob; // keccak256("namespace/name") of the job on the hub
         bytes32 modelHash;
         Sla sla;
@@ -128,7 +135,9 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     /// Fixed-size arrays, not mappings: the settle loop finds a slot by addition instead of a keccak.
     uint256[1 << 31] private _taskSlots;
     uint256 public taskCount;
-    mapping(uint256 => uint256) public taskStakeLock; // wei of provider stake held; 0 once released
+    /// @dev Per task, packed: 1 << 255 (opened, not released) | dispute window at open (32 bits, at 223..192) |
+    /// wei of provider stake held (low 192 bits). 0 once released. See taskStakeLockOf.
+    mapping(uint256 => uint256) public taskStakeLock;
 
     /// @dev Settled bitmap: word (period << 32 | task >> 8), bit (task & 255). Tasks settled together for the
     /// same period share a word, so a batch writes one slot per 256 tasks.
@@ -144,6 +153,11 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     mapping(uint256 => uint256) private _disputed; // word (batch << 32 | index >> 8), bit (index & 255)
 
     mapping(address => mapping(uint256 => bool)) public nonceUsed;
+
+    /// @dev Finished pauses, each start << 128 | end (seconds), oldest first; `_pausedSince` is the running one.
+    /// Settle deadlines are extended by the time paused since the period ended (see _cutoff).
+    uint256[] private _pauses;
+    uint256 private _pausedSince;
 
     event Deposited(address indexed requester, uint256 indexed requesterId, address from, uint256 amount);
     event EscrowWithdrawn(address indexed requester, uint256 amount);
@@ -179,6 +193,7 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     event FeesWithdrawn(address indexed recipient, uint256 amount);
     event NonceCancelled(address indexed requester, uint256 nonce);
     event ParameterSet(bytes32 indexed name, uint256 value);
+    event SlashCredited(address indexed requester, uint256 indexed requesterId, uint256 amount);
 
     error ZeroAmount();
     error NoEscrow(address requester);
@@ -189,6 +204,11 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     error CapOutOfRange(uint256 capUnits);
     error NoPeriods();
     error TooManyIds();
+    error TooManyRequesters(uint256 max);
+    error ProviderNotAllowed(address signed, address provider);
+    error NotTaskOwner(uint256 task, address account);
+    error NotRegistry(address account);
+    error LengthMismatch();
     error BadItems(uint256 length);
     error UnknownTask(uint256 task);
     error PeriodOutOfRange(uint256 task, uint256 period);
@@ -212,7 +232,7 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
         uint256 periodSeconds_,
         Params memory params_
     ) EIP712("NVDAx Settlement", "1") {
-        if (periodSeconds_ == 0) revert ParameterOutOfRange("periodSeconds", 0);
+        if (periodSeconds_ < MIN_PERIOD_SECONDS) revert ParameterOutOfRange("periodSeconds", periodSeconds_);
         token = token_;
         registry = registry_;
         periodSeconds = periodSeconds_;
@@ -294,6 +314,7 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
             abi.encode(
                 TASK_TYPEHASH,
                 t.requester,
+                t.provider,
                 t.hubJob,
                 t.modelHash,
                 sla,
@@ -334,16 +355,37 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     /// @notice Adds `amount` to `requester`'s escrow, paid by the caller.
     function depositFor(address requester, uint256 amount) public nonReentrant whenNotPaused {
         if (amount == 0) revert ZeroAmount();
-        uint256 id = requesterId[requester];
+        uint256 id = _idOrNew(requester);
+        _escrows[id].free += SafeCast.toUint128(amount);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        emit Deposited(requester, id, msg.sender, amount);
+    }
+
+    /// @notice Credits the requesters' share of a slash to their escrow `free` (withdrawable with withdrawEscrow).
+    /// Only the registry calls it, after transferring the sum of `amounts` here; each requester must already
+    /// hold an escrow (`NoEscrow` otherwise). Works while paused: it only adds.
+    function creditSlash(address[] calldata requesters, uint256[] calldata amounts) external {
+        if (msg.sender != address(registry)) revert NotRegistry(msg.sender);
+        if (requesters.length != amounts.length) revert LengthMismatch();
+        for (uint256 i; i < requesters.length; ++i) {
+            if (amounts[i] == 0) continue;
+            // Only requesters who hold an escrow here (every task's requester does): no ids for strangers.
+            uint256 id = requesterId[requesters[i]];
+            if (id == 0) revert NoEscrow(requesters[i]);
+            _escrows[id].free += SafeCast.toUint128(amounts[i]);
+            emit SlashCredited(requesters[i], id, amounts[i]);
+        }
+    }
+
+    /// @dev The requester's id, assigned on first use. Ids are 24 bits in task records.
+    function _idOrNew(address requester) private returns (uint256 id) {
+        id = requesterId[requester];
         if (id == 0) {
-            if (_requesters.length >= (1 << 24) - 1) revert TooManyIds();
+            if (_requesters.length >= (1 << 24) - 1) revert TooManyRequesters((1 << 24) - 1);
             _requesters.push(requester);
             id = _requesters.length;
             requesterId[requester] = id;
         }
-        _escrows[id].free += SafeCast.toUint128(amount);
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        emit Deposited(requester, id, msg.sender, amount);
     }
 
     function withdrawEscrow(uint256 amount) external nonReentrant whenNotPaused {
@@ -378,15 +420,18 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
         first = taskCount;
         uint256 startPeriod = currentPeriod();
         if (startPeriod >= (1 << 24)) revert PeriodOutOfRange(first, startPeriod);
-        uint256 stakeLockBps = params.stakeLockBps;
+        Params memory p = params;
         for (uint256 i; i < reqs.length; ++i) {
-            _open(reqs[i], first + i, startPeriod, stakeLockBps);
+            _open(reqs[i], first + i, startPeriod, p.stakeLockBps, p.disputeWindow);
         }
         taskCount = first + reqs.length;
     }
 
-    function _open(OpenRequest calldata r, uint256 task, uint256 startPeriod, uint256 stakeLockBps) private {
+    function _open(OpenRequest calldata r, uint256 task, uint256 startPeriod, uint256 stakeLockBps, uint256 window)
+        private
+    {
         Task calldata t = r.task;
+        if (t.provider != address(0) && t.provider != r.provider) revert ProviderNotAllowed(t.provider, r.provider);
         bytes32 digest = _checkSigned(r);
         (uint256 cap, uint256 span) = taskTerms(t);
         uint256 lockWei = cap * UNIT * span;
@@ -394,8 +439,9 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
         uint256 stakeLock = (lockWei * stakeLockBps) / 10_000;
         uint256 provId = registry.lock(r.provider, stakeLock);
         if (task >= (1 << 32) || provId >= (1 << 24)) revert TooManyIds();
-        // Marked even when no stake is held, so the release happens once.
-        taskStakeLock[task] = stakeLock | (1 << 255);
+        // Marked even when no stake is held, so the release happens once; the dispute window of the day is kept
+        // so a later, shorter window cannot release the stake early.
+        taskStakeLock[task] = stakeLock | (window << 192) | (1 << 255);
         uint256 rec = (reqId << 104) | (provId << 80) | (cap << 40) | (startPeriod << 16) | span;
         _writeRecord(task, rec);
         emit TaskOpened(task, t.requester, r.provider, digest, t.hubJob, t.nonce, rec, lockWei, stakeLock);
@@ -424,11 +470,25 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     /// @notice Ends tasks early: no period after the current one may be settled, and their lock returns to
     /// the requester now.
     function closeTasks(uint256[] calldata tasks) external onlyRole(COORDINATOR_ROLE) whenNotPaused {
-        uint256 end = currentPeriod() + 1;
+        _close(tasks, currentPeriod() + 1, 0);
+    }
+
+    /// @notice The requester ends its own tasks: after the current period and OWNER_CLOSE_NOTICE_PERIODS more
+    /// (the provider's notice: work it does until the coordinator stops the job is still paid), every later
+    /// period's lock returns to the requester's `free` now. Each task must be the caller's.
+    function closeOwnTasks(uint256[] calldata tasks) external whenNotPaused {
+        uint256 id = requesterId[msg.sender];
+        if (id == 0) revert NoEscrow(msg.sender);
+        _close(tasks, currentPeriod() + 1 + OWNER_CLOSE_NOTICE_PERIODS, id);
+    }
+
+    /// @dev Cuts each task's span to end before period `end`; `owner` non-zero: each task must be its.
+    function _close(uint256[] calldata tasks, uint256 end, uint256 owner) private {
         for (uint256 i; i < tasks.length; ++i) {
             uint256 task = tasks[i];
             uint256 rec = _record(task);
             if (rec == 0) revert UnknownTask(task);
+            if (owner != 0 && rec >> 104 != owner) revert NotTaskOwner(task, msg.sender);
             uint256 start = (rec >> 16) & 0xFFFFFF;
             uint256 span = rec & 0xFFFF;
             uint256 refunded;
@@ -466,20 +526,24 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     }
 
     /// @notice Releases the provider stake held for tasks whose last period is past its settle deadline and
-    /// the dispute window after it.
+    /// twice the dispute window after it (the larger of the window when the task was opened and now), time
+    /// paused not counted. `StakeLockedUntil` names the earliest time, assuming no further pause.
     function releaseStake(uint256[] calldata tasks) external whenNotPaused {
         Params memory p = params;
         for (uint256 i; i < tasks.length; ++i) {
             uint256 task = tasks[i];
             uint256 rec = _record(task);
             if (rec == 0) revert UnknownTask(task);
-            uint256 end = ((rec >> 16) & 0xFFFFFF) + (rec & 0xFFFF);
-            uint256 unlockAt = genesis + end * periodSeconds + p.settleWindow + 2 * uint256(p.disputeWindow);
-            if (block.timestamp < unlockAt) revert StakeLockedUntil(task, unlockAt);
             uint256 held = taskStakeLock[task];
+            uint256 window = (held >> 192) & 0xFFFFFFFF;
+            if (window < p.disputeWindow) window = p.disputeWindow;
+            uint256 wait = uint256(p.settleWindow) + 2 * window;
+            uint256 endTime = genesis + (((rec >> 16) & 0xFFFFFF) + (rec & 0xFFFF)) * periodSeconds;
+            uint256 cutoff = _cutoff(wait);
+            if (cutoff < endTime) revert StakeLockedUntil(task, block.timestamp + endTime - cutoff);
             if (held == 0) continue;
             taskStakeLock[task] = 0;
-            uint256 amount = held & ~uint256(1 << 255);
+            uint256 amount = held & ((1 << 192) - 1);
             address provider = registry.providerAt((rec >> 80) & 0xFFFFFF);
             registry.unlock(provider, amount);
             emit TaskStakeReleased(task, provider, amount);
@@ -762,10 +826,27 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
             revert AccessControlUnauthorizedAccount(msg.sender, GUARDIAN_ROLE);
         }
         _pause();
+        _pausedSince = block.timestamp;
     }
 
+    /// @notice Ends a pause. The time paused does not count against any settle deadline (see _cutoff).
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
+        if (_pausedSince < block.timestamp) _pauses.push((_pausedSince << 128) | block.timestamp);
+        _pausedSince = 0;
+    }
+
+    /// @notice Seconds paused in total (finished pauses).
+    function pausedTime() external view returns (uint256 total) {
+        for (uint256 i; i < _pauses.length; ++i) {
+            total += (_pauses[i] & type(uint128).max) - (_pauses[i] >> 128);
+        }
+    }
+
+    /// @notice A task's provider stake lock: wei still held (0 once released) and the dispute window when opened.
+    function taskStakeLockOf(uint256 task) external view returns (uint256 amount, uint256 disputeWindowAtOpen) {
+        uint256 held = taskStakeLock[task];
+        return (held & ((1 << 192) - 1), (held >> 192) & 0xFFFFFFFF);
     }
 
     function _setFeeBps(uint256 value) private {
@@ -820,11 +901,29 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
         _escrows[reqId] = e;
     }
 
-    /// @dev The first period that may still be settled: period p may be settled until
-    /// genesis + (p + 1) * periodSeconds + settleWindow.
+    /// @dev The first period that may still be settled: period p may be settled while less than
+    /// `settleWindow` seconds not paused have passed since it ended (genesis + (p + 1) * periodSeconds), so a
+    /// pause extends every deadline it overlaps by its length. Refunds use the same bound, so a period is
+    /// refundable only once the coordinator had the whole settle window, unpaused, to settle it.
     function _oldestSettleable(uint256 settleWindow) private view returns (uint256) {
-        uint256 t = block.timestamp - genesis;
-        return t < settleWindow ? 0 : (t - settleWindow) / periodSeconds;
+        uint256 c = _cutoff(settleWindow);
+        return c <= genesis ? 0 : (c - genesis) / periodSeconds;
+    }
+
+    /// @dev The time T such that `window` seconds not paused passed between T and now (0 if before any time):
+    /// now - window, moved back by the length of every pause ending after it. One storage read when no pause
+    /// happened in the window (the hot path), plus one per recent pause.
+    function _cutoff(uint256 window) private view returns (uint256 t) {
+        if (block.timestamp <= window) return 0;
+        t = block.timestamp - window;
+        for (uint256 i = _pauses.length; i > 0; --i) {
+            uint256 pz = _pauses[i - 1];
+            uint256 end = pz & type(uint128).max;
+            if (end <= t) break;
+            uint256 len = end - (pz >> 128);
+            if (t <= len) return 0;
+            t -= len;
+        }
     }
 
     /// @dev The dispute window rounded up to a multiple of itself, so pending releases take two values at most.

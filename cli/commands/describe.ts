@@ -331,7 +331,7 @@ const usage = 'nvdax describe ij|tj NAME';
 
 export const describeCommand: Command = {
   name: 'describe',
-  summary: 'show one job: spec, placement and quote, conditions, usage, settlement, events',
+  summary: 'show one job: spec, placement, conditions, usage, settlement, events',
   usage,
   positionals: '<type> <name>',
   builder: (y) =>

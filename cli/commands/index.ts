@@ -2,7 +2,10 @@
 import type { Command } from '../io.ts';
 import { completionCommand } from './completion.ts';
 import { describeCommand } from './describe.ts';
+import { escrowCommand } from './escrow.ts';
 import { getCommand } from './get.ts';
+import { governanceCommand } from './governance.ts';
+import { providerCommand } from './provider.ts';
 import { quoteCommand } from './quote.ts';
 import { submitCommand } from './submit.ts';
 import { validateCommand } from './validate.ts';
@@ -15,5 +18,8 @@ export const commands: readonly Command[] = [
   quoteCommand,
   submitCommand,
   validateCommand,
+  providerCommand,
+  escrowCommand,
+  governanceCommand,
   completionCommand,
 ];

@@ -5,6 +5,8 @@
 //   node hack/chain/main.ts down   [--dir .chain]                 stop anvil, leaving no process
 //   node hack/chain/main.ts status [--dir .chain]
 //
+// up and deploy take --timelock-delay S and --unbonding-delay S (seconds; defaults 7 days each, and the
+// time-lock may not be shorter than unbonding) for a local chain whose governance should run in minutes.
 // The deployment (addresses, chain id, RPC URL, roles, parameters, dev accounts) is written to
 // <dir>/deployment.json, where the operator reads it.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +31,10 @@ function devWallet(i: number): HDNodeWallet {
   return HDNodeWallet.fromSeed(Mnemonic.fromPhrase(DEV_MNEMONIC).computeSeed()).derivePath(`m/44'/60'/0'/0/${i}`);
 }
 
-async function deployTo(dir: string, rpcUrl: string, key?: string): Promise<void> {
+/** Delays a local chain may shorten (seconds): the time-lock must stay at least the unbonding delay. */
+type Delays = { timelockDelay?: number; unbondingDelay?: number };
+
+async function deployTo(dir: string, rpcUrl: string, key?: string, delays: Delays = {}): Promise<void> {
   // No response cache: a cached nonce would be reused by the next transaction.
   const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1 });
   try {
@@ -39,6 +44,7 @@ async function deployTo(dir: string, rpcUrl: string, key?: string): Promise<void
     const dep = await deploy({
       deployer,
       roles: { coordinator: role(1), verifier: role(2), guardian: role(3), feeRecipient: role(4) },
+      params: delays,
       fund: key
         ? []
         : Array.from({ length: FUNDED.to - FUNDED.from }, (_, k) => ({
@@ -80,7 +86,7 @@ function readPid(dir: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-async function up(dir: string, port: number): Promise<void> {
+async function up(dir: string, port: number, delays: Delays): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const old = readPid(dir);
   if (old && isRunning(old) && isAnvil(old)) throw new Error(`anvil already runs (pid ${old}); run down first`);
@@ -91,7 +97,7 @@ async function up(dir: string, port: number): Promise<void> {
   writeFileSync(join(dir, 'anvil.pid'), `${child.pid}\n`);
   try {
     console.log(`   ${await waitForRpc(rpcUrl, 30_000, () => isRunning(child.pid!))}`);
-    await deployTo(dir, rpcUrl);
+    await deployTo(dir, rpcUrl, undefined, delays);
   } catch (e) {
     await down(dir);
     throw e;
@@ -119,25 +125,40 @@ async function main(): Promise<void> {
       port: { type: 'string', default: '8545' },
       rpc: { type: 'string' },
       key: { type: 'string' },
+      'timelock-delay': { type: 'string' },
+      'unbonding-delay': { type: 'string' },
     },
   });
+  const delays: Delays = {};
+  for (const [flag, k] of [
+    ['timelock-delay', 'timelockDelay'],
+    ['unbonding-delay', 'unbondingDelay'],
+  ] as const) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    if (!/^[0-9]+$/.test(v)) throw new Error(`--${flag} ${v}: expected whole seconds`);
+    delays[k] = Number(v);
+  }
   const dir = resolve(values.dir);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port ${values.port}: not a port number`);
   switch (positionals[0]) {
     case 'up':
-      return up(dir, port);
+      return up(dir, port, delays);
     case 'down':
       return down(dir);
     case 'deploy':
-      return deployTo(dir, values.rpc ?? `http://127.0.0.1:${port}`, values.key ?? process.env['DEPLOYER_KEY']);
+      return deployTo(dir, values.rpc ?? `http://127.0.0.1:${port}`, values.key ?? process.env['DEPLOYER_KEY'], delays);
     case 'status': {
       const pid = readPid(dir);
       console.log(pid && isRunning(pid) ? `anvil running (pid ${pid})` : 'anvil not running');
       return;
     }
     default:
-      throw new Error(`usage: main.ts up|down|deploy|status [--dir D] [--port P] [--rpc URL] [--key 0x..]`);
+      throw new Error(
+        'usage: main.ts up|down|deploy|status [--dir D] [--port P] [--rpc URL] [--key 0x..] ' +
+          '[--timelock-delay S] [--unbonding-delay S]',
+      );
   }
 }
 

@@ -1,6 +1,14 @@
 // Deploys and wires the settlement contracts on any chain, given a funded deployer signer: token, timelock,
 // governor, provider registry, settlement; roles granted; the deployer's admin rights renounced so only
 // governance (the timelock) changes parameters. Used by hack/chain, the tests and the benchmark alike.
+//
+// Supply distribution at deployment (defaults): the whole supply (1,000,000,000 NVDAx) is minted to the
+// deployer; `rewardReserve` (100,000,000, 10%) moves into the registry's reward reserve; the rest (900,000,000,
+// 90%) stays with the deployer, minus whatever `fund` hands out (hack/chain funds 15 test accounts with 100,000
+// each). Voting power needs delegation (ERC20Votes): the deployer does not delegate, so its tokens do not vote
+// until it (or whoever it transfers them to) delegates. Whoever holds a quorum (4%) and a majority can pass a
+// proposal, so the time-lock delay is at least the unbonding delay (checked here, and on chain when governance
+// sets the unbonding delay): a provider that sees a proposal queued can unbond and leave before it executes.
 import { Contract, ContractFactory, getAddress, parseUnits, type Signer, type TransactionResponse } from 'ethers';
 import { artifact, type ContractName } from './contracts.ts';
 
@@ -14,6 +22,8 @@ export interface DeployParams {
   minStake: bigint;
   unbondingDelay: number;
   slashVerifierBps: number;
+  /** Most a non-governance slasher (the verifier) may slash per call (wei); also bounded by the locked stake. */
+  maxSlash: bigint;
   periodSeconds: number;
   feeBps: number;
   stakeLockBps: number;
@@ -24,7 +34,7 @@ export interface DeployParams {
   votingPeriod: number;
   proposalThreshold: bigint;
   quorumPercent: number;
-  /** Timelock delay, seconds. */
+  /** Timelock delay, seconds; must be at least `unbondingDelay`. */
   timelockDelay: number;
 }
 
@@ -35,6 +45,7 @@ export const defaultParams: DeployParams = {
   minStake: parseUnits('1000', 18),
   unbondingDelay: 7 * 86400,
   slashVerifierBps: 1000,
+  maxSlash: parseUnits('1000', 18),
   periodSeconds: 3600,
   feeBps: 200,
   stakeLockBps: 1000,
@@ -44,7 +55,8 @@ export const defaultParams: DeployParams = {
   votingPeriod: 50,
   proposalThreshold: 0n,
   quorumPercent: 4,
-  timelockDelay: 3600,
+  // As long as the unbonding delay: providers can leave before a queued proposal executes.
+  timelockDelay: 7 * 86400,
 };
 
 export interface Roles {
@@ -98,6 +110,12 @@ async function create(name: ContractName, deployer: Signer, args: unknown[]): Pr
 export async function deploy(opts: DeployOptions): Promise<Deployment> {
   const p: DeployParams = { ...defaultParams, ...opts.params };
   if (p.rewardReserve > p.supply) throw new RangeError('params.rewardReserve: must not exceed params.supply');
+  if (p.timelockDelay < p.unbondingDelay) {
+    throw new RangeError(
+      `params.timelockDelay: ${p.timelockDelay} s is shorter than params.unbondingDelay ${p.unbondingDelay} s; ` +
+        'it must be at least as long, so providers can unbond before a queued proposal executes',
+    );
+  }
   const log = opts.log ?? (() => {});
   const d = opts.deployer;
   const me = await d.getAddress();
@@ -129,6 +147,7 @@ export async function deploy(opts: DeployOptions): Promise<Deployment> {
     p.unbondingDelay,
     p.slashVerifierBps,
     p.emissionRate,
+    p.maxSlash,
   ]);
   const settlement = await create('Settlement', d, [
     await token.getAddress(),
@@ -156,6 +175,7 @@ export async function deploy(opts: DeployOptions): Promise<Deployment> {
     await mined(registry, 'fundRewards', [p.rewardReserve], 'fund rewards');
   }
   await mined(registry, 'setEmission', [p.emissionRate, p.rewardReserve], 'set emission');
+  await mined(registry, 'setSettlement', [set], "set the registry's settlement (slash escrow)");
   const admin = await registry.getFunction('DEFAULT_ADMIN_ROLE')();
   const grants: Array<[Contract, string, string]> = [
     [registry, 'SETTLEMENT_ROLE', set],

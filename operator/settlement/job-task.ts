@@ -116,6 +116,8 @@ export function jobTaskFields(job: TaskJob): TaskFields {
   const c = spec.confidential;
   return {
     requester: p.requester,
+    // No provider: the requester signs before the hub places the job, so the task allows any provider the
+    // coordinator opens it on (the trust assumption docs/settlement.md states).
     hubJob: { namespace: job.metadata?.namespace ?? '', name: job.metadata?.name ?? '' },
     model: modelOf(job),
     sla: {

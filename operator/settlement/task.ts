@@ -13,6 +13,7 @@ import {
   TypedDataEncoder,
   toUtf8Bytes,
   verifyTypedData,
+  ZeroAddress,
 } from 'ethers';
 
 export const TASK_DOMAIN_NAME = 'NVDAx Settlement';
@@ -22,6 +23,7 @@ export const TASK_DOMAIN_VERSION = '1';
 export const TASK_TYPES = {
   Task: [
     { name: 'requester', type: 'address' },
+    { name: 'provider', type: 'address' },
     { name: 'hubJob', type: 'bytes32' },
     { name: 'modelHash', type: 'bytes32' },
     { name: 'sla', type: 'SLA' },
@@ -56,6 +58,11 @@ const TEE_TYPES = ['snp', 'tdx'];
 export interface TaskFields {
   requester: string;
   /**
+   * The only provider the task may be opened on; absent (or the zero address): any provider the hub's
+   * coordinator picks. A hub job is signed before it is placed, so it names none (see docs/settlement.md).
+   */
+  provider?: string;
+  /**
    * The job on the hub; hashed as keccak256("namespace/name"). Not its uid: the requester signs before
    * the API server assigns one, and the nonce keeps a re-created job of the same name from reusing a task.
    */
@@ -84,6 +91,8 @@ export interface TaskFields {
 /** The EIP-712 message value. */
 export interface TaskValue {
   requester: string;
+  /** The zero address: any provider. */
+  provider: string;
   hubJob: string;
   modelHash: string;
   sla: {
@@ -105,6 +114,7 @@ export interface TaskValue {
 /** The tuple Settlement.openTasks takes: string lists arrive as their EIP-712 encoding. */
 export interface ContractTask {
   requester: string;
+  provider: string;
   hubJob: string;
   modelHash: string;
   sla: {
@@ -195,6 +205,17 @@ export function buildTask(f: TaskFields): TaskValue {
   } catch {
     throw new TaskFieldError('requester', `${JSON.stringify(f.requester)} is not an Ethereum address`);
   }
+  let provider = ZeroAddress;
+  if (f.provider !== undefined && f.provider !== '') {
+    try {
+      provider = getAddress(f.provider);
+    } catch {
+      throw new TaskFieldError(
+        'provider',
+        `${JSON.stringify(f.provider)} is not an Ethereum address (omit it for any)`,
+      );
+    }
+  }
   if (!f.model) throw new TaskFieldError('model', 'must be a non-empty model reference');
   const tier = f.sla.tier ?? 'BestEffort';
   if (!(tier in TIERS))
@@ -209,6 +230,7 @@ export function buildTask(f: TaskFields): TaskValue {
   }
   return {
     requester,
+    provider,
     hubJob: hubJobId(f.hubJob),
     modelHash: id(f.model),
     sla: {
@@ -270,6 +292,7 @@ export function verifyTask(domain: TypedDataDomain, value: TaskValue, signature:
 export function toContractTask(v: TaskValue): ContractTask {
   return {
     requester: v.requester,
+    provider: v.provider,
     hubJob: v.hubJob,
     modelHash: v.modelHash,
     sla: {

@@ -21,6 +21,7 @@ const ACCESS_ERRORS = new Set([
   'GovernorOnlyExecutor',
   'TimelockUnauthorizedCaller',
   'NotFeeRecipient',
+  'NotRegistry',
 ]);
 
 /** The custom error a call from `from` reverts with, or 'ok'. */
@@ -37,7 +38,15 @@ async function outcome(from: string, c: Contract, method: string, args: unknown[
   }
 }
 
-type Who = 'timelock' | 'governor' | 'coordinator' | 'verifier' | 'guardian' | 'feeRecipient' | 'settlement';
+type Who =
+  | 'timelock'
+  | 'governor'
+  | 'coordinator'
+  | 'verifier'
+  | 'guardian'
+  | 'feeRecipient'
+  | 'settlement'
+  | 'registry';
 interface Row {
   name: string;
   contract: (s: System) => Contract;
@@ -112,6 +121,13 @@ const rows: Row[] = [
     allowed: ['timelock'],
   },
   {
+    name: 'settlement.creditSlash',
+    contract: (s) => s.c.settlement,
+    method: 'creditSlash',
+    args: () => [[], []],
+    allowed: ['registry'],
+  },
+  {
     name: 'settlement.withdrawFees',
     contract: (s) => s.c.settlement,
     method: 'withdrawFees',
@@ -139,13 +155,20 @@ const rows: Row[] = [
     args: (s) => [s.providers[0]!.address, 1, id('e'), [], []],
     allowed: ['verifier', 'timelock'],
   },
-  ...(['setMinStake', 'setUnbondingDelay', 'setSlashVerifierBps'] as const).map((m) => ({
+  ...(['setMinStake', 'setUnbondingDelay', 'setSlashVerifierBps', 'setMaxSlash'] as const).map((m) => ({
     name: `registry.${m}`,
     contract: (s: System) => s.c.registry,
     method: m,
     args: () => [100],
     allowed: ['timelock' as const],
   })),
+  {
+    name: 'registry.setSettlement',
+    contract: (s) => s.c.registry,
+    method: 'setSettlement',
+    args: (s) => [s.dep.contracts.settlement],
+    allowed: ['timelock'],
+  },
   {
     name: 'registry.setEmission',
     contract: (s) => s.c.registry,
@@ -187,7 +210,7 @@ const rows: Row[] = [
     name: 'timelock.schedule',
     contract: (s) => s.c.timelock,
     method: 'schedule',
-    args: (s) => [s.dep.contracts.settlement, 0, '0x', id('0'), id('salt'), 300],
+    args: (s) => [s.dep.contracts.settlement, 0, '0x', id('0'), id('salt'), 1800],
     allowed: ['governor'],
   },
   {
@@ -221,6 +244,8 @@ function address(s: System, who: Who | 'stranger' | 'deployer'): string {
       return s.dep.contracts.governor;
     case 'settlement':
       return s.dep.contracts.settlement;
+    case 'registry':
+      return s.dep.contracts.registry;
     case 'stranger':
       return s.stranger.address;
     case 'deployer':
@@ -240,6 +265,7 @@ const everyone: Array<Who | 'stranger' | 'deployer'> = [
   'timelock',
   'governor',
   'settlement',
+  'registry',
 ];
 
 for (const row of rows) {

@@ -14,6 +14,7 @@ export const testParams: Partial<DeployParams> = {
   minStake: parseUnits('100', 18),
   unbondingDelay: 1800,
   slashVerifierBps: 1000,
+  maxSlash: parseUnits('60', 18),
   periodSeconds: 3600,
   feeBps: 250,
   stakeLockBps: 1000,
@@ -23,7 +24,8 @@ export const testParams: Partial<DeployParams> = {
   votingPeriod: 5,
   proposalThreshold: 0n,
   quorumPercent: 4,
-  timelockDelay: 300,
+  // At least the unbonding delay (deploy.ts refuses less); short, so the tests stay fast.
+  timelockDelay: 1800,
 };
 
 export interface System extends Deployed {

@@ -2,7 +2,9 @@
 // deployed state (evm_snapshot / evm_revert). A model predicts whether each call succeeds and what every
 // balance becomes; after every step the chain must agree with the model and the invariants must hold:
 // token supply conserved, no (task, period) paid twice, no requester charged beyond escrow or task cap, stake
-// never below its lock, governance never executing before its time-lock or without quorum.
+// never below its lock, a verifier's slash never above the provider's locked stake or maxSlash (its requesters'
+// share credited to their escrow), governance never executing before its time-lock or without quorum, and
+// settle deadlines extended by the time the settlement was paused.
 //
 // NVDAX_FUZZ_RUNS sets the number of sequences (default 60 for `make test`; `make fuzz` runs 10,000),
 // NVDAX_FUZZ_SEED replays a seed (printed at the start and on failure).
@@ -86,6 +88,8 @@ test.after.always(async () => {
 const P = BigInt(testParams.periodSeconds!);
 const W = testParams.disputeWindow!;
 const SW = testParams.settleWindow!;
+const TL = testParams.timelockDelay!;
+const MAX_SLASH = testParams.maxSlash!;
 
 interface MTask {
   r: number;
@@ -148,6 +152,9 @@ class Model {
   stakeLockBps = testParams.stakeLockBps!;
   minStake = testParams.minStake!;
   genesis = 0;
+  /** Finished pauses of the settlement, [start, end]; pausedSince: the running one's start. */
+  pauses: Array<[number, number]> = [];
+  pausedSince = 0;
   reqIds = new Map<number, number>();
   escrow = new Map<number, { free: bigint; locked: bigint }>();
   providers = new Map<number, MProvider>();
@@ -166,9 +173,21 @@ class Model {
   period(): number {
     return Number((BigInt(this.t) - BigInt(this.genesis)) / P);
   }
+  /** The time from which `window` seconds not paused have passed until t (as Settlement._cutoff). */
+  cutoff(window: number, t = this.t): number {
+    if (t <= window) return 0;
+    let c = t - window;
+    for (let i = this.pauses.length - 1; i >= 0; i--) {
+      const [start, end] = this.pauses[i]!;
+      if (end <= c) break;
+      if (c <= end - start) return 0;
+      c -= end - start;
+    }
+    return c;
+  }
   oldest(t = this.t): number {
-    const x = t - this.genesis;
-    return x < SW ? 0 : Math.floor((x - SW) / Number(P));
+    const c = this.cutoff(SW, t);
+    return c <= this.genesis ? 0 : Math.floor((c - this.genesis) / Number(P));
   }
   releaseTime(t: number): number {
     return Math.ceil((t + W) / W) * W;
@@ -263,6 +282,7 @@ const actionArb = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const), task: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('closeOwn' as const), r: fc.nat(2), task: fc.nat() }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -285,7 +305,8 @@ const actionArb = fc.oneof(
     arbitrary: fc.record({
       k: fc.constant('slash' as const),
       p: fc.nat(2),
-      pct: fc.integer({ min: 0, max: 60 }),
+      // percent of the locked stake: above 100 must be refused
+      pct: fc.integer({ min: 0, max: 130 }),
       badSplit: fc.boolean(),
     }),
   },
@@ -347,7 +368,7 @@ const macroArb = fc.oneof(
       maxLength: 2,
     }),
     moveVotes: fc.constantFrom<number>(0, 0, 70_000),
-    delay: fc.constantFrom<number>(0, 299, 300, 300, 900),
+    delay: fc.constantFrom<number>(0, TL - 2, TL - 1, TL, TL + 600),
   }),
   fc.record({
     k: fc.constant('settleDispute' as const),
@@ -379,9 +400,37 @@ const macroArb = fc.oneof(
     wait: fc.constantFrom<number>(900, 1900),
   }),
 );
-type Macro = typeof macroArb extends fc.Arbitrary<infer M> ? M : never;
+/** A pause of the settlement (often longer than the settle window), lifted by a proposal, then refunds and a
+ * settle: what the coordinator could not settle while paused must not be refundable. */
+const pauseArb = fc.record({
+  k: fc.constant('pauseCycle' as const),
+  length: fc.constantFrom<number>(600, 3600, 7300, 9000),
+  after: fc.constantFrom<number>(60, 3600, 7300),
+  task: fc.nat(),
+  offsets: fc.array(fc.nat(7), { minLength: 1, maxLength: 3 }),
+  back: fc.constantFrom<number>(0, 1, 2, 3),
+});
+type Macro = typeof pauseArb extends fc.Arbitrary<infer X> ? X | MacroBase : never;
+type MacroBase = typeof macroArb extends fc.Arbitrary<infer M> ? M : never;
 
 function expand(x: Action | Macro): Action[] {
+  if (x.k === 'pauseCycle') {
+    return [
+      { k: 'pause', which: 'settlement', byGuardian: true },
+      { k: 'warp', seconds: x.length },
+      ...expand({
+        k: 'govern',
+        kind: 'unpauseSettlement',
+        value: 0,
+        votes: [{ voter: 0, support: 1 }],
+        moveVotes: 0,
+        delay: TL,
+      }),
+      { k: 'warp', seconds: x.after },
+      { k: 'refund', task: x.task, offsets: x.offsets },
+      { k: 'settle', items: [{ task: x.task, back: x.back, pct: 50 }], dedupe: true, replay: false },
+    ];
+  }
   if (x.k === 'govern') {
     const out: Action[] = [{ k: 'propose', kind: x.kind, value: x.value, voter: 0 }];
     // Tokens moved after the proposal must not change its votes (the snapshot was taken at proposal time).
@@ -678,6 +727,25 @@ async function step(m: Model, a: Action): Promise<void> {
       }
       return;
     }
+    case 'closeOwn': {
+      const idx = a.task % Math.max(1, m.tasks.length);
+      const t = m.tasks[idx];
+      const r = await send(m, R[a.r]!.address, settlement, 'closeOwnTasks', [[idx]]);
+      expectOutcome(a, r, !m.paused.settlement && m.reqIds.has(a.r) && !!t && t.r === a.r, `task of ${t?.r}`);
+      if (r.ok && t) {
+        // The current period and one more stay (the provider's notice).
+        const end = m.period() + 2;
+        if (t.start + t.span > end) {
+          const newSpan = Math.max(0, end - t.start);
+          const refund = t.cap * UNIT * BigInt(t.span - newSpan);
+          t.span = newSpan;
+          const e = m.escrow.get(t.r)!;
+          e.locked -= refund;
+          e.free += refund;
+        }
+      }
+      return;
+    }
     case 'refund': {
       const idx = a.task % Math.max(1, m.tasks.length);
       const t = m.tasks[idx];
@@ -707,8 +775,10 @@ async function step(m: Model, a: Action): Promise<void> {
       const idx = a.task % Math.max(1, m.tasks.length);
       const t = m.tasks[idx];
       const r = await send(m, sys.stranger.address, settlement, 'releaseStake', [[idx]]);
-      const unlockAt = t ? m.genesis + (t.start + t.span) * Number(P) + SW + 2 * W : 0;
-      expectOutcome(a, r, !m.paused.settlement && !!t && m.t >= unlockAt, `unlock at ${unlockAt}`);
+      // The last period's settle window and two dispute windows, time paused not counted.
+      const endTime = t ? m.genesis + (t.start + t.span) * Number(P) : 0;
+      const ok = !!t && m.cutoff(SW + 2 * W) >= endTime;
+      expectOutcome(a, r, !m.paused.settlement && ok, `ends ${endTime}, cutoff ${m.cutoff(SW + 2 * W)}`);
       if (r.ok && t && !t.released) {
         t.released = true;
         const pv = m.providers.get(t.p)!;
@@ -745,9 +815,11 @@ async function step(m: Model, a: Action): Promise<void> {
       return;
     }
     case 'slash': {
+      // The verifier may take at most the locked stake and maxSlash; governance's unbounded path is tested in
+      // settlement.test.ts.
       const pv = m.providers.get(a.p);
-      const slashable = pv ? pv.staked + pv.unbonding : 0n;
-      const amount = (slashable * BigInt(a.pct)) / 100n;
+      const locked = pv?.locked ?? 0n;
+      const amount = (locked * BigInt(a.pct)) / 100n;
       const cut = (amount * 1000n) / 10_000n;
       const rest = amount - cut;
       const split = [rest / 2n, rest - rest / 2n + (a.badSplit ? 1n : 0n)];
@@ -758,12 +830,19 @@ async function step(m: Model, a: Action): Promise<void> {
         [R[0]!.address, R[1]!.address],
         split,
       ]);
-      expectOutcome(a, r, !!pv && amount > 0n && !a.badSplit, '');
+      const limit = minBig(locked, MAX_SLASH);
+      // Each requester credited must hold an escrow (requesters 0 and 1 deposited in the prelude).
+      const escrows = m.reqIds.has(0) && m.reqIds.has(1);
+      expectOutcome(a, r, !!pv && amount > 0n && amount <= limit && !a.badSplit && escrows, `limit ${limit}`);
       if (r.ok && pv) {
-        const fromStaked = amount > pv.staked ? pv.staked : amount;
-        pv.staked -= fromStaked;
-        pv.unbonding -= amount - fromStaked;
-        if (pv.locked > pv.staked) pv.locked = pv.staked;
+        if (amount > limit) throw new Violation(`slashed ${amount} above the limit ${limit}`);
+        pv.staked -= amount;
+        pv.locked -= amount;
+        // The requesters' share is credited to their escrow, not transferred.
+        for (const [i, x] of split.entries()) {
+          const e = m.escrow.get(i) ?? { free: 0n, locked: 0n };
+          m.escrow.set(i, { free: e.free + x, locked: e.locked });
+        }
       }
       return;
     }
@@ -807,6 +886,7 @@ async function step(m: Model, a: Action): Promise<void> {
       const r = await send(m, a.byGuardian ? sys.roles.guardian : sys.stranger.address, c, 'pause', []);
       expectOutcome(a, r, a.byGuardian && !m.paused[a.which], '');
       if (r.ok) m.paused[a.which] = true;
+      if (r.ok && a.which === 'settlement') m.pausedSince = m.t;
       return;
     }
     case 'propose': {
@@ -897,7 +977,10 @@ async function step(m: Model, a: Action): Promise<void> {
         if (pr.kind === 'feeBps') m.feeBps = Number(pr.value);
         if (pr.kind === 'stakeLockBps') m.stakeLockBps = Number(pr.value);
         if (pr.kind === 'minStake') m.minStake = pr.value;
-        if (pr.kind === 'unpauseSettlement') m.paused.settlement = false;
+        if (pr.kind === 'unpauseSettlement') {
+          m.paused.settlement = false;
+          if (m.pausedSince < m.t) m.pauses.push([m.pausedSince, m.t]);
+        }
         if (pr.kind === 'unpauseRegistry') m.paused.registry = false;
       }
       return;
@@ -1045,10 +1128,17 @@ test.serial('random call sequences keep every invariant', async (t) => {
   try {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof({ weight: 6, arbitrary: actionArb }, { weight: 2, arbitrary: macroArb }), {
-          minLength: 1,
-          maxLength: STEPS,
-        }),
+        fc.array(
+          fc.oneof(
+            { weight: 6, arbitrary: actionArb },
+            { weight: 2, arbitrary: macroArb },
+            { weight: 1, arbitrary: pauseArb },
+          ),
+          {
+            minLength: 1,
+            maxLength: STEPS,
+          },
+        ),
         async (xs) => {
           await chain.send('evm_revert', [base]);
           base = await chain.send<string>('evm_snapshot');
@@ -1084,7 +1174,16 @@ test.serial('random call sequences keep every invariant', async (t) => {
   t.log([...stats].map(([k, v]) => `${k} ${v.ok}/${v.ok + v.reverted}`).join(', '));
   // The paths that matter must have been taken, not only refused.
   if (RUNS >= 50) {
-    for (const k of ['open', 'settle', 'dispute', 'execute', 'withdrawEarnings', 'close'] as const) {
+    for (const k of [
+      'open',
+      'settle',
+      'dispute',
+      'execute',
+      'withdrawEarnings',
+      'close',
+      'closeOwn',
+      'slash',
+    ] as const) {
       t.true((stats.get(k)?.ok ?? 0) > 0, `no successful ${k} in ${RUNS} sequences`);
     }
   }

@@ -215,7 +215,10 @@ test.serial(
 test.serial('slashing pays the verifier its share and the requesters the rest, with the evidence hash', async (t) => {
   const reg = sys.c.registry;
   const [r0, r1] = [sys.requesters[0]!.address, sys.requesters[1]!.address];
-  const amount = 100n * TOKEN;
+  // A slash by the verifier is bounded by the stake locked for tasks (and maxSlash, 60): lock 10% of 900.
+  const big = buildTask(taskFields(r0, { maxTotal: '900', sla: { priceCap: '100' } }));
+  t0ok(await open(big, await signTask(sys.requesters[0]!, domain(), big)));
+  const amount = 50n * TOKEN;
   t.is(
     (
       await tx(chain, sys.roles.verifier, reg, 'slash', [
@@ -223,7 +226,7 @@ test.serial('slashing pays the verifier its share and the requesters the rest, w
         amount,
         id('ev'),
         [r0, r1],
-        [50n * TOKEN, 50n * TOKEN],
+        [25n * TOKEN, 25n * TOKEN],
       ])
     ).error,
     'SlashSplitMismatch',
@@ -233,13 +236,15 @@ test.serial('slashing pays the verifier its share and the requesters the rest, w
     amount,
     id('ev'),
     [r0, r1],
-    [45n * TOKEN, 45n * TOKEN],
+    [22_500n * 10n ** 15n, 22_500n * 10n ** 15n],
   ]);
-  t.true(res.ok);
+  t.true(res.ok, res.error);
   const ev = res.receipt.logs.map((l) => reg.interface.parseLog(l)).find((l) => l?.name === 'Slashed')!;
   t.is(ev.args['evidence'], id('ev'));
-  t.is(ev.args['verifierAmount'], 10n * TOKEN);
-  t.is(((await reg.getFunction('provider')(sys.providers[0]!.address)) as { staked: bigint }).staked, 400n * TOKEN);
+  t.is(ev.args['verifierAmount'], 5n * TOKEN);
+  t.is(((await reg.getFunction('provider')(sys.providers[0]!.address)) as { staked: bigint }).staked, 450n * TOKEN);
+  // The requesters' share went to their escrow (free), not to their wallets.
+  t.deepEqual([...(await sys.c.settlement.getFunction('escrowOf')(r1))], [1022_500n * 10n ** 15n, 0n]);
 });
 
 test.serial('staking rewards follow the emission rate and stop at the cap', async (t) => {
@@ -282,7 +287,7 @@ test.serial('a token that calls back into the contracts cannot reenter them', as
     artifact('ProviderRegistry').abi,
     artifact('ProviderRegistry').bytecode,
     deployer,
-  ).deploy(await hook.getAddress(), deployer.address, 1n, 0, 0, 0);
+  ).deploy(await hook.getAddress(), deployer.address, 1n, 0, 0, 0, 1n);
   await reg.waitForDeployment();
   const set = await new ContractFactory(artifact('Settlement').abi, artifact('Settlement').bytecode, deployer).deploy(
     await hook.getAddress(),

@@ -14,7 +14,7 @@ test('nvdax --help lists every command with its positionals and summary', async 
   const help = io.stdout.join('\n');
   for (const [cmd, summary] of [
     ['get [type] [name]', 'list jobs or pools: phase, pool, price, GPUs, why'],
-    ['describe <type> <name>', 'show one job: spec, placement and quote, conditions, usage, events'],
+    ['describe <type> <name>', 'show one job: spec, placement, conditions, usage, settlement, events'],
     ['watch <type> <name>', 'follow a job: Pending → Scheduled → Running (→ Succeeded/Failed)'],
     ['quote', 'rank the live pools for a job manifest, with their price quotes'],
     ['submit', "sign a job's task with the requester's key and create it on the hub"],
@@ -25,7 +25,7 @@ test('nvdax --help lists every command with its positionals and summary', async 
   }
   t.deepEqual(
     commands.map((c) => c.name),
-    ['get', 'describe', 'watch', 'quote', 'submit', 'validate', 'completion'],
+    ['get', 'describe', 'watch', 'quote', 'submit', 'validate', 'provider', 'escrow', 'governance', 'completion'],
   );
 });
 
@@ -62,7 +62,7 @@ test('the bin answers completion requests: commands, options, resource types, op
     t.is(r.stderr, '');
     return r.stdout.trim().split('\n');
   };
-  t.deepEqual(words(''), ['get', 'describe', 'watch', 'quote', 'submit', 'validate', 'completion']);
+  t.deepEqual(words(''), ['get', 'describe', 'watch', 'quote', 'submit', 'validate', 'provider', 'escrow', 'governance', 'completion']);
   const get = words('get', '');
   for (const w of ['ij', 'tj', 'pp', '--output', '--all-namespaces', '--namespace', '--kubeconfig'])
     t.true(get.includes(w), w);

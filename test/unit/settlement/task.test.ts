@@ -1,5 +1,5 @@
 import test from 'ava';
-import { AbiCoder, id, keccak256, toUtf8Bytes, TypedDataEncoder, Wallet } from 'ethers';
+import { AbiCoder, id, keccak256, TypedDataEncoder, toUtf8Bytes, Wallet, ZeroAddress } from 'ethers';
 import { decodeItems, encodeItems } from '../../../operator/settlement/contracts.ts';
 import {
   buildTask,
@@ -56,7 +56,7 @@ test('buildTask maps plain fields to the typed-data value', (t) => {
 test('the primary type string is the one the contract hashes', (t) => {
   t.is(
     TypedDataEncoder.from(TASK_TYPES).encodeType('Task'),
-    'Task(address requester,bytes32 hubJob,bytes32 modelHash,SLA sla,Confidential confidential,uint16 retries,' +
+    'Task(address requester,address provider,bytes32 hubJob,bytes32 modelHash,SLA sla,Confidential confidential,uint16 retries,' +
       'uint32 gpus,uint256 maxTotal,uint256 nonce,uint64 deadline)' +
       'Confidential(bool required,string[] teeTypes,bool gpuAttestation)' +
       'SLA(uint8 tier,uint32 maxLatencyMs,uint64 maxDurationSeconds,uint256 priceCap,string[] regions,string[] dataResidency)',
@@ -108,8 +108,20 @@ test('verify refuses the wrong signer, a changed field, another domain and garba
   t.false(verifyTask(domain, v, '0x1234'), 'malformed signature');
 });
 
+test('the provider is optional: absent means any (the zero address), else signed and checksummed', async (t) => {
+  t.is(buildTask(fields()).provider, ZeroAddress);
+  t.is(buildTask(fields({ provider: '' })).provider, ZeroAddress);
+  const named = buildTask(fields({ provider: other.address.toLowerCase() }));
+  t.is(named.provider, other.address);
+  t.is(toContractTask(named).provider, other.address);
+  const good = await signTask(requester, domain, named);
+  t.false(verifyTask(domain, { ...named, provider: ZeroAddress }, good), 'the provider is signed');
+  t.not(taskStructHash(named), taskStructHash(buildTask(fields())));
+});
+
 const bad: Array<[string, Partial<TaskFields>, string]> = [
   ['requester', { requester: '0xnope' }, 'requester'],
+  ['provider', { provider: '0xnope' }, 'provider'],
   ['model', { model: '' }, 'model'],
   ['priceCap zero', { sla: { priceCap: '0' } }, 'sla.priceCap'],
   ['priceCap not decimal', { sla: { priceCap: '1e3' } }, 'sla.priceCap'],
