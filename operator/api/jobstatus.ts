@@ -86,18 +86,37 @@ const attemptUsage = obj(
   { required: ['attempt'] },
 );
 
-const attestation = obj('AttestationResult', 'Outcome of the last remote attestation of the workload.', {
-  verified: bool('Evidence verified against the policy.'),
-  teeType: oneOf('TeeType', 'TEE type that produced the evidence.', Object.values(TeeType)),
-  gpuAttested: bool('NVIDIA GPU attestation also verified.'),
-  evidenceHash: str('Hash of the evidence bundle, as recorded with the receipts.', { pattern: patterns.bytes32 }),
-  verifiedTime: time('When the evidence was verified.'),
-  message: str('Why verification failed, when it did.', { maxLength: 4096 }),
-});
+const attestation = obj(
+  'AttestationResult',
+  'Outcome of the last remote attestation of one confidential instance (replica, worker or participant).',
+  {
+    instance: str('The instance: the pod (replica, worker) or participant it attested for.', { maxLength: 253 }),
+    verified: bool('Evidence verified against the policy.'),
+    teeType: oneOf('TeeType', 'TEE type that produced the evidence.', Object.values(TeeType)),
+    development: bool('Development evidence (no hardware TEE), accepted only on a development pool.'),
+    gpuAttested: bool('NVIDIA GPU attestation also verified.'),
+    evidenceHash: str('Hash of the evidence bundle, as recorded with the receipts.', { pattern: patterns.bytes32 }),
+    gatewayKey: str("Hash of the instance's attested TEE public key: receipts must name it.", {
+      pattern: patterns.bytes32,
+    }),
+    verifiedTime: time('When the evidence was verified.'),
+    expiryTime: time('When the tokens it was verified from expire: attest again before.'),
+    message: str('Why verification failed, when it did.', { maxLength: 4096 }),
+    receiptsThrough: str(
+      'The newest receipt counted from this instance (its time in Unix ms and request id): older ones are duplicates.',
+      { maxLength: 96 },
+    ),
+  },
+  { required: ['instance'] },
+);
 
 const usage = obj('Usage', 'Metered usage so far, as reported to settlement.', {
   gpuSeconds: int('GPU-seconds consumed (GPUs x seconds).', { minimum: 0, format: 'int64' }),
-  requests: int('Requests served (InferenceJob).', { minimum: 0, format: 'int64' }),
+  requests: int('Requests served (InferenceJob), from verified receipts.', { minimum: 0, format: 'int64' }),
+  deviceTimeMs: int('Accelerator time the served requests used, from verified receipts.', {
+    minimum: 0,
+    format: 'int64',
+  }),
   lastReportTime: time('When usage was last reported to settlement.'),
   attempts: list('Per attempt, the most recent 32; gpuSeconds is their sum.', attemptUsage, {
     maxItems: 32,
@@ -170,7 +189,11 @@ export function jobStatusProperties(): Record<string, Schema> {
       rejection,
       { maxItems: 16, listType: 'map', keys: ['pool'] },
     ),
-    attestation,
+    attestations: list('One attestation result per confidential instance, the most recent 256.', attestation, {
+      maxItems: 256,
+      listType: 'map',
+      keys: ['instance'],
+    }),
     usage,
     settlement,
     startTime: time('When the workload first started running.'),

@@ -321,20 +321,36 @@ export interface PoolRejection {
   message?: string;
 }
 
-/** Outcome of the last remote attestation of the workload. */
+/**
+ * Outcome of the last remote attestation of one confidential instance (replica, worker or
+ * participant).
+ */
 export interface AttestationResult {
+  /** The instance: the pod (replica, worker) or participant it attested for. */
+  instance: string;
   /** Evidence verified against the policy. */
   verified?: boolean;
   /** TEE type that produced the evidence. */
   teeType?: TeeType;
+  /** Development evidence (no hardware TEE), accepted only on a development pool. */
+  development?: boolean;
   /** NVIDIA GPU attestation also verified. */
   gpuAttested?: boolean;
   /** Hash of the evidence bundle, as recorded with the receipts. */
   evidenceHash?: string;
+  /** Hash of the instance's attested TEE public key: receipts must name it. */
+  gatewayKey?: string;
   /** When the evidence was verified. */
   verifiedTime?: string;
+  /** When the tokens it was verified from expire: attest again before. */
+  expiryTime?: string;
   /** Why verification failed, when it did. */
   message?: string;
+  /**
+   * The newest receipt counted from this instance (its time in Unix ms and request id): older ones
+   * are duplicates.
+   */
+  receiptsThrough?: string;
 }
 
 /** GPU time of one attempt: from each member pod start to its end (or now while it runs). */
@@ -364,8 +380,10 @@ export interface AttemptUsage {
 export interface Usage {
   /** GPU-seconds consumed (GPUs x seconds). */
   gpuSeconds?: number;
-  /** Requests served (InferenceJob). */
+  /** Requests served (InferenceJob), from verified receipts. */
   requests?: number;
+  /** Accelerator time the served requests used, from verified receipts. */
+  deviceTimeMs?: number;
   /** When usage was last reported to settlement. */
   lastReportTime?: string;
   /** Per attempt, the most recent 32; gpuSeconds is their sum. */
@@ -457,8 +475,8 @@ export interface InferenceJobStatus {
    * not chosen.
    */
   rejections?: PoolRejection[];
-  /** Outcome of the last remote attestation of the workload. */
-  attestation?: AttestationResult;
+  /** One attestation result per confidential instance, the most recent 256. */
+  attestations?: AttestationResult[];
   /** Metered usage so far, as reported to settlement. */
   usage?: Usage;
   /**
@@ -658,8 +676,8 @@ export interface TrainingJobStatus {
    * not chosen.
    */
   rejections?: PoolRejection[];
-  /** Outcome of the last remote attestation of the workload. */
-  attestation?: AttestationResult;
+  /** One attestation result per confidential instance, the most recent 256. */
+  attestations?: AttestationResult[];
   /** Metered usage so far, as reported to settlement. */
   usage?: Usage;
   /**

@@ -227,22 +227,34 @@ export function boundInitData(digest: string, tee: EvidenceTeeType): string {
   return hostDataOf(digest, tee === 'snp' ? 'snp' : 'tdx');
 }
 
-/** The job status `AttestationResult` for a verified instance (the CRD knows only snp and tdx as TEE types). */
-export function statusAttestation(r: AttestationResult): StatusAttestation {
+/**
+ * The job status `AttestationResult` of a verified instance (status.attestations is keyed by `instance`; the
+ * CRD's TeeType knows only snp and tdx, so development evidence says so in `development` instead).
+ */
+export function statusAttestation(r: AttestationResult, instance: string): StatusAttestation {
   return {
+    instance,
     verified: true,
     ...(r.teeType === 'sample' ? {} : { teeType: r.teeType }),
+    development: r.development,
     gpuAttested: r.gpuAttested,
     evidenceHash: r.evidenceHash,
     verifiedTime: r.verifiedTime,
+    expiryTime: r.expiresAt.toISOString(),
     message: r.message,
   };
 }
 
 /** The job status `AttestationResult` for a refused bundle: not verified, with the error's message. */
-export function refusedAttestation(bundle: EvidenceBundle, error: unknown, now: Date = new Date()): StatusAttestation {
+export function refusedAttestation(
+  bundle: EvidenceBundle,
+  error: unknown,
+  instance: string,
+  now: Date = new Date(),
+): StatusAttestation {
   const message = error instanceof Error ? error.message : String(error);
   return {
+    instance,
     verified: false,
     gpuAttested: false,
     evidenceHash: evidenceHash(bundle),

@@ -94,11 +94,14 @@ test('a good development bundle verifies: TEE, GPUs, evidence hash, time, instan
   t.is(r.evidenceHash, `0x${createHash('sha256').update(canonical(bundle)).digest('hex')}`);
   t.regex(r.message, /development/);
   // The status shape: the CRD's TeeType has no `sample`, so it is left out.
-  t.deepEqual(statusAttestation(r), {
+  t.deepEqual(statusAttestation(r, 'chat-a1-0'), {
+    instance: 'chat-a1-0',
     verified: true,
+    development: true,
     gpuAttested: true,
     evidenceHash: r.evidenceHash,
     verifiedTime: r.verifiedTime,
+    expiryTime: r.expiresAt.toISOString(),
     message: r.message,
   });
 });
@@ -159,7 +162,7 @@ test('SNP evidence binds 32 bytes of init-data (HOST_DATA), TDX 48 (MRCONFIGID);
   const r = await verifyEvidence(snp, expected({ teeType: 'snp' }), policy);
   t.is(r.teeType, 'snp');
   t.false(r.development);
-  t.is(statusAttestation(r).teeType, 'snp');
+  t.is(statusAttestation(r, 'x').teeType, 'snp');
   const claims = JSON.parse(Buffer.from(snp.ear.split('.')[1]!, 'base64url').toString());
   t.is(claims.submods.cpu0['ear.veraison.annotated-evidence'].init_data, init.digest.slice(0, 64));
   t.deepEqual(Object.keys(claims.submods.gpu0['ear.veraison.annotated-evidence']).sort(), ['nvidia']);
@@ -363,8 +366,9 @@ test('the evidence hash changes with any part of the bundle; a refusal maps to a
   t.not(evidenceHash(bundle), evidenceHash({ ...bundle, instance: 'x' }));
   t.is(evidenceHash(bundle), evidenceHash(JSON.parse(JSON.stringify(bundle))));
   const err = await t.throwsAsync(verifyEvidence(bundle, expected({ nonce: 'x' }), devPolicy(dev)));
-  const s = refusedAttestation(bundle, err, new Date('2026-01-01T00:00:00Z'));
+  const s = refusedAttestation(bundle, err, 'chat-a1-0', new Date('2026-01-01T00:00:00Z'));
   t.deepEqual(s, {
+    instance: 'chat-a1-0',
     verified: false,
     gpuAttested: false,
     evidenceHash: evidenceHash(bundle),
