@@ -25,8 +25,9 @@ binaries: ## build pinned kube-apiserver, etcd, kwok, helm... into ~/.cache/nvda
 	bash hack/build-binaries.sh
 
 .PHONY: generate
-generate: deps ## regenerate crds/, operator/api/types.gen.ts and docs/api-reference.md from the schema
+generate: deps ## regenerate crds/, operator/api/types.gen.ts, docs/api-reference.md and the chart's CRD copies
 	node operator/api/generate.ts
+	node hack/charts/sync-crds.ts
 
 .PHONY: verify
 verify: deps ## typecheck and fail when generated files are stale
@@ -35,6 +36,7 @@ verify: deps ## typecheck and fail when generated files are stale
 	@echo "== generated files up to date"
 	node operator/api/generate.ts --check
 	node hack/contracts/build.ts --check
+	node hack/charts/sync-crds.ts --check
 	@echo "== lint and format (Biome)"
 	biome check --error-on-warnings .
 
@@ -43,12 +45,22 @@ fmt: deps ## format and apply safe lint fixes (Biome)
 	biome check --write .
 
 .PHONY: test-unit
-test-unit: deps ## unit tests (no clusters)
+test-unit: deps binaries ## unit tests (no clusters; the chart tests run the pinned helm)
 	ava 'test/unit/**/*.test.ts'
 
 .PHONY: test
 test: deps binaries verify ## everything: typecheck, generated-file check, unit and integration tests on simulated clusters
 	bash hack/test.sh
+
+.PHONY: image
+image: ## build the container image: make image [IMAGE=nvdax:dev] (needs docker, podman or nerdctl)
+	@b=$$(command -v docker || command -v podman || command -v nerdctl || true); \
+	  [ -n "$$b" ] || { echo "make image: no container builder (docker, podman or nerdctl) on PATH" >&2; exit 1; }; \
+	  $$b build -t $(or $(IMAGE),nvdax:dev) .
+
+.PHONY: charts
+charts: deps binaries ## lint, render and schema-check both Helm charts; check the image layout without a builder
+	ava 'test/unit/charts/**/*.test.ts'
 
 .PHONY: sim-up
 sim-up: deps binaries ## start simulated clusters: make sim-up CLUSTERS=hub,gpu-a,gpu-b
