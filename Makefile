@@ -107,5 +107,6 @@ bench-settlement: deps ## settlement gas per job by batch size on a local EVM no
 	node bench/settlement.ts
 
 .PHONY: clean
-clean: sim-down sim-test-down ## stop clusters and remove local state (not the binary cache)
-	rm -rf .sim .sim-test bench/out
+clean: sim-down sim-test-down ## stop clusters and the local chain, remove local state (not the binary cache)
+	@[ -d node_modules ] && node hack/chain/main.ts down || true
+	rm -rf .sim .sim-test .chain bench/out

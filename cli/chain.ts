@@ -213,7 +213,11 @@ export async function send(
   what: string,
 ): Promise<{ hash: string; block: number }> {
   try {
-    const tx = await c.getFunction(method)(...args);
+    // headroom on the estimate: it runs on the last block, and a call whose cost depends on the block's time
+    // (the registry's reward accrual writes a timestamp) needs more when mined a second later
+    const f = c.getFunction(method);
+    const gas = await f.estimateGas(...args);
+    const tx = await f(...args, { gasLimit: (gas * 5n) / 4n + 20_000n });
     const receipt = await tx.wait();
     if (receipt?.status !== 1) throw new CliError(`${what}: the transaction ${tx.hash} reverted`);
     return { hash: tx.hash as string, block: receipt.blockNumber as number };

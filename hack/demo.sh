@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: simulated hub + two GPU provider clusters, the CRDs, the operator, and
-# two ProviderPools that it connects to, measures and keeps healthy; then three example
-# jobs quoted, submitted, placed and followed until they run (exits 1 when one does not
-# within 3 minutes). Leaves everything running for you to explore; `make sim-down` stops it all.
+# `make demo`: simulated hub + two GPU provider clusters, the CRDs, a local chain with the
+# settlement contracts, the operator settling on it, and two ProviderPools whose providers stake;
+# then three example jobs quoted, signed, submitted, placed on escrow, followed until they run
+# and settled on chain period by period (exits 1 when one does not run within 3 minutes or
+# nothing settles within 3 more). Leaves everything running for you to explore; `make sim-down`
+# and `node hack/chain/main.ts down` stop it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -16,6 +18,18 @@ step() { printf '\n\033[1m== %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; 
 
 step "1. Simulated clusters: hub (the NVDAx control plane) and two GPU providers"
 node hack/sim/main.ts up --dir "$SIM" --port-base 20000 --clusters hub,gpu-a,gpu-b
+
+step "1b. A local chain (anvil) with the settlement contracts, 60-second metering periods for the demo"
+node hack/chain/main.ts down --dir .chain >/dev/null 2>&1 || true
+node hack/chain/main.ts up --dir .chain --port 20545 --period-seconds 60 --dispute-window 60 --settle-window 3600
+DEP=.chain/deployment.json
+SETTLEMENT=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$DEP','utf8')).contracts.settlement)")
+CHAIN() { node cli/nvdax.ts "$@" --deployment "$DEP"; }
+echo "providers stake in the registry (pools of providers without stake take no paid work):"
+CHAIN provider register --amount 2000 --key-file .chain/keys/account-6.key
+CHAIN provider register --amount 2000 --key-file .chain/keys/account-7.key
+echo "the requester deposits escrow (each job's task locks its share before the job starts):"
+CHAIN escrow deposit --amount 500 --key-file .chain/keys/account-5.key
 
 step "2. Validate the example manifests offline, then install the CRDs on the hub"
 node cli/nvdax.ts validate -f examples/
@@ -34,7 +48,9 @@ step "4. Start the operator (logs: $SIM/logs/operator.log, metrics: http://127.0
 mkdir -p "$SIM/run" "$SIM/logs"
 node hack/sim/main.ts stop-extra --dir "$SIM" --name operator >/dev/null 2>&1 || true
 setsid node operator/main.ts --kubeconfig "$SIM/hub/kubeconfig" --ops-bind-address 127.0.0.1:20080 \
-  --heartbeat-interval 10s --member-probe-interval 2s >"$SIM/logs/operator.log" 2>&1 < /dev/null &
+  --heartbeat-interval 10s --member-probe-interval 2s \
+  --settlement-deployment "$DEP" --chain-key-file .chain/keys/account-1.key --usage-meter-interval 10s \
+  >"$SIM/logs/operator.log" 2>&1 < /dev/null &
 printf '%s\nnode\n' "$!" > "$SIM/run/operator.pid"   # argv[0] as /proc/<pid>/cmdline shows it
 for i in $(seq 1 60); do curl -fsS http://127.0.0.1:20080/readyz >/dev/null 2>&1 && break; sleep 1; done
 curl -fsS http://127.0.0.1:20080/readyz >/dev/null || { tail -20 "$SIM/logs/operator.log"; echo "operator did not become ready" >&2; exit 1; }
@@ -88,10 +104,12 @@ done
 echo "The federated example needs 4 confidential pools in DE/FR/NL/ES; not this demo's two (so it is not submitted):"
 NVDAX quote -f examples/trainingjob-federated.yaml || true
 
-step "8. Submit the jobs: a plain chat model, a confidential one, a distributed fine-tune"
+step "8. Sign and submit the jobs (requester key): a plain chat model, a confidential one, a distributed fine-tune"
 HUB create namespace "$NS" --dry-run=client -o yaml | HUB apply -f - >/dev/null
-HUB -n "$NS" apply -f examples/inferencejob-chat.yaml -f examples/inferencejob-chat-confidential.yaml \
-  -f examples/trainingjob-distributed.yaml
+for f in examples/inferencejob-chat.yaml examples/inferencejob-chat-confidential.yaml examples/trainingjob-distributed.yaml; do
+  HUB -n "$NS" delete -f "$f" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  NVDAX submit -f "$f" --chain-id 31337 --settlement-address "$SETTLEMENT" --key-file .chain/keys/account-5.key
+done
 
 step "9. Follow each job: Pending -> Scheduled (placed and priced) -> Running (-> Succeeded for training)"
 for ij in qwen-chat llama-chat; do
@@ -118,8 +136,22 @@ for c in gpu-a gpu-b; do
     sed "s/^/  $c  /"
 done
 
-step "11. One job in detail: placement, quote breakdown, init-data digest, usage, events"
-NVDAX describe ij llama-chat
+step "11. Settlement: each task opened on chain before its job started; usage settled per 60 s period"
+echo "waiting for qwen-chat's first period to end and settle (up to 3 minutes)..."
+for i in $(seq 1 180); do
+  n=$(HUB -n "$NS" get ij qwen-chat -o jsonpath='{.status.settlement.settledPeriods}')
+  [ "${n:-0}" -ge 1 ] && break; sleep 1
+done
+[ "${n:-0}" -ge 1 ] || fail "no period of qwen-chat settled within 3 minutes" ij qwen-chat
+HUB -n "$NS" get ij,tj -o custom-columns='JOB:.metadata.name,TASK:.status.settlement.task,ESCROWED:.status.settlement.escrowed,'\
+'CHARGED:.status.settlement.charged,RETURNED:.status.settlement.refunded,PERIODS:.status.settlement.settledPeriods,CLOSED:.status.settlement.closed'
+echo; echo "the requester's escrow (free, and locked for the open tasks):"
+CHAIN escrow balance --address 0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc
+echo; echo "provider A's stake and earnings (pending until the dispute window passes):"
+CHAIN provider status --address 0x976EA74026E726554dB657fA54763abd0C3a0aa9
+
+step "12. One job in detail: placement, quote breakdown, init-data digest, usage, settlement, events"
+NVDAX describe ij qwen-chat
 
 step "Done in $(( $(date +%s) - t0 ))s. Everything keeps running:"
 cat <<EOT
@@ -129,5 +161,6 @@ cat <<EOT
   members:   contexts nvdax-gpu-a, nvdax-gpu-b in $SIM/kubeconfig
   operator:  tail -f $SIM/logs/operator.log ; curl -s 127.0.0.1:20080/metrics | grep controller_runtime_reconcile_total
   lose one:  node hack/sim/main.ts stop --dir $SIM --cluster gpu-b --component kube-apiserver   (then: start ...)
-  stop all:  make sim-down
+  chain:     node cli/nvdax.ts escrow balance --deployment .chain/deployment.json --address 0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc
+  stop all:  make sim-down; node hack/chain/main.ts down
 EOT

@@ -6,7 +6,9 @@
 //   node hack/chain/main.ts status [--dir .chain]
 //
 // up and deploy take --timelock-delay S and --unbonding-delay S (seconds; defaults 7 days each, and the
-// time-lock may not be shorter than unbonding) for a local chain whose governance should run in minutes.
+// time-lock may not be shorter than unbonding) for a local chain whose governance should run in minutes,
+// and --period-seconds, --dispute-window, --settle-window (defaults 3600, 1 day, 2 days) for settlement in
+// minutes. On the local chain, up also writes the dev accounts' keys to <dir>/keys/account-<i>.key.
 // The deployment (addresses, chain id, RPC URL, roles, parameters, dev accounts) is written to
 // <dir>/deployment.json, where the operator reads it.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,8 +33,17 @@ function devWallet(i: number): HDNodeWallet {
   return HDNodeWallet.fromSeed(Mnemonic.fromPhrase(DEV_MNEMONIC).computeSeed()).derivePath(`m/44'/60'/0'/0/${i}`);
 }
 
-/** Delays a local chain may shorten (seconds): the time-lock must stay at least the unbonding delay. */
-type Delays = { timelockDelay?: number; unbondingDelay?: number };
+/**
+ * Times a local chain may shorten (seconds): the time-lock must stay at least the unbonding delay; a short
+ * metering period and windows let the demo show settlement within minutes.
+ */
+type Delays = {
+  timelockDelay?: number;
+  unbondingDelay?: number;
+  periodSeconds?: number;
+  disputeWindow?: number;
+  settleWindow?: number;
+};
 
 async function deployTo(dir: string, rpcUrl: string, key?: string, delays: Delays = {}): Promise<void> {
   // No response cache: a cached nonce would be reused by the next transaction.
@@ -72,6 +83,14 @@ async function deployTo(dir: string, rpcUrl: string, key?: string, delays: Delay
     };
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'deployment.json'), `${JSON.stringify(out, null, 2)}\n`);
+    if (!key) {
+      // the local chain's well-known dev keys as files, for --chain-key-file and the CLI's --key-file
+      mkdirSync(join(dir, 'keys'), { recursive: true });
+      for (let i = 0; i < ACCOUNTS; i++) {
+        writeFileSync(join(dir, 'keys', `account-${i}.key`), `${devWallet(i).privateKey}\n`, { mode: 0o600 });
+      }
+      console.log(`   dev keys in ${join(dir, 'keys')}/account-<i>.key (1 coordinator, 5-19 funded)`);
+    }
     console.log(`== deployed; addresses in ${join(dir, 'deployment.json')}`);
     for (const [k, v] of Object.entries(dep.contracts)) console.log(`   ${k.padEnd(10)} ${v}`);
   } finally {
@@ -127,12 +146,18 @@ async function main(): Promise<void> {
       key: { type: 'string' },
       'timelock-delay': { type: 'string' },
       'unbonding-delay': { type: 'string' },
+      'period-seconds': { type: 'string' },
+      'dispute-window': { type: 'string' },
+      'settle-window': { type: 'string' },
     },
   });
   const delays: Delays = {};
   for (const [flag, k] of [
     ['timelock-delay', 'timelockDelay'],
     ['unbonding-delay', 'unbondingDelay'],
+    ['period-seconds', 'periodSeconds'],
+    ['dispute-window', 'disputeWindow'],
+    ['settle-window', 'settleWindow'],
   ] as const) {
     const v = values[flag];
     if (v === undefined) continue;
@@ -157,7 +182,7 @@ async function main(): Promise<void> {
     default:
       throw new Error(
         'usage: main.ts up|down|deploy|status [--dir D] [--port P] [--rpc URL] [--key 0x..] ' +
-          '[--timelock-delay S] [--unbonding-delay S]',
+          '[--timelock-delay S] [--unbonding-delay S] [--period-seconds S] [--dispute-window S] [--settle-window S]',
       );
   }
 }

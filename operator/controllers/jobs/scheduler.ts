@@ -260,6 +260,8 @@ export class PlacementScheduler {
       );
       for (const { job } of queued) {
         const refused = this.#taskRefusal(job, now, all) ?? o.settlement?.jobRefusal(job);
+        // its escrow is being read for the first time: no verdict to write yet (the read pokes a cycle)
+        if (refused?.reason === JobReason.EscrowPending) continue;
         const out: Outcome = refused
           ? { kind: 'unplaced', job, rejections: [], total: offers.length, refused }
           : this.#place(job, offers, cycle, now);
