@@ -23,6 +23,9 @@ import { queueKey } from './controllers/jobs/model.ts';
 import { type SettlementGates, Settler } from './controllers/settlement/settler.ts';
 import { ChainClient, loadTarget, readKey } from './settlement/chain.ts';
 import { ConfigMapOutbox } from './settlement/outbox.ts';
+import { ReportIntake } from './controllers/reports/intake.ts';
+import { receiptDomain } from './verification/receipt.ts';
+import { readFileSync } from 'node:fs';
 import { DEFAULT_PRICING, parsePrice } from './scheduling/pricing.ts';
 
 const operatorFlags = {
@@ -44,6 +47,8 @@ const operatorFlags = {
   'chain-confirmations': { type: 'string' },
   'settlement-interval': { type: 'string' },
   'usage-meter-interval': { type: 'string' },
+  'reports-bind-address': { type: 'string' },
+  'attestation-policy': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -81,6 +86,9 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --chain-confirmations 0      blocks on top of a settlement transaction before it counts
   --settlement-interval 2s     time between settlement passes
   --usage-meter-interval 60s   how often a running job's usage (status.usage) is measured
+  --reports-bind-address ADDR  serve the Reports gRPC service here (host:port): workloads report attestation evidence
+                               and signed receipts (off by default; docs/operator.md#reports)
+  --attestation-policy FILE    JSON: the EAR and NRAS JWKS, GPU driver/VBIOS allow-lists, TEE types (docs/attestation.md)
 `;
 
 /** Fails fast with the fix when the hub lacks our CRDs (or serves another version of them). */
@@ -140,6 +148,27 @@ function settlementChain(read: ExtraReader): ChainClient | undefined {
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+}
+
+/** --attestation-policy: what the hub trusts, or an error naming the file and field. */
+function readPolicy(file: string): NonNullable<ConstructorParameters<typeof ReportIntake>[0]['policy']> {
+  let p: Record<string, unknown>;
+  try {
+    p = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`--attestation-policy ${file}: not a readable JSON file (${(e as Error).message})`);
+  }
+  const jwks = (k: string) => {
+    const v = p[k] as { keys?: unknown } | undefined;
+    if (v !== undefined && !Array.isArray(v?.keys)) {
+      throw new ConfigError(`--attestation-policy ${file}: ${k} must be a JWKS ({"keys": [...]})`);
+    }
+    return v;
+  };
+  if (!jwks('earJwks'))
+    throw new ConfigError(`--attestation-policy ${file}: earJwks (Trustee's signing keys) is required`);
+  jwks('nrasJwks');
+  return p as never;
 }
 
 async function main(): Promise<number> {
@@ -252,6 +281,36 @@ async function main(): Promise<number> {
     });
     settler = s;
     manager.runnable({ name: 'settlement', start: (signal) => s.run(signal) });
+  }
+  const reportsAddress = read.str('reports-bind-address', '');
+  if (reportsAddress) {
+    const policyFile = read.str('attestation-policy', '');
+    const policy = policyFile ? readPolicy(policyFile) : undefined;
+    // receipts are signed under the settlement's domain: the deployment's, else --chain-id/--settlement-address
+    const chainIdFlag = read.str('chain-id', '');
+    const settlementFlag = read.str('settlement-address', '');
+    if (chainIdFlag && !/^[1-9][0-9]{0,19}$/.test(chainIdFlag)) {
+      throw new ConfigError(`--chain-id: invalid chain id "${chainIdFlag}" (expected a positive integer)`);
+    }
+    if (settlementFlag && !isAddress(settlementFlag)) {
+      throw new ConfigError(`--settlement-address: "${settlementFlag}" is not an Ethereum address (0x + 40 hex)`);
+    }
+    const domain = chain
+      ? receiptDomain(chain.target.chainId, chain.target.settlement)
+      : chainIdFlag && settlementFlag
+        ? receiptDomain(BigInt(chainIdFlag), settlementFlag)
+        : undefined;
+    const intake = new ReportIntake({
+      hub: client,
+      clock: manager.clock,
+      log: log.child({ component: 'reports' }),
+      pools,
+      jobs: jobs.informers,
+      ...(policy ? { policy } : {}),
+      ...(domain ? { receiptDomain: domain } : {}),
+      registry: manager.metrics.registry,
+    });
+    manager.runnable({ name: 'reports', start: (signal) => intake.serve(reportsAddress, signal) });
   }
   log.info(
     {

@@ -53,6 +53,7 @@ import {
   jobManager,
   kindOf,
   mergeUsage,
+  meteredUsage,
   ownedConditions,
   parseQueueKey,
   partsPlaced,
@@ -370,6 +371,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     ] as const) {
       if (s[f] !== undefined) (out as Record<string, unknown>)[f] = s[f];
     }
+    if (out.usage) out.usage = meteredUsage(out.usage);
     const conds = ownedConditions(s.conditions as Condition[] | undefined, jobConditions);
     if (conds.length) out.conditions = conds;
     return out;
@@ -541,7 +543,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       // fencing: this attempt ends now; the next may start elsewhere, and this one's objects are deleted
       // wherever they are (on the lost member as soon as it is back)
       entry = { ...entry, endTime: metaTime(now), endReason: 'PoolLost' };
-      const usage = { ...current.status?.usage, ...mergeUsage(current.status?.usage?.attempts, entry) };
+      const usage = { ...meteredUsage(current.status?.usage), ...mergeUsage(current.status?.usage?.attempts, entry) };
       const retriesLeft = (current.spec.retries ?? 3) - failuresOf(current);
       const message = `pool ${lost.pool} lost since ${metaTime(lost.since)} (grace ${Math.round(grace / 1000)}s)`;
       if (retriesLeft <= 0) {
@@ -592,7 +594,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     if (roll.failed) {
       entry = { ...entry, endTime: metaTime(now), endReason: 'Failed' };
       const retriesLeft = (current.spec.retries ?? 3) - failuresOf(current);
-      const usage = { ...current.status?.usage, ...mergeUsage(current.status?.usage?.attempts, entry) };
+      const usage = { ...meteredUsage(current.status?.usage), ...mergeUsage(current.status?.usage?.attempts, entry) };
       if (retriesLeft > 0) {
         await writeOwned(current, { ...base, usage, conditions }, undefined, signal);
         await scheduler.release(current, {
@@ -615,7 +617,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       entry = { ...entry, endTime: entry.endTime ?? metaTime(now), endReason: 'Completed' };
       completionTime = completionTime ?? metaTime(now);
     }
-    const usage = { ...current.status?.usage, ...mergeUsage(current.status?.usage?.attempts, entry) };
+    const usage = { ...meteredUsage(current.status?.usage), ...mergeUsage(current.status?.usage?.attempts, entry) };
     const startTime =
       base.startTime ?? (phase === JobPhase.Running || phase === JobPhase.Succeeded ? metaTime(now) : undefined);
     const want: Partial<Owned> = {

@@ -132,6 +132,18 @@ export const METER_REFRESH_MS = 60_000;
 /** RFC 3339 at seconds precision, as metav1.Time round-trips. */
 export const metaTimeOf = (iso: string) => iso.replace(/\.\d{3}Z$/, 'Z');
 
+/**
+ * The part of status.usage the job controller writes: GPU time. Requests and device time come from verified
+ * receipts and are the report intake's (operator/controllers/reports), so they are left out of its writes.
+ */
+export function meteredUsage<U extends { requests?: number; deviceTimeMs?: number }>(
+  u: U | undefined,
+): Omit<U, 'requests' | 'deviceTimeMs'> | undefined {
+  if (!u) return u;
+  const { requests: _r, deviceTimeMs: _d, ...rest } = u;
+  return rest;
+}
+
 /** Per-attempt entries merged by attempt (newest 32) and their total. */
 export function mergeUsage(
   list: readonly AttemptUsage[] | undefined,

@@ -1,0 +1,428 @@
+// The report intake (leader only): the hub's gRPC endpoint where confidential workloads report (1) their
+// attestation evidence, one instance at a time, bound to a nonce the hub issued, and (2) the signed receipts
+// of the requests their gateway served. Everything is checked with operator/verification before it reaches
+// the job's status: status.attestations (one result per instance), the Attested condition, and
+// status.usage.requests / deviceTimeMs (field manager nvdax-reports; the job controller writes GPU time).
+//
+// Nothing here needs the reporter to be trusted: evidence is signed by Trustee and NVIDIA, receipts by the
+// pool's provider and tied to an attested gateway key, and each receipt is counted once (a watermark per
+// instance, in status, so a restart or a retried report does not count it again).
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import type { TypedDataDomain } from 'ethers';
+import { Counter, type Registry } from 'prom-client';
+import { API_VERSION, JobConditionType, JobReason } from '../../api/constants.ts';
+import type { ProviderPoolObject } from '../../api/resources.ts';
+import type { AttestationResult as StatusAttestation } from '../../api/types.gen.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { isConflict, isNotFound } from '../../kube/errors.ts';
+import type { KubeObject } from '../../kube/types.ts';
+import { participantName, workloadName } from '../../materialize/names.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import { type Condition, setCondition } from '../../runtime/conditions.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import type { Logger } from '../../runtime/log.ts';
+import { hubJobId } from '../../settlement/task.ts';
+import {
+  type AttestationPolicy,
+  type EvidenceBundle,
+  isAttestationError,
+  type NrasAnswer,
+  refusedAttestation,
+  statusAttestation,
+  verifyEvidence,
+} from '../../verification/attestation.ts';
+import type { ProtoGrpcType } from '../../verification/gen/reports.gen.ts';
+import type { AttestRequest__Output } from '../../verification/gen/nvdax/hub/v1/AttestRequest.gen.ts';
+import type { AttestResponse } from '../../verification/gen/nvdax/hub/v1/AttestResponse.gen.ts';
+import type { ChallengeRequest__Output } from '../../verification/gen/nvdax/hub/v1/ChallengeRequest.gen.ts';
+import type { ChallengeResponse } from '../../verification/gen/nvdax/hub/v1/ChallengeResponse.gen.ts';
+import type { JobRef__Output } from '../../verification/gen/nvdax/hub/v1/JobRef.gen.ts';
+import type { ReceiptsRequest__Output } from '../../verification/gen/nvdax/hub/v1/ReceiptsRequest.gen.ts';
+import type { ReceiptsResponse } from '../../verification/gen/nvdax/hub/v1/ReceiptsResponse.gen.ts';
+import { gatewayKeyHash, ReceiptError, type SignedReceipt, verifyReceipt } from '../../verification/receipt.ts';
+import {
+  attemptsOf,
+  isFederated,
+  isFinished,
+  isPlaced,
+  type JobKind,
+  type JobObject,
+  partsOf,
+  podsPerPart,
+  resourceOf,
+} from '../jobs/model.ts';
+
+export const reportsManager = 'nvdax-reports';
+const NONCE_TTL_MS = 5 * 60_000;
+const MAX_RECEIPTS = 1_000;
+
+export interface ReportIntakeOptions {
+  hub: KubeClient;
+  clock: Clock;
+  log: Logger;
+  pools: Informer<ProviderPoolObject>;
+  jobs: Record<JobKind, Informer<JobObject>>;
+  /** What the hub trusts (JWKS, GPU allow-lists); development evidence is allowed per pool (spec.development). */
+  policy?: Omit<AttestationPolicy, 'allowDevelopment' | 'now'>;
+  /** The settlement's EIP-712 domain receipts are signed under; without it receipts are refused. */
+  receiptDomain?: TypedDataDomain;
+  registry?: Registry;
+}
+
+/** A gRPC error with its code. */
+class ReportError extends Error {
+  readonly code: grpc.status;
+  constructor(code: grpc.status, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const protoDir = join(import.meta.dirname, '..', '..', 'verification', 'proto');
+
+/** The loaded Reports service (types generated from the same .proto into operator/verification/gen). */
+export function reportsProto(): ProtoGrpcType {
+  return grpc.loadPackageDefinition(
+    loadSync('reports.proto', {
+      includeDirs: [protoDir],
+      keepCase: false,
+      longs: Number,
+      enums: String,
+      bytes: Buffer,
+      defaults: true,
+      oneofs: true,
+    }),
+  ) as unknown as ProtoGrpcType;
+}
+
+/** The instances the job's current attempt runs: each pod's name starts with its workload's or participant's. */
+function instancePrefixes(job: JobObject): string[] {
+  const name = job.metadata?.name ?? '';
+  const attempt = attemptsOf(job);
+  if (!attempt) return [];
+  return isFederated(job)
+    ? Array.from({ length: partsOf(job) }, (_, i) => participantName(name, attempt, i))
+    : [workloadName(name, attempt)];
+}
+
+const watermark = (time: number, requestId: string) => `${String(time).padStart(15, '0')}:${requestId.toLowerCase()}`;
+
+export class ReportIntake {
+  readonly #o: ReportIntakeOptions;
+  readonly #nonces = new Map<string, { key: string; expires: number }>();
+  readonly #metrics: { attestations: Counter<'result'>; receipts: Counter<'result'> } | undefined;
+
+  constructor(o: ReportIntakeOptions) {
+    this.#o = o;
+    const registers = o.registry ? [o.registry] : undefined;
+    if (registers) {
+      this.#metrics = {
+        attestations: new Counter({
+          name: 'nvdax_reports_attestations_total',
+          help: 'Attestation reports by result (verified, refused)',
+          labelNames: ['result'],
+          registers,
+        }),
+        receipts: new Counter({
+          name: 'nvdax_reports_receipts_total',
+          help: 'Receipts reported, by result (accepted, duplicate, refused)',
+          labelNames: ['result'],
+          registers,
+        }),
+      };
+    }
+  }
+
+  #job(ref: JobRef__Output | null): JobObject {
+    const kind =
+      ref?.kind === 'TrainingJob' ? 'TrainingJob' : ref?.kind === 'InferenceJob' ? 'InferenceJob' : undefined;
+    if (!kind) throw new ReportError(grpc.status.INVALID_ARGUMENT, 'job.kind: must be InferenceJob or TrainingJob');
+    const job = this.#o.jobs[kind].get(`${ref?.namespace ?? ''}/${ref?.name ?? ''}`);
+    if (!job) throw new ReportError(grpc.status.NOT_FOUND, `${kind} ${ref?.namespace}/${ref?.name} not found`);
+    if (!isPlaced(job) || isFinished(job)) {
+      throw new ReportError(grpc.status.FAILED_PRECONDITION, `${kind} ${ref?.namespace}/${ref?.name} is not running`);
+    }
+    return job;
+  }
+
+  #instance(job: JobObject, instance: string): void {
+    if (!instance || instance.length > 253) throw new ReportError(grpc.status.INVALID_ARGUMENT, 'instance: required');
+    if (!instancePrefixes(job).some((p) => instance.startsWith(p))) {
+      throw new ReportError(
+        grpc.status.FAILED_PRECONDITION,
+        `instance ${instance} is not of the job's attempt ${attemptsOf(job)} (${instancePrefixes(job).join(', ')}…)`,
+      );
+    }
+  }
+
+  /** A nonce for (job, instance), valid for 5 minutes and once. */
+  challenge(req: ChallengeRequest__Output): ChallengeResponse {
+    const job = this.#job(req.job);
+    this.#instance(job, req.instance);
+    const now = this.#o.clock.now();
+    for (const [n, v] of this.#nonces) if (v.expires < now) this.#nonces.delete(n);
+    const nonce = randomBytes(32).toString('base64url');
+    this.#nonces.set(nonce, { key: `${job.metadata?.uid}/${req.instance}`, expires: now + NONCE_TTL_MS });
+    return { nonce, expiresUnixMs: now + NONCE_TTL_MS };
+  }
+
+  /** Verifies one instance's evidence and records the result in status.attestations. */
+  async attest(req: AttestRequest__Output): Promise<AttestResponse> {
+    const o = this.#o;
+    const job = this.#job(req.job);
+    this.#instance(job, req.instance);
+    const placement = job.status?.placement;
+    if (placement?.mode !== 'Confidential' || !placement.initDataDigest) {
+      throw new ReportError(grpc.status.FAILED_PRECONDITION, 'the job is not confidential: nothing to attest');
+    }
+    if (!o.policy) throw new ReportError(grpc.status.FAILED_PRECONDITION, 'the hub has no --attestation-policy');
+    const issued = this.#nonces.get(req.nonce);
+    if (!issued || issued.key !== `${job.metadata?.uid}/${req.instance}` || issued.expires < o.clock.now()) {
+      throw new ReportError(
+        grpc.status.PERMISSION_DENIED,
+        'nonce: not one this hub issued for this instance, used already, or expired',
+      );
+    }
+    this.#nonces.delete(req.nonce); // once
+    let teePubKey: Record<string, unknown>;
+    let nras: NrasAnswer | undefined;
+    try {
+      teePubKey = JSON.parse(req.teePubKeyJson) as Record<string, unknown>;
+      nras = req.nrasJson ? (JSON.parse(req.nrasJson) as NrasAnswer) : undefined;
+    } catch (e) {
+      throw new ReportError(
+        grpc.status.INVALID_ARGUMENT,
+        `teePubKeyJson or nrasJson: not JSON (${(e as Error).message})`,
+      );
+    }
+    const bundle: EvidenceBundle = { ear: req.ear, ...(nras ? { nras } : {}), instance: req.instance };
+    const development = o.pools.get(placement.pool ?? '')?.spec.development === true;
+    const gatewayKey = gatewayKeyHash(teePubKey);
+    let entry: StatusAttestation;
+    try {
+      const r = await verifyEvidence(
+        bundle,
+        {
+          nonce: req.nonce,
+          teePubKey,
+          initDataDigest: placement.initDataDigest,
+          ...(development ? {} : placement.teeType ? { teeType: placement.teeType } : {}),
+        },
+        { ...o.policy, allowDevelopment: development, now: () => new Date(o.clock.now()) },
+      );
+      entry = { ...statusAttestation(r, req.instance), gatewayKey };
+      this.#metrics?.attestations.inc({ result: 'verified' });
+    } catch (e) {
+      if (!isAttestationError(e)) throw e;
+      entry = refusedAttestation(bundle, e, req.instance, new Date(o.clock.now()));
+      this.#metrics?.attestations.inc({ result: 'refused' });
+      o.log.warn({ job: job.metadata?.name, instance: req.instance, claim: e.claim }, 'Attestation refused');
+    }
+    await this.#write(job, (s) => ({ ...s, attestations: upsert(s.attestations, entry) }));
+    return {
+      verified: entry.verified === true,
+      message: entry.message ?? '',
+      evidenceHash: entry.evidenceHash ?? '',
+      gatewayKey: entry.verified ? gatewayKey : '',
+    };
+  }
+
+  /** Counts verified receipts from attested gateways of the job, each once, into status.usage. */
+  async receipts(req: ReceiptsRequest__Output): Promise<ReceiptsResponse> {
+    const o = this.#o;
+    const job = this.#job(req.job);
+    if (!o.receiptDomain) {
+      throw new ReportError(grpc.status.FAILED_PRECONDITION, 'the hub settles nowhere (--settlement-deployment)');
+    }
+    if (req.receipts.length > MAX_RECEIPTS) {
+      throw new ReportError(grpc.status.INVALID_ARGUMENT, `receipts: at most ${MAX_RECEIPTS} per report`);
+    }
+    const provider = o.pools.get(job.status?.placement?.pool ?? '')?.spec.provider?.address;
+    const hubJob = hubJobId({ namespace: job.metadata?.namespace ?? '', name: job.metadata?.name ?? '' });
+    const refused: string[] = [];
+    const checked: Array<SignedReceipt> = [];
+    for (const [i, m] of req.receipts.entries()) {
+      try {
+        const s = { receipt: JSON.parse(m.receiptJson), signature: m.signature } as SignedReceipt;
+        verifyReceipt(o.receiptDomain, s, { job: hubJob, ...(provider ? { provider } : {}) });
+        checked.push(s);
+      } catch (e) {
+        const what = e instanceof ReceiptError ? `${e.field}: ${e.message}` : (e as Error).message;
+        refused.push(`[${i}] ${what}`.slice(0, 300));
+      }
+    }
+    const outcome = { accepted: 0, duplicates: 0, unattested: [] as string[] };
+    await this.#write(job, (s) => {
+      outcome.accepted = 0;
+      outcome.duplicates = 0;
+      outcome.unattested = [];
+      const atts = (s.attestations ?? []).map((a) => ({ ...a }));
+      let requests = 0;
+      let deviceUs = 0;
+      const sorted = [...checked].sort((a, b) =>
+        watermark(a.receipt.time, a.receipt.requestId) < watermark(b.receipt.time, b.receipt.requestId) ? -1 : 1,
+      );
+      for (const r of sorted) {
+        const inst = atts.find((a) => a.verified && a.gatewayKey?.toLowerCase() === r.receipt.gatewayKey.toLowerCase());
+        if (!inst) {
+          outcome.unattested.push(`${r.receipt.requestId}: gatewayKey: no attested instance of this job has it`);
+          continue;
+        }
+        const mark = watermark(r.receipt.time, r.receipt.requestId);
+        if (inst.receiptsThrough && mark <= inst.receiptsThrough) {
+          outcome.duplicates++;
+          continue;
+        }
+        inst.receiptsThrough = mark;
+        requests++;
+        deviceUs += r.receipt.deviceTimeUs;
+        outcome.accepted++;
+      }
+      if (!requests) return undefined;
+      return {
+        ...s,
+        attestations: atts,
+        requests: (s.requests ?? 0) + requests,
+        deviceTimeMs: (s.deviceTimeMs ?? 0) + Math.floor(deviceUs / 1000),
+      };
+    });
+    refused.push(...outcome.unattested);
+    this.#metrics?.receipts.inc({ result: 'accepted' }, outcome.accepted);
+    this.#metrics?.receipts.inc({ result: 'duplicate' }, outcome.duplicates);
+    this.#metrics?.receipts.inc({ result: 'refused' }, refused.length);
+    return { accepted: outcome.accepted, duplicates: outcome.duplicates, refused };
+  }
+
+  /**
+   * Applies this intake's fields (all of them each time, as server-side apply drops what a manager leaves out)
+   * from a fresh read, with its resourceVersion as a precondition; retried on conflict.
+   */
+  async #write(cached: JobObject, change: (s: Owned) => Owned | undefined): Promise<void> {
+    const kind = cached.kind === 'TrainingJob' ? 'TrainingJob' : 'InferenceJob';
+    const res = resourceOf(kind);
+    for (let i = 0; i < 5; i++) {
+      let job: JobObject;
+      try {
+        job = await this.#o.hub.get<JobObject>(res, cached.metadata?.name ?? '', cached.metadata?.namespace ?? '');
+      } catch (e) {
+        if (isNotFound(e)) throw new ReportError(grpc.status.NOT_FOUND, 'the job is gone');
+        throw e;
+      }
+      if (job.metadata?.uid !== cached.metadata?.uid) throw new ReportError(grpc.status.NOT_FOUND, 'the job is gone');
+      const now: Owned = {
+        attestations: (job.status?.attestations ?? []).filter((a) =>
+          instancePrefixes(job).some((p) => a.instance.startsWith(p)),
+        ),
+        ...(job.status?.usage?.requests !== undefined ? { requests: job.status.usage.requests } : {}),
+        ...(job.status?.usage?.deviceTimeMs !== undefined ? { deviceTimeMs: job.status.usage.deviceTimeMs } : {}),
+      };
+      const want = change(now);
+      if (!want) return;
+      const expected = podsPerPart(job) * partsOf(job);
+      const verified = (want.attestations ?? []).filter((a) => a.verified).length;
+      const failed = (want.attestations ?? []).find((a) => a.verified === false);
+      const conditions = setCondition(
+        ((job.status?.conditions ?? []) as Condition[]).filter((c) => c.type === JobConditionType.Attested),
+        verified >= expected
+          ? {
+              type: JobConditionType.Attested,
+              status: 'True',
+              reason: JobReason.AttestationVerified,
+              message: `${verified} of ${expected} instances attested`,
+            }
+          : {
+              type: JobConditionType.Attested,
+              status: 'False',
+              reason: failed ? JobReason.AttestationFailed : 'AttestationPending',
+              message: failed
+                ? `${failed.instance}: ${failed.message ?? 'refused'}`.slice(0, 1000)
+                : `${verified} of ${expected} instances attested`,
+            },
+        this.#o.clock.now(),
+      );
+      try {
+        await this.#o.hub.applyStatus(
+          res,
+          {
+            apiVersion: API_VERSION,
+            kind,
+            metadata: {
+              name: job.metadata?.name ?? '',
+              namespace: job.metadata?.namespace ?? '',
+              resourceVersion: job.metadata?.resourceVersion ?? '',
+            },
+            status: {
+              attestations: want.attestations ?? [],
+              ...(want.requests !== undefined || want.deviceTimeMs !== undefined
+                ? {
+                    usage: {
+                      ...(want.requests !== undefined ? { requests: want.requests } : {}),
+                      ...(want.deviceTimeMs !== undefined ? { deviceTimeMs: want.deviceTimeMs } : {}),
+                    },
+                  }
+                : {}),
+              conditions,
+            },
+          } as KubeObject,
+          { fieldManager: reportsManager, force: true },
+        );
+        return;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+      }
+    }
+    throw new ReportError(grpc.status.ABORTED, 'the job kept changing; report again');
+  }
+
+  /** Serves the Reports service on `address` (host:port; port 0 picks one) until `signal` aborts. */
+  async serve(address: string, signal: AbortSignal, onPort?: (port: number) => void): Promise<void> {
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+      'grpc.max_send_message_length': 1024 * 1024,
+    });
+    const unary =
+      <Req, Res>(f: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
+      (call, cb) => {
+        Promise.resolve()
+          .then(() => f(call.request))
+          .then(
+            (res) => cb(null, res),
+            (e: unknown) => {
+              if (e instanceof ReportError) return cb({ code: e.code, details: e.message });
+              this.#o.log.error({ err: e }, 'Report failed');
+              cb({ code: grpc.status.INTERNAL, details: e instanceof Error ? e.message : String(e) });
+            },
+          );
+      };
+    server.addService(reportsProto().nvdax.hub.v1.Reports.service, {
+      Challenge: unary((r: ChallengeRequest__Output) => this.challenge(r)),
+      Attest: unary((r: AttestRequest__Output) => this.attest(r)),
+      Receipts: unary((r: ReceiptsRequest__Output) => this.receipts(r)),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    this.#o.log.info({ port }, 'Serving reports');
+    onPort?.(port);
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  }
+}
+
+interface Owned {
+  attestations?: StatusAttestation[];
+  requests?: number;
+  deviceTimeMs?: number;
+}
+
+function upsert(list: StatusAttestation[] | undefined, entry: StatusAttestation): StatusAttestation[] {
+  const prev = (list ?? []).find((a) => a.instance === entry.instance);
+  const kept = { ...entry, ...(prev?.receiptsThrough ? { receiptsThrough: prev.receiptsThrough } : {}) };
+  return [...(list ?? []).filter((a) => a.instance !== entry.instance), kept].slice(-256);
+}

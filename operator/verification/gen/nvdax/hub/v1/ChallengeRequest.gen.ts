@@ -1,0 +1,13 @@
+// Original file: reports.proto
+
+import type { JobRef as _nvdax_hub_v1_JobRef, JobRef__Output as _nvdax_hub_v1_JobRef__Output } from '../../../nvdax/hub/v1/JobRef.gen.ts';
+
+export interface ChallengeRequest {
+  'job'?: (_nvdax_hub_v1_JobRef | null);
+  'instance'?: (string);
+}
+
+export interface ChallengeRequest__Output {
+  'job': (_nvdax_hub_v1_JobRef__Output | null);
+  'instance': (string);
+}

@@ -1,0 +1,14 @@
+// Original file: reports.proto
+
+
+export interface ReceiptsResponse {
+  'accepted'?: (number);
+  'duplicates'?: (number);
+  'refused'?: (string)[];
+}
+
+export interface ReceiptsResponse__Output {
+  'accepted': (number);
+  'duplicates': (number);
+  'refused': (string)[];
+}

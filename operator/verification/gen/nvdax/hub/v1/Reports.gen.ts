@@ -1,0 +1,55 @@
+// Original file: reports.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AttestRequest as _nvdax_hub_v1_AttestRequest, AttestRequest__Output as _nvdax_hub_v1_AttestRequest__Output } from '../../../nvdax/hub/v1/AttestRequest.gen.ts';
+import type { AttestResponse as _nvdax_hub_v1_AttestResponse, AttestResponse__Output as _nvdax_hub_v1_AttestResponse__Output } from '../../../nvdax/hub/v1/AttestResponse.gen.ts';
+import type { ChallengeRequest as _nvdax_hub_v1_ChallengeRequest, ChallengeRequest__Output as _nvdax_hub_v1_ChallengeRequest__Output } from '../../../nvdax/hub/v1/ChallengeRequest.gen.ts';
+import type { ChallengeResponse as _nvdax_hub_v1_ChallengeResponse, ChallengeResponse__Output as _nvdax_hub_v1_ChallengeResponse__Output } from '../../../nvdax/hub/v1/ChallengeResponse.gen.ts';
+import type { ReceiptsRequest as _nvdax_hub_v1_ReceiptsRequest, ReceiptsRequest__Output as _nvdax_hub_v1_ReceiptsRequest__Output } from '../../../nvdax/hub/v1/ReceiptsRequest.gen.ts';
+import type { ReceiptsResponse as _nvdax_hub_v1_ReceiptsResponse, ReceiptsResponse__Output as _nvdax_hub_v1_ReceiptsResponse__Output } from '../../../nvdax/hub/v1/ReceiptsResponse.gen.ts';
+
+export interface ReportsClient extends grpc.Client {
+  Attest(argument: _nvdax_hub_v1_AttestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_AttestResponse__Output>): grpc.ClientUnaryCall;
+  Attest(argument: _nvdax_hub_v1_AttestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_AttestResponse__Output>): grpc.ClientUnaryCall;
+  Attest(argument: _nvdax_hub_v1_AttestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_AttestResponse__Output>): grpc.ClientUnaryCall;
+  Attest(argument: _nvdax_hub_v1_AttestRequest, callback: grpc.requestCallback<_nvdax_hub_v1_AttestResponse__Output>): grpc.ClientUnaryCall;
+  attest(argument: _nvdax_hub_v1_AttestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_AttestResponse__Output>): grpc.ClientUnaryCall;
+  attest(argument: _nvdax_hub_v1_AttestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_AttestResponse__Output>): grpc.ClientUnaryCall;
+  attest(argument: _nvdax_hub_v1_AttestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_AttestResponse__Output>): grpc.ClientUnaryCall;
+  attest(argument: _nvdax_hub_v1_AttestRequest, callback: grpc.requestCallback<_nvdax_hub_v1_AttestResponse__Output>): grpc.ClientUnaryCall;
+  
+  Challenge(argument: _nvdax_hub_v1_ChallengeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
+  Challenge(argument: _nvdax_hub_v1_ChallengeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
+  Challenge(argument: _nvdax_hub_v1_ChallengeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
+  Challenge(argument: _nvdax_hub_v1_ChallengeRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
+  challenge(argument: _nvdax_hub_v1_ChallengeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
+  challenge(argument: _nvdax_hub_v1_ChallengeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
+  challenge(argument: _nvdax_hub_v1_ChallengeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
+  challenge(argument: _nvdax_hub_v1_ChallengeRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
+  
+  Receipts(argument: _nvdax_hub_v1_ReceiptsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
+  Receipts(argument: _nvdax_hub_v1_ReceiptsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
+  Receipts(argument: _nvdax_hub_v1_ReceiptsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
+  Receipts(argument: _nvdax_hub_v1_ReceiptsRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
+  receipts(argument: _nvdax_hub_v1_ReceiptsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
+  receipts(argument: _nvdax_hub_v1_ReceiptsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
+  receipts(argument: _nvdax_hub_v1_ReceiptsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
+  receipts(argument: _nvdax_hub_v1_ReceiptsRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface ReportsHandlers extends grpc.UntypedServiceImplementation {
+  Attest: grpc.handleUnaryCall<_nvdax_hub_v1_AttestRequest__Output, _nvdax_hub_v1_AttestResponse>;
+  
+  Challenge: grpc.handleUnaryCall<_nvdax_hub_v1_ChallengeRequest__Output, _nvdax_hub_v1_ChallengeResponse>;
+  
+  Receipts: grpc.handleUnaryCall<_nvdax_hub_v1_ReceiptsRequest__Output, _nvdax_hub_v1_ReceiptsResponse>;
+  
+}
+
+export interface ReportsDefinition extends grpc.ServiceDefinition {
+  Attest: MethodDefinition<_nvdax_hub_v1_AttestRequest, _nvdax_hub_v1_AttestResponse, _nvdax_hub_v1_AttestRequest__Output, _nvdax_hub_v1_AttestResponse__Output>
+  Challenge: MethodDefinition<_nvdax_hub_v1_ChallengeRequest, _nvdax_hub_v1_ChallengeResponse, _nvdax_hub_v1_ChallengeRequest__Output, _nvdax_hub_v1_ChallengeResponse__Output>
+  Receipts: MethodDefinition<_nvdax_hub_v1_ReceiptsRequest, _nvdax_hub_v1_ReceiptsResponse, _nvdax_hub_v1_ReceiptsRequest__Output, _nvdax_hub_v1_ReceiptsResponse__Output>
+}

@@ -1,0 +1,12 @@
+// Original file: reports.proto
+
+
+export interface SignedReceipt {
+  'receiptJson'?: (string);
+  'signature'?: (string);
+}
+
+export interface SignedReceipt__Output {
+  'receiptJson': (string);
+  'signature': (string);
+}

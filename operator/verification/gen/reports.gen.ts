@@ -1,0 +1,35 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { AttestRequest as _nvdax_hub_v1_AttestRequest, AttestRequest__Output as _nvdax_hub_v1_AttestRequest__Output } from './nvdax/hub/v1/AttestRequest.gen.ts';
+import type { AttestResponse as _nvdax_hub_v1_AttestResponse, AttestResponse__Output as _nvdax_hub_v1_AttestResponse__Output } from './nvdax/hub/v1/AttestResponse.gen.ts';
+import type { ChallengeRequest as _nvdax_hub_v1_ChallengeRequest, ChallengeRequest__Output as _nvdax_hub_v1_ChallengeRequest__Output } from './nvdax/hub/v1/ChallengeRequest.gen.ts';
+import type { ChallengeResponse as _nvdax_hub_v1_ChallengeResponse, ChallengeResponse__Output as _nvdax_hub_v1_ChallengeResponse__Output } from './nvdax/hub/v1/ChallengeResponse.gen.ts';
+import type { JobRef as _nvdax_hub_v1_JobRef, JobRef__Output as _nvdax_hub_v1_JobRef__Output } from './nvdax/hub/v1/JobRef.gen.ts';
+import type { ReceiptsRequest as _nvdax_hub_v1_ReceiptsRequest, ReceiptsRequest__Output as _nvdax_hub_v1_ReceiptsRequest__Output } from './nvdax/hub/v1/ReceiptsRequest.gen.ts';
+import type { ReceiptsResponse as _nvdax_hub_v1_ReceiptsResponse, ReceiptsResponse__Output as _nvdax_hub_v1_ReceiptsResponse__Output } from './nvdax/hub/v1/ReceiptsResponse.gen.ts';
+import type { ReportsClient as _nvdax_hub_v1_ReportsClient, ReportsDefinition as _nvdax_hub_v1_ReportsDefinition } from './nvdax/hub/v1/Reports.gen.ts';
+import type { SignedReceipt as _nvdax_hub_v1_SignedReceipt, SignedReceipt__Output as _nvdax_hub_v1_SignedReceipt__Output } from './nvdax/hub/v1/SignedReceipt.gen.ts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  nvdax: {
+    hub: {
+      v1: {
+        AttestRequest: MessageTypeDefinition<_nvdax_hub_v1_AttestRequest, _nvdax_hub_v1_AttestRequest__Output>
+        AttestResponse: MessageTypeDefinition<_nvdax_hub_v1_AttestResponse, _nvdax_hub_v1_AttestResponse__Output>
+        ChallengeRequest: MessageTypeDefinition<_nvdax_hub_v1_ChallengeRequest, _nvdax_hub_v1_ChallengeRequest__Output>
+        ChallengeResponse: MessageTypeDefinition<_nvdax_hub_v1_ChallengeResponse, _nvdax_hub_v1_ChallengeResponse__Output>
+        JobRef: MessageTypeDefinition<_nvdax_hub_v1_JobRef, _nvdax_hub_v1_JobRef__Output>
+        ReceiptsRequest: MessageTypeDefinition<_nvdax_hub_v1_ReceiptsRequest, _nvdax_hub_v1_ReceiptsRequest__Output>
+        ReceiptsResponse: MessageTypeDefinition<_nvdax_hub_v1_ReceiptsResponse, _nvdax_hub_v1_ReceiptsResponse__Output>
+        Reports: SubtypeConstructor<typeof grpc.Client, _nvdax_hub_v1_ReportsClient> & { service: _nvdax_hub_v1_ReportsDefinition }
+        SignedReceipt: MessageTypeDefinition<_nvdax_hub_v1_SignedReceipt, _nvdax_hub_v1_SignedReceipt__Output>
+      }
+    }
+  }
+}
+

@@ -1,0 +1,285 @@
+// The report intake end to end: the real operator serves the Reports gRPC service; a confidential job runs
+// on a development pool of the simulated clusters; its instance (this test, speaking the real protocol)
+// gets a nonce, presents development-attester evidence over the pod's own init-data, and is recorded in
+// status.attestations with Attested=True. A replayed nonce is refused, debug-mode GPU evidence is recorded
+// as refused with the claim named, receipts signed by the pool's provider from the attested gateway key are
+// counted once into status.usage (a resent batch counts nothing), forged or unattested ones are refused, and
+// the job controller's own usage writes leave the counted requests alone.
+import test from 'ava';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Wallet } from 'ethers';
+import { buildNodes } from '../../hack/sim/nodes.ts';
+import type { InferenceJob, ProviderPool } from '../../operator/api/types.gen.ts';
+import { reportsProto } from '../../operator/controllers/reports/intake.ts';
+import { hubJobId } from '../../operator/settlement/task.ts';
+import type { ReportsClient } from '../../operator/verification/gen/nvdax/hub/v1/Reports.gen.ts';
+import {
+  contentHash,
+  gatewayKeyHash,
+  RECEIPT_TYPES,
+  type Receipt,
+  receiptDomain,
+  signReceipt,
+} from '../../operator/verification/receipt.ts';
+import { createDevAttester, type DevAttester, devPolicy } from '../../provider-runtime/attester/attester.ts';
+import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
+import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
+import { type OperatorProc, startOperator } from '../helpers/operator.ts';
+import { kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
+
+const run = uniqueName('rep');
+const label = { 'nvdax.io/test-run': run };
+const hub = loadKubeConfig('hub');
+const opNs = `${run}-system`;
+const jobsNs = `${run}-jobs`;
+const tenant = `nvdax-${jobsNs}`;
+const dir = mkdtempSync(join(tmpdir(), 'nvdax-reports-'));
+const CHAIN_ID = 31337n;
+const SETTLEMENT = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+const provider = new Wallet(Wallet.createRandom().privateKey);
+const stranger = new Wallet(Wallet.createRandom().privateKey);
+
+type Job = InferenceJob & { metadata: { name: string } };
+const getJob = () => getJson<Job>('hub', ['-n', jobsNs, 'get', 'ij', 'secret']);
+const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
+
+let op: OperatorProc;
+let client: ReportsClient;
+let attester: DevAttester;
+
+const call = <Req, Res>(method: string, req: Req) =>
+  new Promise<Res>((resolve, reject) =>
+    (client as unknown as Record<string, (r: Req, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[
+      method
+    ]!.call(client, req, (e, r) => (e ? reject(e) : resolve(r))),
+  );
+const jobRef = { kind: 'InferenceJob', namespace: jobsNs, name: 'secret' };
+
+test.before(async () => {
+  attester = await createDevAttester();
+  writeFileSync(join(dir, 'policy.json'), JSON.stringify(devPolicy(attester)));
+  kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', join(import.meta.dirname, '..', '..', 'crds')]);
+  kubectl('hub', ['wait', '--for=condition=Established', 'crd/inferencejobs.nvdax.io', '--timeout=30s']);
+  await createNamespace(hub, opNs);
+  await createNamespace(hub, jobsNs);
+  kubectl('hub', [
+    '-n',
+    opNs,
+    'create',
+    'secret',
+    'generic',
+    'gpu-a',
+    `--from-file=kubeconfig=${kubeconfigPath('gpu-a')}`,
+  ]);
+  apply(
+    'gpu-a',
+    buildNodes(
+      `${run}-cc`,
+      { template: 'gpu-confidential', gpu: 'H100', tee: 'snp', count: 1, labels: label },
+      'eu-west',
+      'eu-west-a',
+    ),
+  );
+  apply('hub', [
+    {
+      apiVersion: 'nvdax.io/v1alpha1',
+      kind: 'ProviderPool',
+      metadata: { name: `${run}-dev`, labels: label },
+      spec: {
+        provider: { address: provider.address },
+        region: 'eu-west',
+        jurisdiction: 'IE',
+        development: true,
+        cluster: { mode: 'KubeconfigSecret', secretRef: { name: 'gpu-a', namespace: opNs } },
+        nodeSelector: label,
+        baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Confidential', pricePerGpuHour: '2.90' }],
+        confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }],
+      },
+    },
+  ]);
+  op = startOperator({
+    identity: `${run}-op-1`,
+    poolSelector: `nvdax.io/test-run=${run}`,
+    leaseNamespace: opNs,
+    extra: [
+      '--reports-bind-address',
+      '127.0.0.1:0',
+      '--attestation-policy',
+      join(dir, 'policy.json'),
+      '--chain-id',
+      String(CHAIN_ID),
+      '--settlement-address',
+      SETTLEMENT,
+      '--usage-meter-interval',
+      '2s',
+    ],
+  });
+  const line = await op.proc.waitFor('reports port', (l) => l.msg === 'Serving reports', 60_000);
+  const Reports = reportsProto().nvdax.hub.v1.Reports;
+  client = new Reports(`127.0.0.1:${Number(line.port)}`, grpc.credentials.createInsecure());
+  await eventually(
+    'pool Ready',
+    async () => getJson<ProviderPool>('hub', ['get', 'providerpool', `${run}-dev`]).status?.phase === 'Ready',
+    60_000,
+  );
+});
+
+test.after.always(async () => {
+  client?.close();
+  await op?.stop();
+  kubectl('hub', ['-n', jobsNs, 'delete', 'ij', '--all', '--wait=false']);
+  for (const n of kubectl('hub', ['-n', jobsNs, 'get', 'ij', '-o', 'name']).split('\n').filter(Boolean)) {
+    kubectl('hub', ['-n', jobsNs, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+  }
+  kubectl('hub', ['delete', 'providerpools', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
+  kubectl('gpu-a', ['delete', 'nodes', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
+  await deleteNamespace(loadKubeConfig('gpu-a'), tenant);
+  await deleteNamespace(hub, jobsNs);
+  await deleteNamespace(hub, opNs);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test.serial('attestation per instance, then receipts counted once into usage', async (t) => {
+  apply('hub', [
+    {
+      apiVersion: 'nvdax.io/v1alpha1',
+      kind: 'InferenceJob',
+      metadata: { name: 'secret', namespace: jobsNs, labels: label },
+      spec: {
+        model: { id: 'org/model', hash: `sha256:${'cd'.repeat(32)}` },
+        runtime: { engine: 'Custom', image: `ghcr.io/nvdax/test-model@sha256:${'ab'.repeat(32)}` },
+        resources: { gpus: 1 },
+        confidential: { required: true, teeTypes: ['snp'] },
+        sla: { priceCap: '50' },
+        payment: { requester: '0x3333333333333333333333333333333333333333', escrowId: `0x${'11'.repeat(32)}` },
+      },
+    },
+  ]);
+  await eventually('secret Running', async () => getJob().status?.phase === 'Running', 120_000, 250);
+  const pods = getJson<{ items: Array<{ metadata: { name: string; annotations?: Record<string, string> } }> }>(
+    'gpu-a',
+    ['-n', tenant, 'get', 'pods'],
+  ).items;
+  t.is(pods.length, 1);
+  const pod = pods[0]!;
+  const instance = pod.metadata.name;
+  const initData = pod.metadata.annotations?.['io.katacontainers.config.hypervisor.cc_init_data'] ?? '';
+  t.not(initData, '');
+  const teePubKey = generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+
+  // an instance of another attempt is not this job's
+  const other = await t.throwsAsync(call('Challenge', { job: jobRef, instance: 'secret-a7-xyz' }));
+  t.is((other as grpc.ServiceError).code, grpc.status.FAILED_PRECONDITION);
+
+  // good evidence: verified, recorded for this instance, Attested=True (1 of 1)
+  const { nonce } = await call<object, { nonce: string }>('Challenge', { job: jobRef, instance });
+  const bundle = await attester.issue({ nonce, teePubKey, initData, gpus: 1, instance });
+  const attest = (n: string, b: typeof bundle) => ({
+    job: jobRef,
+    instance,
+    nonce: n,
+    teePubKeyJson: JSON.stringify(teePubKey),
+    ear: b.ear,
+    nrasJson: b.nras ? JSON.stringify(b.nras) : '',
+  });
+  const ok = await call<object, { verified: boolean; gatewayKey: string }>('Attest', attest(nonce, bundle));
+  t.true(ok.verified);
+  t.is(ok.gatewayKey, gatewayKeyHash(teePubKey));
+  const attested = await eventually('Attested=True', async () => {
+    const j = getJob();
+    return cond(j, 'Attested')?.status === 'True' ? j : undefined;
+  });
+  const entry = attested.status?.attestations?.find((a) => a.instance === instance);
+  t.is(entry?.verified, true);
+  t.is(entry?.development, true);
+  t.is(entry?.gpuAttested, true);
+  t.is(entry?.gatewayKey, gatewayKeyHash(teePubKey));
+  t.regex(cond(attested, 'Attested')?.message ?? '', /1 of 1 instances attested/);
+
+  // the same nonce again: refused before any check
+  const replay = await t.throwsAsync(call('Attest', attest(nonce, bundle)));
+  t.is((replay as grpc.ServiceError).code, grpc.status.PERMISSION_DENIED);
+  t.regex((replay as grpc.ServiceError).details, /nonce/);
+
+  // receipts from the attested gateway, signed by the pool's provider
+  const domain = receiptDomain(CHAIN_ID, SETTLEMENT);
+  const base = (i: number, key = gatewayKeyHash(teePubKey)): Receipt => ({
+    provider: provider.address,
+    job: hubJobId({ namespace: jobsNs, name: 'secret' }),
+    modelHash: `0x${'cd'.repeat(32)}`,
+    inputHash: contentHash(`in ${i}`),
+    outputHash: contentHash(`out ${i}`),
+    latencyUs: 900,
+    deviceTimeUs: 2_500,
+    price: '1000',
+    requestId: `0x${String(i).padStart(64, '0')}`,
+    gatewayKey: key,
+    time: 1_800_000_000_000 + i,
+  });
+  const msg = async (r: Receipt) => {
+    const s = await signReceipt(provider, domain, r);
+    return { receiptJson: JSON.stringify(s.receipt), signature: s.signature };
+  };
+  // a receipt naming the provider, signed by someone else (signReceipt refuses to make one)
+  const forged = async (r: Receipt) => ({
+    receiptJson: JSON.stringify(r),
+    signature: await stranger.signTypedData(domain, RECEIPT_TYPES, r),
+  });
+  const batch = await Promise.all([1, 2, 3].map((i) => msg(base(i))));
+  const first = await call<object, { accepted: number; duplicates: number; refused: string[] }>('Receipts', {
+    job: jobRef,
+    receipts: batch,
+  });
+  t.deepEqual(first, { accepted: 3, duplicates: 0, refused: [] });
+  const again = await call<object, { accepted: number; duplicates: number; refused: string[] }>('Receipts', {
+    job: jobRef,
+    receipts: batch,
+  });
+  t.deepEqual(again, { accepted: 0, duplicates: 3, refused: [] });
+  const bad = await call<object, { accepted: number; refused: string[] }>('Receipts', {
+    job: jobRef,
+    receipts: [await forged(base(4)), await msg(base(5, `0x${'77'.repeat(32)}`))],
+  });
+  t.is(bad.accepted, 0);
+  t.is(bad.refused.length, 2);
+  t.regex(bad.refused.join('\n'), /signature: recovers to/);
+  t.regex(bad.refused.join('\n'), /gatewayKey: no attested instance/);
+
+  // the job controller meters GPU time beside them (every 2 s here): the counted requests stay
+  const metered = await eventually(
+    'usage metered after the receipts',
+    async () => {
+      const j = getJob();
+      return (j.status?.usage?.gpuSeconds ?? 0) >= 4 ? j : undefined;
+    },
+    60_000,
+    500,
+  );
+  t.is(metered.status?.usage?.requests, 3);
+  t.is(metered.status?.usage?.deviceTimeMs, 7);
+
+  // debug-mode GPU evidence: recorded as refused, naming the claim, and Attested turns False
+  const fresh = await call<object, { nonce: string }>('Challenge', { job: jobRef, instance });
+  const debug = await attester.issue({
+    nonce: fresh.nonce,
+    teePubKey,
+    initData,
+    gpus: 1,
+    instance,
+    faults: { debugGpu: 0 },
+  });
+  const refused = await call<object, { verified: boolean; message: string }>('Attest', attest(fresh.nonce, debug));
+  t.false(refused.verified);
+  t.regex(refused.message, /dbgstat/);
+  const failed = await eventually('Attested=False', async () => {
+    const j = getJob();
+    return cond(j, 'Attested')?.status === 'False' ? j : undefined;
+  });
+  t.is(cond(failed, 'Attested')?.reason, 'AttestationFailed');
+  t.is(failed.status?.attestations?.find((a) => a.instance === instance)?.verified, false);
+  t.is(failed.status?.usage?.requests, 3, 'what was counted stays counted');
+});
