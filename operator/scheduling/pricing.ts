@@ -108,16 +108,18 @@ export function loadFactor(utilization: { used: number; total: number }): bigint
 
 /**
  * LatencyFactor, 18-decimal: 1 without an observed latency or a maxLatencyMs; else with r =
- * observed/max capped at 1, 1 + 0.25 × (1 - r), rounded half-up to 4 decimals (1 to 1.25).
- * r > 1 disqualifies the pool in the matcher; here it is capped, giving 1.
+ * observed/max capped at 1, 1 + 0.25 × r, rounded half-up to 4 decimals (1 to 1.25): a pool whose
+ * latency history runs close to the job's limit costs more, so price ranks it below one with headroom.
+ * r > 1 disqualifies the pool in the matcher; here it is capped, giving 1.25.
  */
 export function latencyFactor(observedLatencyMs?: number, maxLatencyMs?: number): bigint {
   if (observedLatencyMs === undefined || maxLatencyMs === undefined) return ONE;
   const obs = millis(observedLatencyMs, 'observedLatencyMs');
   const max = millis(maxLatencyMs, 'maxLatencyMs');
-  if (max === 0n || obs >= max) return ONE;
-  // 10^4 × (1.25 - 0.25·obs/max) = 2500 · (5·max - obs) / max
-  return factorUnits(roundDiv(2500n * (5n * max - obs), max));
+  if (max === 0n) return ONE;
+  const capped = obs > max ? max : obs;
+  // 10^4 × (1 + 0.25·obs/max) = 2500 · (4·max + obs) / max
+  return factorUnits(roundDiv(2500n * (4n * max + capped), max));
 }
 
 /**

@@ -426,9 +426,21 @@ test('candidates rank by price, then latency (unknown last), then free GPUs, the
   t.false('latencyMs' in (candidates[5] ?? {}));
 });
 
+test('against a latency SLA, the pool with worse latency history is priced higher and ranked lower', (t) => {
+  const offers = [offer('slow', { observedLatencyMs: 240 }), offer('fast', { observedLatencyMs: 60 })];
+  const { candidates } = match(demand({ maxLatencyMs: 300 }), offers);
+  t.deepEqual(
+    candidates.map((c) => [c.pool, c.quote.latencyFactor, c.quote.price]),
+    [
+      ['fast', '1.05', '2.15'], // 2 × (1 + 0.25 × 60/300) + 0.05
+      ['slow', '1.20', '2.45'], // 2 × (1 + 0.25 × 240/300) + 0.05
+    ],
+  );
+});
+
 test('the quote carries both factors and the prices compare exactly', (t) => {
-  // load 12/16 → 1.25, latency 50/200 → 1.1875: 2 × 1.1875 × 1.25 + 0.05 = 3.01875
-  const o = offer('p', { utilization: { used: 12, total: 16 }, observedLatencyMs: 50 });
+  // load 12/16 → 1.25, latency 150/200 → 1.1875: 2 × 1.1875 × 1.25 + 0.05 = 3.01875
+  const o = offer('p', { utilization: { used: 12, total: 16 }, observedLatencyMs: 150 });
   const [c] = match(demand({ maxLatencyMs: 200 }), [o]).candidates;
   t.deepEqual(c?.quote, {
     baseRate: '2.00',

@@ -44,23 +44,23 @@ test('LoadFactor: 1 up to half full, then linear to 1.5 when full', (t) => {
   t.is(at(50_005, 100_000), '1.0001'); // 1.00005 rounds half-up
 });
 
-test('LatencyFactor: neutral without data, up to 1.25 with headroom, 1 at or over the limit', (t) => {
+test('LatencyFactor: neutral without data, rising to 1.25 as latency nears the limit, 1.25 over it', (t) => {
   const at = (observed?: number, max?: number) =>
     price({ baseRate: '1', utilization: idle, observedLatencyMs: observed, maxLatencyMs: max }).latencyFactor;
   t.is(at(undefined, 200), '1.00');
   t.is(at(100, undefined), '1.00');
-  t.is(at(0, 200), '1.25');
-  t.is(at(50, 200), '1.1875');
+  t.is(at(0, 200), '1.00');
+  t.is(at(50, 200), '1.0625');
   t.is(at(100, 200), '1.125');
-  t.is(at(200, 200), '1.00');
-  t.is(at(300, 200), '1.00'); // capped at r = 1; the matcher rejects such a pool
-  t.is(at(1, 3), '1.1667'); // 1 + 0.25·2/3 = 1.16666…
-  t.is(at(123.4, 200), '1.0958'); // 1 + 0.25·(1 − 0.617) = 1.09575 → half-up
+  t.is(at(200, 200), '1.25');
+  t.is(at(300, 200), '1.25'); // capped at r = 1; the matcher rejects such a pool
+  t.is(at(2, 3), '1.1667'); // 1 + 0.25·2/3 = 1.16666…
+  t.is(at(123.4, 200), '1.1543'); // 1 + 0.25·0.617 = 1.15425 → half-up
 });
 
 test('the factors are exact 18-decimal fixed point', (t) => {
   t.is(loadFactor({ used: 6, total: 8 }), (125n * ONE) / 100n);
-  t.is(latencyFactor(50, 200), (11875n * ONE) / 10_000n);
+  t.is(latencyFactor(150, 200), (11875n * ONE) / 10_000n);
   t.throws(() => loadFactor({ used: 1.5, total: 8 }), { instanceOf: RangeError, message: /utilization\.used/ });
   t.throws(() => latencyFactor(-1, 200), { instanceOf: RangeError, message: /observedLatencyMs/ });
 });
@@ -69,7 +69,7 @@ test('price = base × latency × load + fee, rounded half-up to 6 decimals', (t)
   // 2.10 × 1.25 + 0.05
   t.is(price({ baseRate: '2.10', utilization: { used: 6, total: 8 } }).price, '2.675');
   // 2 × 1.1875 × 1.1667 = 2.7709125, + 0.05 → 2.8209125 → 2.820913
-  const q = price({ baseRate: '2', utilization: { used: 2, total: 3 }, observedLatencyMs: 50, maxLatencyMs: 200 });
+  const q = price({ baseRate: '2', utilization: { used: 2, total: 3 }, observedLatencyMs: 150, maxLatencyMs: 200 });
   t.deepEqual(q, {
     baseRate: '2.00',
     latencyFactor: '1.1875',
