@@ -37,6 +37,8 @@ verify: deps ## typecheck and fail when generated files are stale
 	node operator/api/generate.ts --check
 	node hack/contracts/build.ts --check
 	node hack/charts/sync-crds.ts --check
+	node hack/model/make-model.ts --check
+	node provider-runtime/gateway/proto/generate.ts --check
 	@echo "== lint and format (Biome)"
 	biome check --error-on-warnings .
 
@@ -105,6 +107,10 @@ fuzz: deps ## property-based contract tests, 10,000 sequences on a local EVM nod
 .PHONY: bench-settlement
 bench-settlement: deps ## settlement gas per job by batch size on a local EVM node (bench/out/settlement.json)
 	node bench/settlement.ts
+
+.PHONY: bench-gateway
+bench-gateway: deps ## confidential gateway: plain against attested, encrypted gRPC on loopback (bench/out/gateway.json)
+	node bench/gateway.ts
 
 .PHONY: clean
 clean: sim-down sim-test-down ## stop clusters and the local chain, remove local state (not the binary cache)

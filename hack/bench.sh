@@ -19,3 +19,8 @@ echo "== bench/informer-reconcile.ts (${BENCH_OBJECTS:-5000} objects)"
 node --expose-gc bench/informer-reconcile.ts .sim-bench/bench/kubeconfig
 echo "== bench/placement.ts (SIZES=${SIZES:-1000,10000}; the 10,000 run takes many minutes, progress below)"
 node bench/placement.ts .sim-bench/bench/kubeconfig .sim-bench/bench-b/kubeconfig .sim-bench/bench-c/kubeconfig
+# the rest need no clusters: a local EVM node, gRPC on loopback
+echo "== bench/settlement.ts (gas per job by batch size, a local EVM node)"
+node bench/settlement.ts
+echo "== bench/gateway.ts (plain against attested, encrypted inference on loopback)"
+node bench/gateway.ts

@@ -13,6 +13,9 @@ ava 'test/unit/**/*.test.ts'
 step "contract tests (local EVM node)"
 ava 'test/contracts/**/*.test.ts'
 
+step "protocol tests (real gRPC servers and processes on loopback: gateway, SDK, federated training)"
+ava 'test/protocol/**/*.test.ts'
+
 step "starting simulated clusters hub, gpu-a, gpu-b, gpu-c, gpu-d, gpu-e for the integration tests"
 trap 'step "stopping simulated clusters"; node hack/sim/main.ts down --dir .sim-test || true' EXIT
 node hack/sim/main.ts up --dir .sim-test --port-base 21000 --clusters hub,gpu-a,gpu-b,gpu-c,gpu-d,gpu-e

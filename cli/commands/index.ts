@@ -4,6 +4,7 @@ import { completionCommand } from './completion.ts';
 import { describeCommand } from './describe.ts';
 import { escrowCommand } from './escrow.ts';
 import { getCommand } from './get.ts';
+import { inferCommand } from './infer.ts';
 import { governanceCommand } from './governance.ts';
 import { providerCommand } from './provider.ts';
 import { quoteCommand } from './quote.ts';
@@ -17,6 +18,7 @@ export const commands: readonly Command[] = [
   watchCommand,
   quoteCommand,
   submitCommand,
+  inferCommand,
   validateCommand,
   providerCommand,
   escrowCommand,

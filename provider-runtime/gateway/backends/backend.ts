@@ -1,0 +1,43 @@
+// What the gateway forwards decrypted requests to. A backend takes and returns the serialized Open Inference
+// Protocol (KServe v2) messages — `inference.ModelInferRequest` in, `inference.ModelInferResponse` out — so the
+// gateway hands it exactly the bytes it decrypted and seals exactly the bytes it got back.
+import type { status } from '@grpc/grpc-js';
+import type { ModelMetadataResponse } from '../proto.ts';
+
+export interface InferResult {
+  /** A serialized inference.ModelInferResponse. */
+  response: Buffer;
+  /** Accelerator (or runtime) time of the request, microseconds. */
+  deviceTimeUs: number;
+}
+
+export interface InferOptions {
+  /** Absolute deadline, Unix milliseconds. */
+  deadline?: number;
+}
+
+export interface Backend {
+  readonly kind: 'onnx' | 'kserve';
+  /** The model requests must name (inference.ModelInferRequest.model_name). */
+  readonly modelName: string;
+  /** 0x + SHA-256 of the model artefact (what the capability and receipts name). */
+  readonly modelHash: string;
+  /** Runs one serialized inference.ModelInferRequest; throws a BackendError. */
+  infer(request: Buffer, opts?: InferOptions): Promise<InferResult>;
+  metadata(): Promise<ModelMetadataResponse>;
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * A refused or failed inference, with the gRPC code to answer. Messages name tensors, types and shapes,
+ * never values: the gateway returns them to the requester sealed, and logs only the code.
+ */
+export class BackendError extends Error {
+  override name = 'BackendError';
+  readonly code: status;
+  constructor(code: status, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

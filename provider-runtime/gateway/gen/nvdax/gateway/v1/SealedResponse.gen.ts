@@ -1,0 +1,16 @@
+// Original file: provider-runtime/gateway/proto/gateway.proto
+
+import type { SignedReceipt as _nvdax_gateway_v1_SignedReceipt, SignedReceipt__Output as _nvdax_gateway_v1_SignedReceipt__Output } from '../../../nvdax/gateway/v1/SignedReceipt.gen.ts';
+import type { Long } from '@grpc/proto-loader';
+
+export interface SealedResponse {
+  'seq'?: (number | string | Long);
+  'ciphertext'?: (Buffer | Uint8Array | string);
+  'receipt'?: (_nvdax_gateway_v1_SignedReceipt | null);
+}
+
+export interface SealedResponse__Output {
+  'seq': (number);
+  'ciphertext': (Buffer);
+  'receipt': (_nvdax_gateway_v1_SignedReceipt__Output | null);
+}

@@ -1,0 +1,229 @@
+#!/usr/bin/env node
+// The gateway process, run beside the model server in the job's pod. Flags, or the environment variables
+// named in the help (the materializer sets those). It only wires: config → backend → evidence source →
+// Gateway → gRPC server, and the ops server (/healthz, /readyz, /metrics).
+//
+//   node provider-runtime/gateway/main.ts --job team-a/mlp --price 1000 --chain-id 31337 \
+//     --settlement 0x… --provider-key-file key.hex --model provider-runtime/gateway/models/mlp-256x16x4.onnx \
+//     --dev-attester --init-data init.toml
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Wallet } from 'ethers';
+import { startOpsServer } from '../../operator/runtime/health.ts';
+import { createLogger } from '../../operator/runtime/log.ts';
+import { createDevAttester } from '../attester/attester.ts';
+import type { Backend } from './backends/backend.ts';
+import { KServeBackend } from './backends/kserve.ts';
+import { OnnxBackend } from './backends/onnx.ts';
+import { DEFAULT_LIMITS, type LimitConfig, checkLimits } from './limits.ts';
+import { createGatewayMetrics } from './metrics.ts';
+import { type EvidenceSource, Gateway, startGateway } from './service.ts';
+
+const HELP = `nvdax gateway: the confidential inference gateway (gRPC nvdax.gateway.v1.ConfidentialGateway)
+
+  --listen HOST:PORT          gRPC address (env NVDAX_GATEWAY_LISTEN; default 0.0.0.0:8443)
+  --ops-listen HOST:PORT      /healthz /readyz /metrics (env NVDAX_GATEWAY_OPS_LISTEN; default 0.0.0.0:9090)
+  --job NAMESPACE/NAME        the job served (env NVDAX_JOB)
+  --price WEI                 price per request (env NVDAX_PRICE_PER_REQUEST)
+  --chain-id N --settlement ADDR   the settlement deployment (env NVDAX_CHAIN_ID, NVDAX_SETTLEMENT_ADDRESS)
+  --provider-key-file FILE    the provider's key, hex (env NVDAX_PROVIDER_KEY)
+  --backend onnx|kserve       default onnx
+  --model FILE                ONNX model (onnx backend; its SHA-256 is the model hash)
+  --model-name NAME           the name requests use (default: the file's name; kserve: required)
+  --kserve-target HOST:PORT   the model server (kserve backend), e.g. 127.0.0.1:8001
+  --model-hash 0x…            SHA-256 of the artefact the model server loads (kserve backend)
+  --backend-token-secret NAME send the released secret NAME as the model server's bearer token
+  --limits FILE|JSON          the pool's limits (env NVDAX_GATEWAY_LIMITS): ${Object.keys(DEFAULT_LIMITS).join(', ')}
+  --receipt-scheme ed25519|eip712   default ed25519
+  --requesters A,B            addresses that may open sessions (default: any signed requester)
+  --secret-owners A,B         addresses that may release secrets (default: none)
+  --secrets-dir DIR           also write released secrets there (a memory-backed volume inside the TEE)
+  --dev-attester              evidence from the development attester (simulated clusters: NOT a TEE)
+  --init-data FILE            the pod's init-data (TOML or the annotation) the development attester binds
+  --dev-attester-keys FILE    persist/reuse the development attester's keys (JSON)
+  --dev-attester-jwks-out FILE   write the development attester's public keys (for requesters' policy)
+  --log-level LEVEL           default info`;
+
+function hostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  const port = Number(s.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${s}" is not HOST:PORT`);
+  return { host: s.slice(0, i) || '0.0.0.0', port };
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<() => Promise<void>> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      listen: { type: 'string' },
+      'ops-listen': { type: 'string' },
+      job: { type: 'string' },
+      price: { type: 'string' },
+      'chain-id': { type: 'string' },
+      settlement: { type: 'string' },
+      'provider-key-file': { type: 'string' },
+      backend: { type: 'string' },
+      model: { type: 'string' },
+      'model-name': { type: 'string' },
+      'kserve-target': { type: 'string' },
+      'model-hash': { type: 'string' },
+      'backend-token-secret': { type: 'string' },
+      limits: { type: 'string' },
+      'receipt-scheme': { type: 'string' },
+      requesters: { type: 'string' },
+      'secret-owners': { type: 'string' },
+      'secrets-dir': { type: 'string' },
+      'dev-attester': { type: 'boolean' },
+      'init-data': { type: 'string' },
+      'dev-attester-keys': { type: 'string' },
+      'dev-attester-jwks-out': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (v.help) {
+    process.stdout.write(`${HELP}\n`);
+    return async () => {};
+  }
+  const need = (name: string, value: string | undefined): string => {
+    if (!value) throw new Error(`--${name} is required (see --help)`);
+    return value;
+  };
+  const log = createLogger({
+    name: 'nvdax-gateway',
+    level: (v['log-level'] ?? env['NVDAX_LOG_LEVEL'] ?? 'info') as 'info',
+  });
+  const [namespace, name, extra] = need('job', v.job ?? env['NVDAX_JOB']).split('/');
+  if (!namespace || !name || extra !== undefined) throw new Error('--job must be NAMESPACE/NAME');
+  const keyText = v['provider-key-file'] ? readFileSync(v['provider-key-file'], 'utf8') : env['NVDAX_PROVIDER_KEY'];
+  const provider = new Wallet(
+    need('provider-key-file', keyText)
+      .trim()
+      .replace(/^(0x)?/, '0x'),
+  );
+
+  let limits: LimitConfig = DEFAULT_LIMITS;
+  const limitText = v.limits ?? env['NVDAX_GATEWAY_LIMITS'];
+  if (limitText) {
+    const json = limitText.trim().startsWith('{') ? limitText : readFileSync(limitText, 'utf8');
+    limits = checkLimits({ ...DEFAULT_LIMITS, ...(JSON.parse(json) as Partial<LimitConfig>) });
+  }
+
+  // the secrets map exists once the gateway does; the kserve backend reads it per call
+  let secrets: Map<string, Buffer> | undefined;
+  let backend: Backend;
+  const kind = v.backend ?? env['NVDAX_GATEWAY_BACKEND'] ?? 'onnx';
+  if (kind === 'onnx') {
+    backend = await OnnxBackend.load(need('model', v.model ?? env['NVDAX_MODEL']), {
+      ...(v['model-name'] ? { modelName: v['model-name'] } : {}),
+    });
+  } else if (kind === 'kserve') {
+    const tokenSecret = v['backend-token-secret'];
+    backend = new KServeBackend({
+      target: need('kserve-target', v['kserve-target'] ?? env['NVDAX_KSERVE_TARGET']),
+      modelName: need('model-name', v['model-name'] ?? env['NVDAX_MODEL_NAME']),
+      modelHash: need('model-hash', v['model-hash'] ?? env['NVDAX_MODEL_HASH']),
+      maxMessageBytes: limits.maxPayloadBytes + 64 * 1024,
+      ...(tokenSecret ? { token: () => secrets?.get(tokenSecret)?.toString('utf8') } : {}),
+    });
+  } else throw new Error(`--backend must be onnx or kserve, not ${kind}`);
+
+  let evidence: EvidenceSource;
+  if (v['dev-attester'] || env['NVDAX_DEV_ATTESTER'] === 'true') {
+    const keysFile = v['dev-attester-keys'];
+    let keys: Parameters<typeof createDevAttester>[0] = {};
+    try {
+      if (keysFile) keys = { keys: JSON.parse(readFileSync(keysFile, 'utf8')) };
+    } catch {
+      keys = {};
+    }
+    const attester = await createDevAttester(keys);
+    if (keysFile && !keys.keys) writeFileSync(keysFile, JSON.stringify(attester.keys), { mode: 0o600 });
+    if (v['dev-attester-jwks-out']) writeFileSync(v['dev-attester-jwks-out'], JSON.stringify(attester.jwks));
+    const init = readFileSync(need('init-data', v['init-data'] ?? env['NVDAX_INIT_DATA_FILE']), 'utf8');
+    const instance = env['HOSTNAME'];
+    evidence = (nonce, teePubKey) =>
+      attester.issue({ nonce, teePubKey, initData: init, ...(instance ? { instance } : {}) });
+    log.warn({}, 'development attester: the evidence proves nothing about hardware');
+  } else {
+    throw new Error(
+      'no evidence source: only --dev-attester is implemented (a TEE needs the attestation agent adapter)',
+    );
+  }
+
+  const metrics = createGatewayMetrics({ defaultMetrics: true });
+  const list = (s: string | undefined) =>
+    s
+      ? s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : undefined;
+  const scheme = v['receipt-scheme'] ?? 'ed25519';
+  if (scheme !== 'ed25519' && scheme !== 'eip712') throw new Error('--receipt-scheme must be ed25519 or eip712');
+  const requesters = list(v.requesters ?? env['NVDAX_REQUESTERS']);
+  const owners = list(v['secret-owners'] ?? env['NVDAX_SECRET_OWNERS']);
+  const secretsDir = v['secrets-dir'] ?? env['NVDAX_SECRETS_DIR'];
+  const gateway = new Gateway({
+    job: { namespace, name },
+    backend,
+    provider,
+    evidence,
+    pricePerRequest: need('price', v.price ?? env['NVDAX_PRICE_PER_REQUEST']),
+    chainId: need('chain-id', v['chain-id'] ?? env['NVDAX_CHAIN_ID']),
+    settlement: need('settlement', v.settlement ?? env['NVDAX_SETTLEMENT_ADDRESS']),
+    limits,
+    receiptScheme: scheme,
+    ...(requesters ? { requesters } : {}),
+    ...(owners ? { secretOwners: owners } : {}),
+    ...(secretsDir ? { secretsDir } : {}),
+    log,
+    metrics,
+  });
+  secrets = gateway.secrets;
+  const listen = hostPort(v.listen ?? env['NVDAX_GATEWAY_LISTEN'] ?? '0.0.0.0:8443');
+  const running = await startGateway(gateway, listen);
+  const opsAt = hostPort(v['ops-listen'] ?? env['NVDAX_GATEWAY_OPS_LISTEN'] ?? '0.0.0.0:9090');
+  const ops = await startOpsServer({
+    host: opsAt.host,
+    port: opsAt.port,
+    registry: metrics.registry,
+    healthz: { grpc: () => true },
+    readyz: { backend: () => backend.ready() },
+    log,
+  });
+  log.info(
+    {
+      port: running.port,
+      opsPort: ops.port,
+      backend: backend.kind,
+      model: backend.modelName,
+      modelHash: backend.modelHash,
+      provider: provider.address,
+    },
+    'gateway serving',
+  );
+  return async () => {
+    await running.close();
+    await ops.close();
+    await backend.close();
+  };
+}
+
+if (import.meta.main) {
+  try {
+    const stop = await main(process.argv.slice(2));
+    const bye = () => {
+      stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGTERM', bye);
+    process.once('SIGINT', bye);
+  } catch (e) {
+    process.stderr.write(`nvdax gateway: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,461 @@
+// The requester SDK: attest → check → encrypt → infer → decrypt → verify the receipt.
+//
+//   const gw = await ConfidentialClient.connect({ address, requester: wallet, policy, provider, modelHash });
+//   const { outputs, receipt } = await gw.infer(fp32Request('x', data, [1, 256]));
+//   gw.close();
+//
+// connect() sends a fresh nonce to GetCapability and checks, in order: the echoed nonce, the provider's
+// EIP-712 signature over the statement (the nonce, the gateway and receipt keys, the evidence hash, the model
+// hash, the price), what the caller expects (provider, job, model, price cap, expiry), then the TEE evidence
+// with operator/verification/attestation.ts (the nonce and the gateway key bound in the report data). Only
+// then does it agree a session key (OpenSession, signed by the requester's key). Every refusal names what
+// failed: CapabilityError(field), AttestationError(claim), EnvelopeError(reason), ReceiptError(field), or
+// GatewayCallError(code) for what the gateway refused.
+import { credentials, Metadata, type ServiceError, type status } from '@grpc/grpc-js';
+import { type AbstractSigner, getAddress } from 'ethers';
+import {
+  type AttestationPolicy,
+  type AttestationResult,
+  type EvidenceBundle,
+  type ExpectedEvidence,
+  evidenceHash,
+  verifyEvidence,
+} from '../../operator/verification/attestation.ts';
+import { contentHash, gatewayKeyHash, receiptDomain } from '../../operator/verification/receipt.ts';
+import { hubJobId } from '../../operator/settlement/task.ts';
+import {
+  Direction,
+  EnvelopeError,
+  type SessionKeys,
+  deriveSessionKeys,
+  ed25519Public,
+  open,
+  seal,
+  x25519Jwk,
+  x25519KeyPair,
+} from '../gateway/envelope.ts';
+import { protos } from '../gateway/proto.ts';
+import type {
+  Capability__Output,
+  ConfidentialGatewayClient,
+  Limits__Output,
+  ModelInferRequest,
+  ModelInferResponse__Output,
+  SealedResponse__Output,
+} from '../gateway/proto.ts';
+import { RETRY_PUSHBACK_KEY, SEALED_ERROR_KEY, newNonce } from '../gateway/service.ts';
+import {
+  CapabilityError,
+  type CapabilityStatement,
+  type GatewaySignedReceipt,
+  type Receipt,
+  type ReceiptAuthority,
+  capabilityDomain,
+  requestIdOf,
+  sessionMessage,
+  verifyCapability,
+  verifyGatewayReceipt,
+} from '../gateway/signing.ts';
+
+export { CapabilityError } from '../gateway/signing.ts';
+export { EnvelopeError } from '../gateway/envelope.ts';
+export { AttestationError } from '../../operator/verification/attestation.ts';
+export { ReceiptError } from '../../operator/verification/receipt.ts';
+
+export interface ConnectOptions {
+  /** host:port of the gateway. */
+  address: string;
+  /** The requester's key: signs OpenSession; receipts name its address. */
+  requester: AbstractSigner;
+  /** Who and what the gateway must prove it runs. */
+  policy: AttestationPolicy;
+  /** Further expectations of the evidence: init-data digest (from the job's status), TEE type, GPU count. */
+  expected?: Omit<ExpectedEvidence, 'nonce' | 'teePubKey'>;
+  /** The provider the job was placed with (its address); any signer is refused otherwise. */
+  provider?: string;
+  /** The job (namespace/name, or its hubJobId). */
+  job?: { namespace: string; name: string } | string;
+  /** The model hash the job pins (0x + SHA-256). */
+  modelHash?: string;
+  /** Refuse a capability that asks more than this per request (wei). */
+  maxPricePerRequest?: bigint | string;
+  /** The settlement deployment (chain id and contract) the capability must be signed for. */
+  chainId?: bigint | number | string;
+  settlement?: string;
+  /** Per-call deadline, ms (default 30 s). */
+  timeoutMs?: number;
+  /** Largest answer accepted, bytes (default 64 MiB). */
+  maxResponseBytes?: number;
+  /**
+   * `background` (default): infer() resolves once the answer decrypted — AES-GCM under a key only the attested
+   * gateway holds already proves the answer is the gateway's — and the receipt (billing evidence, ~0.1 ms of
+   * Ed25519) is verified right after, off the request's latency; a failure is kept in receiptFailures and
+   * thrown by the next infer() and by settled(). `verify`: infer() resolves only after the receipt verified.
+   */
+  receipts?: 'verify' | 'background';
+}
+
+/** A capability that passed every check. */
+export interface VerifiedCapability {
+  statement: CapabilityStatement;
+  modelName: string;
+  jobName: string;
+  limits: Limits__Output | null;
+  attestation: AttestationResult;
+  evidence: EvidenceBundle;
+  receiptDomain: ReturnType<typeof receiptDomain>;
+}
+
+/** The gateway refused a call; `code` is the gRPC status, `retryAfterMs` its hint, `detail` a sealed reason. */
+export class GatewayCallError extends Error {
+  override name = 'GatewayCallError';
+  readonly code: status;
+  readonly retryAfterMs: number | undefined;
+  readonly detail: string | undefined;
+  constructor(code: status, message: string, retryAfterMs?: number, detail?: string) {
+    super(detail ? `${message}: ${detail}` : message);
+    this.code = code;
+    this.retryAfterMs = retryAfterMs;
+    this.detail = detail;
+  }
+}
+
+export interface InferResult {
+  response: ModelInferResponse__Output;
+  /** The decrypted answer as sent (what outputHash covers). */
+  raw: Buffer;
+  receipt: GatewaySignedReceipt;
+}
+
+type Call<Req, Res> = (
+  req: Req,
+  md: Metadata,
+  opts: { deadline: number },
+  cb: (e: ServiceError | null, r?: Res) => void,
+) => unknown;
+
+function unary<Req, Res>(fn: Call<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) =>
+      e || r === undefined ? reject(e) : resolve(r),
+    );
+  });
+}
+
+function callError(e: unknown, unseal?: (b: Buffer) => string | undefined): Error {
+  const se = e as ServiceError;
+  if (typeof se?.code !== 'number') return e instanceof Error ? e : new Error(String(e));
+  const push = se.metadata?.get(RETRY_PUSHBACK_KEY)[0];
+  const sealed = se.metadata?.get(SEALED_ERROR_KEY)[0];
+  const detail = sealed && unseal ? unseal(Buffer.from(sealed)) : undefined;
+  return new GatewayCallError(se.code, se.details || se.message, push === undefined ? undefined : Number(push), detail);
+}
+
+/** A session with one attested gateway. */
+export class ConfidentialClient {
+  readonly capability: VerifiedCapability;
+  readonly requester: string;
+  readonly #client: ConfidentialGatewayClient;
+  readonly #keys: SessionKeys;
+  readonly #authority: ReceiptAuthority;
+  readonly #timeoutMs: number;
+  readonly #background: boolean;
+  #seq = 0;
+  #queue: Array<() => void> = [];
+  #failure: Error | undefined;
+  /** Receipts that failed verification (background mode); the first is thrown by the next infer(). */
+  readonly receiptFailures: Error[] = [];
+
+  private constructor(
+    client: ConfidentialGatewayClient,
+    capability: VerifiedCapability,
+    keys: SessionKeys,
+    requester: string,
+    timeoutMs: number,
+    background: boolean,
+  ) {
+    this.#background = background;
+    this.#client = client;
+    this.capability = capability;
+    this.#keys = keys;
+    this.requester = requester;
+    this.#timeoutMs = timeoutMs;
+    this.#authority = {
+      provider: capability.statement.provider,
+      receiptKey: ed25519Public(Buffer.from(capability.statement.receiptKey.slice(2), 'hex')),
+      receiptDomain: capability.receiptDomain,
+    };
+  }
+
+  /** Attests the gateway, checks its capability and opens a session. */
+  static async connect(o: ConnectOptions): Promise<ConfidentialClient> {
+    const Ctor = protos().gateway.nvdax.gateway.v1.ConfidentialGateway;
+    const client = new Ctor(o.address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': o.maxResponseBytes ?? 64 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+    });
+    const timeoutMs = o.timeoutMs ?? 30_000;
+    try {
+      const nonce = newNonce();
+      let cap: Capability__Output;
+      try {
+        cap = await unary(client.getCapability.bind(client) as Call<unknown, Capability__Output>, { nonce }, timeoutMs);
+      } catch (e) {
+        throw callError(e);
+      }
+      const verified = await checkCapability(cap, nonce, o);
+      const mine = x25519KeyPair();
+      const requester = getAddress(await o.requester.getAddress());
+      const issuedAtMs = Date.now();
+      const signature = await o.requester.signMessage(
+        sessionMessage({
+          job: verified.statement.job,
+          gatewayPublicKey: cap.gatewayPublicKey,
+          requesterPublicKey: mine.publicKey,
+          capabilityNonce: nonce,
+          requester,
+          issuedAtMs,
+        }),
+      );
+      let opened: { sessionId: Buffer };
+      try {
+        opened = await unary(
+          client.openSession.bind(client) as Call<unknown, { sessionId: Buffer }>,
+          { requesterPublicKey: mine.publicKey, capabilityNonce: nonce, requester, issuedAtMs, signature },
+          timeoutMs,
+        );
+      } catch (e) {
+        throw callError(e);
+      }
+      const keys = deriveSessionKeys(
+        mine.privateKey,
+        cap.gatewayPublicKey,
+        cap.gatewayPublicKey,
+        mine.publicKey,
+        opened.sessionId,
+      );
+      return new ConfidentialClient(client, verified, keys, requester, timeoutMs, o.receipts !== 'verify');
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  get sessionId(): Buffer {
+    return this.#keys.sessionId;
+  }
+
+  /** Seals one request (next sequence number), for callers that send it themselves (tests, tools). */
+  sealRequest(body: Buffer): { sessionId: Buffer; seq: number; ciphertext: Buffer } {
+    const seq = ++this.#seq;
+    return {
+      sessionId: this.#keys.sessionId,
+      seq,
+      ciphertext: seal(this.#keys.toGateway, Direction.request, this.#keys.sessionId, seq, body),
+    };
+  }
+
+  #send<Res>(
+    method: 'infer' | 'releaseSecret',
+    sealed: { sessionId: Buffer; seq: number; ciphertext: Buffer },
+    timeoutMs?: number,
+  ): Promise<Res> {
+    const fn = (this.#client[method] as Call<unknown, Res>).bind(this.#client);
+    return unary(fn, sealed, timeoutMs ?? this.#timeoutMs).catch((e) => {
+      throw callError(e, (b) => {
+        try {
+          return open(this.#keys.toRequester, Direction.error, this.#keys.sessionId, sealed.seq, b).toString('utf8');
+        } catch {
+          return undefined;
+        }
+      });
+    });
+  }
+
+  /**
+   * One inference: `request` is an inference.ModelInferRequest (model_name defaults to the capability's)
+   * or its serialized bytes. Resolves once the answer decrypted and its receipt verified.
+   */
+  async infer(request: ModelInferRequest | Buffer, opts: { timeoutMs?: number } = {}): Promise<InferResult> {
+    if (this.#failure) throw this.#failure;
+    const v2 = protos().v2.inference;
+    const body = Buffer.isBuffer(request)
+      ? request
+      : v2.ModelInferRequest.serialize({ ...request, modelName: request.modelName || this.capability.modelName });
+    const sealed = this.sealRequest(body);
+    const res = await this.#send<SealedResponse__Output>('infer', sealed, opts.timeoutMs);
+    return this.#open(sealed.seq, body, res, this.#background);
+  }
+
+  /** Decrypts an answer and verifies its receipt against what this client sent (now, whatever the mode). */
+  openAnswer(seq: number, body: Buffer, res: SealedResponse__Output): InferResult {
+    return this.#open(seq, body, res, false);
+  }
+
+  #open(seq: number, body: Buffer, res: SealedResponse__Output, background: boolean): InferResult {
+    if (res.seq !== seq) throw new EnvelopeError('sequence', `the answer is for request ${res.seq}, not ${seq}`);
+    const raw = open(this.#keys.toRequester, Direction.answer, this.#keys.sessionId, seq, res.ciphertext);
+    if (!res.receipt?.receipt) throw new CapabilityError('receipt', 'the answer carries no receipt');
+    const receipt: GatewaySignedReceipt = {
+      receipt: res.receipt.receipt as Receipt,
+      scheme: res.receipt.scheme as GatewaySignedReceipt['scheme'],
+      signature: res.receipt.signature,
+    };
+    const s = this.capability.statement;
+    const check = () =>
+      verifyGatewayReceipt(receipt, this.#authority, {
+        job: s.job,
+        modelHash: s.modelHash,
+        inputHash: contentHash(body),
+        outputHash: contentHash(raw),
+        price: s.pricePerRequest,
+        requestId: requestIdOf(this.#keys.sessionId, seq),
+        gatewayKey: s.gatewayKey,
+      });
+    if (!background) check();
+    else {
+      this.#queue.push(() => {
+        try {
+          check();
+        } catch (e) {
+          const err = e instanceof Error ? e : new Error(String(e));
+          this.receiptFailures.push(err);
+          this.#failure ??= err;
+        }
+      });
+      // a timer, not setImmediate: the HTTP/2 writes of the next request go out first
+      if (this.#queue.length === 1) setTimeout(() => this.#drain(), 1);
+    }
+    return { response: protos().v2.inference.ModelInferResponse.deserialize(raw), raw, receipt };
+  }
+
+  #drain(): void {
+    const q = this.#queue;
+    this.#queue = [];
+    for (const f of q) f();
+  }
+
+  /** Verifies every receipt still queued (background mode); throws the first failure seen. */
+  async settled(): Promise<void> {
+    this.#drain();
+    if (this.#failure) throw this.#failure;
+  }
+
+  /** Releases a secret (a gated model's token, a dataset key) to the attested workload, sealed to this session. */
+  async releaseSecret(name: string, value: Uint8Array | string): Promise<void> {
+    const body = protos().gateway.nvdax.gateway.v1.SecretPayload.serialize({
+      name,
+      value: typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value),
+    });
+    await this.#send('releaseSecret', this.sealRequest(body));
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}
+
+/** Checks a capability against the nonce sent and the caller's expectations; returns it verified. */
+export async function checkCapability(
+  cap: Capability__Output,
+  nonce: Buffer,
+  o: ConnectOptions,
+): Promise<VerifiedCapability> {
+  if (!cap.nonce.equals(nonce))
+    throw new CapabilityError('nonce', 'the answer is for another nonce than the one sent (a replayed capability)');
+  if (cap.gatewayPublicKey.length !== 32 || cap.receiptPublicKey.length !== 32)
+    throw new CapabilityError('gatewayPublicKey', 'the gateway and receipt keys must be 32 bytes');
+  if (!cap.evidence?.earToken) throw new CapabilityError('evidence', 'the capability carries no evidence');
+  const evidence: EvidenceBundle = {
+    ear: cap.evidence.earToken,
+    ...(cap.evidence.nrasAnswer ? { nras: JSON.parse(cap.evidence.nrasAnswer) } : {}),
+    ...(cap.evidence.instance ? { instance: cap.evidence.instance } : {}),
+  };
+  const teePubKey = x25519Jwk(cap.gatewayPublicKey);
+  let provider: string;
+  try {
+    provider = getAddress(cap.provider);
+  } catch {
+    throw new CapabilityError('provider', `${JSON.stringify(cap.provider)} is not an address`);
+  }
+  const statement: CapabilityStatement = {
+    provider,
+    job: cap.job,
+    modelHash: cap.modelHash,
+    pricePerRequest: cap.pricePerRequest,
+    gatewayKey: gatewayKeyHash(teePubKey),
+    receiptKey: `0x${cap.receiptPublicKey.toString('hex')}`,
+    nonce: `0x${nonce.toString('hex')}`,
+    evidenceHash: evidenceHash(evidence),
+    issuedAt: cap.issuedAtMs,
+    expiresAt: cap.expiresAtMs,
+  };
+  const chainId = o.chainId ?? cap.chainId;
+  const settlement = o.settlement ?? cap.verifyingContract;
+  let domain: ReturnType<typeof capabilityDomain>;
+  try {
+    domain = capabilityDomain(chainId, settlement);
+  } catch {
+    throw new CapabilityError(
+      'domain',
+      `chain ${cap.chainId} / contract ${cap.verifyingContract} is not a valid domain`,
+    );
+  }
+  verifyCapability(domain, statement, cap.signature);
+  if (o.provider && getAddress(o.provider) !== provider)
+    throw new CapabilityError('provider', `signed by ${provider}, expected ${getAddress(o.provider)}`);
+  if (o.job !== undefined) {
+    const want = typeof o.job === 'string' ? o.job : hubJobId(o.job);
+    if (want.toLowerCase() !== statement.job.toLowerCase())
+      throw new CapabilityError('job', `is ${statement.job}, expected ${want}`);
+  }
+  if (o.modelHash && o.modelHash.toLowerCase() !== statement.modelHash.toLowerCase())
+    throw new CapabilityError('modelHash', `the gateway serves ${statement.modelHash}, expected ${o.modelHash}`);
+  if (o.maxPricePerRequest !== undefined && BigInt(statement.pricePerRequest) > BigInt(o.maxPricePerRequest))
+    throw new CapabilityError(
+      'pricePerRequest',
+      `${statement.pricePerRequest} wei is over the cap of ${o.maxPricePerRequest}`,
+    );
+  const now = o.policy.now?.().getTime() ?? Date.now();
+  if (statement.expiresAt <= now) throw new CapabilityError('expiresAt', 'the capability has expired');
+  const attestation = await verifyEvidence(
+    evidence,
+    { ...o.expected, nonce: nonce.toString('base64'), teePubKey },
+    o.policy,
+  );
+  return {
+    statement,
+    modelName: cap.modelName,
+    jobName: cap.jobName,
+    limits: cap.limits,
+    attestation,
+    evidence,
+    receiptDomain: receiptDomain(BigInt(chainId), settlement),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ tensors
+
+/** A request with one FP32 input in raw_input_contents. */
+export function fp32Request(input: string, data: Float32Array, shape: number[], modelName = ''): ModelInferRequest {
+  return {
+    modelName,
+    inputs: [{ name: input, datatype: 'FP32', shape }],
+    rawInputContents: [Buffer.from(data.buffer, data.byteOffset, data.byteLength)],
+  };
+}
+
+/** The FP32 outputs of an answer by name (raw_output_contents or fp32_contents). */
+export function fp32Outputs(res: ModelInferResponse__Output): Record<string, { shape: number[]; data: Float32Array }> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  res.outputs.forEach((o, i) => {
+    const raw = res.rawOutputContents[i];
+    let data: Float32Array;
+    if (raw) {
+      data = new Float32Array(raw.length / 4);
+      new Uint8Array(data.buffer).set(raw);
+    } else data = Float32Array.from(o.contents?.fp32Contents ?? []);
+    out[o.name] = { shape: o.shape, data };
+  });
+  return out;
+}

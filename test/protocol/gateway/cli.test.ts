@@ -1,0 +1,68 @@
+// nvdax infer against a gateway on loopback.
+import test from 'ava';
+import { main } from '../../../cli/nvdax.ts';
+import { testIo } from '../../unit/cli/fixtures.ts';
+import { input, startFixture } from './fixture.ts';
+
+test('nvdax infer attests, sends one sealed request and prints the verified answer', async (t) => {
+  const f = await startFixture();
+  t.teardown(() => f.close());
+  const values = [...input(1)].join(',');
+  const files = {
+    jwks: JSON.stringify(f.attester.jwks),
+    key: f.requester.privateKey,
+    'in.json': JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], data: [...input(1)] }] }),
+  };
+  const common = [
+    '--gateway',
+    f.address,
+    '--attester-jwks',
+    'jwks',
+    '--key-file',
+    'key',
+    '--provider',
+    f.provider.address,
+  ];
+  const io = testIo(undefined, files);
+  const code = await main(
+    [
+      'infer',
+      ...common,
+      '--values',
+      values,
+      '--shape',
+      '1,256',
+      '--init-data-digest',
+      f.init.digest,
+      '--job',
+      'team-a/mlp',
+    ],
+    io,
+  );
+  t.is(code, 0, io.stderr.join('\n'));
+  t.regex(io.stdout[0]!, /^attested: sample \(development: no TEE\)/);
+  t.regex(io.stdout.join('\n'), /^y \[1,4\]: 0\.\d+, 0\.\d+, 0\.\d+, 0\.\d+$/m);
+  t.regex(io.stdout.at(-1)!, /^receipt 0x[0-9a-f]{64} verified \(ed25519\): 1000000000000 wei/);
+
+  const json = testIo(undefined, files);
+  t.is(await main(['infer', ...common, '--input', 'in.json', '-o', 'json'], json), 0, json.stderr.join('\n'));
+  const out = JSON.parse(json.stdout.join('\n'));
+  t.deepEqual(out.outputs.y.shape, [1, 4]);
+  t.is(out.receipt.receipt.provider, f.provider.address);
+
+  // a wrong provider is refused, naming the field
+  const wrong = testIo(undefined, files);
+  const args = ['infer', '--gateway', f.address, '--attester-jwks', 'jwks', '--key-file', 'key'];
+  t.is(await main([...args, '--values', values, '--shape', '1,256', '--provider', `0x${'11'.repeat(20)}`], wrong), 1);
+  t.regex(wrong.stderr.join('\n'), /refused: capability provider: signed by 0x/);
+  // a wrong init-data digest is refused by attestation
+  const measured = testIo(undefined, files);
+  t.is(
+    await main([...args, '--values', values, '--shape', '1,256', '--init-data-digest', 'ab'.repeat(48)], measured),
+    1,
+  );
+  t.regex(measured.stderr.join('\n'), /refused: .*init_data/);
+  const bad = testIo(undefined, files);
+  t.is(await main([...args, '--values', '1,2', '--shape', '1,256'], bad), 1);
+  t.regex(bad.stderr.join('\n'), /shape \[1,256\] needs 256 values, got 2/);
+});

@@ -1,0 +1,114 @@
+// A gateway on loopback for the protocol tests: the development attester, the embedded ONNX model (or the
+// KServe v2 backend in front of a plain v2 server on the same model), a provider and a requester key.
+import { Wallet } from 'ethers';
+import { MODEL_PATH } from '../../../hack/model/make-model.ts';
+import type { Logger } from '../../../operator/runtime/log.ts';
+import { initData } from '../../../operator/materialize/initdata.ts';
+import { createDevAttester, devPolicy } from '../../../provider-runtime/attester/attester.ts';
+import type { Backend } from '../../../provider-runtime/gateway/backends/backend.ts';
+import { KServeBackend } from '../../../provider-runtime/gateway/backends/kserve.ts';
+import { OnnxBackend } from '../../../provider-runtime/gateway/backends/onnx.ts';
+import { type RunningServer, serveV2 } from '../../../provider-runtime/gateway/backends/v2server.ts';
+import type { LimitConfig } from '../../../provider-runtime/gateway/limits.ts';
+import { Gateway, type GatewayOptions, startGateway } from '../../../provider-runtime/gateway/service.ts';
+import { ConfidentialClient, type ConnectOptions } from '../../../provider-runtime/sdk/client.ts';
+
+export const CHAIN_ID = 31337n;
+export const SETTLEMENT = '0x5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e';
+export const PRICE = '1000000000000';
+export const JOB = { namespace: 'team-a', name: 'mlp' };
+export const MODEL = 'mlp';
+
+export interface FixtureOptions {
+  limits?: Partial<LimitConfig>;
+  backend?: 'onnx' | 'kserve';
+  receiptScheme?: 'ed25519' | 'eip712';
+  secretOwners?: 'requester';
+  secretsDir?: string;
+  log?: Logger;
+  /** kserve backend: the model server's address (default: a plain v2 server started here). */
+  kserveTarget?: string;
+  /** kserve backend: send this released secret as the model server's bearer token. */
+  backendTokenSecret?: string;
+  /** Wrap the backend (to see what it receives). */
+  wrap?: (b: Backend) => Backend;
+  gateway?: Partial<GatewayOptions>;
+}
+
+export async function startFixture(o: FixtureOptions = {}) {
+  const attester = await createDevAttester();
+  const init = initData({ kbsUrl: 'http://trustee.nvdax-system:8080' });
+  const provider = Wallet.createRandom();
+  const requester = Wallet.createRandom();
+  const onnx = await OnnxBackend.load(MODEL_PATH, { modelName: MODEL });
+  let modelServer: RunningServer | undefined;
+  let backend: Backend = onnx;
+  let gatewayRef: Gateway | undefined;
+  if (o.backend === 'kserve') {
+    if (!o.kserveTarget) modelServer = await serveV2(onnx);
+    const secret = o.backendTokenSecret;
+    backend = new KServeBackend({
+      target: o.kserveTarget ?? `127.0.0.1:${modelServer?.port}`,
+      modelName: MODEL,
+      modelHash: onnx.modelHash,
+      ...(secret ? { token: () => gatewayRef?.secrets.get(secret)?.toString('utf8') } : {}),
+    });
+  }
+  if (o.wrap) backend = o.wrap(backend);
+  const gateway = new Gateway({
+    job: JOB,
+    backend,
+    provider,
+    evidence: (nonce, teePubKey) => attester.issue({ nonce, teePubKey, initData: init.toml, instance: 'mlp-0' }),
+    pricePerRequest: PRICE,
+    chainId: CHAIN_ID,
+    settlement: SETTLEMENT,
+    ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.receiptScheme ? { receiptScheme: o.receiptScheme } : {}),
+    ...(o.secretOwners ? { secretOwners: [requester.address] } : {}),
+    ...(o.secretsDir ? { secretsDir: o.secretsDir } : {}),
+    ...(o.log ? { log: o.log } : {}),
+    ...o.gateway,
+  });
+  gatewayRef = gateway;
+  const running = await startGateway(gateway);
+  const address = `127.0.0.1:${running.port}`;
+  const policy = devPolicy(attester);
+  const connectOptions = (over: Partial<ConnectOptions> = {}): ConnectOptions => ({
+    address,
+    requester,
+    policy,
+    expected: { initDataDigest: init.digest },
+    provider: provider.address,
+    job: JOB,
+    modelHash: onnx.modelHash,
+    chainId: CHAIN_ID,
+    settlement: SETTLEMENT,
+    ...over,
+  });
+  return {
+    attester,
+    init,
+    provider,
+    requester,
+    onnx,
+    backend,
+    gateway,
+    running,
+    address,
+    policy,
+    connectOptions,
+    connect: (over: Partial<ConnectOptions> = {}) => ConfidentialClient.connect(connectOptions(over)),
+    async close() {
+      await running.close();
+      await backend.close();
+      if (modelServer) await modelServer.close();
+      if (backend !== onnx) await onnx.close();
+    },
+  };
+}
+
+/** A deterministic input of `rows` × 256 floats. */
+export function input(rows: number, seed = 1): Float32Array {
+  return Float32Array.from({ length: rows * 256 }, (_, i) => Math.sin(i * 0.37 + seed));
+}
