@@ -114,12 +114,12 @@ export function loadFactor(utilization: { used: number; total: number }): bigint
  */
 export function latencyFactor(observedLatencyMs?: number, maxLatencyMs?: number): bigint {
   if (observedLatencyMs === undefined || maxLatencyMs === undefined) return ONE;
-  const obs = millis(observedLatencyMs, 'observedLatencyMs');
+  let obs = millis(observedLatencyMs, 'observedLatencyMs');
   const max = millis(maxLatencyMs, 'maxLatencyMs');
   if (max === 0n) return ONE;
-  const capped = obs > max ? max : obs;
+  if (obs > max) obs = max; // capped: the matcher rejects the pool anyway
   // 10^4 × (1 + 0.25·obs/max) = 2500 · (4·max + obs) / max
-  return factorUnits(roundDiv(2500n * (4n * max + capped), max));
+  return factorUnits(roundDiv(2500n * (4n * max + obs), max));
 }
 
 /**

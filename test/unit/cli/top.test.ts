@@ -25,7 +25,19 @@ test('nvdax --help lists every command with its positionals and summary', async 
   }
   t.deepEqual(
     commands.map((c) => c.name),
-    ['get', 'describe', 'watch', 'quote', 'submit', 'infer', 'validate', 'provider', 'escrow', 'governance', 'completion'],
+    [
+      'get',
+      'describe',
+      'watch',
+      'quote',
+      'submit',
+      'infer',
+      'validate',
+      'provider',
+      'escrow',
+      'governance',
+      'completion',
+    ],
   );
 });
 
@@ -62,7 +74,19 @@ test('the bin answers completion requests: commands, options, resource types, op
     t.is(r.stderr, '');
     return r.stdout.trim().split('\n');
   };
-  t.deepEqual(words(''), ['get', 'describe', 'watch', 'quote', 'submit', 'infer', 'validate', 'provider', 'escrow', 'governance', 'completion']);
+  t.deepEqual(words(''), [
+    'get',
+    'describe',
+    'watch',
+    'quote',
+    'submit',
+    'infer',
+    'validate',
+    'provider',
+    'escrow',
+    'governance',
+    'completion',
+  ]);
   const get = words('get', '');
   for (const w of ['ij', 'tj', 'pp', '--output', '--all-namespaces', '--namespace', '--kubeconfig'])
     t.true(get.includes(w), w);
