@@ -39,6 +39,7 @@ verify: deps ## typecheck and fail when generated files are stale
 	node hack/charts/sync-crds.ts --check
 	node hack/model/make-model.ts --check
 	node provider-runtime/gateway/proto/generate.ts --check
+	node operator/training/proto/generate.ts --check
 	@echo "== lint and format (Biome)"
 	biome check --error-on-warnings .
 
@@ -107,6 +108,10 @@ fuzz: deps ## property-based contract tests, 10,000 sequences on a local EVM nod
 .PHONY: bench-settlement
 bench-settlement: deps ## settlement gas per job by batch size on a local EVM node (bench/out/settlement.json)
 	node bench/settlement.ts
+
+.PHONY: bench-training
+bench-training: deps ## federated rounds, 3/10/50 participants, FedAvg against SecureAggregation (bench/out/training.json)
+	node --expose-gc bench/training.ts
 
 .PHONY: bench-gateway
 bench-gateway: deps ## confidential gateway: plain against attested, encrypted gRPC on loopback (bench/out/gateway.json)

@@ -24,3 +24,5 @@ echo "== bench/settlement.ts (gas per job by batch size, a local EVM node)"
 node bench/settlement.ts
 echo "== bench/gateway.ts (plain against attested, encrypted inference on loopback)"
 node bench/gateway.ts
+echo "== bench/training.ts (federated rounds on loopback: FedAvg against SecureAggregation)"
+node --expose-gc bench/training.ts
