@@ -38,8 +38,7 @@ verify: deps ## typecheck and fail when generated files are stale
 	node hack/contracts/build.ts --check
 	node hack/charts/sync-crds.ts --check
 	node hack/model/make-model.ts --check
-	node provider-runtime/gateway/proto/generate.ts --check
-	node operator/training/proto/generate.ts --check
+	node hack/proto/generate.ts --check
 	@echo "== lint and format (Biome)"
 	biome check --error-on-warnings .
 

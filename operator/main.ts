@@ -25,6 +25,7 @@ import { ChainClient, loadTarget, readKey } from './settlement/chain.ts';
 import { ConfigMapOutbox } from './settlement/outbox.ts';
 import { ReportIntake } from './controllers/reports/intake.ts';
 import { receiptDomain } from './verification/receipt.ts';
+import { telemetryDomain } from './verification/telemetry.ts';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_PRICING, parsePrice } from './scheduling/pricing.ts';
 
@@ -307,7 +308,15 @@ async function main(): Promise<number> {
       pools,
       jobs: jobs.informers,
       ...(policy ? { policy } : {}),
-      ...(domain ? { receiptDomain: domain } : {}),
+      ...(domain
+        ? {
+            receiptDomain: domain,
+            telemetryDomain: telemetryDomain(BigInt(String(domain.chainId)), String(domain.verifyingContract)),
+          }
+        : {}),
+      ...(chain
+        ? { isRegistered: async (p: string) => ((await chain.registry.getFunction('idOf')(p)) as bigint) !== 0n }
+        : {}),
       registry: manager.metrics.registry,
     });
     manager.runnable({ name: 'reports', start: (signal) => intake.serve(reportsAddress, signal) });

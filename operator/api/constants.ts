@@ -92,6 +92,13 @@ export const PoolPhase = {
 } as const;
 export type PoolPhase = Values<typeof PoolPhase>;
 
+/** What verification found against a pool (its reputation counts them). */
+export const IncidentKind = {
+  AttestationFailed: 'AttestationFailed',
+  ReplayMismatch: 'ReplayMismatch',
+} as const;
+export type IncidentKind = Values<typeof IncidentKind>;
+
 export const SettlementTxType = {
   Open: 'Open',
   Close: 'Close',
@@ -207,4 +214,5 @@ export const enums = {
   JobPhase,
   PoolPhase,
   SettlementTxType,
+  IncidentKind,
 } as const;

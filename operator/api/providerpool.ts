@@ -4,6 +4,7 @@
 import { ClusterMode, GpuMode, PoolConditionType, PoolPhase, TeeType, Tier } from './constants.ts';
 import type { KindDef } from './crd.ts';
 import { conditions } from './conditions.ts';
+import { incidents, telemetryStatus, tierLatency } from './reputation.ts';
 import { patterns } from './patterns.ts';
 import { bool, int, list, map, obj, oneOf, str, time } from './schema.ts';
 import { positiveDuration, positivePrice } from './sla.ts';
@@ -234,6 +235,13 @@ export const providerPool: KindDef = {
     reputation: str('Score in [0, 1] from SLA compliance and verification results; higher wins ties.', {
       pattern: patterns.fraction,
     }),
+    latency: list('Latency per tier over the reputation window, from signed telemetry.', tierLatency, {
+      maxItems: 3,
+      listType: 'map',
+      keys: ['tier'],
+    }),
+    telemetry: telemetryStatus,
+    incidents,
     stake,
   }),
   rootRules: [],

@@ -46,6 +46,8 @@ export interface PoolOffer {
   /** GPUs used/total over the whole pool, for LoadFactor. */
   utilization: { used: number; total: number };
   observedLatencyMs?: number;
+  /** p95 per tier from the pool's signed telemetry (status.latency); a job's tier's is priced, else the worst. */
+  latencyByTier?: Partial<Record<Tier, number>>;
 }
 
 /** What a job asks of a pool, from its spec (demandOf). */
@@ -232,6 +234,8 @@ export function offerFromPool(
   if (!ready) offer.notReady = extra.notReady ?? `phase ${status.phase ?? 'Pending'}`;
   if (extra.unstaked !== undefined) offer.unstaked = extra.unstaked;
   if (extra.observedLatencyMs !== undefined) offer.observedLatencyMs = extra.observedLatencyMs;
+  const lat = status.latency ?? [];
+  if (lat.length) offer.latencyByTier = Object.fromEntries(lat.map((l) => [l.tier, l.p95Ms ?? 0]));
   return offer;
 }
 
@@ -381,7 +385,9 @@ function judgeClass(
   if (cls.free < need) {
     return stop(5, 'InsufficientGpus', `needs ${demand.pods} × ${demand.gpusPerPod} GPUs, ${cls.free} free`);
   }
-  const observed = offer.observedLatencyMs;
+  const byTier = offer.latencyByTier;
+  const tiered = byTier ? (byTier[demand.tier] ?? Math.max(...Object.values(byTier).map((v) => v ?? 0))) : undefined;
+  const observed = tiered ?? offer.observedLatencyMs;
   if (observed !== undefined && demand.maxLatencyMs !== undefined && observed > demand.maxLatencyMs) {
     return stop(6, 'LatencyTooHigh', `p95 latency ${observed}ms above ${demand.maxLatencyMs}ms`);
   }

@@ -1,5 +1,5 @@
 // federated.proto, loaded once with @grpc/proto-loader. The types in gen/ are generated from the same file with
-// the same options (proto/generate.ts), so what the loader returns is what the types say.
+// the same options (hack/proto/generate.ts), so what the loader returns is what the types say.
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
@@ -14,7 +14,7 @@ export type * from './gen/nvdax/training/v1/PublicKeys.gen.ts';
 export type * from './gen/nvdax/training/v1/RoundResult.gen.ts';
 export type * from './gen/nvdax/training/v1/UnmaskRequest.gen.ts';
 
-/** The loader options; proto/generate.ts passes the same ones to proto-loader-gen-types. */
+/** The loader options; hack/proto/generate.ts passes the same ones to proto-loader-gen-types. */
 export const LOADER_OPTIONS: Options = {
   keepCase: false,
   longs: Number,

@@ -68,12 +68,13 @@ export class TelemetryError extends Error {
   }
 }
 
-export function telemetryDomain(chainId: bigint | number, registry: string): TypedDataDomain {
+/** Bound to the settlement deployment, as receipts and tasks are. */
+export function telemetryDomain(chainId: bigint | number, settlement: string): TypedDataDomain {
   return {
     name: TELEMETRY_DOMAIN_NAME,
     version: TELEMETRY_DOMAIN_VERSION,
     chainId: BigInt(chainId),
-    verifyingContract: getAddress(registry),
+    verifyingContract: getAddress(settlement),
   };
 }
 

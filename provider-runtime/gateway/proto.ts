@@ -1,5 +1,5 @@
 // The gateway's .proto files, loaded once with @grpc/proto-loader. The types in gen/ are generated from the
-// same files with the same options (proto/generate.ts), so what the loader returns is what the types say.
+// same files with the same options (hack/proto/generate.ts), so what the loader returns is what the types say.
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -26,7 +26,7 @@ export type * from './gen/inference/ModelInferResponse.gen.ts';
 export type * from './gen/inference/ModelMetadataResponse.gen.ts';
 export type * from './gen/inference/InferTensorContents.gen.ts';
 
-/** The loader options; proto/generate.ts passes the same ones to proto-loader-gen-types. */
+/** The loader options; hack/proto/generate.ts passes the same ones to proto-loader-gen-types. */
 export const LOADER_OPTIONS: Options = {
   keepCase: false,
   longs: Number,

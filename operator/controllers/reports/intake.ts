@@ -13,9 +13,14 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { TypedDataDomain } from 'ethers';
 import { Counter, type Registry } from 'prom-client';
-import { API_VERSION, JobConditionType, JobReason } from '../../api/constants.ts';
+import { API_VERSION, IncidentKind, JobConditionType, JobReason, Tier } from '../../api/constants.ts';
 import type { ProviderPoolObject } from '../../api/resources.ts';
-import type { AttestationResult as StatusAttestation } from '../../api/types.gen.ts';
+import type {
+  PoolIncident,
+  PoolTelemetry,
+  ProviderPoolStatus,
+  AttestationResult as StatusAttestation,
+} from '../../api/types.gen.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isConflict, isNotFound } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/types.ts';
@@ -42,6 +47,11 @@ import type { ChallengeResponse } from '../../verification/gen/nvdax/hub/v1/Chal
 import type { JobRef__Output } from '../../verification/gen/nvdax/hub/v1/JobRef.gen.ts';
 import type { ReceiptsRequest__Output } from '../../verification/gen/nvdax/hub/v1/ReceiptsRequest.gen.ts';
 import type { ReceiptsResponse } from '../../verification/gen/nvdax/hub/v1/ReceiptsResponse.gen.ts';
+import type { TelemetryRequest__Output } from '../../verification/gen/nvdax/hub/v1/TelemetryRequest.gen.ts';
+import type { TelemetryResponse } from '../../verification/gen/nvdax/hub/v1/TelemetryResponse.gen.ts';
+import { type TelemetryReport, TelemetryError, verifyTelemetry } from '../../verification/telemetry.ts';
+import { DEFAULT_REPUTATION, type ReputationParams, reputation } from '../../scheduling/reputation.ts';
+import { providerPools } from '../../api/resources.ts';
 import { gatewayKeyHash, ReceiptError, type SignedReceipt, verifyReceipt } from '../../verification/receipt.ts';
 import {
   attemptsOf,
@@ -69,6 +79,11 @@ export interface ReportIntakeOptions {
   policy?: Omit<AttestationPolicy, 'allowDevelopment' | 'now'>;
   /** The settlement's EIP-712 domain receipts are signed under; without it receipts are refused. */
   receiptDomain?: TypedDataDomain;
+  /** The domain providers sign telemetry under; without it telemetry is refused. */
+  telemetryDomain?: TypedDataDomain;
+  /** With a settlement chain: whether the address is registered in the provider registry. */
+  isRegistered?: (provider: string) => Promise<boolean>;
+  reputation?: ReputationParams;
   registry?: Registry;
 }
 
@@ -113,7 +128,9 @@ const watermark = (time: number, requestId: string) => `${String(time).padStart(
 export class ReportIntake {
   readonly #o: ReportIntakeOptions;
   readonly #nonces = new Map<string, { key: string; expires: number }>();
-  readonly #metrics: { attestations: Counter<'result'>; receipts: Counter<'result'> } | undefined;
+  readonly #metrics:
+    | { attestations: Counter<'result'>; receipts: Counter<'result'>; telemetry: Counter<'result'> }
+    | undefined;
 
   constructor(o: ReportIntakeOptions) {
     this.#o = o;
@@ -129,6 +146,12 @@ export class ReportIntake {
         receipts: new Counter({
           name: 'nvdax_reports_receipts_total',
           help: 'Receipts reported, by result (accepted, duplicate, refused)',
+          labelNames: ['result'],
+          registers,
+        }),
+        telemetry: new Counter({
+          name: 'nvdax_reports_telemetry_total',
+          help: 'Telemetry reports, by result (accepted, refused)',
           labelNames: ['result'],
           registers,
         }),
@@ -220,6 +243,18 @@ export class ReportIntake {
       entry = refusedAttestation(bundle, e, req.instance, new Date(o.clock.now()));
       this.#metrics?.attestations.inc({ result: 'refused' });
       o.log.warn({ job: job.metadata?.name, instance: req.instance, claim: e.claim }, 'Attestation refused');
+      await this.#writePool(placement.pool ?? '', (st) => ({
+        ...st,
+        incidents: [
+          ...(st.incidents ?? []),
+          {
+            time: new Date(o.clock.now()).toISOString(),
+            kind: IncidentKind.AttestationFailed,
+            job: `${job.metadata?.namespace}/${job.metadata?.name}`,
+            message: e.message.slice(0, 512),
+          },
+        ].slice(-64),
+      })).catch((err: unknown) => o.log.warn({ err }, 'Could not record the incident on the pool'));
     }
     await this.#write(job, (s) => ({ ...s, attestations: upsert(s.attestations, entry) }));
     return {
@@ -377,6 +412,117 @@ export class ReportIntake {
     throw new ReportError(grpc.status.ABORTED, 'the job kept changing; report again');
   }
 
+  /** A provider's signed telemetry for its pool: verified, kept for the window, and the reputation recomputed. */
+  async telemetry(req: TelemetryRequest__Output): Promise<TelemetryResponse> {
+    const o = this.#o;
+    const pool = o.pools.get(req.pool);
+    if (!pool) throw new ReportError(grpc.status.NOT_FOUND, `ProviderPool ${req.pool} not found`);
+    if (!o.telemetryDomain) {
+      throw new ReportError(grpc.status.FAILED_PRECONDITION, 'the hub settles nowhere (--settlement-deployment)');
+    }
+    const provider = pool.spec.provider?.address ?? '';
+    let r: TelemetryReport;
+    try {
+      r = verifyTelemetry(
+        o.telemetryDomain,
+        { report: JSON.parse(req.reportJson) as TelemetryReport, signature: req.signature },
+        { provider, pool: req.pool },
+      );
+      const last = pool.status?.telemetry?.lastSequence;
+      if (last !== undefined && r.sequence <= last) {
+        throw new TelemetryError('sequence', `${r.sequence} is not after the last accepted ${last}`);
+      }
+      if (r.time > o.clock.now() + 5 * 60_000) throw new TelemetryError('time', 'in the future');
+      if (o.isRegistered && !(await o.isRegistered(provider))) {
+        throw new TelemetryError('provider', `${provider} is not registered in the provider registry`);
+      }
+    } catch (e) {
+      const message = e instanceof TelemetryError ? e.message : `report_json: not JSON (${(e as Error).message})`;
+      this.#metrics?.telemetry.inc({ result: 'refused' });
+      await this.#writePool(req.pool, (st) => ({
+        ...st,
+        telemetry: { ...st.telemetry, refused: (st.telemetry?.refused ?? 0) + 1 },
+      })).catch(() => {});
+      throw new ReportError(grpc.status.PERMISSION_DENIED, message);
+    }
+    const score = await this.#writePool(req.pool, (st) => {
+      const reports = [
+        ...(st.telemetry?.reports ?? []),
+        { sequence: r.sequence, time: new Date(r.time).toISOString(), tiers: r.tiers },
+      ];
+      const next = {
+        ...st,
+        telemetry: {
+          ...st.telemetry,
+          lastSequence: r.sequence,
+          lastReportTime: new Date(o.clock.now()).toISOString(),
+          reports,
+        },
+      };
+      return next;
+    });
+    this.#metrics?.telemetry.inc({ result: 'accepted' });
+    return { accepted: true, reputation: score, message: `sequence ${r.sequence} accepted` };
+  }
+
+  /**
+   * Applies the intake's ProviderPool status fields (telemetry, incidents, and what they give: latency per
+   * tier and the reputation score), all of them each time, from a fresh read; the window is trimmed here.
+   */
+  async #writePool(name: string, change: (s: PoolOwned) => PoolOwned): Promise<string> {
+    const o = this.#o;
+    const params = o.reputation ?? DEFAULT_REPUTATION;
+    for (let i = 0; i < 5; i++) {
+      const pool = await o.hub.get<{ metadata: { resourceVersion?: string }; status?: ProviderPoolStatus }>(
+        providerPools,
+        name,
+      );
+      const now = o.clock.now();
+      const since = now - params.windowMs;
+      const st = pool.status ?? {};
+      const want = change({
+        ...(st.telemetry ? { telemetry: st.telemetry } : {}),
+        ...(st.incidents ? { incidents: st.incidents } : {}),
+      });
+      const reports = (want.telemetry?.reports ?? []).filter((x) => Date.parse(x.time) > since).slice(-120);
+      const incidents = (want.incidents ?? []).filter((x) => Date.parse(x.time) > since).slice(-64);
+      const rep = reputation(
+        reports.map((x) => ({
+          time: Date.parse(x.time),
+          tiers: (x.tiers ?? []).map((t) => ({ requests: 0, slaViolations: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, ...t })),
+        })),
+        {
+          failedAttestations: incidents.filter((x) => x.kind === IncidentKind.AttestationFailed).length,
+          replayMismatches: incidents.filter((x) => x.kind === IncidentKind.ReplayMismatch).length,
+        },
+        now,
+        params,
+      );
+      const tierName = [Tier.BestEffort, Tier.Reserved, Tier.Premium];
+      try {
+        await o.hub.applyStatus(
+          providerPools,
+          {
+            apiVersion: API_VERSION,
+            kind: 'ProviderPool',
+            metadata: { name, resourceVersion: pool.metadata.resourceVersion ?? '' },
+            status: {
+              telemetry: { ...want.telemetry, reports },
+              incidents,
+              latency: rep.latency.map((l) => ({ ...l, tier: tierName[l.tier] ?? Tier.BestEffort })),
+              reputation: rep.score,
+            },
+          } as KubeObject,
+          { fieldManager: reportsManager, force: true },
+        );
+        return rep.score;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+      }
+    }
+    throw new ReportError(grpc.status.ABORTED, 'the pool kept changing; report again');
+  }
+
   /** Serves the Reports service on `address` (host:port; port 0 picks one) until `signal` aborts. */
   async serve(address: string, signal: AbortSignal, onPort?: (port: number) => void): Promise<void> {
     const server = new grpc.Server({
@@ -401,6 +547,7 @@ export class ReportIntake {
       Challenge: unary((r: ChallengeRequest__Output) => this.challenge(r)),
       Attest: unary((r: AttestRequest__Output) => this.attest(r)),
       Receipts: unary((r: ReceiptsRequest__Output) => this.receipts(r)),
+      Telemetry: unary((r: TelemetryRequest__Output) => this.telemetry(r)),
     });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
@@ -413,6 +560,11 @@ export class ReportIntake {
     });
     await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
   }
+}
+
+interface PoolOwned {
+  telemetry?: PoolTelemetry;
+  incidents?: PoolIncident[];
 }
 
 interface Owned {

@@ -10,6 +10,8 @@ import type { ReceiptsRequest as _nvdax_hub_v1_ReceiptsRequest, ReceiptsRequest_
 import type { ReceiptsResponse as _nvdax_hub_v1_ReceiptsResponse, ReceiptsResponse__Output as _nvdax_hub_v1_ReceiptsResponse__Output } from './nvdax/hub/v1/ReceiptsResponse.gen.ts';
 import type { ReportsClient as _nvdax_hub_v1_ReportsClient, ReportsDefinition as _nvdax_hub_v1_ReportsDefinition } from './nvdax/hub/v1/Reports.gen.ts';
 import type { SignedReceipt as _nvdax_hub_v1_SignedReceipt, SignedReceipt__Output as _nvdax_hub_v1_SignedReceipt__Output } from './nvdax/hub/v1/SignedReceipt.gen.ts';
+import type { TelemetryRequest as _nvdax_hub_v1_TelemetryRequest, TelemetryRequest__Output as _nvdax_hub_v1_TelemetryRequest__Output } from './nvdax/hub/v1/TelemetryRequest.gen.ts';
+import type { TelemetryResponse as _nvdax_hub_v1_TelemetryResponse, TelemetryResponse__Output as _nvdax_hub_v1_TelemetryResponse__Output } from './nvdax/hub/v1/TelemetryResponse.gen.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -28,6 +30,8 @@ export interface ProtoGrpcType {
         ReceiptsResponse: MessageTypeDefinition<_nvdax_hub_v1_ReceiptsResponse, _nvdax_hub_v1_ReceiptsResponse__Output>
         Reports: SubtypeConstructor<typeof grpc.Client, _nvdax_hub_v1_ReportsClient> & { service: _nvdax_hub_v1_ReportsDefinition }
         SignedReceipt: MessageTypeDefinition<_nvdax_hub_v1_SignedReceipt, _nvdax_hub_v1_SignedReceipt__Output>
+        TelemetryRequest: MessageTypeDefinition<_nvdax_hub_v1_TelemetryRequest, _nvdax_hub_v1_TelemetryRequest__Output>
+        TelemetryResponse: MessageTypeDefinition<_nvdax_hub_v1_TelemetryResponse, _nvdax_hub_v1_TelemetryResponse__Output>
       }
     }
   }

@@ -1,4 +1,4 @@
-// Original file: reports.proto
+// Original file: operator/verification/proto/reports.proto
 
 import type { Long } from '@grpc/proto-loader';
 

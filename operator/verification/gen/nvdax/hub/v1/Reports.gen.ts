@@ -1,4 +1,4 @@
-// Original file: reports.proto
+// Original file: operator/verification/proto/reports.proto
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
@@ -8,6 +8,8 @@ import type { ChallengeRequest as _nvdax_hub_v1_ChallengeRequest, ChallengeReque
 import type { ChallengeResponse as _nvdax_hub_v1_ChallengeResponse, ChallengeResponse__Output as _nvdax_hub_v1_ChallengeResponse__Output } from '../../../nvdax/hub/v1/ChallengeResponse.gen.ts';
 import type { ReceiptsRequest as _nvdax_hub_v1_ReceiptsRequest, ReceiptsRequest__Output as _nvdax_hub_v1_ReceiptsRequest__Output } from '../../../nvdax/hub/v1/ReceiptsRequest.gen.ts';
 import type { ReceiptsResponse as _nvdax_hub_v1_ReceiptsResponse, ReceiptsResponse__Output as _nvdax_hub_v1_ReceiptsResponse__Output } from '../../../nvdax/hub/v1/ReceiptsResponse.gen.ts';
+import type { TelemetryRequest as _nvdax_hub_v1_TelemetryRequest, TelemetryRequest__Output as _nvdax_hub_v1_TelemetryRequest__Output } from '../../../nvdax/hub/v1/TelemetryRequest.gen.ts';
+import type { TelemetryResponse as _nvdax_hub_v1_TelemetryResponse, TelemetryResponse__Output as _nvdax_hub_v1_TelemetryResponse__Output } from '../../../nvdax/hub/v1/TelemetryResponse.gen.ts';
 
 export interface ReportsClient extends grpc.Client {
   Attest(argument: _nvdax_hub_v1_AttestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_AttestResponse__Output>): grpc.ClientUnaryCall;
@@ -37,6 +39,15 @@ export interface ReportsClient extends grpc.Client {
   receipts(argument: _nvdax_hub_v1_ReceiptsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
   receipts(argument: _nvdax_hub_v1_ReceiptsRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
   
+  Telemetry(argument: _nvdax_hub_v1_TelemetryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
+  Telemetry(argument: _nvdax_hub_v1_TelemetryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
+  Telemetry(argument: _nvdax_hub_v1_TelemetryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
+  Telemetry(argument: _nvdax_hub_v1_TelemetryRequest, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
+  telemetry(argument: _nvdax_hub_v1_TelemetryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
+  telemetry(argument: _nvdax_hub_v1_TelemetryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
+  telemetry(argument: _nvdax_hub_v1_TelemetryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
+  telemetry(argument: _nvdax_hub_v1_TelemetryRequest, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface ReportsHandlers extends grpc.UntypedServiceImplementation {
@@ -46,10 +57,13 @@ export interface ReportsHandlers extends grpc.UntypedServiceImplementation {
   
   Receipts: grpc.handleUnaryCall<_nvdax_hub_v1_ReceiptsRequest__Output, _nvdax_hub_v1_ReceiptsResponse>;
   
+  Telemetry: grpc.handleUnaryCall<_nvdax_hub_v1_TelemetryRequest__Output, _nvdax_hub_v1_TelemetryResponse>;
+  
 }
 
 export interface ReportsDefinition extends grpc.ServiceDefinition {
   Attest: MethodDefinition<_nvdax_hub_v1_AttestRequest, _nvdax_hub_v1_AttestResponse, _nvdax_hub_v1_AttestRequest__Output, _nvdax_hub_v1_AttestResponse__Output>
   Challenge: MethodDefinition<_nvdax_hub_v1_ChallengeRequest, _nvdax_hub_v1_ChallengeResponse, _nvdax_hub_v1_ChallengeRequest__Output, _nvdax_hub_v1_ChallengeResponse__Output>
   Receipts: MethodDefinition<_nvdax_hub_v1_ReceiptsRequest, _nvdax_hub_v1_ReceiptsResponse, _nvdax_hub_v1_ReceiptsRequest__Output, _nvdax_hub_v1_ReceiptsResponse__Output>
+  Telemetry: MethodDefinition<_nvdax_hub_v1_TelemetryRequest, _nvdax_hub_v1_TelemetryResponse, _nvdax_hub_v1_TelemetryRequest__Output, _nvdax_hub_v1_TelemetryResponse__Output>
 }
