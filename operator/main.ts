@@ -24,6 +24,7 @@ import { type SettlementGates, Settler } from './controllers/settlement/settler.
 import { ChainClient, loadTarget, readKey } from './settlement/chain.ts';
 import { ConfigMapOutbox } from './settlement/outbox.ts';
 import { ReportIntake } from './controllers/reports/intake.ts';
+import { FederatedRunner } from './controllers/training/federated.ts';
 import { receiptDomain } from './verification/receipt.ts';
 import { telemetryDomain } from './verification/telemetry.ts';
 import { readFileSync } from 'node:fs';
@@ -50,6 +51,8 @@ const operatorFlags = {
   'usage-meter-interval': { type: 'string' },
   'reports-bind-address': { type: 'string' },
   'attestation-policy': { type: 'string' },
+  'federated-bind-address': { type: 'string' },
+  'federated-advertise-host': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -90,6 +93,9 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --reports-bind-address ADDR  serve the Reports gRPC service here (host:port): workloads report attestation evidence
                                and signed receipts (off by default; docs/operator.md#reports)
   --attestation-policy FILE    JSON: the EAR and NRAS JWKS, GPU driver/VBIOS allow-lists, TEE types (docs/attestation.md)
+  --federated-bind-address H   run Federated TrainingJobs' coordinators, each on its own port on host H (needs
+                               --attestation-policy: participants are admitted on their evidence; docs/training.md)
+  --federated-advertise-host H the host participants are told to dial (default the bind host)
 `;
 
 /** Fails fast with the fix when the hub lacks our CRDs (or serves another version of them). */
@@ -320,6 +326,23 @@ async function main(): Promise<number> {
       registry: manager.metrics.registry,
     });
     manager.runnable({ name: 'reports', start: (signal) => intake.serve(reportsAddress, signal) });
+  }
+  const federatedHost = read.str('federated-bind-address', '');
+  if (federatedHost) {
+    const policyFile = read.str('attestation-policy', '');
+    if (!policyFile)
+      throw new ConfigError('--federated-bind-address needs --attestation-policy (participants are attested)');
+    const runner = new FederatedRunner({
+      hub: client,
+      clock: manager.clock,
+      log: log.child({ component: 'federated' }),
+      jobs: jobs.informers.TrainingJob,
+      pools,
+      policy: readPolicy(policyFile),
+      bindHost: federatedHost,
+      advertiseHost: read.str('federated-advertise-host', '') || federatedHost,
+    });
+    manager.runnable({ name: 'federated', start: (signal) => runner.run(signal) });
   }
   log.info(
     {

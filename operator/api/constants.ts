@@ -92,6 +92,15 @@ export const PoolPhase = {
 } as const;
 export type PoolPhase = Values<typeof PoolPhase>;
 
+/** Where a federated job's coordinator is. */
+export const FederationState = {
+  Waiting: 'Waiting',
+  Running: 'Running',
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+} as const;
+export type FederationState = Values<typeof FederationState>;
+
 /** What verification found against a pool (its reputation counts them). */
 export const IncidentKind = {
   AttestationFailed: 'AttestationFailed',
@@ -215,4 +224,5 @@ export const enums = {
   PoolPhase,
   SettlementTxType,
   IncidentKind,
+  FederationState,
 } as const;

@@ -1,7 +1,7 @@
 // TrainingJob: train or fine-tune across the network, either Distributed (workers of
 // one pool train one model together) or Federated (participants on different pools
 // train on their own data; only model updates, optionally securely aggregated, move).
-import { Aggregation, TeeType, TrainingEngine, TrainingMode } from './constants.ts';
+import { Aggregation, FederationState, TeeType, TrainingEngine, TrainingMode } from './constants.ts';
 import type { KindDef } from './crd.ts';
 import { confidential } from './confidential.ts';
 import { attemptsOnlyGrow, immutableOncePlaced, jobStatusProperties, slaFrozenOncePlaced } from './jobstatus.ts';
@@ -92,6 +92,41 @@ const lastCheckpoint = obj('CheckpointStatus', 'The newest checkpoint written.',
   time: time('When it was written.'),
 });
 
+const roundStatus = obj(
+  'RoundStatus',
+  'Federated: one completed aggregation round.',
+  {
+    round: int('The round, 1-based.', { minimum: 1 }),
+    participants: int('Participants selected for it.', { minimum: 0 }),
+    contributors: int('Participants whose updates are in the aggregate.', { minimum: 0 }),
+    dropped: list(
+      'Selected but not in the aggregate (left, timed out, or dropped and recovered from).',
+      str('Participant id.', { maxLength: 253 }),
+      { maxItems: 64 },
+    ),
+    aggregateHash: str('sha256:<hex> of the new global model.', { maxLength: 80 }),
+    examples: int('Training examples behind the aggregate.', { minimum: 0, format: 'int64' }),
+    loss: str('Example-weighted mean training loss.', { maxLength: 32 }),
+    accuracy: str('Example-weighted training accuracy.', { maxLength: 32 }),
+    startTime: time('When the round started.'),
+    durationMs: int('How long it took.', { minimum: 0, format: 'int64' }),
+  },
+  { required: ['round'] },
+);
+
+const federation = obj('FederationStatus', "Federated: the hub's coordinator for the current attempt.", {
+  coordinator: str('Where participants connect (host:port).', { maxLength: 261 }),
+  attempt: int('The attempt (status.attempts) this coordinator runs.', { minimum: 1 }),
+  state: oneOf(
+    'FederationState',
+    'Waiting (for participants), Running, Succeeded or Failed.',
+    Object.values(FederationState),
+  ),
+  admitted: int('Participants admitted (attested).', { minimum: 0 }),
+  reason: str('Why it failed (InsufficientParticipants, ProtocolError…).', { pattern: patterns.reason }),
+  message: str('What happened last, in words.', { maxLength: 1024 }),
+});
+
 export const trainingJob: KindDef = {
   kind: 'TrainingJob',
   description:
@@ -170,6 +205,12 @@ export const trainingJob: KindDef = {
     readyWorkers: int('Workers running.', { minimum: 0 }),
     progress: str('Progress as a percentage of steps or rounds, e.g. 42%.', { pattern: patterns.percent }),
     currentRound: int('Federated: the round in progress (1-based).', { minimum: 0 }),
+    federation,
+    rounds: list('Federated: the completed rounds, the most recent 64.', roundStatus, {
+      maxItems: 64,
+      listType: 'map',
+      keys: ['round'],
+    }),
     lastCheckpoint,
     participants: list('Federated: one entry per participant. placement then names the aggregator.', participant, {
       maxItems: 1024,
