@@ -99,6 +99,10 @@ const attestation = obj(
     gatewayKey: str("Hash of the instance's attested TEE public key: receipts must name it.", {
       pattern: patterns.bytes32,
     }),
+    receiptKey: str(
+      "The gateway's Ed25519 receipt key (raw, 0x + 64 hex), from a capability the provider signed: its receipts verify under it.",
+      { pattern: patterns.bytes32 },
+    ),
     verifiedTime: time('When the evidence was verified.'),
     expiryTime: time('When the tokens it was verified from expire: attest again before.'),
     message: str('Why verification failed, when it did.', { maxLength: 4096 }),

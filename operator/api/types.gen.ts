@@ -340,6 +340,11 @@ export interface AttestationResult {
   evidenceHash?: string;
   /** Hash of the instance's attested TEE public key: receipts must name it. */
   gatewayKey?: string;
+  /**
+   * The gateway's Ed25519 receipt key (raw, 0x + 64 hex), from a capability the provider signed:
+   * its receipts verify under it.
+   */
+  receiptKey?: string;
   /** When the evidence was verified. */
   verifiedTime?: string;
   /** When the tokens it was verified from expire: attest again before. */

@@ -26,6 +26,7 @@ import {
   signReceipt,
 } from '../../operator/verification/receipt.ts';
 import { createDevAttester, type DevAttester, devPolicy } from '../../provider-runtime/attester/attester.ts';
+import { capabilityDomain, signCapability, signReceiptEd25519 } from '../../provider-runtime/gateway/signing.ts';
 import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
 import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
 import { type OperatorProc, startOperator } from '../helpers/operator.ts';
@@ -282,4 +283,60 @@ test.serial('attestation per instance, then receipts counted once into usage', a
   t.is(cond(failed, 'Attested')?.reason, 'AttestationFailed');
   t.is(failed.status?.attestations?.find((a) => a.instance === instance)?.verified, false);
   t.is(failed.status?.usage?.requests, 3, 'what was counted stays counted');
+
+  // the gateway's own scheme: a capability the provider signed names the Ed25519 key it signs receipts with
+  const teeKey2 = generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+  const receiptKeys = generateKeyPairSync('ed25519');
+  const rawReceiptKey = `0x${Buffer.from(receiptKeys.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url').toString('hex')}`;
+  const cap = {
+    provider: provider.address,
+    job: hubJobId({ namespace: jobsNs, name: 'secret' }),
+    modelHash: `0x${'cd'.repeat(32)}`,
+    pricePerRequest: '1000',
+    gatewayKey: gatewayKeyHash(teeKey2),
+    receiptKey: rawReceiptKey,
+    nonce: `0x${'01'.repeat(32)}`,
+    evidenceHash: `0x${'02'.repeat(32)}`,
+    issuedAt: Date.now(),
+    expiresAt: Date.now() + 600_000,
+  };
+  const capDomain = capabilityDomain(CHAIN_ID, SETTLEMENT);
+  const withCap = async (c: typeof cap, signer: Wallet) => {
+    const n = await call<object, { nonce: string }>('Challenge', { job: jobRef, instance });
+    const b = await attester.issue({ nonce: n.nonce, teePubKey: teeKey2, initData, gpus: 1, instance });
+    return {
+      job: jobRef,
+      instance,
+      nonce: n.nonce,
+      teePubKeyJson: JSON.stringify(teeKey2),
+      ear: b.ear,
+      nrasJson: b.nras ? JSON.stringify(b.nras) : '',
+      capabilityJson: JSON.stringify(c),
+      capabilitySignature: await signCapability(signer, capDomain, c),
+    };
+  };
+  // a capability signed by someone else is refused before anything is recorded
+  const notProvider = await t.throwsAsync(
+    call('Attest', await withCap({ ...cap, provider: stranger.address }, stranger)),
+  );
+  t.regex((notProvider as grpc.ServiceError).details, /capability provider: is 0x/);
+  const capped = await call<object, { verified: boolean }>('Attest', await withCap(cap, provider));
+  t.true(capped.verified);
+  const ed = (i: number, key = receiptKeys.privateKey) => {
+    const s = signReceiptEd25519(key, base(i, gatewayKeyHash(teeKey2)));
+    return { receiptJson: JSON.stringify(s.receipt), signature: s.signature, scheme: 'ed25519' };
+  };
+  const edOut = await call<object, { accepted: number; duplicates: number; refused: string[] }>('Receipts', {
+    job: jobRef,
+    receipts: [ed(10), ed(11), ed(12, generateKeyPairSync('ed25519').privateKey)],
+  });
+  t.is(edOut.accepted, 2);
+  t.is(edOut.refused.length, 1);
+  t.regex(edOut.refused[0] ?? '', /signature: does not verify under the capability's receipt key/);
+  const after = await eventually('ed25519 receipts counted', async () => {
+    const j = getJob();
+    return j.status?.usage?.requests === 5 ? j : undefined;
+  });
+  t.is(after.status?.attestations?.find((a) => a.instance === instance)?.receiptKey, rawReceiptKey);
+  t.is(cond(after, 'Attested')?.status, 'True');
 });

@@ -53,6 +53,14 @@ import { type TelemetryReport, TelemetryError, verifyTelemetry } from '../../ver
 import { DEFAULT_REPUTATION, type ReputationParams, reputation } from '../../scheduling/reputation.ts';
 import { providerPools } from '../../api/resources.ts';
 import { gatewayKeyHash, ReceiptError, type SignedReceipt, verifyReceipt } from '../../verification/receipt.ts';
+// the gateway's capability and Ed25519 receipts: one implementation, the gateway's (provider-runtime/gateway)
+import {
+  type CapabilityStatement,
+  CapabilityError,
+  capabilityDomain,
+  verifyCapability,
+  verifyGatewayReceipt,
+} from '../../../provider-runtime/gateway/signing.ts';
 import {
   attemptsOf,
   isFederated,
@@ -222,6 +230,7 @@ export class ReportIntake {
       );
     }
     const bundle: EvidenceBundle = { ear: req.ear, ...(nras ? { nras } : {}), instance: req.instance };
+    const receiptKey = req.capabilityJson ? this.#capability(job, req, teePubKey) : undefined;
     const development = o.pools.get(placement.pool ?? '')?.spec.development === true;
     const gatewayKey = gatewayKeyHash(teePubKey);
     let entry: StatusAttestation;
@@ -236,7 +245,7 @@ export class ReportIntake {
         },
         { ...o.policy, allowDevelopment: development, now: () => new Date(o.clock.now()) },
       );
-      entry = { ...statusAttestation(r, req.instance), gatewayKey };
+      entry = { ...statusAttestation(r, req.instance), gatewayKey, ...(receiptKey ? { receiptKey } : {}) };
       this.#metrics?.attestations.inc({ result: 'verified' });
     } catch (e) {
       if (!isAttestationError(e)) throw e;
@@ -265,6 +274,40 @@ export class ReportIntake {
     };
   }
 
+  /**
+   * The gateway's capability statement: signed by the pool's provider for this job and this instance's TEE key,
+   * not expired. Returns the Ed25519 receipt key it names; throws PERMISSION_DENIED naming what failed.
+   */
+  #capability(job: JobObject, req: AttestRequest__Output, teePubKey: Record<string, unknown>): string {
+    const o = this.#o;
+    if (!o.receiptDomain) {
+      throw new ReportError(grpc.status.FAILED_PRECONDITION, 'the hub settles nowhere (--settlement-deployment)');
+    }
+    const provider = o.pools.get(job.status?.placement?.pool ?? '')?.spec.provider?.address ?? '';
+    const hubJob = hubJobId({ namespace: job.metadata?.namespace ?? '', name: job.metadata?.name ?? '' });
+    try {
+      const cap = JSON.parse(req.capabilityJson) as CapabilityStatement;
+      verifyCapability(
+        capabilityDomain(BigInt(String(o.receiptDomain.chainId)), String(o.receiptDomain.verifyingContract)),
+        cap,
+        req.capabilitySignature,
+      );
+      if (cap.provider.toLowerCase() !== provider.toLowerCase()) {
+        throw new CapabilityError('provider', `is ${cap.provider}, the pool's provider is ${provider}`);
+      }
+      if (cap.job.toLowerCase() !== hubJob.toLowerCase()) throw new CapabilityError('job', 'names another job');
+      if (cap.gatewayKey.toLowerCase() !== gatewayKeyHash(teePubKey).toLowerCase()) {
+        throw new CapabilityError('gatewayKey', 'is not the key this instance attests');
+      }
+      if (cap.expiresAt <= o.clock.now()) throw new CapabilityError('expiresAt', 'the statement has expired');
+      if (!/^0x[0-9a-fA-F]{64}$/.test(cap.receiptKey)) throw new CapabilityError('receiptKey', 'must be 0x + 64 hex');
+      return cap.receiptKey.toLowerCase();
+    } catch (e) {
+      const message = e instanceof CapabilityError ? e.message : `capability_json: not JSON (${(e as Error).message})`;
+      throw new ReportError(grpc.status.PERMISSION_DENIED, message);
+    }
+  }
+
   /** Counts verified receipts from attested gateways of the job, each once, into status.usage. */
   async receipts(req: ReceiptsRequest__Output): Promise<ReceiptsResponse> {
     const o = this.#o;
@@ -279,10 +322,24 @@ export class ReportIntake {
     const hubJob = hubJobId({ namespace: job.metadata?.namespace ?? '', name: job.metadata?.name ?? '' });
     const refused: string[] = [];
     const checked: Array<SignedReceipt> = [];
+    const attested = (job.status?.attestations ?? []).filter((a) => a.verified);
     for (const [i, m] of req.receipts.entries()) {
       try {
         const s = { receipt: JSON.parse(m.receiptJson), signature: m.signature } as SignedReceipt;
-        verifyReceipt(o.receiptDomain, s, { job: hubJob, ...(provider ? { provider } : {}) });
+        if (m.scheme === 'ed25519') {
+          // under the receipt key of the attested instance the receipt names (from its signed capability)
+          const inst = attested.find((a) => a.gatewayKey?.toLowerCase() === String(s.receipt.gatewayKey).toLowerCase());
+          if (!inst?.receiptKey) {
+            throw new ReceiptError('gatewayKey', 'no attested instance of this job has it with a receipt key');
+          }
+          verifyGatewayReceipt(
+            { ...s, scheme: 'ed25519' },
+            { provider: provider ?? '', receiptKey: Buffer.from(inst.receiptKey.slice(2), 'hex') },
+            { job: hubJob },
+          );
+        } else if (m.scheme && m.scheme !== 'eip712') {
+          throw new ReceiptError('signature', `scheme ${JSON.stringify(m.scheme)}: allowed eip712 or ed25519`);
+        } else verifyReceipt(o.receiptDomain, s, { job: hubJob, ...(provider ? { provider } : {}) });
         checked.push(s);
       } catch (e) {
         const what = e instanceof ReceiptError ? `${e.field}: ${e.message}` : (e as Error).message;

@@ -9,6 +9,8 @@ export interface AttestRequest {
   'teePubKeyJson'?: (string);
   'ear'?: (string);
   'nrasJson'?: (string);
+  'capabilityJson'?: (string);
+  'capabilitySignature'?: (string);
 }
 
 export interface AttestRequest__Output {
@@ -18,4 +20,6 @@ export interface AttestRequest__Output {
   'teePubKeyJson': (string);
   'ear': (string);
   'nrasJson': (string);
+  'capabilityJson': (string);
+  'capabilitySignature': (string);
 }

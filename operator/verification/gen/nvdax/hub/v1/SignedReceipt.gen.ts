@@ -4,9 +4,11 @@
 export interface SignedReceipt {
   'receiptJson'?: (string);
   'signature'?: (string);
+  'scheme'?: (string);
 }
 
 export interface SignedReceipt__Output {
   'receiptJson': (string);
   'signature': (string);
+  'scheme': (string);
 }
