@@ -62,12 +62,18 @@ export interface Demand {
   dataResidency: readonly string[];
   maxLatencyMs?: number;
   priceCap: string;
+  /**
+   * Only pools of this provider (an Ethereum address): the job's task on chain pays it alone, so a failover
+   * stays with its pools (set by the scheduler from status.settlement.provider).
+   */
+  provider?: string;
 }
 
 export type MatchReason =
   | 'Excluded'
   | 'PoolNotReady'
   | 'NoActiveStake'
+  | 'ProviderMismatch'
   | 'Unschedulable'
   | 'TierNotOffered'
   | 'RegionMismatch'
@@ -285,6 +291,12 @@ function judge(demand: Demand, offer: PoolOffer, params: PricingParams, cap: big
   if (!offer.ready) return no('PoolNotReady', offer.notReady ?? 'pool not ready');
   if (offer.unstaked !== undefined) return no('NoActiveStake', offer.unstaked);
   if (spec.unschedulable) return no('Unschedulable', 'pool is unschedulable (spec.unschedulable)');
+  if (demand.provider !== undefined && spec.provider?.address?.toLowerCase() !== demand.provider.toLowerCase()) {
+    return no(
+      'ProviderMismatch',
+      `provider ${spec.provider?.address ?? 'none'}, the job's open task pays ${demand.provider} only`,
+    );
+  }
   const tiers = spec.tiers ?? allTiers;
   if (!tiers.includes(demand.tier)) return no('TierNotOffered', `tier ${demand.tier} not offered (${names(tiers)})`);
   if (demand.regions.length && !demand.regions.includes(spec.region)) {

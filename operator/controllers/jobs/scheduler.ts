@@ -426,6 +426,9 @@ export class PlacementScheduler {
   #place(job: JobObject, offers: PoolOffer[], cycle: ReturnType<ReservationLedger['begin']>, now: number): Outcome {
     const kind = kindOf(job);
     const demand = demandOf(job.spec as never, kind);
+    // a job whose task is open on chain is paid to that task's provider only: it is placed again on its pools
+    const taskProvider = job.status?.settlement?.task !== undefined ? job.status.settlement.provider : undefined;
+    if (taskProvider) demand.provider = taskProvider;
     const attempt = attemptsOf(job) + 1;
     const ns = tenantNamespace(job.metadata?.namespace ?? '');
     const parts = partsOf(job);

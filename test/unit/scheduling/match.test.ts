@@ -438,6 +438,26 @@ test('against a latency SLA, the pool with worse latency history is priced highe
   );
 });
 
+test('a job whose task is open goes only to pools of that task provider (ProviderMismatch otherwise)', (t) => {
+  const mine = '0x976EA74026E726554dB657fA54763abd0C3a0aa9';
+  const offers = [
+    offer('other', { spec: poolSpec({ provider: { address: '0x14dC79964da2C08b23698B3D3cc7Ca32193d9955' } }) }),
+    offer('same', { spec: poolSpec({ provider: { address: mine.toLowerCase() } }) }),
+  ];
+  const { candidates, rejections } = match({ ...demand(), provider: mine }, offers);
+  t.deepEqual(
+    candidates.map((c) => c.pool),
+    ['same'],
+  );
+  t.deepEqual(
+    rejections.map((r) => [r.pool, r.reason]),
+    [['other', 'ProviderMismatch']],
+  );
+  t.regex(rejections[0]?.message ?? '', /the job's open task pays 0x976EA/);
+  // without an open task any provider will do
+  t.is(match(demand(), offers).candidates.length, 2);
+});
+
 test('the quote carries both factors and the prices compare exactly', (t) => {
   // load 12/16 → 1.25, latency 150/200 → 1.1875: 2 × 1.1875 × 1.25 + 0.05 = 3.01875
   const o = offer('p', { utilization: { used: 12, total: 16 }, observedLatencyMs: 150 });
