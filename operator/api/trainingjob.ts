@@ -90,7 +90,42 @@ const lastCheckpoint = obj('CheckpointStatus', 'The newest checkpoint written.',
   uri: str('Where it is.', { maxLength: 2048 }),
   step: int('Training step (or federated round) it holds.', { minimum: 0, format: 'int64' }),
   time: time('When it was written.'),
+  sha256: str("sha256:<hex> of the checkpoint's bytes, as the workload signed it.", { maxLength: 80 }),
+  parent: str("The parent record's hash ('' for the first).", { maxLength: 80 }),
+  signer: str("The attested workload's Ed25519 key that signed it (base64url).", { maxLength: 64 }),
 });
+
+const checkpointRecord = obj(
+  'CheckpointRecord',
+  'One signed checkpoint of the lineage.',
+  {
+    step: int('Step (or round) it holds.', { minimum: 0, format: 'int64' }),
+    uri: str('Where it is.', { maxLength: 2048 }),
+    sha256: str('sha256:<hex> of its bytes.', { maxLength: 80 }),
+    parent: str("recordHash of the parent record; '' for the first.", { maxLength: 80 }),
+    signer: str('Ed25519 public key of the workload that signed it (base64url).', { maxLength: 64 }),
+    signature: str('Ed25519 over the record (base64url).', { maxLength: 128 }),
+    evidenceHash: str('Hash of the attestation that admitted the signer.', { maxLength: 80 }),
+    time: time('When it was recorded.'),
+  },
+  { required: ['step', 'uri', 'sha256', 'parent', 'signer', 'signature'] },
+);
+
+const checkpoints = obj(
+  'CheckpointLineage',
+  'Checkpoint provenance: the newest signed records, older ones folded into a running hash, so anyone can check ' +
+    'each link and signature here, and rebuild the folded part from the full history (docs/training.md).',
+  {
+    job: str('namespace/name the records are signed for.', { maxLength: 317 }),
+    keep: int('Records kept before folding.', { minimum: 1, maximum: 64 }),
+    folded: obj('FoldedCheckpoints', 'The records folded away.', {
+      count: int('How many.', { minimum: 0, format: 'int64' }),
+      accumulator: str('Running sha256 over their record hashes.', { maxLength: 80 }),
+      head: str('Hash of the newest folded record.', { maxLength: 80 }),
+    }),
+    entries: list('The newest records, oldest first.', checkpointRecord, { maxItems: 64 }),
+  },
+);
 
 const roundStatus = obj(
   'RoundStatus',
@@ -205,6 +240,11 @@ export const trainingJob: KindDef = {
     readyWorkers: int('Workers running.', { minimum: 0 }),
     progress: str('Progress as a percentage of steps or rounds, e.g. 42%.', { pattern: patterns.percent }),
     currentRound: int('Federated: the round in progress (1-based).', { minimum: 0 }),
+    step: int('Distributed: the training step the workload last reported (signed, from an attested instance).', {
+      minimum: 0,
+      format: 'int64',
+    }),
+    checkpoints,
     federation,
     rounds: list('Federated: the completed rounds, the most recent 64.', roundStatus, {
       maxItems: 64,

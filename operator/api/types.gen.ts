@@ -623,6 +623,52 @@ export interface TrainingJobSpec {
   payment: Payment;
 }
 
+/** The records folded away. */
+export interface FoldedCheckpoints {
+  /** How many. */
+  count?: number;
+  /** Running sha256 over their record hashes. */
+  accumulator?: string;
+  /** Hash of the newest folded record. */
+  head?: string;
+}
+
+/** One signed checkpoint of the lineage. */
+export interface CheckpointRecord {
+  /** Step (or round) it holds. */
+  step: number;
+  /** Where it is. */
+  uri: string;
+  /** sha256:<hex> of its bytes. */
+  sha256: string;
+  /** recordHash of the parent record; '' for the first. */
+  parent: string;
+  /** Ed25519 public key of the workload that signed it (base64url). */
+  signer: string;
+  /** Ed25519 over the record (base64url). */
+  signature: string;
+  /** Hash of the attestation that admitted the signer. */
+  evidenceHash?: string;
+  /** When it was recorded. */
+  time?: string;
+}
+
+/**
+ * Checkpoint provenance: the newest signed records, older ones folded into a running hash, so
+ * anyone can check each link and signature here, and rebuild the folded part from the full history
+ * (docs/training.md).
+ */
+export interface CheckpointLineage {
+  /** namespace/name the records are signed for. */
+  job?: string;
+  /** Records kept before folding. */
+  keep?: number;
+  /** The records folded away. */
+  folded?: FoldedCheckpoints;
+  /** The newest records, oldest first. */
+  entries?: CheckpointRecord[];
+}
+
 /** Federated: the hub's coordinator for the current attempt. */
 export interface FederationStatus {
   /** Where participants connect (host:port). */
@@ -671,6 +717,12 @@ export interface CheckpointStatus {
   step?: number;
   /** When it was written. */
   time?: string;
+  /** sha256:<hex> of the checkpoint's bytes, as the workload signed it. */
+  sha256?: string;
+  /** The parent record's hash ('' for the first). */
+  parent?: string;
+  /** The attested workload's Ed25519 key that signed it (base64url). */
+  signer?: string;
 }
 
 /** Federated: where one participant (worker) runs; participants may be on different pools. */
@@ -740,6 +792,14 @@ export interface TrainingJobStatus {
   progress?: string;
   /** Federated: the round in progress (1-based). */
   currentRound?: number;
+  /** Distributed: the training step the workload last reported (signed, from an attested instance). */
+  step?: number;
+  /**
+   * Checkpoint provenance: the newest signed records, older ones folded into a running hash, so
+   * anyone can check each link and signature here, and rebuild the folded part from the full
+   * history (docs/training.md).
+   */
+  checkpoints?: CheckpointLineage;
   /** Federated: the hub's coordinator for the current attempt. */
   federation?: FederationStatus;
   /** Federated: the completed rounds, the most recent 64. */

@@ -6,14 +6,16 @@
 // counted once into status.usage (a resent batch counts nothing), forged or unattested ones are refused, and
 // the job controller's own usage writes leave the counted requests alone.
 import test from 'ava';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Wallet } from 'ethers';
 import { buildNodes } from '../../hack/sim/nodes.ts';
-import type { InferenceJob, ProviderPool } from '../../operator/api/types.gen.ts';
+import type { InferenceJob, ProviderPool, TrainingJob } from '../../operator/api/types.gen.ts';
+import { generateSigningKey, signingJwk, signWith } from '../../operator/training/keys.ts';
+import { recordHash, signCheckpoint, verifyLineage } from '../../operator/training/lineage.ts';
 import { reportsProto } from '../../operator/controllers/reports/intake.ts';
 import { hubJobId } from '../../operator/settlement/task.ts';
 import type { ReportsClient } from '../../operator/verification/gen/nvdax/hub/v1/Reports.gen.ts';
@@ -132,8 +134,8 @@ test.before(async () => {
 test.after.always(async () => {
   client?.close();
   await op?.stop();
-  kubectl('hub', ['-n', jobsNs, 'delete', 'ij', '--all', '--wait=false']);
-  for (const n of kubectl('hub', ['-n', jobsNs, 'get', 'ij', '-o', 'name']).split('\n').filter(Boolean)) {
+  kubectl('hub', ['-n', jobsNs, 'delete', 'ij,tj', '--all', '--wait=false']);
+  for (const n of kubectl('hub', ['-n', jobsNs, 'get', 'ij,tj', '-o', 'name']).split('\n').filter(Boolean)) {
     kubectl('hub', ['-n', jobsNs, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
   }
   kubectl('hub', ['delete', 'providerpools', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
@@ -340,3 +342,102 @@ test.serial('attestation per instance, then receipts counted once into usage', a
   t.is(after.status?.attestations?.find((a) => a.instance === instance)?.receiptKey, rawReceiptKey);
   t.is(cond(after, 'Attested')?.status, 'True');
 });
+
+test.serial(
+  'a Distributed training workload reports signed progress and checkpoints; the lineage is checked',
+  async (t) => {
+    const tj = { kind: 'TrainingJob', namespace: jobsNs, name: 'ft' };
+    apply('hub', [
+      {
+        apiVersion: 'nvdax.io/v1alpha1',
+        kind: 'TrainingJob',
+        metadata: { name: 'ft', namespace: jobsNs, labels: label },
+        spec: {
+          mode: 'Distributed',
+          runtime: { engine: 'PyTorch', image: `ghcr.io/nvdax/ft@sha256:${'ab'.repeat(32)}` },
+          workers: 1,
+          resources: { gpus: 1 },
+          confidential: { required: true, teeTypes: ['snp'] },
+          sla: { priceCap: '50' },
+          payment: { requester: '0x3333333333333333333333333333333333333333', escrowId: `0x${'11'.repeat(32)}` },
+        },
+      },
+    ]);
+    const getTj = () => getJson<TrainingJob>('hub', ['-n', jobsNs, 'get', 'tj', 'ft']);
+    await eventually('ft Running', async () => getTj().status?.phase === 'Running', 120_000, 250);
+    const pod = getJson<{ items: Array<{ metadata: { name: string; annotations?: Record<string, string> } }> }>(
+      'gpu-a',
+      ['-n', tenant, 'get', 'pods', '-l', 'nvdax.io/job-kind=TrainingJob'],
+    ).items[0]!;
+    const instance = pod.metadata.name;
+    const initData = pod.metadata.annotations?.['io.katacontainers.config.hypervisor.cc_init_data'] ?? '';
+    // the workload attests its Ed25519 signing key; its reports are then checked against it
+    const key = generateSigningKey();
+    const jwk = signingJwk(key.publicKey);
+    const { nonce } = await call<object, { nonce: string }>('Challenge', { job: tj, instance });
+    const bundle = await attester.issue({ nonce, teePubKey: jwk, initData, gpus: 1, instance });
+    const att = await call<object, { verified: boolean }>('Attest', {
+      job: tj,
+      instance,
+      nonce,
+      teePubKeyJson: JSON.stringify(jwk),
+      ear: bundle.ear,
+      nrasJson: bundle.nras ? JSON.stringify(bundle.nras) : '',
+    });
+    t.true(att.verified);
+
+    const jobKey = `${jobsNs}/ft`;
+    const progress = (k: typeof key, step: number, checkpoint?: object) => {
+      const time = Date.now();
+      const signer = k.publicKey.toString('base64url');
+      const payload = `nvdax-progress/v1\n${jobKey}\n${instance}\n${step}\n100\n${time}`;
+      return call<object, { accepted: boolean; head: string }>('Progress', {
+        job: tj,
+        instance,
+        step,
+        totalSteps: 100,
+        timeUnixMs: time,
+        signer,
+        signature: signWith(k, payload).toString('base64url'),
+        checkpointJson: checkpoint ? JSON.stringify(checkpoint) : '',
+      });
+    };
+    const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+    const first = signCheckpoint(jobKey, key, { step: 10, uri: 's3://ckpt/ft/10', sha256: sha('w10'), parent: '' });
+    const r1 = await progress(key, 10, first);
+    t.true(r1.accepted);
+    t.is(r1.head, recordHash(jobKey, first));
+
+    // a broken link, an altered record and another key are refused, naming why
+    const orphan = signCheckpoint(jobKey, key, {
+      step: 20,
+      uri: 's3://ckpt/ft/20',
+      sha256: sha('w20'),
+      parent: sha('x'),
+    });
+    const broken = await t.throwsAsync(progress(key, 20, orphan));
+    t.regex((broken as grpc.ServiceError).details, /^BrokenLineage: checkpoint 20 names parent/);
+    const next = signCheckpoint(jobKey, key, { step: 20, uri: 's3://ckpt/ft/20', sha256: sha('w20'), parent: r1.head });
+    const altered = await t.throwsAsync(progress(key, 20, { ...next, sha256: sha('tampered') }));
+    t.regex((altered as grpc.ServiceError).details, /^BadSignature: checkpoint 20/);
+    const other = generateSigningKey();
+    const foreign = await t.throwsAsync(progress(other, 20));
+    t.regex((foreign as grpc.ServiceError).details, /signer: not a key .* attested/);
+
+    const r2 = await progress(key, 20, next);
+    t.true(r2.accepted);
+    const st = await eventually('lineage in status', async () => {
+      const j = getTj();
+      return j.status?.checkpoints?.entries?.length === 2 ? j.status : undefined;
+    });
+    t.is(st.step, 20);
+    t.is(st.progress, '20%');
+    t.is(st.lastCheckpoint?.step, 20);
+    t.is(st.lastCheckpoint?.sha256, sha('w20'));
+    // anyone can check the lineage from the object alone
+    t.notThrows(() => verifyLineage(st.checkpoints as never));
+    const tampered = structuredClone(st.checkpoints) as { entries: Array<{ uri: string }> };
+    tampered.entries[0]!.uri = 's3://elsewhere';
+    t.throws(() => verifyLineage(tampered as never), { message: /not signed by/ });
+  },
+);

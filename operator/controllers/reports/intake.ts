@@ -48,6 +48,10 @@ import type { JobRef__Output } from '../../verification/gen/nvdax/hub/v1/JobRef.
 import type { ReceiptsRequest__Output } from '../../verification/gen/nvdax/hub/v1/ReceiptsRequest.gen.ts';
 import type { ReceiptsResponse } from '../../verification/gen/nvdax/hub/v1/ReceiptsResponse.gen.ts';
 import type { TelemetryRequest__Output } from '../../verification/gen/nvdax/hub/v1/TelemetryRequest.gen.ts';
+import type { ProgressRequest__Output } from '../../verification/gen/nvdax/hub/v1/ProgressRequest.gen.ts';
+import type { ProgressResponse } from '../../verification/gen/nvdax/hub/v1/ProgressResponse.gen.ts';
+import { type CheckpointRecord, Lineage, LineageError, type LineageSnapshot } from '../../training/lineage.ts';
+import { verifySignature } from '../../training/keys.ts';
 import type { TelemetryResponse } from '../../verification/gen/nvdax/hub/v1/TelemetryResponse.gen.ts';
 import { type TelemetryReport, TelemetryError, verifyTelemetry } from '../../verification/telemetry.ts';
 import { DEFAULT_REPUTATION, type ReputationParams, reputation } from '../../scheduling/reputation.ts';
@@ -74,6 +78,11 @@ import {
 } from '../jobs/model.ts';
 
 export const reportsManager = 'nvdax-reports';
+/**
+ * TrainingJob progress and checkpoints are applied under their own manager: server-side apply drops a field its
+ * manager leaves out, and these writes do not carry the attestations and usage the other reports own.
+ */
+export const progressManager = 'nvdax-reports-progress';
 const NONCE_TTL_MS = 5 * 60_000;
 const MAX_RECEIPTS = 1_000;
 
@@ -580,6 +589,114 @@ export class ReportIntake {
     throw new ReportError(grpc.status.ABORTED, 'the pool kept changing; report again');
   }
 
+  /**
+   * A Distributed TrainingJob's progress, and optionally a checkpoint, signed with the Ed25519 key one of its
+   * verified instances attested: the step goes to status.step and progress, the checkpoint is appended to the
+   * lineage in status.checkpoints (refused, naming why, when its signature, parent or step does not follow).
+   */
+  async progress(req: ProgressRequest__Output): Promise<ProgressResponse> {
+    const o = this.#o;
+    const job = this.#job(req.job);
+    if (job.kind !== 'TrainingJob' || (job.spec as { mode?: string }).mode !== 'Distributed') {
+      throw new ReportError(grpc.status.FAILED_PRECONDITION, 'progress is for Distributed TrainingJobs');
+    }
+    this.#instance(job, req.instance);
+    const key = `${job.metadata?.namespace}/${job.metadata?.name}`;
+    // the signer must be a key an instance of this attempt attested (its JWK's hash is the gatewayKey)
+    const jwk = { crv: 'Ed25519', kty: 'OKP', x: req.signer };
+    const attested = (job.status?.attestations ?? []).find(
+      (a) => a.verified && a.instance === req.instance && a.gatewayKey === gatewayKeyHash(jwk),
+    );
+    if (!attested) {
+      throw new ReportError(grpc.status.PERMISSION_DENIED, `signer: not a key ${req.instance} attested for this job`);
+    }
+    const payload = `nvdax-progress/v1\n${key}\n${req.instance}\n${req.step}\n${req.totalSteps}\n${req.timeUnixMs}`;
+    if (!verifySignature(Buffer.from(req.signer, 'base64url'), payload, Buffer.from(req.signature, 'base64url'))) {
+      throw new ReportError(grpc.status.PERMISSION_DENIED, 'signature: does not verify under signer');
+    }
+    if (req.totalSteps <= 0 || req.step < 0 || req.step > req.totalSteps) {
+      throw new ReportError(grpc.status.INVALID_ARGUMENT, 'step: must be within 0..total_steps, total_steps > 0');
+    }
+    let record: CheckpointRecord | undefined;
+    if (req.checkpointJson) {
+      try {
+        record = JSON.parse(req.checkpointJson) as CheckpointRecord;
+      } catch (e) {
+        throw new ReportError(grpc.status.INVALID_ARGUMENT, `checkpoint_json: not JSON (${(e as Error).message})`);
+      }
+      if (record.signer !== req.signer) {
+        throw new ReportError(grpc.status.PERMISSION_DENIED, 'checkpoint.signer: not the reporting key');
+      }
+    }
+    let head = '';
+    await this.#writeTraining(job, (st) => {
+      const next: TrainingOwned = { ...st, step: Math.max(st.step ?? 0, Number(req.step)) };
+      next.progress = `${Math.floor((100 * (next.step ?? 0)) / Number(req.totalSteps))}%`;
+      if (record) {
+        const lineage = new Lineage(key, 32, st.checkpoints);
+        try {
+          lineage.append({
+            ...record,
+            evidenceHash: attested.evidenceHash ?? '',
+            time: new Date(o.clock.now()).toISOString(),
+          });
+        } catch (e) {
+          if (e instanceof LineageError)
+            throw new ReportError(grpc.status.FAILED_PRECONDITION, `${e.reason}: ${e.message}`);
+          throw e;
+        }
+        next.checkpoints = lineage.snapshot();
+        head = lineage.head;
+        next.lastCheckpoint = {
+          uri: record.uri,
+          step: record.step,
+          time: new Date(o.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z'),
+          sha256: record.sha256,
+          parent: record.parent,
+          signer: record.signer,
+        };
+      }
+      return next;
+    });
+    return { accepted: true, head, message: `step ${req.step} of ${req.totalSteps}` };
+  }
+
+  /** Applies this intake's TrainingJob fields (step, progress, checkpoints, lastCheckpoint), all of them, fresh. */
+  async #writeTraining(cached: JobObject, change: (s: TrainingOwned) => TrainingOwned): Promise<void> {
+    const res = resourceOf('TrainingJob');
+    for (let i = 0; i < 5; i++) {
+      const job = await this.#o.hub.get<JobObject>(res, cached.metadata?.name ?? '', cached.metadata?.namespace ?? '');
+      if (job.metadata?.uid !== cached.metadata?.uid) throw new ReportError(grpc.status.NOT_FOUND, 'the job is gone');
+      const st = (job.status ?? {}) as TrainingOwned;
+      const want = change({
+        ...(st.step !== undefined ? { step: st.step } : {}),
+        ...(st.progress ? { progress: st.progress } : {}),
+        ...(st.checkpoints ? { checkpoints: st.checkpoints } : {}),
+        ...(st.lastCheckpoint ? { lastCheckpoint: st.lastCheckpoint } : {}),
+      });
+      try {
+        await this.#o.hub.applyStatus(
+          res,
+          {
+            apiVersion: API_VERSION,
+            kind: 'TrainingJob',
+            metadata: {
+              name: job.metadata?.name ?? '',
+              namespace: job.metadata?.namespace ?? '',
+              resourceVersion: job.metadata?.resourceVersion ?? '',
+            },
+            status: want,
+          } as KubeObject,
+          { fieldManager: progressManager, force: true },
+        );
+        return;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+      }
+    }
+    throw new ReportError(grpc.status.ABORTED, 'the job kept changing; report again');
+  }
+
   /** Serves the Reports service on `address` (host:port; port 0 picks one) until `signal` aborts. */
   async serve(address: string, signal: AbortSignal, onPort?: (port: number) => void): Promise<void> {
     const server = new grpc.Server({
@@ -605,6 +722,7 @@ export class ReportIntake {
       Attest: unary((r: AttestRequest__Output) => this.attest(r)),
       Receipts: unary((r: ReceiptsRequest__Output) => this.receipts(r)),
       Telemetry: unary((r: TelemetryRequest__Output) => this.telemetry(r)),
+      Progress: unary((r: ProgressRequest__Output) => this.progress(r)),
     });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
@@ -617,6 +735,13 @@ export class ReportIntake {
     });
     await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
   }
+}
+
+interface TrainingOwned {
+  step?: number;
+  progress?: string;
+  checkpoints?: LineageSnapshot;
+  lastCheckpoint?: { uri?: string; step?: number; time?: string; sha256?: string; parent?: string; signer?: string };
 }
 
 interface PoolOwned {

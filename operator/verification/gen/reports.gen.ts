@@ -6,6 +6,8 @@ import type { AttestResponse as _nvdax_hub_v1_AttestResponse, AttestResponse__Ou
 import type { ChallengeRequest as _nvdax_hub_v1_ChallengeRequest, ChallengeRequest__Output as _nvdax_hub_v1_ChallengeRequest__Output } from './nvdax/hub/v1/ChallengeRequest.gen.ts';
 import type { ChallengeResponse as _nvdax_hub_v1_ChallengeResponse, ChallengeResponse__Output as _nvdax_hub_v1_ChallengeResponse__Output } from './nvdax/hub/v1/ChallengeResponse.gen.ts';
 import type { JobRef as _nvdax_hub_v1_JobRef, JobRef__Output as _nvdax_hub_v1_JobRef__Output } from './nvdax/hub/v1/JobRef.gen.ts';
+import type { ProgressRequest as _nvdax_hub_v1_ProgressRequest, ProgressRequest__Output as _nvdax_hub_v1_ProgressRequest__Output } from './nvdax/hub/v1/ProgressRequest.gen.ts';
+import type { ProgressResponse as _nvdax_hub_v1_ProgressResponse, ProgressResponse__Output as _nvdax_hub_v1_ProgressResponse__Output } from './nvdax/hub/v1/ProgressResponse.gen.ts';
 import type { ReceiptsRequest as _nvdax_hub_v1_ReceiptsRequest, ReceiptsRequest__Output as _nvdax_hub_v1_ReceiptsRequest__Output } from './nvdax/hub/v1/ReceiptsRequest.gen.ts';
 import type { ReceiptsResponse as _nvdax_hub_v1_ReceiptsResponse, ReceiptsResponse__Output as _nvdax_hub_v1_ReceiptsResponse__Output } from './nvdax/hub/v1/ReceiptsResponse.gen.ts';
 import type { ReportsClient as _nvdax_hub_v1_ReportsClient, ReportsDefinition as _nvdax_hub_v1_ReportsDefinition } from './nvdax/hub/v1/Reports.gen.ts';
@@ -26,6 +28,8 @@ export interface ProtoGrpcType {
         ChallengeRequest: MessageTypeDefinition<_nvdax_hub_v1_ChallengeRequest, _nvdax_hub_v1_ChallengeRequest__Output>
         ChallengeResponse: MessageTypeDefinition<_nvdax_hub_v1_ChallengeResponse, _nvdax_hub_v1_ChallengeResponse__Output>
         JobRef: MessageTypeDefinition<_nvdax_hub_v1_JobRef, _nvdax_hub_v1_JobRef__Output>
+        ProgressRequest: MessageTypeDefinition<_nvdax_hub_v1_ProgressRequest, _nvdax_hub_v1_ProgressRequest__Output>
+        ProgressResponse: MessageTypeDefinition<_nvdax_hub_v1_ProgressResponse, _nvdax_hub_v1_ProgressResponse__Output>
         ReceiptsRequest: MessageTypeDefinition<_nvdax_hub_v1_ReceiptsRequest, _nvdax_hub_v1_ReceiptsRequest__Output>
         ReceiptsResponse: MessageTypeDefinition<_nvdax_hub_v1_ReceiptsResponse, _nvdax_hub_v1_ReceiptsResponse__Output>
         Reports: SubtypeConstructor<typeof grpc.Client, _nvdax_hub_v1_ReportsClient> & { service: _nvdax_hub_v1_ReportsDefinition }

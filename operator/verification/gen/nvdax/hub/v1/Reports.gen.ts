@@ -6,6 +6,8 @@ import type { AttestRequest as _nvdax_hub_v1_AttestRequest, AttestRequest__Outpu
 import type { AttestResponse as _nvdax_hub_v1_AttestResponse, AttestResponse__Output as _nvdax_hub_v1_AttestResponse__Output } from '../../../nvdax/hub/v1/AttestResponse.gen.ts';
 import type { ChallengeRequest as _nvdax_hub_v1_ChallengeRequest, ChallengeRequest__Output as _nvdax_hub_v1_ChallengeRequest__Output } from '../../../nvdax/hub/v1/ChallengeRequest.gen.ts';
 import type { ChallengeResponse as _nvdax_hub_v1_ChallengeResponse, ChallengeResponse__Output as _nvdax_hub_v1_ChallengeResponse__Output } from '../../../nvdax/hub/v1/ChallengeResponse.gen.ts';
+import type { ProgressRequest as _nvdax_hub_v1_ProgressRequest, ProgressRequest__Output as _nvdax_hub_v1_ProgressRequest__Output } from '../../../nvdax/hub/v1/ProgressRequest.gen.ts';
+import type { ProgressResponse as _nvdax_hub_v1_ProgressResponse, ProgressResponse__Output as _nvdax_hub_v1_ProgressResponse__Output } from '../../../nvdax/hub/v1/ProgressResponse.gen.ts';
 import type { ReceiptsRequest as _nvdax_hub_v1_ReceiptsRequest, ReceiptsRequest__Output as _nvdax_hub_v1_ReceiptsRequest__Output } from '../../../nvdax/hub/v1/ReceiptsRequest.gen.ts';
 import type { ReceiptsResponse as _nvdax_hub_v1_ReceiptsResponse, ReceiptsResponse__Output as _nvdax_hub_v1_ReceiptsResponse__Output } from '../../../nvdax/hub/v1/ReceiptsResponse.gen.ts';
 import type { TelemetryRequest as _nvdax_hub_v1_TelemetryRequest, TelemetryRequest__Output as _nvdax_hub_v1_TelemetryRequest__Output } from '../../../nvdax/hub/v1/TelemetryRequest.gen.ts';
@@ -29,6 +31,15 @@ export interface ReportsClient extends grpc.Client {
   challenge(argument: _nvdax_hub_v1_ChallengeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
   challenge(argument: _nvdax_hub_v1_ChallengeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
   challenge(argument: _nvdax_hub_v1_ChallengeRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ChallengeResponse__Output>): grpc.ClientUnaryCall;
+  
+  Progress(argument: _nvdax_hub_v1_ProgressRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ProgressResponse__Output>): grpc.ClientUnaryCall;
+  Progress(argument: _nvdax_hub_v1_ProgressRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ProgressResponse__Output>): grpc.ClientUnaryCall;
+  Progress(argument: _nvdax_hub_v1_ProgressRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ProgressResponse__Output>): grpc.ClientUnaryCall;
+  Progress(argument: _nvdax_hub_v1_ProgressRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ProgressResponse__Output>): grpc.ClientUnaryCall;
+  progress(argument: _nvdax_hub_v1_ProgressRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ProgressResponse__Output>): grpc.ClientUnaryCall;
+  progress(argument: _nvdax_hub_v1_ProgressRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ProgressResponse__Output>): grpc.ClientUnaryCall;
+  progress(argument: _nvdax_hub_v1_ProgressRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ProgressResponse__Output>): grpc.ClientUnaryCall;
+  progress(argument: _nvdax_hub_v1_ProgressRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ProgressResponse__Output>): grpc.ClientUnaryCall;
   
   Receipts(argument: _nvdax_hub_v1_ReceiptsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
   Receipts(argument: _nvdax_hub_v1_ReceiptsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
@@ -55,6 +66,8 @@ export interface ReportsHandlers extends grpc.UntypedServiceImplementation {
   
   Challenge: grpc.handleUnaryCall<_nvdax_hub_v1_ChallengeRequest__Output, _nvdax_hub_v1_ChallengeResponse>;
   
+  Progress: grpc.handleUnaryCall<_nvdax_hub_v1_ProgressRequest__Output, _nvdax_hub_v1_ProgressResponse>;
+  
   Receipts: grpc.handleUnaryCall<_nvdax_hub_v1_ReceiptsRequest__Output, _nvdax_hub_v1_ReceiptsResponse>;
   
   Telemetry: grpc.handleUnaryCall<_nvdax_hub_v1_TelemetryRequest__Output, _nvdax_hub_v1_TelemetryResponse>;
@@ -64,6 +77,7 @@ export interface ReportsHandlers extends grpc.UntypedServiceImplementation {
 export interface ReportsDefinition extends grpc.ServiceDefinition {
   Attest: MethodDefinition<_nvdax_hub_v1_AttestRequest, _nvdax_hub_v1_AttestResponse, _nvdax_hub_v1_AttestRequest__Output, _nvdax_hub_v1_AttestResponse__Output>
   Challenge: MethodDefinition<_nvdax_hub_v1_ChallengeRequest, _nvdax_hub_v1_ChallengeResponse, _nvdax_hub_v1_ChallengeRequest__Output, _nvdax_hub_v1_ChallengeResponse__Output>
+  Progress: MethodDefinition<_nvdax_hub_v1_ProgressRequest, _nvdax_hub_v1_ProgressResponse, _nvdax_hub_v1_ProgressRequest__Output, _nvdax_hub_v1_ProgressResponse__Output>
   Receipts: MethodDefinition<_nvdax_hub_v1_ReceiptsRequest, _nvdax_hub_v1_ReceiptsResponse, _nvdax_hub_v1_ReceiptsRequest__Output, _nvdax_hub_v1_ReceiptsResponse__Output>
   Telemetry: MethodDefinition<_nvdax_hub_v1_TelemetryRequest, _nvdax_hub_v1_TelemetryResponse, _nvdax_hub_v1_TelemetryRequest__Output, _nvdax_hub_v1_TelemetryResponse__Output>
 }
