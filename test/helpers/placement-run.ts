@@ -12,14 +12,13 @@ import { kubeconfigPath, loadKubeConfig, uniqueName } from './sim.ts';
 export type Job = (InferenceJob | TrainingJob) & { metadata: { name: string; uid?: string } };
 export const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
 
-export function placementRun(prefix: string) {
+export function placementRun(prefix: string, members: readonly string[] = ['gpu-a', 'gpu-b', 'gpu-e']) {
   const run = uniqueName(prefix);
   const label = { 'nvdax.io/test-run': run };
   const hub = loadKubeConfig('hub');
   const opNs = `${run}-system`;
   const jobsNs = `${run}-jobs`;
   const tenant = `nvdax-${jobsNs}`;
-  const members = ['gpu-a', 'gpu-b', 'gpu-e'] as const;
 
   const jobWhen = (kind: 'ij' | 'tj', name: string, what: string, pred: (j: Job) => boolean, timeoutMs = 120_000) =>
     eventually(
@@ -35,11 +34,23 @@ export function placementRun(prefix: string) {
     getJson<{ items: Job[] }>('hub', ['-n', jobsNs, 'get', 'ij', '-l', selector]).items;
 
   /** Nodes of this run on `cluster`, tagged `group` so each test's pool selects only its own. */
-  function nodes(cluster: string, group: string, count: number, gpu: 'H100' | 'L4' = 'H100') {
+  function nodes(
+    cluster: string,
+    group: string,
+    count: number,
+    gpu: 'H100' | 'L4' = 'H100',
+    confidential?: { tee: 'snp' | 'tdx' },
+  ) {
     const labels = { ...label, 'nvdax.io/test-group': group };
+    const template = confidential ? ('gpu-confidential' as const) : ('gpu-container' as const);
     apply(
       cluster,
-      buildNodes(`${run}-${group}`, { template: 'gpu-container', gpu, count, labels }, 'eu-west', 'eu-west-a'),
+      buildNodes(
+        `${run}-${group}`,
+        { template, gpu, count, labels, ...(confidential ? { tee: confidential.tee } : {}) },
+        'eu-west',
+        'eu-west-a',
+      ),
     );
     return labels;
   }
@@ -151,6 +162,8 @@ export function placementRun(prefix: string) {
 
   return {
     run,
+    hub,
+    opNs,
     image,
     payment,
     label,

@@ -8,21 +8,17 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildNodes } from '../../hack/sim/nodes.ts';
-import type { ProviderPool, TrainingJob } from '../../operator/api/types.gen.ts';
+import type { TrainingJob } from '../../operator/api/types.gen.ts';
 import { participantName } from '../../operator/materialize/names.ts';
 import { createDevAttester, devPolicy } from '../../provider-runtime/attester/attester.ts';
-import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
-import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
-import { type OperatorProc, startOperator } from '../helpers/operator.ts';
-import { kubeconfigPath, loadKubeConfig, projectRoot, uniqueName } from '../helpers/sim.ts';
+import { eventually } from '../helpers/kube.ts';
+import { apply, getJson } from '../helpers/kubectl.ts';
+import type { OperatorProc } from '../helpers/operator.ts';
+import { placementRun } from '../helpers/placement-run.ts';
+import { projectRoot } from '../helpers/sim.ts';
 
-const run = uniqueName('fl');
-const label = { 'nvdax.io/test-run': run };
-const hub = loadKubeConfig('hub');
-const opNs = `${run}-system`;
-const jobsNs = `${run}-jobs`;
-const tenant = `nvdax-${jobsNs}`;
+const r = placementRun('fl', ['gpu-a', 'gpu-b']);
+const { run, jobsNs } = r;
 const dir = mkdtempSync(join(tmpdir(), 'nvdax-federated-'));
 const pools = [
   { name: `${run}-a1`, cluster: 'gpu-a' },
@@ -40,65 +36,19 @@ test.before(async () => {
   writeFileSync(join(dir, 'policy.json'), JSON.stringify(devPolicy(attester)));
   writeFileSync(join(dir, 'keys.json'), JSON.stringify(attester.keys));
   writeFileSync(join(dir, 'init.toml'), 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n');
-  kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', join(import.meta.dirname, '..', '..', 'crds')]);
-  kubectl('hub', ['wait', '--for=condition=Established', 'crd/trainingjobs.nvdax.io', '--timeout=30s']);
-  await createNamespace(hub, opNs);
-  await createNamespace(hub, jobsNs);
-  for (const c of ['gpu-a', 'gpu-b']) {
-    kubectl('hub', ['-n', opNs, 'create', 'secret', 'generic', c, `--from-file=kubeconfig=${kubeconfigPath(c)}`]);
-  }
+  await r.setUp();
   for (const p of pools) {
-    const labels = { ...label, 'nvdax.io/test-group': p.name };
-    apply(
-      p.cluster,
-      buildNodes(p.name, { template: 'gpu-container', gpu: 'L4', count: 1, labels }, 'eu-west', 'eu-west-a'),
-    );
-    apply('hub', [
-      {
-        apiVersion: 'nvdax.io/v1alpha1',
-        kind: 'ProviderPool',
-        metadata: { name: p.name, labels: label },
-        spec: {
-          provider: { address: '0x4444444444444444444444444444444444444444' },
-          region: 'eu-west',
-          jurisdiction: 'DE',
-          development: true,
-          cluster: { mode: 'KubeconfigSecret', secretRef: { name: p.cluster, namespace: opNs } },
-          nodeSelector: labels,
-          baseRates: [{ gpuProduct: 'NVIDIA-L4', pricePerGpuHour: '0.40' }],
-        },
-      },
-    ]);
+    const selector = r.nodes(p.cluster, p.name.slice(run.length + 1), 1, 'L4');
+    apply('hub', [r.pool(p.name, p.cluster, selector, '0.40', { development: true })]);
   }
-  op = startOperator({
-    identity: `${run}-op-1`,
-    poolSelector: `nvdax.io/test-run=${run}`,
-    leaseNamespace: opNs,
-    extra: ['--federated-bind-address', '127.0.0.1', '--attestation-policy', join(dir, 'policy.json')],
-  });
-  for (const p of pools) {
-    await eventually(
-      `pool ${p.name} Ready`,
-      async () => getJson<ProviderPool>('hub', ['get', 'providerpool', p.name]).status?.phase === 'Ready',
-      60_000,
-    );
-  }
+  op = r.startOp(1, ['--federated-bind-address', '127.0.0.1', '--attestation-policy', join(dir, 'policy.json')]);
+  for (const p of pools) await r.poolReady(p.name);
 });
 
 test.after.always(async () => {
   for (const c of children) c.kill('SIGKILL');
   await op?.stop();
-  kubectl('hub', ['-n', jobsNs, 'delete', 'tj', '--all', '--wait=false']);
-  for (const n of kubectl('hub', ['-n', jobsNs, 'get', 'tj', '-o', 'name']).split('\n').filter(Boolean)) {
-    kubectl('hub', ['-n', jobsNs, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
-  }
-  kubectl('hub', ['delete', 'providerpools', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-  for (const c of ['gpu-a', 'gpu-b']) {
-    kubectl(c, ['delete', 'nodes', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-    await deleteNamespace(loadKubeConfig(c), tenant);
-  }
-  await deleteNamespace(hub, jobsNs);
-  await deleteNamespace(hub, opNs);
+  await r.tearDown();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -135,7 +85,7 @@ test.serial('a Federated TrainingJob on three pools advances its rounds in statu
     {
       apiVersion: 'nvdax.io/v1alpha1',
       kind: 'TrainingJob',
-      metadata: { name: 'fl', namespace: jobsNs, labels: label },
+      metadata: { name: 'fl', namespace: jobsNs, labels: r.label },
       spec: {
         mode: 'Federated',
         runtime: { engine: 'Flower', image: `ghcr.io/nvdax/fl@sha256:${'ab'.repeat(32)}` },

@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Wallet } from 'ethers';
-import { buildNodes } from '../../hack/sim/nodes.ts';
-import type { InferenceJob, ProviderPool, TrainingJob } from '../../operator/api/types.gen.ts';
+import type { InferenceJob, TrainingJob } from '../../operator/api/types.gen.ts';
 import { generateSigningKey, signingJwk, signWith } from '../../operator/training/keys.ts';
 import { recordHash, signCheckpoint, verifyLineage } from '../../operator/training/lineage.ts';
 import { reportsProto } from '../../operator/controllers/reports/intake.ts';
@@ -29,17 +28,13 @@ import {
 } from '../../operator/verification/receipt.ts';
 import { createDevAttester, type DevAttester, devPolicy } from '../../provider-runtime/attester/attester.ts';
 import { capabilityDomain, signCapability, signReceiptEd25519 } from '../../provider-runtime/gateway/signing.ts';
-import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
-import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
-import { type OperatorProc, startOperator } from '../helpers/operator.ts';
-import { kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
+import { eventually } from '../helpers/kube.ts';
+import { apply, getJson } from '../helpers/kubectl.ts';
+import type { OperatorProc } from '../helpers/operator.ts';
+import { placementRun } from '../helpers/placement-run.ts';
 
-const run = uniqueName('rep');
-const label = { 'nvdax.io/test-run': run };
-const hub = loadKubeConfig('hub');
-const opNs = `${run}-system`;
-const jobsNs = `${run}-jobs`;
-const tenant = `nvdax-${jobsNs}`;
+const r = placementRun('rep', ['gpu-a']);
+const { run, jobsNs, tenant, label } = r;
 const dir = mkdtempSync(join(tmpdir(), 'nvdax-reports-'));
 const CHAIN_ID = 31337n;
 const SETTLEMENT = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
@@ -65,84 +60,38 @@ const jobRef = { kind: 'InferenceJob', namespace: jobsNs, name: 'secret' };
 test.before(async () => {
   attester = await createDevAttester();
   writeFileSync(join(dir, 'policy.json'), JSON.stringify(devPolicy(attester)));
-  kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', join(import.meta.dirname, '..', '..', 'crds')]);
-  kubectl('hub', ['wait', '--for=condition=Established', 'crd/inferencejobs.nvdax.io', '--timeout=30s']);
-  await createNamespace(hub, opNs);
-  await createNamespace(hub, jobsNs);
-  kubectl('hub', [
-    '-n',
-    opNs,
-    'create',
-    'secret',
-    'generic',
-    'gpu-a',
-    `--from-file=kubeconfig=${kubeconfigPath('gpu-a')}`,
-  ]);
-  apply(
-    'gpu-a',
-    buildNodes(
-      `${run}-cc`,
-      { template: 'gpu-confidential', gpu: 'H100', tee: 'snp', count: 1, labels: label },
-      'eu-west',
-      'eu-west-a',
-    ),
-  );
+  await r.setUp();
+  const selector = r.nodes('gpu-a', 'cc', 1, 'H100', { tee: 'snp' });
   apply('hub', [
-    {
-      apiVersion: 'nvdax.io/v1alpha1',
-      kind: 'ProviderPool',
-      metadata: { name: `${run}-dev`, labels: label },
-      spec: {
-        provider: { address: provider.address },
-        region: 'eu-west',
-        jurisdiction: 'IE',
-        development: true,
-        cluster: { mode: 'KubeconfigSecret', secretRef: { name: 'gpu-a', namespace: opNs } },
-        nodeSelector: label,
-        baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Confidential', pricePerGpuHour: '2.90' }],
-        confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }],
-      },
-    },
+    r.pool(`${run}-dev`, 'gpu-a', selector, '2.90', {
+      provider: { address: provider.address },
+      development: true,
+      baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Confidential', pricePerGpuHour: '2.90' }],
+      confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }],
+    }),
   ]);
-  op = startOperator({
-    identity: `${run}-op-1`,
-    poolSelector: `nvdax.io/test-run=${run}`,
-    leaseNamespace: opNs,
-    extra: [
-      '--reports-bind-address',
-      '127.0.0.1:0',
-      '--attestation-policy',
-      join(dir, 'policy.json'),
-      '--chain-id',
-      String(CHAIN_ID),
-      '--settlement-address',
-      SETTLEMENT,
-      '--usage-meter-interval',
-      '2s',
-    ],
-  });
+  op = r.startOp(1, [
+    '--reports-bind-address',
+    '127.0.0.1:0',
+    '--attestation-policy',
+    join(dir, 'policy.json'),
+    '--chain-id',
+    String(CHAIN_ID),
+    '--settlement-address',
+    SETTLEMENT,
+    '--usage-meter-interval',
+    '2s',
+  ]);
   const line = await op.proc.waitFor('reports port', (l) => l.msg === 'Serving reports', 60_000);
   const Reports = reportsProto().nvdax.hub.v1.Reports;
   client = new Reports(`127.0.0.1:${Number(line.port)}`, grpc.credentials.createInsecure());
-  await eventually(
-    'pool Ready',
-    async () => getJson<ProviderPool>('hub', ['get', 'providerpool', `${run}-dev`]).status?.phase === 'Ready',
-    60_000,
-  );
+  await r.poolReady(`${run}-dev`);
 });
 
 test.after.always(async () => {
   client?.close();
   await op?.stop();
-  kubectl('hub', ['-n', jobsNs, 'delete', 'ij,tj', '--all', '--wait=false']);
-  for (const n of kubectl('hub', ['-n', jobsNs, 'get', 'ij,tj', '-o', 'name']).split('\n').filter(Boolean)) {
-    kubectl('hub', ['-n', jobsNs, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
-  }
-  kubectl('hub', ['delete', 'providerpools', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-  kubectl('gpu-a', ['delete', 'nodes', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-  await deleteNamespace(loadKubeConfig('gpu-a'), tenant);
-  await deleteNamespace(hub, jobsNs);
-  await deleteNamespace(hub, opNs);
+  await r.tearDown();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Wallet } from 'ethers';
 import { stringify } from 'yaml';
-import { buildNodes } from '../../hack/sim/nodes.ts';
 import type { InferenceJob, ProviderPool } from '../../operator/api/types.gen.ts';
 import { reportsProto } from '../../operator/controllers/reports/intake.ts';
 import type { ReportsClient } from '../../operator/verification/gen/nvdax/hub/v1/Reports.gen.ts';
@@ -21,17 +20,14 @@ import {
   type TelemetryReport,
   telemetryDomain,
 } from '../../operator/verification/telemetry.ts';
-import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
-import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
-import { type OperatorProc, startOperator } from '../helpers/operator.ts';
-import { kubeconfigPath, loadKubeConfig, projectRoot, simDir, uniqueName } from '../helpers/sim.ts';
+import { eventually } from '../helpers/kube.ts';
+import { apply, getJson } from '../helpers/kubectl.ts';
+import type { OperatorProc } from '../helpers/operator.ts';
+import { placementRun } from '../helpers/placement-run.ts';
+import { projectRoot, simDir } from '../helpers/sim.ts';
 
-const run = uniqueName('rpt');
-const label = { 'nvdax.io/test-run': run };
-const hub = loadKubeConfig('hub');
-const opNs = `${run}-system`;
-const jobsNs = `${run}-jobs`;
-const tenant = `nvdax-${jobsNs}`;
+const r = placementRun('rpt', ['gpu-a']);
+const { run, jobsNs } = r;
 const dir = mkdtempSync(join(tmpdir(), 'nvdax-reputation-'));
 const CHAIN_ID = 31337n;
 const SETTLEMENT = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
@@ -72,76 +68,36 @@ const send = async (r: TelemetryReport, signer: Wallet) => {
 };
 
 test.before(async () => {
-  kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', join(import.meta.dirname, '..', '..', 'crds')]);
-  kubectl('hub', ['wait', '--for=condition=Established', 'crd/providerpools.nvdax.io', '--timeout=30s']);
-  await createNamespace(hub, opNs);
-  await createNamespace(hub, jobsNs);
-  kubectl('hub', [
-    '-n',
-    opNs,
-    'create',
-    'secret',
-    'generic',
-    'gpu-a',
-    `--from-file=kubeconfig=${kubeconfigPath('gpu-a')}`,
-  ]);
+  await r.setUp();
   for (const p of ['fast', 'slow'] as const) {
-    const labels = { ...label, 'nvdax.io/test-group': p };
-    apply(
-      'gpu-a',
-      buildNodes(`${run}-${p}`, { template: 'gpu-container', gpu: 'H100', count: 1, labels }, 'eu-west', 'eu-west-a'),
-    );
+    const selector = r.nodes('gpu-a', p, 1);
     apply('hub', [
-      {
-        apiVersion: 'nvdax.io/v1alpha1',
-        kind: 'ProviderPool',
-        metadata: { name: poolName(p), labels: label },
-        spec: {
-          provider: { address: providers[p].address },
-          region: 'eu-west',
-          jurisdiction: 'IE',
-          cluster: { mode: 'KubeconfigSecret', secretRef: { name: 'gpu-a', namespace: opNs } },
-          nodeSelector: labels,
-          baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2.00' }],
-        },
-      },
+      r.pool(poolName(p), 'gpu-a', selector, '2.00', {
+        provider: { address: providers[p].address },
+        baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2.00' }],
+      }),
     ]);
   }
-  op = startOperator({
-    identity: `${run}-op-1`,
-    poolSelector: `nvdax.io/test-run=${run}`,
-    leaseNamespace: opNs,
-    extra: [
-      '--reports-bind-address',
-      '127.0.0.1:0',
-      '--chain-id',
-      String(CHAIN_ID),
-      '--settlement-address',
-      SETTLEMENT,
-    ],
-  });
+  op = r.startOp(1, [
+    '--reports-bind-address',
+    '127.0.0.1:0',
+    '--chain-id',
+    String(CHAIN_ID),
+    '--settlement-address',
+    SETTLEMENT,
+  ]);
   const line = await op.proc.waitFor('reports port', (l) => l.msg === 'Serving reports', 60_000);
   client = new (reportsProto().nvdax.hub.v1.Reports)(
     `127.0.0.1:${Number(line.port)}`,
     grpc.credentials.createInsecure(),
   );
-  for (const p of ['fast', 'slow'] as const) {
-    await eventually(`pool ${p} Ready`, async () => getPool(p).status?.phase === 'Ready', 60_000);
-  }
+  for (const p of ['fast', 'slow'] as const) await r.poolReady(poolName(p));
 });
 
 test.after.always(async () => {
   client?.close();
   await op?.stop();
-  kubectl('hub', ['-n', jobsNs, 'delete', 'ij', '--all', '--wait=false']);
-  for (const n of kubectl('hub', ['-n', jobsNs, 'get', 'ij', '-o', 'name']).split('\n').filter(Boolean)) {
-    kubectl('hub', ['-n', jobsNs, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
-  }
-  kubectl('hub', ['delete', 'providerpools', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-  kubectl('gpu-a', ['delete', 'nodes', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-  await deleteNamespace(loadKubeConfig('gpu-a'), tenant);
-  await deleteNamespace(hub, jobsNs);
-  await deleteNamespace(hub, opNs);
+  await r.tearDown();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -184,7 +140,7 @@ test.serial(
     const job: InferenceJob = {
       apiVersion: 'nvdax.io/v1alpha1',
       kind: 'InferenceJob',
-      metadata: { name: 'chat', namespace: jobsNs, labels: label },
+      metadata: { name: 'chat', namespace: jobsNs, labels: r.label },
       spec: {
         model: { id: 'org/model', hash: `sha256:${'cd'.repeat(32)}` },
         runtime: { engine: 'Custom', image: `ghcr.io/nvdax/test-model@sha256:${'ab'.repeat(32)}` },

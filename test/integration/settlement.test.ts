@@ -19,23 +19,18 @@ import {
   type TransactionResponse,
 } from 'ethers';
 import { DEV_MNEMONIC, freePort, spawnAnvil, stopChild, waitForRpc } from '../../hack/chain/anvil.ts';
-import { buildNodes } from '../../hack/sim/nodes.ts';
-import type { InferenceJob, ProviderPool } from '../../operator/api/types.gen.ts';
+import type { InferenceJob } from '../../operator/api/types.gen.ts';
 import { artifact, decodeItems, UNIT } from '../../operator/settlement/contracts.ts';
 import { signJobTask } from '../../operator/settlement/job-task.ts';
 import { taskDomain } from '../../operator/settlement/task.ts';
 import { ACCOUNTS, type Chain, type Deployed, deployAll, mustTx } from '../helpers/chain.ts';
-import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
+import { eventually } from '../helpers/kube.ts';
 import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
-import { type OperatorProc, startOperator } from '../helpers/operator.ts';
-import { kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
+import type { OperatorProc } from '../helpers/operator.ts';
+import { placementRun } from '../helpers/placement-run.ts';
 
-const run = uniqueName('settle');
-const label = { 'nvdax.io/test-run': run };
-const hub = loadKubeConfig('hub');
-const opNs = `${run}-system`;
-const jobsNs = `${run}-jobs`;
-const tenant = `nvdax-${jobsNs}`;
+const r = placementRun('settle', ['gpu-a']);
+const { run, jobsNs, label, opNs } = r;
 const dir = mkdtempSync(join(tmpdir(), 'nvdax-settle-'));
 const stateFile = join(dir, 'anvil-state.json');
 
@@ -57,23 +52,17 @@ async function startAnvil(): Promise<void> {
 
 const rpc = <T>(method: string, params: unknown[] = []) => chain.provider.send(method, params) as Promise<T>;
 
-function operator(identity: string): OperatorProc {
-  return startOperator({
-    identity,
-    poolSelector: `nvdax.io/test-run=${run}`,
-    leaseNamespace: opNs,
-    extra: [
-      '--settlement-deployment',
-      join(dir, 'deployment.json'),
-      '--chain-key-file',
-      join(dir, 'coordinator.key'),
-      '--settlement-interval',
-      '500ms',
-      '--usage-meter-interval',
-      '3s',
-    ],
-  });
-}
+const operator = (n: number): OperatorProc =>
+  r.startOp(n, [
+    '--settlement-deployment',
+    join(dir, 'deployment.json'),
+    '--chain-key-file',
+    join(dir, 'coordinator.key'),
+    '--settlement-interval',
+    '500ms',
+    '--usage-meter-interval',
+    '3s',
+  ]);
 
 const requester = () => chain.wallets[5]!;
 const staked = () => chain.wallets[6]!;
@@ -107,22 +96,6 @@ async function signed(job: Job, key: HDNodeWallet): Promise<Job> {
   return { ...job, spec: { ...job.spec, payment: { ...job.spec.payment, signature } } };
 }
 
-function pool(name: string, provider: string, group: string, region: string, rate: string): object {
-  return {
-    apiVersion: 'nvdax.io/v1alpha1',
-    kind: 'ProviderPool',
-    metadata: { name, labels: label },
-    spec: {
-      provider: { address: provider },
-      region,
-      jurisdiction: 'DE',
-      cluster: { mode: 'KubeconfigSecret', secretRef: { name: 'gpu-a', namespace: opNs } },
-      nodeSelector: { ...label, 'nvdax.io/test-group': group },
-      baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: rate }],
-    },
-  };
-}
-
 test.before(async () => {
   port = await freePort();
   await startAnvil();
@@ -148,57 +121,28 @@ test.before(async () => {
   writeFileSync(join(dir, 'deployment.json'), JSON.stringify({ ...d.dep, rpcUrl: chain.rpcUrl }));
   writeFileSync(join(dir, 'coordinator.key'), chain.wallets[ACCOUNTS.coordinator]!.privateKey);
 
-  kubectl('hub', ['apply', '--server-side', '--force-conflicts', '-f', join(import.meta.dirname, '..', '..', 'crds')]);
-  kubectl('hub', ['wait', '--for=condition=Established', 'crd/inferencejobs.nvdax.io', '--timeout=30s']);
-  await createNamespace(hub, opNs);
-  await createNamespace(hub, jobsNs);
-  kubectl('hub', [
-    '-n',
-    opNs,
-    'create',
-    'secret',
-    'generic',
-    'gpu-a',
-    `--from-file=kubeconfig=${kubeconfigPath('gpu-a')}`,
-  ]);
-  for (const group of ['staked', 'unstaked']) {
-    apply(
-      'gpu-a',
-      buildNodes(
-        `${run}-${group}`,
-        { template: 'gpu-container', gpu: 'H100', count: 1, labels: { ...label, 'nvdax.io/test-group': group } },
-        'eu-west',
-        'eu-west-a',
-      ),
-    );
-  }
+  await r.setUp();
   // the pool without stake is the cheaper one, and the only one in us-east: only stake keeps jobs off it
-  apply('hub', [
-    pool(`${run}-staked`, staked().address, 'staked', 'eu-west', '2.10'),
-    pool(`${run}-unstaked`, unstaked().address, 'unstaked', 'us-east', '1.00'),
-  ]);
-  op = operator(`${run}-op-1`);
-  for (const p of ['staked', 'unstaked']) {
-    await eventually(
-      `pool ${run}-${p} Ready`,
-      async () => getJson<ProviderPool>('hub', ['get', 'providerpool', `${run}-${p}`]).status?.phase === 'Ready',
-      60_000,
-    );
+  for (const [p, wallet, region, rate] of [
+    ['staked', staked(), 'eu-west', '2.10'],
+    ['unstaked', unstaked(), 'us-east', '1.00'],
+  ] as const) {
+    const selector = r.nodes('gpu-a', p, 1);
+    apply('hub', [
+      r.pool(`${run}-${p}`, 'gpu-a', selector, rate, {
+        provider: { address: wallet.address },
+        region,
+        baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: rate }],
+      }),
+    ]);
   }
+  op = operator(1);
+  for (const p of ['staked', 'unstaked']) await r.poolReady(`${run}-${p}`);
 });
 
 test.after.always(async () => {
   await op?.stop();
-  kubectl('hub', ['-n', jobsNs, 'delete', 'ij', '--all', '--wait=false']);
-  const names = kubectl('hub', ['-n', jobsNs, 'get', 'ij', '-o', 'name']).split('\n').filter(Boolean);
-  for (const n of names) {
-    kubectl('hub', ['-n', jobsNs, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
-  }
-  kubectl('hub', ['delete', 'providerpools', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-  kubectl('gpu-a', ['delete', 'nodes', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
-  await deleteNamespace(loadKubeConfig('gpu-a'), tenant);
-  await deleteNamespace(hub, jobsNs);
-  await deleteNamespace(hub, opNs);
+  await r.tearDown();
   chain?.provider.destroy();
   if (anvil) await stopChild(anvil);
   rmSync(dir, { recursive: true, force: true });
@@ -276,7 +220,7 @@ test.serial('a paid job settles exactly once through an operator crash and a cha
   t.is(await chain.provider.getTransactionReceipt(pending.txs[0]!.hash), null, 'not mined while the operator ran');
   if (anvil) await stopChild(anvil);
   await startAnvil();
-  op = operator(`${run}-op-2`);
+  op = operator(2);
 
   const settledOnce = await eventually(
     'first period settled after the restart',
