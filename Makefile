@@ -78,7 +78,7 @@ sim-status: ## show the simulated clusters
 
 .PHONY: sim-test-up
 sim-test-up: deps binaries ## start the clusters the integration tests use (.sim-test/)
-	$(SIM) up --dir .sim-test --port-base 21000 --clusters hub,gpu-a,gpu-b,gpu-c,gpu-d,gpu-e
+	$(SIM) up --dir .sim-test --port-base 21000 --clusters hub,gpu-a,gpu-b,gpu-c,gpu-d,gpu-e,gpu-f
 
 .PHONY: sim-test-down
 sim-test-down:

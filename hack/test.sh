@@ -16,12 +16,14 @@ ava 'test/contracts/**/*.test.ts'
 step "protocol tests (real gRPC servers and processes on loopback: gateway, SDK, federated training)"
 ava 'test/protocol/**/*.test.ts'
 
-step "starting simulated clusters hub, gpu-a, gpu-b, gpu-c, gpu-d, gpu-e for the integration tests"
+step "starting simulated clusters hub, gpu-a, gpu-b, gpu-c, gpu-d, gpu-e, gpu-f for the integration tests"
 trap 'step "stopping simulated clusters"; node hack/sim/main.ts down --dir .sim-test || true' EXIT
-node hack/sim/main.ts up --dir .sim-test --port-base 21000 --clusters hub,gpu-a,gpu-b,gpu-c,gpu-d,gpu-e
+node hack/sim/main.ts up --dir .sim-test --port-base 21000 --clusters hub,gpu-a,gpu-b,gpu-c,gpu-d,gpu-e,gpu-f
 
 step "integration tests"
-NVDAX_SIM_DIR="$PWD/.sim-test" ava 'test/integration/**/*.test.ts'
+NVDAX_SIM_DIR="$PWD/.sim-test" ava 'test/integration/**/*.test.ts' '!test/integration/agent.test.ts'
+step "agent tests (alone: they stop their own hub's API server for a minute and time heartbeats)"
+NVDAX_SIM_DIR="$PWD/.sim-test" ava test/integration/agent.test.ts
 step "scale tests (alone: hundreds of pods on the simulated clusters)"
 NVDAX_SIM_DIR="$PWD/.sim-test" ava 'test/scale/**/*.test.ts'
 step "all tests passed"

@@ -13,12 +13,14 @@ export const resources = {
   InferenceJob: { plural: 'inferencejobs', singular: 'inferencejob', shortName: 'ij', scope: 'Namespaced' },
   TrainingJob: { plural: 'trainingjobs', singular: 'trainingjob', shortName: 'tj', scope: 'Namespaced' },
   ProviderPool: { plural: 'providerpools', singular: 'providerpool', shortName: 'pp', scope: 'Cluster' },
+  Work: { plural: 'works', singular: 'work', shortName: 'nwork', scope: 'Namespaced' },
 } as const;
 export type Kind = keyof typeof resources;
 export const PLURALS = {
   InferenceJob: resources.InferenceJob.plural,
   TrainingJob: resources.TrainingJob.plural,
   ProviderPool: resources.ProviderPool.plural,
+  Work: resources.Work.plural,
 } as const;
 
 type Values<T> = T[keyof T];
@@ -189,6 +191,14 @@ export const JobReason = {
 } as const;
 export type JobReason = Values<typeof JobReason>;
 
+/** The hub job kinds a Work carries objects of. */
+export const WorkJobKind = { InferenceJob: 'InferenceJob', TrainingJob: 'TrainingJob' } as const;
+export type WorkJobKind = Values<typeof WorkJobKind>;
+
+/** Condition types of a Work, written by the agent. */
+export const WorkConditionType = { Applied: 'Applied', Available: 'Available' } as const;
+export type WorkConditionType = Values<typeof WorkConditionType>;
+
 export const PoolReason = {
   Connecting: 'Connecting',
   Connected: 'Connected',
@@ -197,7 +207,6 @@ export const PoolReason = {
   ConnectionFailed: 'ConnectionFailed',
   KubeconfigSecretMissing: 'KubeconfigSecretMissing',
   HeartbeatTimeout: 'HeartbeatTimeout',
-  AgentNotImplemented: 'AgentNotImplemented',
   GpusAvailable: 'GpusAvailable',
   NoGpuNodes: 'NoGpuNodes',
   Unschedulable: 'Unschedulable',
@@ -223,6 +232,7 @@ export const enums = {
   JobPhase,
   PoolPhase,
   SettlementTxType,
+  WorkJobKind,
   IncidentKind,
   FederationState,
 } as const;

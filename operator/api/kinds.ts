@@ -4,9 +4,11 @@ import type { KindDef } from './crd.ts';
 import { inferenceJob } from './inferencejob.ts';
 import { providerPool } from './providerpool.ts';
 import { trainingJob } from './trainingjob.ts';
+import { work } from './work.ts';
 
 export const kindDefs: Record<Kind, KindDef> = {
   InferenceJob: inferenceJob,
   TrainingJob: trainingJob,
   ProviderPool: providerPool,
+  Work: work,
 };

@@ -3,8 +3,9 @@
 // is what the operator observed in the member cluster (capacity, health, reputation).
 import { ClusterMode, GpuMode, PoolConditionType, PoolPhase, TeeType, Tier } from './constants.ts';
 import type { KindDef } from './crd.ts';
-import { conditions } from './conditions.ts';
+import { agentStatus } from './agent.ts';
 import { incidents, telemetryStatus, tierLatency } from './reputation.ts';
+import { conditions } from './conditions.ts';
 import { patterns } from './patterns.ts';
 import { bool, int, list, map, obj, oneOf, str, time } from './schema.ts';
 import { positiveDuration, positivePrice } from './sla.ts';
@@ -243,6 +244,7 @@ export const providerPool: KindDef = {
     telemetry: telemetryStatus,
     incidents,
     stake,
+    agent: agentStatus,
   }),
   rootRules: [],
   selectableFields: ['.spec.region', '.status.phase'],

@@ -3,7 +3,7 @@
 import { resourceType } from '../kube/types.ts';
 import type { KubeObject, ResourceType } from '../kube/types.ts';
 import { API_VERSION, resources } from './constants.ts';
-import type { InferenceJob, ProviderPool, TrainingJob } from './types.gen.ts';
+import type { InferenceJob, ProviderPool, TrainingJob, Work } from './types.gen.ts';
 
 const namespaced = (scope: 'Namespaced' | 'Cluster'): boolean => scope === 'Namespaced';
 
@@ -26,6 +26,14 @@ export const trainingJobs: ResourceType = resourceType(
   namespaced(resources.TrainingJob.scope),
 );
 
+export const works: ResourceType = resourceType(
+  API_VERSION,
+  'Work',
+  resources.Work.plural,
+  namespaced(resources.Work.scope),
+);
+
 export type ProviderPoolObject = ProviderPool & KubeObject;
 export type InferenceJobObject = InferenceJob & KubeObject;
 export type TrainingJobObject = TrainingJob & KubeObject;
+export type WorkObject = Work & KubeObject;

@@ -39,6 +39,8 @@ export interface Schema {
   'x-kubernetes-list-map-keys'?: string[];
   'x-kubernetes-map-type'?: 'granular' | 'atomic';
   'x-kubernetes-validations'?: CelRule[];
+  /** An object kept as is (e.g. a Kubernetes object inside ours): no schema below it. */
+  'x-kubernetes-preserve-unknown-fields'?: true;
   /** Name of the generated TypeScript interface (objects) or union type (enums); not emitted to the CRD. */
   tsName?: string;
   /** What the pattern means, for offline error messages; not emitted to the CRD. */
@@ -163,4 +165,9 @@ export function walk(s: Schema, visit: (node: Schema, path: string) => void, pat
 /** An RFC 3339 timestamp, as metav1.Time serializes. */
 export function time(description: string): Schema {
   return { description, type: 'string', format: 'date-time', maxLength: 64 };
+}
+
+/** An object whose content the API server keeps as is (e.g. a whole Kubernetes object carried in ours). */
+export function anyObject(description: string): Schema {
+  return { description, type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
 }

@@ -12,11 +12,17 @@ import type { KubeObject } from '../kube/types.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { Cache } from '../runtime/store.ts';
+import { AgentMember } from './agent-member.ts';
 import { type CacheSpec, Member } from './member.ts';
 
-/** How a cluster is reached (a pool's spec.cluster, resolved). Agent mode plugs in here later. */
+/** A member as controllers see it: a cluster the hub connects to, or a pool's agent. */
+export type FleetMember = Member | AgentMember;
+
+/** How a cluster is reached (a pool's spec.cluster, resolved). */
 export type MemberSource =
   | { kind: 'Local' }
+  /** Pull mode: the pool's agent reports through the hub; nothing to connect to. */
+  | { kind: 'Agent'; pool: string }
   /** `origin` names where the kubeconfig came from (a Secret), for messages and rotation. */
   | { kind: 'Kubeconfig'; kubeconfig: string; origin: string };
 
@@ -38,8 +44,8 @@ export interface FleetOptions {
 export interface MemberHooks {
   added?(m: Member): void;
   removed?(m: Member): void;
-  /** Health, ready gate or credentials changed. */
-  changed?(m: Member): void;
+  /** Health, ready gate or credentials changed (of an agent member too: its heartbeat went fresh or stale). */
+  changed?(m: FleetMember): void;
   /** A capacity cache (nodes, pods, runtime classes) changed. */
   capacity?(m: Member): void;
 }
@@ -88,6 +94,8 @@ export class Fleet {
   readonly #users = new Map<string, Map<string, User>>();
   readonly #hooks = new Set<MemberHooks>();
   readonly #specs = new Map<string, CacheSpec<KubeObject>>();
+  /** Agent members by user id: one per agent pool, never shared. */
+  readonly #agents = new Map<string, AgentMember>();
 
   constructor(o: FleetOptions) {
     this.#o = o;
@@ -102,15 +110,27 @@ export class Fleet {
     return this.#members.get(clusterKey);
   }
 
+  /** Agent members (pull-mode pools). */
+  agents(): AgentMember[] {
+    return [...this.#agents.values()];
+  }
+
   /** The member `owner`'s `key` acquired, if any. */
-  memberOf(owner: string, key: string): Member | undefined {
+  memberOf(owner: string, key: string): FleetMember | undefined {
     const id = userId(owner, key);
+    const agent = this.#agents.get(id);
+    if (agent) return agent;
     for (const [clusterKey, users] of this.#users) if (users.has(id)) return this.#members.get(clusterKey);
     return undefined;
   }
 
   /** Keys `owner` acquired `member` for (e.g. the pools on one cluster); every user's key without `owner`. */
-  usersOf(member: Member, owner?: string): string[] {
+  usersOf(member: FleetMember, owner?: string): string[] {
+    if (member.kind === 'agent') {
+      return [...this.#agents]
+        .filter(([id, a]) => a === member && (owner === undefined || id.startsWith(`${owner}\u0000`)))
+        .map(([, a]) => a.pool);
+    }
     return [...(this.#users.get(member.key)?.values() ?? [])]
       .filter((u) => owner === undefined || u.owner === owner)
       .map((u) => u.key);
@@ -129,9 +149,21 @@ export class Fleet {
    * origin now holds another kubeconfig. Releases what this user held before if the
    * source now points elsewhere. Throws MemberSourceError on an unusable source.
    */
-  async acquire(owner: string, key: string, source: MemberSource): Promise<Member> {
+  async acquire(owner: string, key: string, source: MemberSource & { kind: 'Agent' }): Promise<AgentMember>;
+  async acquire(owner: string, key: string, source: ClusterSource): Promise<Member>;
+  async acquire(owner: string, key: string, source: MemberSource): Promise<FleetMember>;
+  async acquire(owner: string, key: string, source: MemberSource): Promise<FleetMember> {
     const id = userId(owner, key);
-    const previous = this.memberOf(owner, key);
+    if (source.kind === 'Agent') {
+      const had = this.#agents.get(id);
+      if (had?.pool === source.pool) return had;
+      await this.release(owner, key);
+      const agent = new AgentMember(source.pool, this.#o.clock, (m) => this.#emit((h) => h.changed?.(m)));
+      this.#agents.set(id, agent);
+      return agent;
+    }
+    if (this.#agents.has(id)) this.#agents.delete(id);
+    const previous = this.memberOf(owner, key) as Member | undefined;
     // a pool reconciles every heartbeat: an unchanged source on an unchanged member needs no parsing
     const text = source.kind === 'Local' ? '' : source.kubeconfig;
     const last = previous && this.#users.get(previous.key)?.get(id);
@@ -183,8 +215,9 @@ export class Fleet {
 
   /** Drops `owner`/`key`'s use of its member; the last user's release closes the member. */
   async release(owner: string, key: string): Promise<void> {
+    if (this.#agents.delete(userId(owner, key))) return;
     const member = this.memberOf(owner, key);
-    if (!member) return;
+    if (!member || member.kind === 'agent') return;
     const users = this.#users.get(member.key);
     users?.delete(userId(owner, key));
     if (users && users.size > 0) return;
@@ -243,6 +276,7 @@ export class Fleet {
     const members = [...this.#members.values()];
     this.#members.clear();
     this.#users.clear();
+    this.#agents.clear();
     await Promise.all(members.map((m) => m.stop()));
   }
 
@@ -261,7 +295,10 @@ interface Resolved {
   origin: string;
 }
 
-function resolveSource(source: MemberSource, hub: KubeConfig): Resolved {
+/** A source the hub connects through. */
+export type ClusterSource = Exclude<MemberSource, { kind: 'Agent' }>;
+
+function resolveSource(source: ClusterSource, hub: KubeConfig): Resolved {
   if (source.kind === 'Local')
     return { clusterKey: 'local', name: 'local', kubeConfig: hub, fingerprint: 'local', origin: localOrigin };
   refuseUnsafe(source.kubeconfig);

@@ -129,6 +129,8 @@ interface LiveCache {
 }
 
 export class Member implements MemberView {
+  /** A cluster the hub connects to (an agent pool's member is an AgentMember). */
+  readonly kind = 'cluster' as const;
   readonly key: string;
   readonly name: string;
   readonly #o: MemberOptions;

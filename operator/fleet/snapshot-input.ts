@@ -1,6 +1,7 @@
 // What the placement snapshot reads of the fleet: only members whose ready gate is open
 // (a member that has not re-listed since it lost contact would show GPUs as free that were
-// taken meanwhile), each pool mapped to the member it acquired.
+// taken meanwhile), each pool mapped to the member it acquired. An agent pool's member is read
+// from the inventory its agent publishes, and counts while its heartbeat is fresh.
 import type { PodPin, SnapshotInput } from '../scheduling/snapshot.ts';
 import type { Fleet } from './fleet.ts';
 
@@ -16,7 +17,7 @@ export function snapshotInput(
   pinned: readonly PodPin[] = [],
   owner = 'providerpool',
 ): SnapshotInput {
-  const ready = fleet.members().filter((m) => m.ready());
+  const ready = [...fleet.members(), ...fleet.agents()].filter((m) => m.ready());
   return {
     members: ready.map((m) => ({ name: m.key, nodes: m.nodes(), pods: m.pods() })),
     pools: pools.flatMap((p) => {

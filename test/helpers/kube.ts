@@ -31,9 +31,11 @@ export async function eventually<T>(
 export async function createNamespace(kc: KubeConfig, name: string): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name, labels: { 'nvdax.io/test': 'true' } } } });
+  // the controller manager makes it; on a loaded CI machine that can take a while
   await eventually(
     `default ServiceAccount in ${name}`,
     async () => (await core.readNamespacedServiceAccount({ name: 'default', namespace: name })) !== undefined,
+    90_000,
   );
 }
 

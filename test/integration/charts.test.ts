@@ -197,7 +197,7 @@ test.serial(
       t.is(p.status.phase, 'Running');
     }
     // the CRDs are served (installed by this chart, or already there and left alone)
-    for (const crd of ['providerpools.nvdax.io', 'inferencejobs.nvdax.io', 'trainingjobs.nvdax.io']) {
+    for (const crd of ['providerpools.nvdax.io', 'inferencejobs.nvdax.io', 'trainingjobs.nvdax.io', 'works.nvdax.io']) {
       t.is(kubectlAs(kubeconfigPath('hub'), ['get', 'crd', crd, '-o', 'name']).code, 0, crd);
     }
   },

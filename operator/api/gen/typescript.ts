@@ -58,6 +58,7 @@ class TypeWriter {
       }
       case 'object':
         if (s.additionalProperties) return `Record<string, ${this.typeOf(s.additionalProperties, `${where}[*]`)}>`;
+        if (s['x-kubernetes-preserve-unknown-fields'] && !s.properties) return 'Record<string, unknown>';
         if (!s.tsName || !s.properties) throw new Error(`${where}: object without tsName or properties`);
         this.addInterface(s, where);
         return s.tsName;

@@ -4,13 +4,16 @@
 // twice), removes objects of any other attempt (fencing: an attempt's objects live only
 // while it is the current one), rolls member state up into the status fields it owns,
 // meters GPU time per attempt, fails over when the pool is lost beyond a grace period,
-// and deletes member objects through a finalizer.
+// and deletes member objects through a finalizer. A part on an agent pool (pull mode) is the
+// same objects published as a Work on the hub for the pool's agent, read back from its status.
 import { createHash } from 'node:crypto';
 import { API_VERSION, JobConditionType, JobPhase, JobReason } from '../../api/constants.ts';
-import type { InferenceJobObject, ProviderPoolObject, TrainingJobObject } from '../../api/resources.ts';
-import { inferenceJobs, providerPools, trainingJobs } from '../../api/resources.ts';
+import type { InferenceJobObject, ProviderPoolObject, TrainingJobObject, WorkObject } from '../../api/resources.ts';
+import { inferenceJobs, providerPools, trainingJobs, works } from '../../api/resources.ts';
+import type { AgentMember } from '../../fleet/agent-member.ts';
+import { buildWork, specHashAnnotation, workloadsOf, workName } from '../../fleet/agent-work.ts';
 import type { AttemptUsage, InferenceJobStatus, TrainingJobStatus } from '../../api/types.gen.ts';
-import type { Attachment, Fleet } from '../../fleet/fleet.ts';
+import type { Attachment, Fleet, FleetMember } from '../../fleet/fleet.ts';
 import type { Member } from '../../fleet/member.ts';
 import { isNotFound } from '../../kube/errors.ts';
 import { type KubeObject, type ResourceType, resources } from '../../kube/types.ts';
@@ -194,13 +197,31 @@ export function setupJobControllers(o: JobControllerOptions) {
     [batchJobs as Attachment<KubeObject>, resources.jobs],
     [services, resources.services],
   ];
+  // agent pools: the Works published for them on the hub (their agents apply and report them), by job
+  const workIndex = 'nvdax.io/hub-key';
+  const hubWorks = manager.informer<WorkObject>({
+    resource: works,
+    labelSelector: managedBy,
+    indexers: {
+      [workIndex]: (w) => {
+        const k = hubQueueKey(w);
+        return k ? [k] : [];
+      },
+    },
+  });
+  const worksOf = (qk: string) => hubWorks.byIndex(workIndex, qk);
+  /** The Work of a part on an agent pool, as the cache shows it. */
+  const workOf = (job: JobObject, attempt: number, index: number, member: AgentMember) =>
+    worksOf(queueKey(kindOf(job), jobKey(job))).find(
+      (w) => w.metadata?.name === workName(jobRef(job), attempt, index) && w.spec.pool === member.pool,
+    );
   /** Tenants applied per member this process lifetime: a namespace and its policy once, not per job. */
   const tenants = new Set<string>();
 
   const poolByName = (name: string) => pools.get(name);
 
   /** Since when the pool of a part has been lost, or undefined when it is fine. */
-  function lostSince(pool: string, member: Member | undefined, placedAt: number): number | undefined {
+  function lostSince(pool: string, member: FleetMember | undefined, placedAt: number): number | undefined {
     const p = poolByName(pool);
     if (!p || !member) return placedAt;
     const ready = findCondition(p.status?.conditions as Condition[] | undefined, 'Ready');
@@ -241,13 +262,17 @@ export function setupJobControllers(o: JobControllerOptions) {
     };
   }
 
-  function desiredObjects(job: JobObject, index: number, on: PlacedOn): Array<[ResourceType, KubeObject]> {
-    const ref = {
+  function jobRef(job: JobObject) {
+    return {
       kind: kindOf(job),
       namespace: job.metadata?.namespace ?? '',
       name: job.metadata?.name ?? '',
       uid: job.metadata?.uid ?? '',
     };
+  }
+
+  function desiredObjects(job: JobObject, index: number, on: PlacedOn): Array<[ResourceType, KubeObject]> {
+    const ref = jobRef(job);
     if (job.kind === 'InferenceJob') {
       const { deployment, service } = inferenceObjects(ref, (job as InferenceJobObject).spec, on);
       return [
@@ -302,16 +327,48 @@ export function setupJobControllers(o: JobControllerOptions) {
     return writes.length;
   }
 
+  /**
+   * An agent pool's part: the same objects (its tenant namespace and policy first) published as a Work
+   * in the pool's work namespace on the hub, for its agent to apply; written only when they changed.
+   */
+  async function publishWork(
+    job: JobObject,
+    index: number,
+    pool: string,
+    member: AgentMember,
+    signal: AbortSignal,
+  ): Promise<number> {
+    const tenant = tenantObjects(job.metadata?.namespace ?? '', {}) as KubeObject[];
+    const objects = desiredObjects(job, index, placedOn(job, pool, index)).map(([, o]) => o);
+    const work = buildWork(jobRef(job), pool, attemptsOf(job), index, [...tenant, ...objects]);
+    const have = workOf(job, attemptsOf(job), index, member);
+    if (have?.metadata?.annotations?.[specHashAnnotation] === work.metadata?.annotations?.[specHashAnnotation])
+      return 0;
+    await hub.apply(works, work as KubeObject, { fieldManager: memberManager, force: true, signal });
+    return 1;
+  }
+
   /** Deletes this job's member objects that are not of the current placement; returns how many remain. */
   async function removeStale(k: string, job: JobObject | undefined, signal: AbortSignal): Promise<number> {
     const keep = new Map<string, number>(); // member key -> attempt kept there
+    const keepWorks = new Set<string>(); // namespace/name of the Works of the current placement
     if (job && isPlaced(job) && !isBeingDeleted(job) && !(isFinished(job) && job.status?.phase === JobPhase.Failed)) {
       for (const part of partsPlaced(job)) {
         const m = fleet.memberOf(poolOwner, part.pool);
-        if (m) keep.set(m.key, attemptsOf(job));
+        if (m?.kind === 'agent') keepWorks.add(`${m.pool}/${workName(jobRef(job), attemptsOf(job), part.index)}`);
+        else if (m) keep.set(m.key, attemptsOf(job));
       }
     }
     let left = 0;
+    // Works of other attempts or pools go from the hub at once; their agents delete what they applied
+    for (const w of worksOf(k)) {
+      if (keepWorks.has(`${w.spec.pool}/${w.metadata?.name}`)) continue;
+      await hub.delete(works, w.metadata?.name ?? '', w.metadata?.namespace, {
+        ...(w.metadata?.uid ? { uid: w.metadata.uid } : {}),
+        signal,
+      });
+      left++;
+    }
     for (const m of fleet.members()) {
       for (const [att, res] of owned) {
         for (const obj of att.byHubKey(m.key, k)) {
@@ -332,7 +389,20 @@ export function setupJobControllers(o: JobControllerOptions) {
     return left;
   }
 
-  function usagePods(k: string, member: Member, attempt: number): UsagePod[] {
+  function usagePods(k: string, member: FleetMember, attempt: number, work?: WorkObject): UsagePod[] {
+    if (member.kind === 'agent') {
+      return (work?.status?.pods ?? []).flatMap((p) => {
+        if (Number(p.labels?.['nvdax.io/attempt']) !== attempt) return [];
+        const ended = p.finishTime ?? p.deletionTime;
+        return [
+          {
+            gpus: p.gpus ?? 0,
+            startedAt: p.startTime ? Date.parse(p.startTime) : undefined,
+            endedAt: ended ? Date.parse(ended) : undefined,
+          },
+        ];
+      });
+    }
     return pods.byHubKey(member.key, k).flatMap((p) => {
       if (attemptOf(p) !== attempt) return [];
       const limits = p.spec?.containers?.[0]?.resources?.limits ?? {};
@@ -427,7 +497,10 @@ export function setupJobControllers(o: JobControllerOptions) {
       // Not in our cache. Only if the hub says it is gone (or was replaced: another uid) do its member
       // objects go, e.g. from a member that was away at delete time. A job our cache does not hold yet, or
       // another shard's (--job-selector), or another operator's sharing the member, is not ours to delete.
-      const held = fleet.members().flatMap((m) => owned.flatMap(([att]) => att.byHubKey(m.key, qk)));
+      const held = [
+        ...fleet.members().flatMap((m) => owned.flatMap(([att]) => att.byHubKey(m.key, qk))),
+        ...worksOf(qk),
+      ];
       if (!held.length) return {};
       const slash = key.indexOf('/');
       let liveUid: string | undefined;
@@ -499,7 +572,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     const placedAt = Date.parse(current.status?.placement?.scheduledTime ?? '') || now;
     let requeue: number | undefined;
     let lost: { pool: string; since: number } | undefined;
-    const seen: Array<{ member: Member; index: number; pool: string }> = [];
+    const seen: Array<{ member: FleetMember; index: number; pool: string }> = [];
     let applied = 0;
     for (const part of partsPlaced(current)) {
       const member = fleet.memberOf(poolOwner, part.pool);
@@ -511,7 +584,10 @@ export function setupJobControllers(o: JobControllerOptions) {
         continue;
       }
       try {
-        applied += await materialize(current, part.index, part.pool, member, signal);
+        applied +=
+          member.kind === 'agent'
+            ? await publishWork(current, part.index, part.pool, member, signal)
+            : await materialize(current, part.index, part.pool, member, signal);
       } catch (e) {
         if (!(e instanceof MaterializeError)) throw e;
         current = await finalized;
@@ -531,7 +607,14 @@ export function setupJobControllers(o: JobControllerOptions) {
 
     const price = current.status?.placement?.price;
     const prevAttempt = current.status?.usage?.attempts?.find((a) => a.attempt === attempt);
-    const usagePodsAll = seen.flatMap((s) => usagePods(qk, s.member, attempt));
+    const usagePodsAll = seen.flatMap((s) =>
+      usagePods(
+        qk,
+        s.member,
+        attempt,
+        s.member.kind === 'agent' ? workOf(current, attempt, s.index, s.member) : undefined,
+      ),
+    );
     let entry: AttemptUsage = attemptUsage(
       usagePodsAll,
       { attempt, pool: current.status?.placement?.pool ?? '', price },
@@ -583,9 +666,9 @@ export function setupJobControllers(o: JobControllerOptions) {
 
     // what was just created is not in the member caches yet: its watch event brings this key back, and
     // the status written then has something to say (now it could only say 0 ready)
-    const cached = (m: Member) =>
-      [...deployments.byHubKey(m.key, qk), ...batchJobs.byHubKey(m.key, qk)].some((w) => attemptOf(w) === attempt);
-    if (applied > 0 && !seen.some((p) => cached(p.member))) return {};
+    const cached = (p: { member: FleetMember; index: number }) =>
+      workloads(current, qk, p).some((w) => attemptOf(w) === attempt);
+    if (applied > 0 && !seen.some(cached)) return {};
     const roll = rollup(current, qk, seen);
     let conditions = base.conditions;
     for (const c of roll.conditions) conditions = setCondition(conditions, c, now);
@@ -645,8 +728,25 @@ export function setupJobControllers(o: JobControllerOptions) {
     return Number.isFinite(next) ? { requeueAfter: next } : {};
   };
 
+  /** A part's workloads: from the member caches, or from its Work's status on an agent pool. */
+  function workloads(
+    job: JobObject,
+    qk: string,
+    p: { member: FleetMember; index: number },
+    only?: 'Deployment' | 'Job',
+  ): Workload[] {
+    if (p.member.kind === 'agent') {
+      const w = workOf(job, attemptsOf(job), p.index, p.member);
+      return w ? (workloadsOf(w) as Workload[]).filter((x) => !only || x.kind === only) : [];
+    }
+    return [
+      ...(only !== 'Job' ? deployments.byHubKey(p.member.key, qk) : []),
+      ...(only !== 'Deployment' ? batchJobs.byHubKey(p.member.key, qk) : []),
+    ];
+  }
+
   /** Member state → phase, conditions and the kind's fields. */
-  function rollup(job: JobObject, qk: string, parts: Array<{ member: Member; index: number }>) {
+  function rollup(job: JobObject, qk: string, parts: Array<{ member: FleetMember; index: number }>) {
     const conditions: ConditionInput[] = [];
     const fields: Partial<Owned> = {};
     let failed: string | undefined;
@@ -654,7 +754,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     const attempt = attemptsOf(job);
     if (job.kind === 'InferenceJob') {
       const spec = (job as InferenceJobObject).spec;
-      const dep = parts.flatMap((p) => deployments.byHubKey(p.member.key, qk)).find((d) => attemptOf(d) === attempt);
+      const dep = parts.flatMap((p) => workloads(job, qk, p, 'Deployment')).find((d) => attemptOf(d) === attempt);
       const desired = dep?.spec?.replicas ?? 0;
       const ready = dep?.status?.readyReplicas ?? 0;
       fields.replicas = dep?.status?.replicas ?? 0;
@@ -689,7 +789,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       );
       return { phase, conditions, fields, failed };
     }
-    const jobs = parts.flatMap((p) => batchJobs.byHubKey(p.member.key, qk)).filter((j) => attemptOf(j) === attempt);
+    const jobs = parts.flatMap((p) => workloads(job, qk, p, 'Job')).filter((j) => attemptOf(j) === attempt);
     const want = partsPlaced(job).length;
     const done = jobs.filter((j) => j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True'));
     const bad = jobs.find((j) => j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True'));
@@ -721,6 +821,8 @@ export function setupJobControllers(o: JobControllerOptions) {
   }
 
   const controller = manager.controller({ name: 'jobs', reconcile, concurrency: o.concurrency ?? 8 });
+  // an agent's report (a Work's status) and a Work gone bring its job back
+  controller.watch(hubWorks, { map: (w) => hubQueueKey(w) ?? [] });
   for (const kind of ['InferenceJob', 'TrainingJob'] as const) {
     const inf = informers[kind];
     controller.watch(inf, {

@@ -1,5 +1,5 @@
 // The ProviderPool controller: for each pool, acquire its member cluster from the fleet
-// (the hub itself, a kubeconfig in a Secret, or — later — an agent), compute capacity
+// (the hub itself, a kubeconfig in a Secret, or its agent's reports), compute capacity
 // from the member's caches, and write the status fields it owns with conditions
 // Connected, Ready and ConfidentialReady. Level-triggered: pool changes, member cache
 // changes and member health changes all just enqueue the pool's name; a heartbeat
@@ -7,8 +7,9 @@
 import { API_VERSION, ClusterMode, PoolConditionType } from '../../api/constants.ts';
 import { type ProviderPoolObject, providerPools } from '../../api/resources.ts';
 import type { ProviderPoolStatus } from '../../api/types.gen.ts';
-import type { Fleet, MemberSource } from '../../fleet/fleet.ts';
+import type { ClusterSource, Fleet } from '../../fleet/fleet.ts';
 import { MemberSourceError } from '../../fleet/fleet.ts';
+import type { AgentMember } from '../../fleet/agent-member.ts';
 import type { Member } from '../../fleet/member.ts';
 import { computeCapacity } from '../../fleet/capacity.ts';
 import { type KubeObject, resources } from '../../kube/types.ts';
@@ -18,7 +19,7 @@ import type { EventRecorder } from '../../runtime/events.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { findCondition, type Condition } from '../../runtime/conditions.ts';
-import { desiredStatus, type Observation, ownedStatus } from './status.ts';
+import { desiredStatus, heartbeatTimeoutMs, type Observation, ownedStatus } from './status.ts';
 
 export type { ProviderPoolObject } from '../../api/resources.ts';
 export { providerPools } from '../../api/resources.ts';
@@ -74,7 +75,7 @@ function readKubeconfig(
   secrets: Informer<SecretObject>,
   secretNamespace: string,
   pool: ProviderPoolObject,
-): MemberSource | Observation {
+): ClusterSource | Observation {
   const ref = secretOf(pool, secretNamespace);
   if (!ref) return { kind: 'SecretMissing', message: 'spec.cluster.secretRef is required for mode KubeconfigSecret' };
   if (ref.namespace !== secretNamespace) {
@@ -111,9 +112,41 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
   // and a rotated Secret reconciles its pools at once
   const secrets = manager.informer<SecretObject>({ resource: resources.secrets, namespace: o.secretNamespace });
 
+  /** An agent pool: what its agent last reported in status.agent, and whether that is recent enough. */
+  async function observeAgent(pool: ProviderPoolObject): Promise<Observation> {
+    const name = pool.metadata?.name ?? '';
+    const member: AgentMember = await fleet.acquire(owner, name, { kind: 'Agent', pool: name });
+    const timeout = heartbeatTimeoutMs(pool);
+    member.observe(pool.status?.agent, timeout);
+    const beat = member.heartbeat();
+    if (beat === undefined)
+      return { kind: 'Connecting', message: "waiting for the first heartbeat of the pool's agent" };
+    const stale = member.staleAt() ?? beat;
+    // the next look: when this heartbeat goes stale, unless a newer one comes first
+    if (stale >= clock.now()) recheck.set(name, stale - clock.now() + 500);
+    if (!member.ready()) {
+      return {
+        kind: 'Unreachable',
+        error: `no heartbeat from the pool's agent since ${new Date(beat).toISOString()} (heartbeatTimeout ${Math.round(timeout / 1000)}s)`,
+        lastContact: beat,
+      };
+    }
+    return {
+      kind: 'Connected',
+      capacity: computeCapacity(member.nodes(), member.pods(), member.runtimeClasses(), {
+        nodeSelector: pool.spec.nodeSelector,
+        development: pool.spec.development === true,
+      }),
+      lastContact: beat,
+    };
+  }
+  /** Agent pools: ms until their last heartbeat goes stale, for the next requeue. */
+  const recheck = new Map<string, number>();
+
   async function observe(pool: ProviderPoolObject): Promise<Observation> {
     const name = pool.metadata?.name ?? '';
-    let source: MemberSource;
+    if (pool.spec.cluster.mode === ClusterMode.Agent) return observeAgent(pool);
+    let source: ClusterSource;
     switch (pool.spec.cluster.mode) {
       case ClusterMode.Local:
         source = { kind: 'Local' };
@@ -129,7 +162,7 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
       }
       default:
         await fleet.release(owner, name);
-        return { kind: 'AgentPending' };
+        return { kind: 'KubeconfigInvalid', message: `unknown spec.cluster.mode ${pool.spec.cluster.mode}` };
     }
     let member: Member;
     try {
@@ -179,11 +212,16 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
       await fleet.release(owner, key);
       return {};
     }
+    recheck.delete(key);
     const obs = await observe(pool);
     const want = desiredStatus(pool, obs, clock.now());
     const have = ownedStatus(pool.status);
     const lastBeat = have.lastHeartbeatTime ? Date.parse(have.lastHeartbeatTime) : 0;
-    const beatDue = want.lastHeartbeatTime !== have.lastHeartbeatTime && clock.now() - lastBeat >= heartbeatMs;
+    // an agent pool's heartbeat is its agent's own write (status.agent.heartbeatTime): lastHeartbeatTime
+    // follows it only beside a change, so a heartbeat costs the hub one write, not two
+    const agent = pool.spec.cluster.mode === ClusterMode.Agent;
+    const beatDue =
+      !agent && want.lastHeartbeatTime !== have.lastHeartbeatTime && clock.now() - lastBeat >= heartbeatMs;
     const changed = !sameStatus(have, want);
     if (changed || beatDue) {
       // Only the owned fields, built from this observation (and, where nothing new was
@@ -197,7 +235,7 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
       announce(pool, have.conditions as Condition[] | undefined, want.conditions as Condition[] | undefined);
       if (changed) ctx.log.info({ phase: want.phase, observation: obs.kind }, 'Pool status updated');
     }
-    return { requeueAfter: heartbeatMs };
+    return { requeueAfter: Math.min(heartbeatMs, recheck.get(key) ?? Infinity) };
   };
 
   const controller = manager.controller({ name: 'providerpool', reconcile, concurrency: o.concurrency ?? 2 });

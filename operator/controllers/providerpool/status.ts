@@ -6,7 +6,7 @@
 // A lost cluster turns Connected and Ready False at once and the phase Degraded;
 // after spec.heartbeatTimeout without contact the phase is Disconnected. The last
 // known capacity is kept (with its time in lastHeartbeatTime), never wiped.
-import { ClusterMode, PoolConditionType, PoolPhase, PoolReason } from '../../api/constants.ts';
+import { PoolConditionType, PoolPhase, PoolReason } from '../../api/constants.ts';
 import type { GpuCapacity, ProviderPool, ProviderPoolStatus } from '../../api/types.gen.ts';
 import { metaTime, setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.ts';
 import { parseDuration } from '../../runtime/config.ts';
@@ -14,8 +14,8 @@ import type { PoolCapacity } from '../../fleet/capacity.ts';
 
 export type Observation =
   | { kind: 'Connected'; capacity: PoolCapacity; lastContact: number }
-  /** The first contact attempt (after a start, failover or new kubeconfig) is under way. */
-  | { kind: 'Connecting' }
+  /** The first contact attempt (after a start, failover or new kubeconfig) is under way; or an agent pool's first heartbeat. */
+  | { kind: 'Connecting'; message?: string }
   /** Reachable, but the caches have not listed yet. */
   | { kind: 'Syncing'; lastContact?: number }
   /** Reachable, but a cache cannot list (e.g. 403): the kubeconfig lacks permissions. */
@@ -23,8 +23,7 @@ export type Observation =
   /** No contact; lastContact is what this process saw (undefined after a restart). */
   | { kind: 'Unreachable'; error: string; lastContact?: number }
   | { kind: 'SecretMissing'; message: string }
-  | { kind: 'KubeconfigInvalid'; message: string }
-  | { kind: 'AgentPending' };
+  | { kind: 'KubeconfigInvalid'; message: string };
 
 export const defaultHeartbeatTimeoutMs = 60_000;
 
@@ -53,7 +52,7 @@ export function ownedStatus(s: ProviderPoolStatus | undefined): ProviderPoolStat
   return out as ProviderPoolStatus;
 }
 
-function heartbeatTimeoutMs(pool: ProviderPool): number {
+export function heartbeatTimeoutMs(pool: ProviderPool): number {
   return (pool.spec.heartbeatTimeout && parseDuration(pool.spec.heartbeatTimeout)) || defaultHeartbeatTimeoutMs;
 }
 
@@ -186,7 +185,7 @@ export function desiredStatus(pool: ProviderPool, obs: Observation, now: number)
         type: PoolConditionType.Connected,
         status: 'Unknown',
         reason: PoolReason.Connecting,
-        message: 'first contact with the member cluster under way',
+        message: obs.message ?? 'first contact with the member cluster under way',
       });
     }
     out.phase = prev.phase ?? PoolPhase.Pending;
@@ -207,12 +206,7 @@ export function desiredStatus(pool: ProviderPool, obs: Observation, now: number)
           ? { reason: PoolReason.AccessDenied, message: `the member kubeconfig lacks permissions: ${obs.message}` }
           : obs.kind === 'SecretMissing'
             ? { reason: PoolReason.KubeconfigSecretMissing, message: obs.message }
-            : obs.kind === 'KubeconfigInvalid'
-              ? { reason: PoolReason.KubeconfigInvalid, message: obs.message }
-              : {
-                  reason: PoolReason.AgentNotImplemented,
-                  message: `spec.cluster.mode ${ClusterMode.Agent}: the pull-mode agent comes with the provider runtime`,
-                };
+            : { reason: PoolReason.KubeconfigInvalid, message: obs.message };
     // after a restart or failover this process has seen no contact yet: the last one is in status
     const prevBeat = prev.lastHeartbeatTime ? Date.parse(prev.lastHeartbeatTime) : undefined;
     const lastContact =

@@ -12,11 +12,12 @@ test('the committed generated files are up to date', (t) => {
   t.deepEqual(staleFiles(projectRoot), []);
 });
 
-test('generated files: three CRDs with controller-gen names, the types and the reference', (t) => {
+test('generated files: four CRDs with controller-gen names, the types and the reference', (t) => {
   t.deepEqual([...generatedFiles().keys()].sort(), [
     'crds/nvdax.io_inferencejobs.yaml',
     'crds/nvdax.io_providerpools.yaml',
     'crds/nvdax.io_trainingjobs.yaml',
+    'crds/nvdax.io_works.yaml',
     'docs/api-reference.md',
     'operator/api/types.gen.ts',
   ]);

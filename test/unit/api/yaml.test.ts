@@ -99,7 +99,7 @@ test('unknown kinds are named, with what is supported', (t) => {
   const r = validateYaml('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n', 'cm.yaml');
   t.deepEqual(r.diagnostics.map(formatDiagnostic), [
     'cm.yaml:1: ConfigMap/c: apiVersion: Unsupported value: "v1": supported values: "nvdax.io/v1alpha1"',
-    'cm.yaml:2: ConfigMap/c: kind: Unsupported value: "ConfigMap": supported values: "InferenceJob", "TrainingJob", "ProviderPool"',
+    'cm.yaml:2: ConfigMap/c: kind: Unsupported value: "ConfigMap": supported values: "InferenceJob", "TrainingJob", "ProviderPool", "Work"',
   ]);
 });
 

@@ -59,6 +59,7 @@ test('default values: the objects of a hub install, and nothing optional', (t) =
     'CustomResourceDefinition/inferencejobs.nvdax.io',
     'CustomResourceDefinition/providerpools.nvdax.io',
     'CustomResourceDefinition/trainingjobs.nvdax.io',
+    'CustomResourceDefinition/works.nvdax.io',
     'Deployment/nvdax-operator',
     'PodDisruptionBudget/nvdax-operator',
     'Role/nvdax-operator',
@@ -168,7 +169,10 @@ test('RBAC: cluster-wide only reads, status and finalizer patches and Events; Se
     'inferencejobs.nvdax.io',
     'providerpools.nvdax.io',
     'trainingjobs.nvdax.io',
+    'works.nvdax.io',
   ]);
+  const works = cr.rules.find((r) => r.resources.includes('works'));
+  t.deepEqual(works?.verbs, ['get', 'list', 'watch'], 'Works are written only per pool namespace');
   const secrets = role.rules.find((r) => r.resources.includes('secrets'));
   t.deepEqual(secrets?.verbs, ['get', 'list', 'watch']);
   t.is(role.metadata.namespace, 'nvdax-system');
