@@ -268,6 +268,7 @@ async function main(): Promise<number> {
     ...(taskDomain ? { taskDomain } : {}),
     ...(chain ? { settlement: gates } : {}),
     meterIntervalMs: read.duration('usage-meter-interval', '60s'),
+    federatedCoordinators: read.str('federated-bind-address', '') !== '',
   });
   if (chain) {
     const s = new Settler({

@@ -32,6 +32,8 @@ export interface PlacedOn {
   /** The pool's spec.nodeSelector. */
   nodeSelector?: Record<string, string>;
   initData?: { annotation: string; digest: string; algorithm: string };
+  /** Federated participants: where the hub's coordinator for this attempt listens (status.federation). */
+  coordinator?: string;
 }
 
 /** The hub job the objects belong to. */

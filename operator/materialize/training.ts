@@ -179,6 +179,10 @@ export function participantObjects(
     { name: 'NVDAX_AGGREGATION', value: fed.aggregation ?? 'FedAvg' },
     { name: 'NVDAX_ROUND_TIMEOUT', value: fed.roundTimeout ?? '30m' },
     { name: 'NPROC_PER_NODE', value: String(spec.resources.gpus) },
+    // the participant runtime dials the hub's coordinator as this participant of this job
+    { name: 'NVDAX_JOB', value: `${job.namespace}/${job.name}` },
+    { name: 'NVDAX_PARTICIPANT_ID', value: name },
+    ...(on.coordinator ? [{ name: 'NVDAX_COORDINATOR', value: on.coordinator }] : []),
   ];
   const runtime = spec.runtime;
   const template = podTemplate(job, on, {

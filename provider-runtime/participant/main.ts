@@ -4,6 +4,8 @@
 //   node provider-runtime/participant/main.ts --coordinator 127.0.0.1:7443 --job team-a/fl --id p-0 --index 0 \
 //     --dev-attester-keys keys.json --init-data init.toml [--checkpoint-root /mnt/pvc]
 //
+// In a participant pod --coordinator, --job, --id and --index come from the environment the operator sets
+// (NVDAX_COORDINATOR, NVDAX_JOB, NVDAX_PARTICIPANT_ID, NVDAX_PARTICIPANT_INDEX).
 // Evidence: with --dev-attester-keys (simulated clusters only) the development attester issues it; in a
 // confidential pod it comes from the attestation agent, which this entrypoint does not reach yet.
 // Test-only flags: --drop-at <round>:<stage> stops answering there; --tamper-checkpoint reports a wrong hash;
@@ -23,7 +25,7 @@ const { values: a } = parseArgs({
     coordinator: { type: 'string' },
     job: { type: 'string' },
     id: { type: 'string' },
-    index: { type: 'string', default: '0' },
+    index: { type: 'string', default: process.env['NVDAX_PARTICIPANT_INDEX'] ?? '0' },
     count: { type: 'string', default: '1' },
     samples: { type: 'string', default: '200' },
     'task-seed': { type: 'string', default: String(DEFAULT_TASK.seed) },
@@ -51,9 +53,11 @@ function need(name: string, v: string | undefined): string {
   return v;
 }
 
-const address = need('coordinator', a.coordinator);
-const job = need('job', a.job);
-const id = need('id', a.id);
+// in a participant pod the operator sets these (operator/materialize/training.ts); flags win
+const env = process.env;
+const address = need('coordinator', a.coordinator ?? env['NVDAX_COORDINATOR']);
+const job = need('job', a.job ?? env['NVDAX_JOB']);
+const id = need('id', a.id ?? env['NVDAX_PARTICIPANT_ID']);
 const keysFile = need('dev-attester-keys', a['dev-attester-keys']);
 const initData = readFileSync(need('init-data', a['init-data']), 'utf8');
 const attester = await createDevAttester({ keys: JSON.parse(readFileSync(keysFile, 'utf8')) as DevAttesterKeys });

@@ -41,7 +41,14 @@ test.before(async () => {
     const selector = r.nodes(p.cluster, p.name.slice(run.length + 1), 1, 'L4');
     apply('hub', [r.pool(p.name, p.cluster, selector, '0.40', { development: true })]);
   }
-  op = r.startOp(1, ['--federated-bind-address', '127.0.0.1', '--attestation-policy', join(dir, 'policy.json')]);
+  op = r.startOp(1, [
+    '--failover-grace',
+    '60s',
+    '--federated-bind-address',
+    '127.0.0.1',
+    '--attestation-policy',
+    join(dir, 'policy.json'),
+  ]);
   for (const p of pools) await r.poolReady(p.name);
 });
 
@@ -52,19 +59,12 @@ test.after.always(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function participant(coordinator: string, id: string, index: number): Promise<number | null> {
+/** A participant process standing in for a participant pod: it gets the pod's environment, nothing else. */
+function participant(podEnv: Record<string, string | undefined>): Promise<number | null> {
   const p = spawn(
     process.execPath,
     [
       join(projectRoot, 'provider-runtime', 'participant', 'main.ts'),
-      '--coordinator',
-      coordinator,
-      '--job',
-      `${jobsNs}/fl`,
-      '--id',
-      id,
-      '--index',
-      String(index),
       '--samples',
       '150',
       '--epochs',
@@ -74,7 +74,7 @@ function participant(coordinator: string, id: string, index: number): Promise<nu
       '--init-data',
       join(dir, 'init.toml'),
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...podEnv, NODE_NO_WARNINGS: '1' } },
   );
   children.push(p);
   return new Promise((resolve) => p.on('close', resolve));
@@ -114,7 +114,24 @@ test.serial('a Federated TrainingJob on three pools advances its rounds in statu
   t.is(waiting.status?.federation?.state, 'Waiting');
   t.is(waiting.status?.federation?.attempt, 1);
   const endpoint = waiting.status?.federation?.coordinator ?? '';
-  const codes = await Promise.all([0, 1, 2].map((i) => participant(endpoint, participantName('fl', 1, i), i)));
+  // the participant Jobs the operator materialized tell their pods where the coordinator is, and who they are
+  const envOf = (cluster: string) =>
+    getJson<{
+      items: Array<{
+        spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+      }>;
+    }>(cluster, ['-n', r.tenant, 'get', 'jobs.batch']).items.map((j) =>
+      Object.fromEntries((j.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value])),
+    );
+  const envs = await eventually('participant Jobs materialized', async () => {
+    const all = [...envOf('gpu-a'), ...envOf('gpu-b')];
+    return all.length === 3 ? all : undefined;
+  });
+  t.deepEqual(
+    envs.map((e) => [e['NVDAX_COORDINATOR'], e['NVDAX_JOB'], e['NVDAX_PARTICIPANT_ID']]).sort(),
+    [0, 1, 2].map((i) => [endpoint, `${jobsNs}/fl`, participantName('fl', 1, i)]).sort(),
+  );
+  const codes = await Promise.all(envs.map((e) => participant(e)));
   t.deepEqual(codes, [0, 0, 0], 'every participant completed');
   const done = await eventually(
     'rounds complete',

@@ -71,6 +71,8 @@ test.before(async () => {
     }),
   ]);
   op = r.startOp(1, [
+    '--failover-grace',
+    '60s',
     '--reports-bind-address',
     '127.0.0.1:0',
     '--attestation-policy',

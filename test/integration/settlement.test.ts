@@ -54,6 +54,9 @@ const rpc = <T>(method: string, params: unknown[] = []) => chain.provider.send(m
 
 const operator = (n: number): OperatorProc =>
   r.startOp(n, [
+    // a busy CI machine may miss a heartbeat or two; failover is not what this test is about
+    '--failover-grace',
+    '60s',
     '--settlement-deployment',
     join(dir, 'deployment.json'),
     '--chain-key-file',

@@ -47,6 +47,7 @@ import {
   attemptUsage,
   cleanupFinalizer,
   failuresOf,
+  isFederated,
   isFinished,
   isPlaced,
   type JobKind,
@@ -90,6 +91,8 @@ export interface JobControllerOptions {
   schedulerMinIntervalMs?: number;
   /** --require-signed-tasks: the settlement contract's EIP-712 domain; set, only jobs whose requester signed their task are placed. */
   taskDomain?: TypedDataDomain;
+  /** --federated-bind-address: participants are materialized once the job's coordinator is published. */
+  federatedCoordinators?: boolean;
   /** A running job's usage is measured at least this often (default 60 s); settlement bills a period once it is. */
   meterIntervalMs?: number;
   /** --settlement-deployment: the escrow and stake gates, and the wait for a task to open before a workload starts. */
@@ -234,6 +237,12 @@ export function setupJobControllers(o: JobControllerOptions) {
     return times.length ? Math.min(...times) : undefined;
   }
 
+  /** A federated job's coordinator address for its current attempt (status.federation), if published. */
+  function coordinatorOf(job: JobObject): string | undefined {
+    const f = (job as TrainingJobObject).status?.federation;
+    return isFederated(job) && f?.coordinator && f.attempt === attemptsOf(job) ? f.coordinator : undefined;
+  }
+
   function placedOn(job: JobObject, pool: string, index: number): PlacedOn {
     // a federated participant has its own class (its pool may expose other products or TEEs)
     const part = (job as TrainingJobObject).status?.participants?.find((x) => x.index === index && x.pool === pool);
@@ -259,6 +268,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       ...(p.runtimeClass ? { runtimeClassName: p.runtimeClass } : {}),
       ...(poolByName(pool)?.spec.nodeSelector ? { nodeSelector: poolByName(pool)?.spec.nodeSelector } : {}),
       ...(init ? { initData: init } : {}),
+      ...(coordinatorOf(job) ? { coordinator: coordinatorOf(job) } : {}),
     };
   }
 
@@ -557,6 +567,8 @@ export function setupJobControllers(o: JobControllerOptions) {
     // paid work starts only once its task is open on chain (escrow and stake locked); the settler enqueues
     // this key when it writes the open, which our cache may show a moment later: look again soon
     if (o.settlement?.materializeWait(job) !== undefined) return { requeueAfter: 1_000 };
+    // with the hub running coordinators, participants start once theirs listens (its address is in their env)
+    if (o.federatedCoordinators && isFederated(job) && !coordinatorOf(job)) return { requeueAfter: 1_000 };
 
     // placed: the finalizer goes on beside the first member writes, not before them (a round trip off
     // every job's path to Running). A job deleted in between loses nothing: its member objects then
