@@ -167,6 +167,13 @@ test('Federated: one single-pod Indexed Job per participant with the round setti
   t.is(env.get('NVDAX_MIN_PARTICIPANTS')?.value, '3');
   t.is(env.get('NVDAX_AGGREGATION')?.value, 'SecureAggregation');
   t.false(env.has('MASTER_ADDR'));
+  t.is(env.get('NVDAX_PARTICIPANT_ID')?.value, 'pretrain-a2-p1');
+  t.is(env.get('NVDAX_JOB')?.value, `${job.namespace}/${job.name}`);
+  t.false(env.has('NVDAX_COORDINATOR'), 'no coordinator published: none in the env');
+  const withHub = envMap(
+    participantObjects(job, fed, { ...on, coordinator: '10.0.0.5:41234' }, 1).job.spec.template.spec.containers[0]!.env,
+  );
+  t.is(withHub.get('NVDAX_COORDINATOR')?.value, '10.0.0.5:41234');
   t.is(service.metadata.name, 'pretrain-a2-p1');
   t.is(service.spec.clusterIP, 'None');
   t.not(participantObjects(job, fed, on, 2).job.metadata.name, j.metadata.name);
