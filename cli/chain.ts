@@ -6,6 +6,7 @@
 import type { Argv } from 'yargs';
 import { stringify } from 'yaml';
 import type { Contracts, Deployment } from '../operator/settlement/deploy.ts';
+import { gasWithHeadroom } from '../operator/settlement/contracts.ts';
 import { table } from './format.ts';
 import { CliError } from './hub.ts';
 import type { Io } from './io.ts';
@@ -213,11 +214,10 @@ export async function send(
   what: string,
 ): Promise<{ hash: string; block: number }> {
   try {
-    // headroom on the estimate: it runs on the last block, and a call whose cost depends on the block's time
-    // (the registry's reward accrual writes a timestamp) needs more when mined a second later
+    // headroom on the estimate (gasWithHeadroom says why)
     const f = c.getFunction(method);
     const gas = await f.estimateGas(...args);
-    const tx = await f(...args, { gasLimit: (gas * 5n) / 4n + 20_000n });
+    const tx = await f(...args, { gasLimit: gasWithHeadroom(gas) });
     const receipt = await tx.wait();
     if (receipt?.status !== 1) throw new CliError(`${what}: the transaction ${tx.hash} reverted`);
     return { hash: tx.hash as string, block: receipt.blockNumber as number };

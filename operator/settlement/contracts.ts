@@ -88,3 +88,12 @@ export function decodeItems(data: string): SettleItem[] {
   }
   return out;
 }
+
+/**
+ * A gas limit from an estimate. The estimate runs on the last block; the call is mined a second or more later,
+ * when the registry's reward accrual (reached by staking, locking stake for a task, claiming) may write fresh
+ * storage slots the estimate did not (about 20,000 gas each). Unused gas is not paid for.
+ */
+export function gasWithHeadroom(estimate: bigint): bigint {
+  return (estimate * 3n) / 2n + 60_000n;
+}

@@ -10,7 +10,7 @@
 // proposal, so the time-lock delay is at least the unbonding delay (checked here, and on chain when governance
 // sets the unbonding delay): a provider that sees a proposal queued can unbond and leave before it executes.
 import { Contract, ContractFactory, getAddress, parseUnits, type Signer, type TransactionResponse } from 'ethers';
-import { artifact, type ContractName } from './contracts.ts';
+import { artifact, type ContractName, gasWithHeadroom } from './contracts.ts';
 
 export interface DeployParams {
   /** Whole token supply, minted once to the deployer (wei). */
@@ -94,7 +94,7 @@ export interface Deployment {
 async function mined(c: Contract, method: string, args: unknown[], what: string): Promise<void> {
   const f = c.getFunction(method);
   const gas = await f.estimateGas(...args);
-  const tx: TransactionResponse = await f(...args, { gasLimit: (gas * 5n) / 4n + 20_000n });
+  const tx: TransactionResponse = await f(...args, { gasLimit: gasWithHeadroom(gas) });
   const receipt = await tx.wait();
   if (receipt?.status !== 1) throw new Error(`deploy: ${what} failed`);
 }

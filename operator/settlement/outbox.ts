@@ -15,6 +15,7 @@ import type { Clock } from '../runtime/clock.ts';
 import { sleep } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { ChainClient } from './chain.ts';
+import { gasWithHeadroom } from './contracts.ts';
 
 export type OutboxKind = 'open' | 'settle' | 'close';
 
@@ -175,7 +176,7 @@ export class Sender {
       data,
       meta,
       nonce,
-      gasLimit: ((gas * 5n) / 4n + 20_000n).toString(),
+      gasLimit: gasWithHeadroom(gas).toString(),
       txs: [],
       createdAt: this.#o.clock.now(),
     };
