@@ -71,6 +71,7 @@ import {
   isFinished,
   isPlaced,
   type JobKind,
+  kindOf,
   type JobObject,
   partsOf,
   podsPerPart,
@@ -331,7 +332,13 @@ export class ReportIntake {
     const hubJob = hubJobId({ namespace: job.metadata?.namespace ?? '', name: job.metadata?.name ?? '' });
     const refused: string[] = [];
     const checked: Array<SignedReceipt> = [];
-    const attested = (job.status?.attestations ?? []).filter((a) => a.verified);
+    // the receipt keys of instances attested a moment ago may not be in our cache yet: read the job itself
+    const latest = req.receipts.some((m) => m.scheme === 'ed25519')
+      ? await o.hub
+          .get<JobObject>(resourceOf(kindOf(job)), job.metadata?.name ?? '', job.metadata?.namespace ?? '')
+          .catch(() => job)
+      : job;
+    const attested = (latest.status?.attestations ?? []).filter((a) => a.verified);
     for (const [i, m] of req.receipts.entries()) {
       try {
         const s = { receipt: JSON.parse(m.receiptJson), signature: m.signature } as SignedReceipt;
@@ -487,23 +494,42 @@ export class ReportIntake {
       throw new ReportError(grpc.status.FAILED_PRECONDITION, 'the hub settles nowhere (--settlement-deployment)');
     }
     const provider = pool.spec.provider?.address ?? '';
-    let r: TelemetryReport;
+    let score: string;
+    let r: TelemetryReport | undefined;
     try {
-      r = verifyTelemetry(
+      const report = verifyTelemetry(
         o.telemetryDomain,
         { report: JSON.parse(req.reportJson) as TelemetryReport, signature: req.signature },
         { provider, pool: req.pool },
       );
-      const last = pool.status?.telemetry?.lastSequence;
-      if (last !== undefined && r.sequence <= last) {
-        throw new TelemetryError('sequence', `${r.sequence} is not after the last accepted ${last}`);
-      }
-      if (r.time > o.clock.now() + 5 * 60_000) throw new TelemetryError('time', 'in the future');
+      r = report;
+      if (report.time > o.clock.now() + 5 * 60_000) throw new TelemetryError('time', 'in the future');
       if (o.isRegistered && !(await o.isRegistered(provider))) {
         throw new TelemetryError('provider', `${provider} is not registered in the provider registry`);
       }
+      // the sequence is checked on the pool as written (a fresh read, under its resourceVersion), not the cache:
+      // a report sent twice in a row is counted once
+      score = await this.#writePool(req.pool, (st) => {
+        const last = st.telemetry?.lastSequence;
+        if (last !== undefined && report.sequence <= last) {
+          throw new TelemetryError('sequence', `${report.sequence} is not after the last accepted ${last}`);
+        }
+        return {
+          ...st,
+          telemetry: {
+            ...st.telemetry,
+            lastSequence: report.sequence,
+            lastReportTime: new Date(o.clock.now()).toISOString(),
+            reports: [
+              ...(st.telemetry?.reports ?? []),
+              { sequence: report.sequence, time: new Date(report.time).toISOString(), tiers: report.tiers },
+            ],
+          },
+        };
+      });
     } catch (e) {
-      const message = e instanceof TelemetryError ? e.message : `report_json: not JSON (${(e as Error).message})`;
+      if (!(e instanceof TelemetryError) && !(e instanceof SyntaxError)) throw e;
+      const message = e instanceof TelemetryError ? e.message : `report_json: not JSON (${e.message})`;
       this.#metrics?.telemetry.inc({ result: 'refused' });
       await this.#writePool(req.pool, (st) => ({
         ...st,
@@ -511,22 +537,6 @@ export class ReportIntake {
       })).catch(() => {});
       throw new ReportError(grpc.status.PERMISSION_DENIED, message);
     }
-    const score = await this.#writePool(req.pool, (st) => {
-      const reports = [
-        ...(st.telemetry?.reports ?? []),
-        { sequence: r.sequence, time: new Date(r.time).toISOString(), tiers: r.tiers },
-      ];
-      const next = {
-        ...st,
-        telemetry: {
-          ...st.telemetry,
-          lastSequence: r.sequence,
-          lastReportTime: new Date(o.clock.now()).toISOString(),
-          reports,
-        },
-      };
-      return next;
-    });
     this.#metrics?.telemetry.inc({ result: 'accepted' });
     return { accepted: true, reputation: score, message: `sequence ${r.sequence} accepted` };
   }
@@ -604,9 +614,18 @@ export class ReportIntake {
     const key = `${job.metadata?.namespace}/${job.metadata?.name}`;
     // the signer must be a key an instance of this attempt attested (its JWK's hash is the gatewayKey)
     const jwk = { crv: 'Ed25519', kty: 'OKP', x: req.signer };
-    const attested = (job.status?.attestations ?? []).find(
-      (a) => a.verified && a.instance === req.instance && a.gatewayKey === gatewayKeyHash(jwk),
-    );
+    const find = (j: JobObject) =>
+      (j.status?.attestations ?? []).find(
+        (a) => a.verified && a.instance === req.instance && a.gatewayKey === gatewayKeyHash(jwk),
+      );
+    // an attestation just recorded may not be in our cache yet: look at the job itself before refusing
+    const attested =
+      find(job) ??
+      find(
+        await o.hub
+          .get<JobObject>(resourceOf('TrainingJob'), job.metadata?.name ?? '', job.metadata?.namespace ?? '')
+          .catch(() => job),
+      );
     if (!attested) {
       throw new ReportError(grpc.status.PERMISSION_DENIED, `signer: not a key ${req.instance} attested for this job`);
     }
