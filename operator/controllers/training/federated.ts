@@ -46,7 +46,7 @@ interface Running {
   uid: string;
   attempt: number;
   coordinator: Coordinator;
-  done: Promise<void>;
+  done: Promise<unknown>;
 }
 
 const fixed = (n: number) => (Number.isFinite(n) ? n.toFixed(4) : '0');
@@ -177,7 +177,11 @@ export class FederatedRunner {
       rounds: [...(s.rounds ?? []).filter((x) => x.round !== r.round), entry].slice(-64),
       federation: {
         ...s.federation,
-        state: FederationState.Running,
+        // a result already written stays (writes are ordered, so this is only a guard)
+        state:
+          s.federation?.state === FederationState.Succeeded || s.federation?.state === FederationState.Failed
+            ? s.federation.state
+            : FederationState.Running,
         admitted: r.participants.length,
         message: `round ${r.round} of ${rounds}: ${r.contributors.length} contributors, accuracy ${fixed(r.accuracy)}`,
       },
@@ -201,8 +205,23 @@ export class FederatedRunner {
     }
   }
 
+  /** Status writes per job, one after another: a round's write can never land after the run's result. */
+  readonly #writes = new Map<string, Promise<void>>();
+
+  #record(key: string, uid: string, change: (s: Owned) => Owned): Promise<unknown> {
+    const next = (this.#writes.get(key) ?? Promise.resolve()).then(() => this.#apply(key, uid, change));
+    const settled = next.catch((e: unknown) =>
+      this.#o.log.error({ err: e, job: key }, 'Federated status write failed'),
+    );
+    this.#writes.set(key, settled);
+    void settled.then(() => {
+      if (this.#writes.get(key) === settled) this.#writes.delete(key);
+    });
+    return settled; // never rejects: a failed write is logged, and the next round's write carries the state
+  }
+
   /** Applies this controller's fields (all of them, from a fresh read), retried on conflict. */
-  async #record(key: string, uid: string, change: (s: Owned) => Owned): Promise<void> {
+  async #apply(key: string, uid: string, change: (s: Owned) => Owned): Promise<void> {
     const [ns = '', name = ''] = key.split('/');
     for (let i = 0; i < 5; i++) {
       let job: JobObject;
