@@ -6,7 +6,7 @@
 import type { Argv } from 'yargs';
 import { stringify } from 'yaml';
 import type { Contracts, Deployment } from '../operator/settlement/deploy.ts';
-import { gasWithHeadroom } from '../operator/settlement/contracts.ts';
+import { formatNvdax, gasWithHeadroom } from '../operator/settlement/contracts.ts';
 import { table } from './format.ts';
 import { CliError } from './hub.ts';
 import type { Io } from './io.ts';
@@ -175,14 +175,8 @@ export async function amountArg(text: unknown, flag: string, zero = false): Prom
   return wei;
 }
 
-/** Wei as NVDAx decimals (`12.5`, `0`), exact. */
-export function nvdax(wei: bigint): string {
-  const neg = wei < 0n;
-  const w = neg ? -wei : wei;
-  const whole = w / 10n ** 18n;
-  const frac = (w % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '');
-  return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
-}
+/** Wei as NVDAx decimals (`12.5`, `0`), exact: the one formatter status and the CLI share. */
+export const nvdax = formatNvdax;
 
 /** The revert of a failed call as `Name(arg, …)`, decoded with the deployment's ABIs; undefined if not a revert. */
 async function revertOf(e: unknown): Promise<string | undefined> {

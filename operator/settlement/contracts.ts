@@ -2,7 +2,7 @@
 // compact settle item encoding the Settlement contract reads. No chain access here.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InterfaceAbi } from 'ethers';
+import { formatUnits, type InterfaceAbi, parseUnits } from 'ethers';
 
 export const CONTRACT_NAMES = [
   'NVDAxToken',
@@ -97,3 +97,9 @@ export function decodeItems(data: string): SettleItem[] {
 export function gasWithHeadroom(estimate: bigint): bigint {
   return (estimate * 3n) / 2n + 60_000n;
 }
+
+/** Wei as NVDAx decimals, exact and without a trailing ".0" (`12.5`, `0`), as status and the CLI show amounts. */
+export const formatNvdax = (wei: bigint): string => formatUnits(wei, 18).replace(/\.0$/, '');
+
+/** NVDAx decimals (a status amount such as "4.99998") as wei, exact. */
+export const parseNvdax = (amount: string): bigint => parseUnits(amount, 18);

@@ -1,8 +1,7 @@
 // Metering (pure): a job's status.usage → the settle items of its task, period by period. No I/O here;
 // the settler (operator/controllers/settlement) reads the job and the chain and sends what this returns.
-import { parseUnits } from 'ethers';
 import type { AttemptUsage } from '../api/types.gen.ts';
-import { UNIT } from './contracts.ts';
+import { parseNvdax, UNIT } from './contracts.ts';
 
 /** The task's terms on chain, as TaskOpened recorded them (status.settlement keeps a copy). */
 export interface TaskTerms {
@@ -79,7 +78,7 @@ export function gpuSecondsBefore(a: AttemptUsage, t: number): number {
 }
 
 /** Wei per GPU-hour from a decimal NVDAx price ("2.5"). */
-export const priceWei = (price: string): bigint => parseUnits(price, 18);
+export const priceWei = (price: string): bigint => parseNvdax(price);
 
 /**
  * Amount in UNIT for GPU-seconds at a price per GPU-hour, rounded down (the requester is never charged a

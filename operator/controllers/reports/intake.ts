@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { LOADER_OPTIONS } from '../../training/proto.ts';
 import type { TypedDataDomain } from 'ethers';
 import { Counter, type Registry } from 'prom-client';
 import { API_VERSION, IncidentKind, JobConditionType, JobReason, Tier } from '../../api/constants.ts';
@@ -119,15 +120,8 @@ const protoDir = join(import.meta.dirname, '..', '..', 'verification', 'proto');
 /** The loaded Reports service (types generated from the same .proto into operator/verification/gen). */
 export function reportsProto(): ProtoGrpcType {
   return grpc.loadPackageDefinition(
-    loadSync('reports.proto', {
-      includeDirs: [protoDir],
-      keepCase: false,
-      longs: Number,
-      enums: String,
-      bytes: Buffer,
-      defaults: true,
-      oneofs: true,
-    }),
+    // the options hack/proto/generate.ts generates every proto's types with (one set for all)
+    loadSync('reports.proto', { ...LOADER_OPTIONS, includeDirs: [protoDir] }),
   ) as unknown as ProtoGrpcType;
 }
 

@@ -8,7 +8,7 @@
 // covers its task's lock), may this pool take paid work (its provider has active stake), and may this
 // placed job's workload start (its task is open).
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { formatUnits, getAddress, Interface, type Log, type TransactionReceipt } from 'ethers';
+import { getAddress, Interface, type Log, type TransactionReceipt } from 'ethers';
 import { API_VERSION, JobConditionType, JobReason, SettlementTxType } from '../../api/constants.ts';
 import type { ProviderPoolObject } from '../../api/resources.ts';
 import type { Settlement, SettlementTransaction } from '../../api/types.gen.ts';
@@ -22,7 +22,7 @@ import { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from '
 import type { Informer } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { ChainClient, Stake } from '../../settlement/chain.ts';
-import { artifact, encodeItems, UNIT } from '../../settlement/contracts.ts';
+import { artifact, encodeItems, formatNvdax, parseNvdax, UNIT } from '../../settlement/contracts.ts';
 import { jobTaskValue } from '../../settlement/job-task.ts';
 import { type BilledAttempt, dueItems, orderItems, taskTerms } from '../../settlement/metering.ts';
 import { type OutboxKind, type SendOutcome, Sender } from '../../settlement/outbox.ts';
@@ -94,13 +94,9 @@ interface CloseMeta {
   jobs: Array<{ kind: JobKind; key: string; uid: string; task: number }>;
 }
 
-const nvdax = (wei: bigint) => trimUnits(formatUnits(wei, 18));
-const trimUnits = (s: string) => s.replace(/\.0$/, '');
+const nvdax = formatNvdax;
+const toWei = parseNvdax;
 const addWei = (a: string | undefined, wei: bigint) => nvdax((a ? toWei(a) : 0n) + wei);
-const toWei = (s: string) => {
-  const [i = '0', f = ''] = s.split('.');
-  return BigInt(i) * 10n ** 18n + BigInt((f + '0'.repeat(18)).slice(0, 18));
-};
 
 export class Settler implements SettlementGates {
   readonly #o: SettlerOptions;
