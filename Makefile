@@ -104,6 +104,10 @@ contracts: deps ## compile contracts/ with solc and write contracts/artifacts/ (
 fuzz: deps ## property-based contract tests, 10,000 sequences on a local EVM node: make fuzz [SEED=n] [RUNS=n]
 	NVDAX_FUZZ_RUNS=$(or $(RUNS),10000) $(if $(SEED),NVDAX_FUZZ_SEED=$(SEED)) ava --timeout=10h test/contracts/properties.test.ts
 
+.PHONY: bench-agent
+bench-agent: deps binaries ## pull-mode agent alone: 200 GPU nodes, 500 pods; hub writes per heartbeat, RSS, signing (bench/out/agent.json)
+	BENCH_ONLY=agent bash hack/bench.sh
+
 .PHONY: bench-settlement
 bench-settlement: deps ## settlement gas per job by batch size on a local EVM node (bench/out/settlement.json)
 	node bench/settlement.ts

@@ -7,6 +7,11 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 trap 'node hack/sim/main.ts down --dir .sim-bench >/dev/null 2>&1 || true' EXIT
 echo "== starting the benchmark clusters bench, bench-b, bench-c"
 node hack/sim/main.ts up --dir .sim-bench --port-base 22000 --clusters bench,bench-b,bench-c >/dev/null
+if [ "${BENCH_ONLY:-}" = agent ]; then
+  echo "== bench/agent.ts (the pull-mode agent: 200 GPU nodes and 500 pods in bench-b, reporting to bench)"
+  node bench/agent.ts .sim-bench/bench/kubeconfig .sim-bench/bench-b/kubeconfig
+  exit 0
+fi
 if [ "${BENCH_ONLY:-}" = placement ]; then
   echo "== bench/placement.ts (SIZES=${SIZES:-1000,10000}; the 10,000 run takes many minutes, progress below)"
   node bench/placement.ts .sim-bench/bench/kubeconfig .sim-bench/bench-b/kubeconfig .sim-bench/bench-c/kubeconfig
@@ -15,6 +20,8 @@ fi
 # the fleet first, while the clusters hold only its pods
 echo "== bench/fleet.ts (${BENCH_OBJECTS:-5000} pods over three member clusters)"
 node --expose-gc bench/fleet.ts .sim-bench/bench/kubeconfig .sim-bench/bench-b/kubeconfig .sim-bench/bench-c/kubeconfig
+echo "== bench/agent.ts (the pull-mode agent: 200 GPU nodes and 500 pods in bench-b, reporting to bench)"
+node bench/agent.ts .sim-bench/bench/kubeconfig .sim-bench/bench-b/kubeconfig
 echo "== bench/informer-reconcile.ts (${BENCH_OBJECTS:-5000} objects)"
 node --expose-gc bench/informer-reconcile.ts .sim-bench/bench/kubeconfig
 echo "== bench/placement.ts (SIZES=${SIZES:-1000,10000}; the 10,000 run takes many minutes, progress below)"

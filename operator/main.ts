@@ -80,8 +80,10 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --kbs-url URL                Trustee KBS that confidential pods' init-data points at
   --verifier-fee 0.05          network verifier fee, NVDAx per GPU-hour, added to every price
   --require-signed-tasks       place only jobs whose requester signed their task (spec.payment.signature); off by default
-  --chain-id N                 chain id of the settlement contract's EIP-712 domain (needed by --require-signed-tasks)
-  --settlement-address 0x..    Settlement contract address, the domain's verifyingContract (needed by --require-signed-tasks)
+  --chain-id N                 chain id of the settlement contract's EIP-712 domain (needed by --require-signed-tasks;
+                               without --settlement-deployment, with --settlement-address: receipts, telemetry and
+                               agent heartbeats are checked under it)
+  --settlement-address 0x..    Settlement contract address, the domain's verifyingContract (as --chain-id)
   --settlement-deployment FILE settle on chain: the deployment.json naming chainId, rpcUrl and the contracts. Implies
                                signed tasks; jobs are placed only when their escrow covers the task, on pools whose
                                provider has active stake, and start once their task is open (docs/settlement.md)
@@ -136,6 +138,23 @@ function signedTasksDomain(read: ExtraReader): TypedDataDomain | undefined {
     throw new ConfigError(`--settlement-address: "${address}" is not an Ethereum address (0x + 40 hex)`);
   }
   return taskDomain(BigInt(chainId), address);
+}
+
+/** The settlement's chain id and address: the deployment's, else --chain-id and --settlement-address, else none. */
+function settlementTarget(
+  read: ExtraReader,
+  chain: ChainClient | undefined,
+): { chainId: bigint; address: string } | undefined {
+  if (chain) return { chainId: chain.target.chainId, address: chain.target.settlement };
+  const chainId = read.str('chain-id', '');
+  const address = read.str('settlement-address', '');
+  if (chainId && !/^[1-9][0-9]{0,19}$/.test(chainId)) {
+    throw new ConfigError(`--chain-id: invalid chain id "${chainId}" (expected a positive integer)`);
+  }
+  if (address && !isAddress(address)) {
+    throw new ConfigError(`--settlement-address: "${address}" is not an Ethereum address (0x + 40 hex)`);
+  }
+  return chainId && address ? { chainId: BigInt(chainId), address } : undefined;
 }
 
 /** --settlement-deployment and its key: the chain client, or undefined when settlement is off. */
@@ -205,6 +224,8 @@ async function main(): Promise<number> {
   }
   const chain = settlementChain(read);
   const taskDomain = chain?.domain() ?? signedTasksDomain(read);
+  // where the hub settles: receipts, telemetry and agent heartbeats are signed under domains bound to it
+  const settlementAt = settlementTarget(read, chain);
   const log = createLogger({ level: config.logLevel });
   let kc: KubeConfig;
   try {
@@ -247,6 +268,7 @@ async function main(): Promise<number> {
     poolSelector,
     // the operator's namespace: its Lease and the only place kubeconfig Secrets are read from
     secretNamespace: config.leaderElection.namespace,
+    ...(settlementAt ? { heartbeatDomain: telemetryDomain(settlementAt.chainId, settlementAt.address) } : {}),
   });
   // placement (leader-only loop) and the job controller share the pool cache; the settler, made after
   // them (it releases placements), answers their gates
@@ -266,6 +288,8 @@ async function main(): Promise<number> {
     jobSelector: read.str('job-selector', ''),
     concurrency: config.maxConcurrentReconciles,
     ...(taskDomain ? { taskDomain } : {}),
+    // agent pools' Work status counts only when their provider signed it
+    ...(settlementAt ? { reportDomain: telemetryDomain(settlementAt.chainId, settlementAt.address) } : {}),
     ...(chain ? { settlement: gates } : {}),
     meterIntervalMs: read.duration('usage-meter-interval', '60s'),
     federatedCoordinators: read.str('federated-bind-address', '') !== '',
@@ -294,20 +318,7 @@ async function main(): Promise<number> {
   if (reportsAddress) {
     const policyFile = read.str('attestation-policy', '');
     const policy = policyFile ? readPolicy(policyFile) : undefined;
-    // receipts are signed under the settlement's domain: the deployment's, else --chain-id/--settlement-address
-    const chainIdFlag = read.str('chain-id', '');
-    const settlementFlag = read.str('settlement-address', '');
-    if (chainIdFlag && !/^[1-9][0-9]{0,19}$/.test(chainIdFlag)) {
-      throw new ConfigError(`--chain-id: invalid chain id "${chainIdFlag}" (expected a positive integer)`);
-    }
-    if (settlementFlag && !isAddress(settlementFlag)) {
-      throw new ConfigError(`--settlement-address: "${settlementFlag}" is not an Ethereum address (0x + 40 hex)`);
-    }
-    const domain = chain
-      ? receiptDomain(chain.target.chainId, chain.target.settlement)
-      : chainIdFlag && settlementFlag
-        ? receiptDomain(BigInt(chainIdFlag), settlementFlag)
-        : undefined;
+    const domain = settlementAt ? receiptDomain(settlementAt.chainId, settlementAt.address) : undefined;
     const intake = new ReportIntake({
       hub: client,
       clock: manager.clock,

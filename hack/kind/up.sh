@@ -10,8 +10,8 @@
 # 3. each provider: simulated GPU nodes and the Confidential Containers RuntimeClasses (kwok in the
 #    cluster, as in hack/sim), then charts/nvdax-provider with hack/kind/values/<provider>.yaml;
 # 4. registers each provider's pool on the hub in KubeconfigSecret mode: the provider chart's
-#    member-access token, reached over the kind network (the pull-mode agent is off until
-#    provider-runtime/agent lands; NVDAX_AGENT=true turns it on);
+#    member-access token, reached over the kind network (the pull-mode agent is off here;
+#    NVDAX_AGENT=true turns it on, with unsigned heartbeats: this hub settles nowhere);
 # 5. submits examples/inferencejob-chat.yaml and waits until it is Ready.
 # Everything lands in .kind/ (git-ignored): one kubeconfig per cluster and .kind/kubeconfig with all.
 set -euo pipefail

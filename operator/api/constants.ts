@@ -207,6 +207,7 @@ export const PoolReason = {
   ConnectionFailed: 'ConnectionFailed',
   KubeconfigSecretMissing: 'KubeconfigSecretMissing',
   HeartbeatTimeout: 'HeartbeatTimeout',
+  HeartbeatRefused: 'HeartbeatRefused',
   GpusAvailable: 'GpusAvailable',
   NoGpuNodes: 'NoGpuNodes',
   Unschedulable: 'Unschedulable',

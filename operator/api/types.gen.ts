@@ -1113,6 +1113,12 @@ export interface AgentStatus {
   pods?: AgentPod[];
   /** RuntimeClasses of the agent cluster. */
   runtimeClasses?: AgentRuntimeClass[];
+  /**
+   * The provider's EIP-712 signature over the heartbeat time, interval and a keccak-256 of the
+   * inventory (operator/verification/heartbeat.ts); a hub that settles on a chain accepts only
+   * signed heartbeats.
+   */
+  signature?: string;
 }
 
 /** Observed state, written by the operator. */
@@ -1246,6 +1252,12 @@ export interface WorkStatus {
   pods?: WorkPod[];
   /** When the agent last wrote this status. */
   updateTime?: string;
+  /**
+   * The provider's EIP-712 signature over this status and the Work's name
+   * (operator/verification/heartbeat.ts); a hub that settles on a chain reads only signed Work
+   * status.
+   */
+  signature?: string;
 }
 
 /**

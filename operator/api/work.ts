@@ -91,6 +91,11 @@ export const work: KindDef = {
     objects: list('The workloads applied, with their state.', objectStatus, { maxItems: 16 }),
     pods: list('Pods of the workloads, for usage metering (at most 256).', podStatus, { maxItems: 256 }),
     updateTime: time('When the agent last wrote this status.'),
+    signature: str(
+      "The provider's EIP-712 signature over this status and the Work's name (operator/verification/heartbeat.ts); " +
+        'a hub that settles on a chain reads only signed Work status.',
+      { pattern: patterns.signature },
+    ),
   }),
   rootRules: [],
   printerColumns: [

@@ -1,6 +1,6 @@
 // A pool reached through its agent (spec.cluster.mode Agent, pull mode): the hub has no
 // connection to the cluster, only what the agent writes in the pool's status — its heartbeat and
-// its inventory. This member offers the same read side as a connected one (health, ready gate,
+// its inventory (signed by the pool's provider where the hub checks signatures). This member offers the same read side as a connected one (health, ready gate,
 // nodes, pods, RuntimeClasses) from that, so capacity, the snapshot and the matcher treat an
 // agent pool like any other. Its gate is open while the last heartbeat is younger than the pool's
 // heartbeatTimeout.
@@ -22,6 +22,7 @@ export class AgentMember implements MemberView {
   #wasReady = false;
   #status: AgentStatus | undefined;
   #timeoutMs = 60_000;
+  #refused: string | undefined;
   #views: ReturnType<typeof expandInventory> = { nodes: [], pods: [], runtimeClasses: [] };
   #viewsOf: AgentStatus | undefined;
 
@@ -34,10 +35,14 @@ export class AgentMember implements MemberView {
     this.#onChange = onChange;
   }
 
-  /** What the pool's status says now (status.agent) and how long a heartbeat stays good. */
-  observe(status: AgentStatus | undefined, timeoutMs: number): void {
+  /**
+   * What the pool's status says now (status.agent) and how long a heartbeat stays good; `refused` says why
+   * this heartbeat may not be used (its signature failed): the gate stays shut until a good one comes.
+   */
+  observe(status: AgentStatus | undefined, timeoutMs: number, refused?: string): void {
     this.#status = status;
     this.#timeoutMs = timeoutMs;
+    this.#refused = refused;
     const ready = this.ready();
     if (ready !== this.#wasReady) {
       this.#wasReady = ready;
@@ -61,6 +66,7 @@ export class AgentMember implements MemberView {
     const beat = this.heartbeat();
     const stale = this.staleAt();
     if (beat === undefined || stale === undefined) return { connected: false, since: 0 };
+    if (this.#refused !== undefined) return { connected: false, lastContact: beat, error: this.#refused, since: beat };
     const now = this.#clock.now();
     return now <= stale
       ? { connected: true, lastContact: beat, since: beat }

@@ -4,6 +4,7 @@
 // the heartbeat (pool registration, status.agent), the work controller (Works in, objects applied
 // here, status back) and the collector (objects whose Work is gone are deleted, never while the
 // hub's Work list is unknown).
+import type { Signer, TypedDataDomain } from 'ethers';
 import type { ProviderPoolObject } from '../../operator/api/resources.ts';
 import { poolNamespace } from '../../operator/fleet/agent-work.ts';
 import type { KubeClient } from '../../operator/kube/client.ts';
@@ -20,6 +21,8 @@ export interface AgentOptions {
   namespace?: string;
   poolManifest?: ProviderPoolObject;
   heartbeatIntervalMs: number;
+  /** The provider's key and the settlement's EIP-712 domain: heartbeats are signed with them. */
+  signing?: { signer: Signer; domain: TypedDataDomain };
   /** How often orphaned objects are looked for besides a Work's deletion (default 30 s). */
   collectIntervalMs?: number;
 }
@@ -40,10 +43,11 @@ export function setupAgent(o: AgentOptions): Agent {
     pool,
     ...(o.poolManifest ? { poolManifest: o.poolManifest } : {}),
     intervalMs: o.heartbeatIntervalMs,
+    ...(o.signing ? { signing: o.signing } : {}),
     log: log.child({ component: 'heartbeat' }),
   });
   manager.runnable({ name: 'agent-heartbeat', start: (signal) => heartbeat.run(signal) });
-  const work = setupWorkController({ manager, hub, pool, namespace });
+  const work = setupWorkController({ manager, hub, pool, namespace, ...(o.signing ? { signing: o.signing } : {}) });
 
   let wake: (() => void) | undefined;
   work.works.addHandler({ onDelete: () => wake?.() });

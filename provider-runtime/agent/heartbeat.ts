@@ -2,7 +2,10 @@
 // status.agent on the hub — a heartbeat time and the inventory the hub places by (operator/fleet/
 // agent-inventory.ts, from this cluster's nodes, pods and RuntimeClasses). One server-side apply
 // per heartbeat, plus one when the inventory changes (at most every minIntervalMs). A hub that does
-// not answer is retried at the next beat; nothing here stops the workloads.
+// not answer is retried at the next beat; nothing here stops the workloads. With the provider's key
+// each heartbeat is signed (operator/verification/heartbeat.ts): the hub counts a pool's capacity only
+// when its provider signed it.
+import type { Signer, TypedDataDomain } from 'ethers';
 import { API_VERSION } from '../../operator/api/constants.ts';
 import type { ProviderPoolObject } from '../../operator/api/resources.ts';
 import { providerPools } from '../../operator/api/resources.ts';
@@ -15,6 +18,7 @@ import { isNotFound } from '../../operator/kube/errors.ts';
 import { type KubeObject, resources } from '../../operator/kube/types.ts';
 import { canonical } from '../../operator/runtime/canonical.ts';
 import { sleep } from '../../operator/runtime/clock.ts';
+import { signHeartbeat } from '../../operator/verification/heartbeat.ts';
 import type { Logger } from '../../operator/runtime/log.ts';
 import type { Manager } from '../../operator/runtime/manager.ts';
 import { agentManager } from './work.ts';
@@ -28,6 +32,8 @@ export interface HeartbeatOptions {
   intervalMs: number;
   /** Inventory changes are written at most this often (default 2 s). */
   minIntervalMs?: number;
+  /** The provider's key and the settlement's EIP-712 domain: each heartbeat is signed with them. */
+  signing?: { signer: Signer; domain: TypedDataDomain };
   log: Logger;
 }
 
@@ -92,11 +98,12 @@ export function setupHeartbeat(o: HeartbeatOptions): Heartbeat {
     }
     const inv = buildInventory(nodes.list(), pods.list(), runtimeClasses.list(), selector);
     const text = canonical(inv);
-    const agent: AgentStatus = {
+    const unsigned: AgentStatus = {
       heartbeatTime: new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       heartbeatInterval: `${Math.round(o.intervalMs / 1000)}s`,
       ...inv,
     };
+    const agent = o.signing ? await signHeartbeat(o.signing.signer, o.signing.domain, pool, unsigned) : unsigned;
     await hub.applyStatus(
       providerPools,
       { apiVersion: API_VERSION, kind: 'ProviderPool', metadata: { name: pool }, status: { agent } } as KubeObject,

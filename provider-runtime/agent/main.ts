@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { isAddress, Wallet } from 'ethers';
 import YAML from 'yaml';
 import type { ProviderPoolObject } from '../../operator/api/resources.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
@@ -16,6 +17,8 @@ import { ConfigError, parseRuntimeConfig, runtimeFlags } from '../../operator/ru
 import { createLogger } from '../../operator/runtime/log.ts';
 import { Manager } from '../../operator/runtime/manager.ts';
 import { shutdownSignal } from '../../operator/runtime/signals.ts';
+import { readKey } from '../../operator/settlement/chain.ts';
+import { telemetryDomain } from '../../operator/verification/telemetry.ts';
 import { setupAgent } from './agent.ts';
 
 const agentFlags = {
@@ -25,6 +28,8 @@ const agentFlags = {
   'pool-file': { type: 'string' },
   'work-namespace': { type: 'string' },
   'provider-key-file': { type: 'string' },
+  'chain-id': { type: 'string' },
+  'settlement-address': { type: 'string' },
   'heartbeat-interval': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -37,7 +42,10 @@ const help = `nvdax agent: pulls one ProviderPool's work from the hub and runs i
   --pool-file FILE             the pool manifest to register on the hub (default /etc/nvdax/pool/providerpool.yaml when present)
   --work-namespace NS          the pool's work namespace on the hub (default nvdax-pool-<pool>)
   --heartbeat-interval 10s     how often status.agent is written
-  --provider-key-file FILE     the provider's key (accepted; signed telemetry is not implemented yet)
+  --provider-key-file FILE     the provider's key (a 32-byte hex private key, from a Secret): each heartbeat is
+                               signed with it; needs --chain-id and --settlement-address (the hub's settlement)
+  --chain-id N                 the settlement chain's id (EIP-712 domain of the signatures)
+  --settlement-address 0x…     the settlement contract's address (EIP-712 domain of the signatures)
   --kubeconfig FILE            this cluster (default: in-cluster, then the usual loading rules)
   --leader-elect               one active agent among replicas, on the Lease --leader-election-id
                                (default nvdax-agent-<pool>) in --leader-election-namespace ($POD_NAMESPACE)
@@ -60,6 +68,28 @@ function readPoolManifest(file: string, pool: string): ProviderPoolObject {
   return doc;
 }
 
+/** The provider's key and the settlement's EIP-712 domain, or undefined without a key. */
+function readSigning(keyFile: string, chainId: string, settlement: string) {
+  if (!keyFile) return undefined;
+  if (!/^[1-9][0-9]{0,19}$/.test(chainId)) {
+    throw new ConfigError(
+      `--chain-id: "${chainId}" is not a chain id (a positive integer); --provider-key-file needs it`,
+    );
+  }
+  if (!isAddress(settlement)) {
+    throw new ConfigError(
+      `--settlement-address: "${settlement}" is not an Ethereum address (0x + 40 hex); --provider-key-file needs it`,
+    );
+  }
+  let key: string;
+  try {
+    key = readKey(keyFile, '--provider-key-file');
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  return { signer: new Wallet(key), domain: telemetryDomain(BigInt(chainId), settlement) };
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (parseArgs({ args, options: { ...runtimeFlags, ...agentFlags }, strict: false }).values['help']) {
@@ -76,8 +106,11 @@ async function main(): Promise<number> {
   if (!hubFile) throw new ConfigError('--hub-kubeconfig is required (the credential the hub issued for this pool)');
   const poolFile = read.str('pool-file', existsSync(defaultPoolFile) ? defaultPoolFile : '');
   const poolManifest = poolFile ? readPoolManifest(poolFile, pool) : undefined;
-  const keyFile = read.str('provider-key-file', '');
-  if (keyFile && !existsSync(keyFile)) throw new ConfigError(`--provider-key-file ${keyFile}: no such file`);
+  const signing = readSigning(
+    read.str('provider-key-file', ''),
+    read.str('chain-id', ''),
+    read.str('settlement-address', ''),
+  );
   const heartbeatIntervalMs = read.duration('heartbeat-interval', '10s');
   if (config.leaderElection.id === 'nvdax-operator') config.leaderElection.id = `nvdax-agent-${pool}`.slice(0, 253);
   const log = createLogger({ level: config.logLevel }).child({ component: 'agent' });
@@ -99,9 +132,13 @@ async function main(): Promise<number> {
     ...(workNamespace ? { namespace: workNamespace } : {}),
     ...(poolManifest ? { poolManifest } : {}),
     heartbeatIntervalMs,
+    ...(signing ? { signing } : {}),
   });
   const signal = shutdownSignal(log);
-  log.info({ pool, heartbeatIntervalMs }, 'Agent starting');
+  log.info(
+    { pool, heartbeatIntervalMs, ...(signing ? { provider: signing.signer.address } : {}) },
+    signing ? 'Agent starting; heartbeats signed' : 'Agent starting; heartbeats unsigned (no --provider-key-file)',
+  );
   try {
     await manager.start(signal);
   } finally {

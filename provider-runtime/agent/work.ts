@@ -4,6 +4,7 @@
 // another pool is never acted on. Objects whose Work is gone from the hub are deleted — but only
 // from a Work cache that has listed the hub, so a hub outage deletes nothing: what runs keeps
 // running, and the agent catches up when the hub returns (the informers list again).
+import type { Signer, TypedDataDomain } from 'ethers';
 import { API_VERSION, WorkConditionType } from '../../operator/api/constants.ts';
 import type { WorkObject } from '../../operator/api/resources.ts';
 import { works } from '../../operator/api/resources.ts';
@@ -28,6 +29,7 @@ import type { Controller, ReconcileContext, Result } from '../../operator/runtim
 import type { Informer } from '../../operator/runtime/informer.ts';
 import type { Manager } from '../../operator/runtime/manager.ts';
 import { slotGroupLabel } from '../../operator/scheduling/snapshot.ts';
+import { signWorkStatus } from '../../operator/verification/heartbeat.ts';
 
 /** Field manager of what the agent writes: objects here, Work status and pool status on the hub. */
 export const agentManager = 'nvdax-agent';
@@ -54,6 +56,8 @@ export interface WorkControllerOptions {
   pool: string;
   /** The pool's work namespace on the hub. */
   namespace: string;
+  /** The provider's key and the settlement's EIP-712 domain: each Work status is signed with them. */
+  signing?: { signer: Signer; domain: TypedDataDomain };
 }
 
 export interface WorkController {
@@ -151,16 +155,19 @@ export function setupWorkController(o: WorkControllerOptions): WorkController {
   }
 
   async function writeStatus(work: WorkObject, want: WorkStatus, signal: AbortSignal): Promise<void> {
-    const { updateTime: _u, ...have } = work.status ?? {};
-    const { updateTime: _w, ...next } = want;
+    const { updateTime: _u, signature: _s, ...have } = work.status ?? {};
+    const { updateTime: _w, signature: _t, ...next } = want;
     if (canonical(have) === canonical(next)) return;
+    const name = `${work.metadata?.namespace ?? ''}/${work.metadata?.name ?? ''}`;
+    // signed over exactly what is written (the hub meters usage and settles by it)
+    const body = o.signing ? await signWorkStatus(o.signing.signer, o.signing.domain, pool, name, want) : want;
     await hub.applyStatus(
       works,
       {
         apiVersion: API_VERSION,
         kind: 'Work',
         metadata: { name: work.metadata?.name ?? '', namespace: work.metadata?.namespace ?? '' },
-        status: want,
+        status: body,
       } as KubeObject,
       { fieldManager: agentManager, force: true, signal },
     );

@@ -1,9 +1,11 @@
 // The pull-mode agent (provider-runtime/agent) on the simulated clusters: a real operator process on
 // a hub, a real agent process in a provider cluster (gpu-a), each under the identity it has in
 // production — the agent with the hub credential of hack/agent/hub-rbac.yaml and, in its own
-// cluster, the nvdax-provider chart's ServiceAccount (both by impersonation). The agent registers
-// and heartbeats its pool, a job is placed on it and runs there, what it may not do is refused, and
-// the hub's API server is stopped for a minute while the job keeps running.
+// cluster, the nvdax-provider chart's ServiceAccount (both by impersonation). The chart is installed
+// with helm; the agent registers and heartbeats its pool with signed heartbeats, a job is placed on it
+// and runs there, what it may not do is refused, the hub's API server is stopped for a minute while the
+// job keeps running, the pool's loss fails a job over to a connected pool, and a forged heartbeat is
+// refused.
 //
 // The hub here is its own cluster ($NVDAX_AGENT_TEST_HUB, default gpu-f): this test stops its API
 // server, which no other test may share. gpu-a is the provider cluster (only this run's nodes).
@@ -11,14 +13,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { Wallet } from 'ethers';
 import YAML from 'yaml';
 import { hubRbac } from '../../hack/agent/hub-rbac.ts';
-import { render } from '../../hack/charts/helm.ts';
+import { helm } from '../../hack/charts/helm.ts';
 import { startComponent, stopComponent } from '../../hack/sim/cluster.ts';
 import { buildNodes } from '../../hack/sim/nodes.ts';
 import { readState } from '../../hack/sim/state.ts';
-import type { ProviderPool, Work } from '../../operator/api/types.gen.ts';
+import type { AgentStatus, ProviderPool, Work } from '../../operator/api/types.gen.ts';
 import { poolNamespace } from '../../operator/fleet/agent-work.ts';
+import { signHeartbeat, verifyHeartbeat } from '../../operator/verification/heartbeat.ts';
+import { telemetryDomain } from '../../operator/verification/telemetry.ts';
 import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
 import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
 import { JsonProc } from '../helpers/runtime-kit.ts';
@@ -38,6 +43,16 @@ const tenant = `nvdax-${jobsNs}`;
 const agentNs = `${run}-agent`;
 const tmp = mkdtempSync(join(tmpdir(), 'nvdax-agent-'));
 const H100 = 'NVIDIA-H100-80GB-HBM3';
+// the provider's key: the pool names its address, the agent signs heartbeats with it under the hub's
+// settlement domain (no chain is needed to check a signature: the hub is given the domain by flags)
+const providerKey = Wallet.createRandom();
+const chainId = '31337';
+const settlement = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+const domain = telemetryDomain(BigInt(chainId), settlement);
+// a connected pool (KubeconfigSecret) on another cluster, dearer, for the failover test
+const backupCluster = 'gpu-b';
+const backup = `${run}-backup`;
+let installStart = 0;
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
 type Pod = Obj & {
@@ -93,7 +108,7 @@ const stopProc = async (p: JsonProc | undefined) => {
   await p.exited;
 };
 
-function startOperator(): JsonProc {
+function startOperator(failoverGrace = '10m'): JsonProc {
   return new JsonProc(join(projectRoot, 'operator', 'main.ts'), [
     '--kubeconfig',
     kubeconfigPath(hubName),
@@ -113,7 +128,12 @@ function startOperator(): JsonProc {
     `nvdax.io/test-run=${run}`,
     // the hub's own outage must not fail the job over: this test is about the agent riding it out
     '--failover-grace',
-    '10m',
+    failoverGrace,
+    // agent heartbeats must be signed by the pool's provider under this settlement's domain
+    '--chain-id',
+    chainId,
+    '--settlement-address',
+    settlement,
     '--usage-meter-interval',
     '5s',
     '--log-level',
@@ -132,6 +152,12 @@ function startAgent(): JsonProc {
     pool,
     '--pool-file',
     poolFile,
+    '--provider-key-file',
+    join(tmp, 'provider.key'),
+    '--chain-id',
+    chainId,
+    '--settlement-address',
+    settlement,
     '--heartbeat-interval',
     '2s',
     '--leader-election-namespace',
@@ -160,41 +186,61 @@ test.before(async () => {
   apply(hubName, hubRbac(other, { namespace: opNs, serviceAccount: 'default' }));
   hubAsAgent = impersonating(hubName, `system:serviceaccount:${workNs}:nvdax-agent`, 'hub-as-agent.kubeconfig');
 
-  // the provider cluster: the chart's ServiceAccount and RBAC, and this run's GPU nodes
+  // the provider cluster: this run's GPU nodes, then the chart installed with helm (its agent Deployment lands
+  // on a kwok node, where nothing runs: the agent runs here as a process under the chart's ServiceAccount)
   await createNamespace(loadKubeConfig(member), agentNs);
-  const chart = render('nvdax-provider', {
-    release: run,
-    namespace: agentNs,
-    set: {
-      'pool.name': pool,
-      'pool.providerAddress': '0x4444444444444444444444444444444444444444',
-      'pool.region': 'eu-west',
-      'pool.jurisdiction': 'DE',
-      'pool.heartbeatTimeout': '15s',
-      'hub.existingSecret': 'nvdax-hub',
-      'providerKey.existingSecret': 'nvdax-provider-key',
-    },
-    setJson: {
-      'pool.baseRates': [{ gpuProduct: H100, pricePerGpuHour: '2.10' }],
-      'pool.nodeSelector': label,
-    },
-  });
-  apply(
-    member,
-    chart.filter((o) =>
-      ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind),
-    ),
-  );
-  // the pool exactly as the chart renders it for the agent, labelled for this run's operator
-  const cm = chart.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
-  const manifest = YAML.parse(cm.data['providerpool.yaml'] ?? '') as { metadata: { labels?: Record<string, string> } };
-  manifest.metadata.labels = { ...manifest.metadata.labels, ...label };
-  poolFile = join(tmp, 'providerpool.yaml');
-  writeFileSync(poolFile, YAML.stringify(manifest));
   apply(
     member,
     buildNodes(`${run}-n`, { template: 'gpu-container', gpu: 'H100', count: 2, labels: label }, 'eu-west', 'eu-west-a'),
   );
+  writeFileSync(join(tmp, 'provider.key'), providerKey.privateKey, { mode: 0o600 });
+  installStart = Date.now();
+  const installed = helm([
+    'install',
+    run,
+    join(projectRoot, 'charts', 'nvdax-provider'),
+    '--namespace',
+    agentNs,
+    '--kubeconfig',
+    kubeconfigPath(member),
+    '--set',
+    `pool.name=${pool}`,
+    '--set',
+    `pool.providerAddress=${providerKey.address}`,
+    '--set',
+    'pool.region=eu-west',
+    '--set',
+    'pool.jurisdiction=DE',
+    '--set',
+    'pool.heartbeatTimeout=15s',
+    '--set-json',
+    `pool.baseRates=${JSON.stringify([{ gpuProduct: H100, pricePerGpuHour: '2.10' }])}`,
+    '--set-json',
+    `pool.nodeSelector=${JSON.stringify(label)}`,
+    '--set',
+    'hub.existingSecret=nvdax-hub',
+    '--set',
+    `hub.chainId=${chainId}`,
+    '--set',
+    `hub.settlementAddress=${settlement}`,
+    '--set',
+    'providerKey.existingSecret=nvdax-provider-key',
+    '--set-json',
+    `agent.nodeSelector=${JSON.stringify(label)}`,
+  ]);
+  if (installed.code !== 0) throw new Error(`helm install: ${installed.stderr}`);
+  // the pool exactly as the chart holds it for the agent, labelled for this run's operator
+  const cm = getJson<{ data: Record<string, string> }>(member, [
+    '-n',
+    agentNs,
+    'get',
+    'configmap',
+    `${run}-nvdax-provider-pool`,
+  ]);
+  const manifest = YAML.parse(cm.data['providerpool.yaml'] ?? '') as { metadata: { labels?: Record<string, string> } };
+  manifest.metadata.labels = { ...manifest.metadata.labels, ...label };
+  poolFile = join(tmp, 'providerpool.yaml');
+  writeFileSync(poolFile, YAML.stringify(manifest));
 
   operator = startOperator();
   agent = startAgent();
@@ -221,7 +267,8 @@ test.after.always(async () => {
     for (const n of kubectl(hubName, ['-n', jobsNs, 'get', 'ij', '-o', 'name']).split('\n').filter(Boolean)) {
       kubectl(hubName, ['-n', jobsNs, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
     }
-    kubectl(hubName, ['delete', 'providerpools', pool, other, '--ignore-not-found', '--wait=false']);
+    kubectl(hubName, ['delete', 'providerpools', pool, other, backup, '--ignore-not-found', '--wait=false']);
+    kubectl(backupCluster, ['delete', 'nodes', '-l', `nvdax.io/test-run=${run}`, '--wait=false']);
     kubectl(hubName, [
       'delete',
       'clusterrole,clusterrolebinding',
@@ -238,6 +285,7 @@ test.after.always(async () => {
   const hub = loadKubeConfig(hubName);
   for (const ns of [jobsNs, opNs, workNs, otherNs]) await deleteNamespace(hub, ns);
   for (const ns of [tenant, agentNs]) await deleteNamespace(loadKubeConfig(member), ns);
+  await deleteNamespace(loadKubeConfig(backupCluster), tenant);
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -261,6 +309,10 @@ test.serial(
     const h100 = p.status?.capacity?.find((c) => c.gpuProduct === H100);
     t.like(h100, { mode: 'Container', total: 16, allocatable: 16, nodes: 2 });
     t.is(p.status?.conditions?.find((c) => c.type === 'Ready')?.reason, 'GpusAvailable');
+    // signed by the provider, and the signature still holds over the status as the API server gives it back
+    t.regex(agentStatus?.signature ?? '', /^0x[0-9a-f]{130}$/);
+    t.notThrows(() => verifyHeartbeat(domain, pool, providerKey.address, agentStatus ?? {}));
+    t.log(`helm install of the provider chart → pool Ready on the hub: ${Date.now() - installStart} ms`);
   },
 );
 
@@ -495,6 +547,117 @@ test.serial('deleting the job deletes its Work, and the agent deletes what it ap
   t.pass();
 });
 
+test.serial(
+  'the agent pool lost: its job fails over to a connected pool, and the returning agent deletes the old attempt',
+  async (t) => {
+    // a connected pool on another cluster, dearer than the agent pool; an operator that fails over in seconds
+    kubectl(hubName, [
+      '-n',
+      opNs,
+      'create',
+      'secret',
+      'generic',
+      backupCluster,
+      `--from-file=kubeconfig=${kubeconfigPath(backupCluster)}`,
+    ]);
+    apply(
+      backupCluster,
+      buildNodes(
+        `${run}-b`,
+        { template: 'gpu-container', gpu: 'H100', count: 1, labels: label },
+        'eu-west',
+        'eu-west-a',
+      ),
+    );
+    apply(hubName, [
+      {
+        apiVersion: 'nvdax.io/v1alpha1',
+        kind: 'ProviderPool',
+        metadata: { name: backup, labels: label },
+        spec: {
+          provider: { address: '0x4444444444444444444444444444444444444444' },
+          region: 'eu-west',
+          jurisdiction: 'DE',
+          cluster: { mode: 'KubeconfigSecret', secretRef: { name: backupCluster, namespace: opNs } },
+          nodeSelector: label,
+          baseRates: [{ gpuProduct: H100, pricePerGpuHour: '3.00' }],
+          heartbeatTimeout: '15s',
+        },
+      },
+    ]);
+    await stopProc(operator);
+    operator = startOperator('5s');
+    await eventually('backup pool Ready', () => getPool(backup).status?.phase === 'Ready', 90_000);
+    apply(hubName, [
+      {
+        apiVersion: 'nvdax.io/v1alpha1',
+        kind: 'InferenceJob',
+        metadata: { name: 'moves', namespace: jobsNs, labels: label },
+        spec: {
+          model: { id: 'org/model', hash: `sha256:${'cd'.repeat(32)}` },
+          runtime: { engine: 'Custom', image: `ghcr.io/nvdax/test-model@sha256:${'ab'.repeat(32)}` },
+          resources: { gpus: 1, gpuProducts: [H100] },
+          sla: { priceCap: '50' },
+          retries: 2,
+          payment: { requester: '0x3333333333333333333333333333333333333333', escrowId: `0x${'11'.repeat(32)}` },
+        },
+      },
+    ]);
+    const first = await eventually(
+      'moves Running on the agent pool (the cheaper one)',
+      () => {
+        const j = getJob('moves');
+        return j.status?.phase === 'Running' ? j : undefined;
+      },
+      120_000,
+    );
+    t.is(first.status?.placement?.pool, pool);
+    t.is(memberPods('moves').length, 1);
+    // the agent goes away (its process stops; the pods it applied keep running, nobody there deletes them)
+    await stopProc(agent);
+    const moved = await eventually(
+      'moves failed over to the connected pool and Running there',
+      () => {
+        const j = getJob('moves');
+        return j.status?.placement?.pool === backup && j.status?.phase === 'Running' ? j : undefined;
+      },
+      120_000,
+    );
+    t.is(moved.status?.attempts, 2);
+    t.is(getPool().status?.conditions?.find((c) => c.type === 'Ready')?.reason, 'HeartbeatTimeout');
+    // the first attempt's Work is gone from the hub at once; its objects wait for their agent
+    t.deepEqual(
+      works().map((w) => w.metadata.name),
+      [],
+    );
+    t.is(memberPods('moves').length, 1, 'the lost pool still runs attempt 1 while its agent is away');
+    agent = startAgent();
+    await eventually(
+      'the returning agent deleted attempt 1 from its cluster',
+      () =>
+        memberPods('moves').filter((p) => !p.metadata.deletionTimestamp).length === 0 &&
+        getJson<{ items: Obj[] }>(member, ['-n', tenant, 'get', 'deployments', '-l', 'nvdax.io/job-name=moves']).items
+          .length === 0,
+      90_000,
+    );
+    await eventually('the agent pool Ready again', () => getPool().status?.phase === 'Ready', 60_000);
+    // still one attempt running, on the connected pool: the job is not placed back nor run twice
+    const after = getJob('moves');
+    t.is(after.status?.attempts, 2);
+    t.is(after.status?.placement?.pool, backup);
+    const backupPods = getJson<{ items: Pod[] }>(backupCluster, [
+      '-n',
+      tenant,
+      'get',
+      'pods',
+      '-l',
+      'nvdax.io/job-name=moves',
+    ]).items;
+    t.is(backupPods.filter((p) => p.status?.phase === 'Running').length, 1);
+    kubectl(hubName, ['-n', jobsNs, 'delete', 'ij', 'moves', '--wait=false']);
+  },
+);
+
 test.serial('when the heartbeats stop the pool goes not Ready with HeartbeatTimeout', async (t) => {
   await stopProc(agent);
   const p = await eventually(
@@ -511,4 +674,37 @@ test.serial('when the heartbeats stop the pool goes not Ready with HeartbeatTime
   t.is(p.status?.phase, 'Disconnected');
   // no earlier than heartbeatTimeout (15 s) after the last heartbeat
   t.true(Date.parse(ready?.lastTransitionTime ?? '') - Date.parse(p.status?.agent?.heartbeatTime ?? '') >= 14_000);
+});
+
+test.serial("a heartbeat not signed by the pool's provider is refused; the provider's own is taken", async (t) => {
+  // the agent is stopped (above): heartbeats written here are the only ones
+  const p = getPool();
+  const inventory = { ...(p.status?.agent ?? {}) } as AgentStatus;
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const write = (status: AgentStatus) =>
+    kubectl(hubName, [
+      'patch',
+      'providerpool',
+      pool,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { agent: status } }),
+    ]);
+  const forger = Wallet.createRandom();
+  write(await signHeartbeat(forger, domain, pool, { ...inventory, heartbeatTime: now }));
+  const refused = await eventually(
+    'pool not Ready: HeartbeatRefused',
+    () => {
+      const ready = getPool().status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.reason === 'HeartbeatRefused' ? ready : undefined;
+    },
+    30_000,
+  );
+  t.is(refused.status, 'False');
+  t.regex(refused.message ?? '', new RegExp(`signature: not the pool's provider ${providerKey.address}'s`));
+  // the same inventory and time signed by the provider: taken, the pool Ready again
+  write(await signHeartbeat(providerKey, domain, pool, { ...inventory, heartbeatTime: now }));
+  await eventually('pool Ready with the provider-signed heartbeat', () => getPool().status?.phase === 'Ready', 30_000);
+  t.pass();
 });

@@ -68,6 +68,9 @@ import {
 import { PlacementScheduler } from './scheduler.ts';
 import type { SettlementGates } from '../settlement/settler.ts';
 import type { TypedDataDomain } from 'ethers';
+import { Counter } from 'prom-client';
+import { verifyWorkStatus } from '../../verification/heartbeat.ts';
+import { TelemetryError } from '../../verification/telemetry.ts';
 
 export interface JobControllerOptions {
   manager: Manager;
@@ -91,6 +94,11 @@ export interface JobControllerOptions {
   schedulerMinIntervalMs?: number;
   /** --require-signed-tasks: the settlement contract's EIP-712 domain; set, only jobs whose requester signed their task are placed. */
   taskDomain?: TypedDataDomain;
+  /**
+   * The settlement's telemetry domain: an agent pool's Work status (its workloads and the pod times usage is
+   * metered by) is then read only when signed by the pool's provider (operator/verification/heartbeat.ts).
+   */
+  reportDomain?: TypedDataDomain;
   /** --federated-bind-address: participants are materialized once the job's coordinator is published. */
   federatedCoordinators?: boolean;
   /** A running job's usage is measured at least this often (default 60 s); settlement bills a period once it is. */
@@ -213,11 +221,50 @@ export function setupJobControllers(o: JobControllerOptions) {
     },
   });
   const worksOf = (qk: string) => hubWorks.byIndex(workIndex, qk);
-  /** The Work of a part on an agent pool, as the cache shows it. */
-  const workOf = (job: JobObject, attempt: number, index: number, member: AgentMember) =>
-    worksOf(queueKey(kindOf(job), jobKey(job))).find(
+  /** Work statuses checked (cache objects are replaced on change): the Work as read, or without its status. */
+  const workVerdicts = new WeakMap<WorkObject, WorkObject>();
+  const refusedWorkStatus = new Counter({
+    name: 'nvdax_agent_work_status_refused_total',
+    help: "Work status writes refused because they are not signed by the pool's provider",
+    labelNames: ['pool'],
+    registers: [manager.metrics.registry],
+  });
+  /** `w` as the hub may use it: with a reportDomain, its status only when the pool's provider signed it. */
+  function checkedWork(w: WorkObject): WorkObject {
+    if (!o.reportDomain || !w.status) return w;
+    let out = workVerdicts.get(w);
+    if (!out) {
+      const provider = poolByName(w.spec.pool)?.spec.provider.address ?? '';
+      try {
+        verifyWorkStatus(
+          o.reportDomain,
+          w.spec.pool,
+          provider,
+          `${w.metadata?.namespace}/${w.metadata?.name}`,
+          w.status,
+        );
+        out = w;
+      } catch (e) {
+        if (!(e instanceof TelemetryError)) throw e;
+        manager.log.warn(
+          { work: w.metadata?.name, pool: w.spec.pool, reason: e.message },
+          'Work status refused: not signed by the pool provider',
+        );
+        refusedWorkStatus.inc({ pool: w.spec.pool });
+        const { status: _s, ...rest } = w;
+        out = rest as WorkObject;
+      }
+      workVerdicts.set(w, out);
+    }
+    return out;
+  }
+  /** The Work of a part on an agent pool, as the cache shows it (its status only if signed, see checkedWork). */
+  const workOf = (job: JobObject, attempt: number, index: number, member: AgentMember) => {
+    const w = worksOf(queueKey(kindOf(job), jobKey(job))).find(
       (w) => w.metadata?.name === workName(jobRef(job), attempt, index) && w.spec.pool === member.pool,
     );
+    return w ? checkedWork(w) : undefined;
+  };
   /** Tenants applied per member this process lifetime: a namespace and its policy once, not per job. */
   const tenants = new Set<string>();
 

@@ -4,9 +4,11 @@
 // Connected, Ready and ConfidentialReady. Level-triggered: pool changes, member cache
 // changes and member health changes all just enqueue the pool's name; a heartbeat
 // requeue keeps lastHeartbeatTime fresh and notices what no event reports.
+import type { TypedDataDomain } from 'ethers';
+import { Counter } from 'prom-client';
 import { API_VERSION, ClusterMode, PoolConditionType } from '../../api/constants.ts';
 import { type ProviderPoolObject, providerPools } from '../../api/resources.ts';
-import type { ProviderPoolStatus } from '../../api/types.gen.ts';
+import type { AgentStatus, ProviderPoolStatus } from '../../api/types.gen.ts';
 import type { ClusterSource, Fleet } from '../../fleet/fleet.ts';
 import { MemberSourceError } from '../../fleet/fleet.ts';
 import type { AgentMember } from '../../fleet/agent-member.ts';
@@ -19,6 +21,8 @@ import type { EventRecorder } from '../../runtime/events.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { findCondition, type Condition } from '../../runtime/conditions.ts';
+import { verifyHeartbeat } from '../../verification/heartbeat.ts';
+import { TelemetryError } from '../../verification/telemetry.ts';
 import { desiredStatus, heartbeatTimeoutMs, type Observation, ownedStatus } from './status.ts';
 
 export type { ProviderPoolObject } from '../../api/resources.ts';
@@ -45,6 +49,11 @@ export interface ProviderPoolControllerOptions {
    * admins, but a pool must not make the operator read Secrets elsewhere.
    */
   secretNamespace: string;
+  /**
+   * The settlement's EIP-712 domain: agent pools' heartbeats must then be signed by the pool's provider
+   * (operator/verification/heartbeat.ts). Without it (a hub that settles nowhere) they are taken unsigned.
+   */
+  heartbeatDomain?: TypedDataDomain;
 }
 
 export interface ProviderPoolController {
@@ -112,15 +121,44 @@ export function setupProviderPoolController(o: ProviderPoolControllerOptions): P
   // and a rotated Secret reconciles its pools at once
   const secrets = manager.informer<SecretObject>({ resource: resources.secrets, namespace: o.secretNamespace });
 
+  const refusedBeats = new Counter({
+    name: 'nvdax_agent_heartbeats_refused_total',
+    help: "Agent heartbeats refused because their signature is missing or is not the pool's provider's",
+    labelNames: ['pool'],
+    registers: [manager.metrics.registry],
+  });
+  // a heartbeat is checked once: informer objects are replaced on change, so the status object is the key
+  const verdicts = new WeakMap<AgentStatus, string | null>();
+  /** Why status.agent may not be used (its signature fails), or undefined when it may. */
+  function refusal(pool: ProviderPoolObject, agent: AgentStatus | undefined): string | undefined {
+    if (!o.heartbeatDomain || !agent?.heartbeatTime) return undefined;
+    let verdict = verdicts.get(agent);
+    if (verdict === undefined) {
+      try {
+        verifyHeartbeat(o.heartbeatDomain, pool.metadata?.name ?? '', pool.spec.provider.address, agent);
+        verdict = null;
+      } catch (e) {
+        if (!(e instanceof TelemetryError)) throw e;
+        verdict = e.message;
+        refusedBeats.inc({ pool: pool.metadata?.name ?? '' });
+      }
+      verdicts.set(agent, verdict);
+    }
+    return verdict ?? undefined;
+  }
+
   /** An agent pool: what its agent last reported in status.agent, and whether that is recent enough. */
   async function observeAgent(pool: ProviderPoolObject): Promise<Observation> {
     const name = pool.metadata?.name ?? '';
     const member: AgentMember = await fleet.acquire(owner, name, { kind: 'Agent', pool: name });
     const timeout = heartbeatTimeoutMs(pool);
-    member.observe(pool.status?.agent, timeout);
+    const refused = refusal(pool, pool.status?.agent);
+    member.observe(pool.status?.agent, timeout, refused);
     const beat = member.heartbeat();
     if (beat === undefined)
       return { kind: 'Connecting', message: "waiting for the first heartbeat of the pool's agent" };
+    // capacity only from a heartbeat the pool's provider signed; the last good one stays the last contact
+    if (refused !== undefined) return { kind: 'HeartbeatRefused', message: refused };
     const stale = member.staleAt() ?? beat;
     // the next look: when this heartbeat goes stale, unless a newer one comes first
     if (stale >= clock.now()) recheck.set(name, stale - clock.now() + 500);

@@ -22,6 +22,8 @@ export type Observation =
   | { kind: 'AccessDenied'; message: string; lastContact?: number }
   /** No contact; lastContact is what this process saw (undefined after a restart). */
   | { kind: 'Unreachable'; error: string; lastContact?: number }
+  /** An agent pool's heartbeat whose signature fails: its inventory is not used. */
+  | { kind: 'HeartbeatRefused'; message: string; lastContact?: number }
   | { kind: 'SecretMissing'; message: string }
   | { kind: 'KubeconfigInvalid'; message: string };
 
@@ -204,13 +206,17 @@ export function desiredStatus(pool: ProviderPool, obs: Observation, now: number)
         ? { reason: PoolReason.ConnectionFailed, message: obs.error }
         : obs.kind === 'AccessDenied'
           ? { reason: PoolReason.AccessDenied, message: `the member kubeconfig lacks permissions: ${obs.message}` }
-          : obs.kind === 'SecretMissing'
-            ? { reason: PoolReason.KubeconfigSecretMissing, message: obs.message }
-            : { reason: PoolReason.KubeconfigInvalid, message: obs.message };
+          : obs.kind === 'HeartbeatRefused'
+            ? { reason: PoolReason.HeartbeatRefused, message: `the agent's heartbeat is refused: ${obs.message}` }
+            : obs.kind === 'SecretMissing'
+              ? { reason: PoolReason.KubeconfigSecretMissing, message: obs.message }
+              : { reason: PoolReason.KubeconfigInvalid, message: obs.message };
     // after a restart or failover this process has seen no contact yet: the last one is in status
     const prevBeat = prev.lastHeartbeatTime ? Date.parse(prev.lastHeartbeatTime) : undefined;
     const lastContact =
-      obs.kind === 'Unreachable' || obs.kind === 'AccessDenied' ? (obs.lastContact ?? prevBeat) : undefined;
+      obs.kind === 'Unreachable' || obs.kind === 'AccessDenied' || obs.kind === 'HeartbeatRefused'
+        ? (obs.lastContact ?? prevBeat)
+        : undefined;
     const timedOut = lastContact === undefined || now - lastContact > heartbeatTimeoutMs(pool);
     const since =
       lastContact === undefined ? '' : ` (last contact ${metaTime(lastContact)}; capacity shown is from then)`;

@@ -87,11 +87,21 @@ test("the agent: the image's agent entrypoint with its flags, hub kubeconfig and
   const pod = d.spec.template.spec;
   const c = pod.containers[0] as Container;
   t.deepEqual(c.command, ['node', 'provider-runtime/agent/main.ts']);
-  t.deepEqual(c.args?.slice(0, 3), [
+  t.deepEqual(c.args?.slice(0, 5), [
     '--hub-kubeconfig=/etc/nvdax/hub/kubeconfig',
     '--pool=dublin-l4',
+    // heartbeats signed under the hub's settlement domain
     '--provider-key-file=/etc/nvdax/provider/key',
+    '--chain-id=31337',
+    '--settlement-address=0x5FbDB2315678afecb367f032d93F642f64180aa3',
   ]);
+  // without the hub's settlement the agent runs unsigned (and NOTES.txt says a settling hub refuses it)
+  const unsigned = one(
+    render(chart, { ...minimal, set: { 'hub.chainId': '', 'hub.settlementAddress': '' } }),
+    'Deployment',
+  ) as Workload;
+  const uargs = (unsigned.spec.template.spec.containers[0] as Container).args ?? [];
+  t.false(uargs.some((a) => a.startsWith('--provider-key-file') || a.startsWith('--chain-id')));
   const vol = (name: string) =>
     pod.volumes.find((v) => v.name === name) as unknown as { secret: Record<string, unknown> };
   t.is(vol('hub').secret['secretName'], 'nvdax-hub');
