@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 trap 'node hack/sim/main.ts down --dir .sim-bench >/dev/null 2>&1 || true' EXIT
-echo "== starting the benchmark clusters bench, bench-b, bench-c"
-node hack/sim/main.ts up --dir .sim-bench --port-base 22000 --clusters bench,bench-b,bench-c >/dev/null
+clusters=bench,bench-b,bench-c
+[ "${BENCH_ONLY:-}" = agent ] && clusters=bench,bench-b
+echo "== starting the benchmark clusters ${clusters//,/, }"
+node hack/sim/main.ts up --dir .sim-bench --port-base 22000 --clusters "$clusters" >/dev/null
 if [ "${BENCH_ONLY:-}" = agent ]; then
   echo "== bench/agent.ts (the pull-mode agent: 200 GPU nodes and 500 pods in bench-b, reporting to bench)"
   node bench/agent.ts .sim-bench/bench/kubeconfig .sim-bench/bench-b/kubeconfig

@@ -77,7 +77,7 @@ export const agentStatus = obj(
     pods: list('Pods the operator placed, bound or pending.', pod, { maxItems: 5000 }),
     runtimeClasses: list('RuntimeClasses of the agent cluster.', runtimeClass, { maxItems: 64 }),
     signature: str(
-      "The provider's EIP-712 signature over the heartbeat time, interval and a keccak-256 of the inventory " +
+      "The provider's EIP-712 signature over the heartbeat time, interval and a SHA-256 of the inventory " +
         '(operator/verification/heartbeat.ts); a hub that settles on a chain accepts only signed heartbeats.',
       { pattern: patterns.signature },
     ),

@@ -1114,7 +1114,7 @@ export interface AgentStatus {
   /** RuntimeClasses of the agent cluster. */
   runtimeClasses?: AgentRuntimeClass[];
   /**
-   * The provider's EIP-712 signature over the heartbeat time, interval and a keccak-256 of the
+   * The provider's EIP-712 signature over the heartbeat time, interval and a SHA-256 of the
    * inventory (operator/verification/heartbeat.ts); a hub that settles on a chain accepts only
    * signed heartbeats.
    */
