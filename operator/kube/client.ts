@@ -9,7 +9,7 @@ import { request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../runtime/clock.ts';
 import { realClock, sleep, timeoutSignal } from '../runtime/clock.ts';
-import { KubeError, closedError, toKubeError } from './errors.ts';
+import { KubeError, closedError, isConflict, isNotFound, toKubeError } from './errors.ts';
 import { defaultBurst, defaultMaxRetries, defaultQps } from './options.ts';
 import { PooledKubeConfig } from './pooled-config.ts';
 import { TokenBucketLimiter } from './rate-limit.ts';
@@ -188,6 +188,54 @@ export class KubeClient {
     opts: WriteOptions & { force?: boolean } = {},
   ): Promise<T> {
     return this.#apply<T>(res, obj, 'status', opts);
+  }
+
+  /**
+   * Read-modify-write of a status under server-side apply: GET the object, let `change` say the status
+   * fields this field manager owns (all of them: apply drops what a manager leaves out), apply them with the
+   * read's resourceVersion as a precondition, and start again from a fresh read on Conflict. `change`
+   * returns undefined when nothing is to be written. Says how it ended: `written`, `unchanged`, `gone` (not
+   * found, or another object under that name when `uid` is given) or `conflicted` (every attempt lost).
+   */
+  async updateStatus<T extends KubeObject>(
+    res: ResourceType,
+    ref: { name: string; namespace?: string; uid?: string },
+    change: (obj: T) => object | undefined | Promise<object | undefined>,
+    opts: WriteOptions & { attempts?: number } = {},
+  ): Promise<'written' | 'unchanged' | 'gone' | 'conflicted'> {
+    const { attempts = 5, ...write } = opts;
+    for (let i = 0; i < attempts; i++) {
+      let obj: T;
+      try {
+        obj = await this.get<T>(res, ref.name, ref.namespace, opts.signal);
+      } catch (e) {
+        if (isNotFound(e)) return 'gone';
+        throw e;
+      }
+      if (ref.uid && obj.metadata?.uid !== ref.uid) return 'gone';
+      const status = await change(obj);
+      if (status === undefined) return 'unchanged';
+      try {
+        await this.applyStatus(
+          res,
+          {
+            apiVersion: obj.apiVersion,
+            kind: obj.kind,
+            metadata: {
+              name: ref.name,
+              ...(ref.namespace ? { namespace: ref.namespace } : {}),
+              resourceVersion: obj.metadata?.resourceVersion ?? '',
+            },
+            status,
+          } as KubeObject,
+          { force: true, ...write },
+        );
+        return 'written';
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+      }
+    }
+    return 'conflicted';
   }
 
   /** JSON merge patch (RFC 7386) of an object or a subresource. */

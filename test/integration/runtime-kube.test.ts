@@ -99,3 +99,45 @@ test('status is written through the status subresource only', async (t) => {
   } as Probe);
   t.is(ssaStatus.status?.observedGeneration, 8);
 });
+
+test('updateStatus: a write lost to another writer is redone from a fresh read; gone and unchanged are said', async (t) => {
+  const client = hubClient();
+  await ensureProbeCrd(client);
+  const ns = await freshNamespace(client, 'kube-update');
+  t.teardown(async () => {
+    await client.delete(resources.namespaces, ns);
+    await client.close();
+  });
+  const created = await client.create<Probe>(probes, {
+    apiVersion: 'runtime-test.nvdax.io/v1',
+    kind: 'RuntimeProbe',
+    metadata: { name: 'p', namespace: ns },
+    spec: { failTimes: 1 },
+  } as Probe);
+  // another writer gets in between the read and the write, once: the precondition fails, the change is made
+  // again on what that writer left (a counter: the two increments both land)
+  const seen: number[] = [];
+  let raced = false;
+  const r = await client.updateStatus<Probe>(
+    probes,
+    { name: 'p', namespace: ns, uid: created.metadata?.uid ?? '' },
+    async (p) => {
+      const n = p.status?.observedGeneration ?? 0;
+      seen.push(n);
+      if (!raced) {
+        raced = true;
+        await client.patchStatus(probes, 'p', ns, { observedGeneration: n + 1 });
+      }
+      return { observedGeneration: n + 1 };
+    },
+    { fieldManager: 'updater' },
+  );
+  t.is(r, 'written');
+  const after = await client.get<Probe>(probes, 'p', ns);
+  t.is(after.status?.observedGeneration, 2, 'both increments landed: none was lost to the race');
+  t.true(seen.length >= 2, `redone from a fresh read (saw ${seen.join(', ')})`);
+  t.is(seen.at(-1), 1);
+  t.is(await client.updateStatus(probes, { name: 'p', namespace: ns }, () => undefined), 'unchanged');
+  t.is(await client.updateStatus(probes, { name: 'p', namespace: ns, uid: 'another' }, () => ({})), 'gone');
+  t.is(await client.updateStatus(probes, { name: 'none', namespace: ns }, () => ({})), 'gone');
+});
