@@ -237,6 +237,7 @@ function kubectl(p: ClusterPlan, args: string[], input?: string): string {
       input,
       encoding: 'utf8',
       stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 256 * 1024 * 1024,
     });
   } catch (e) {
     throw new Error(`kubectl ${args.join(' ')} on ${p.name} failed: ${(e as { stderr?: string }).stderr ?? String(e)}`);

@@ -96,7 +96,8 @@ function status(s: SimState): void {
           execFileSync(
             join(s.binDir, 'kubectl'),
             ['--kubeconfig', join(c.dir, 'kubeconfig'), 'get', 'nodes', '-o', 'json'],
-            { encoding: 'utf8' },
+            // 420 nodes are ~4 MB of JSON: past execFileSync's 1 MiB default (ENOBUFS)
+            { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
           ),
         ) as NodeList;
         nodes = String(list.items.length);
