@@ -19,8 +19,8 @@ interface IProviderRegistry {
 
 /// @title Escrow, requester-signed tasks and batch settlement of metered GPU usage
 /// @notice Roles: DEFAULT_ADMIN_ROLE is the timelock (governance): parameters, roles, unpause, disputes;
-/// COORDINATOR_ROLE (the hub operator) opens tasks, settles batches and closes tasks; VERIFIER_ROLE disputes
-/// settled items within the dispute window; GUARDIAN_ROLE may only pause. A requester closes its own tasks
+/// COORDINATOR_ROLE (the hub operator) opens tasks, settles batches, anchors training lineages and closes tasks;
+/// VERIFIER_ROLE disputes settled items within the dispute window; GUARDIAN_ROLE may only pause. A requester closes its own tasks
 /// (closeOwnTasks, one period of notice); the registry credits slash shares to requesters' escrow (creditSlash).
 /// Time paused does not count against settle deadlines (refunds and stake release use the same clock).
 ///
@@ -159,6 +159,18 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     uint256[] private _pauses;
     uint256 private _pausedSince;
 
+    /// @dev Per task: the checkpoint lineage anchor of the training job it paid for (anchorLineages); 0: none.
+    mapping(uint256 => bytes32) private _lineage;
+
+    /// @notice One training job's lineage at its end: `head` is the anchor the operator derives from the job's
+    /// status.checkpoints (docs/training.md), committing to every checkpoint record; `step` is the newest
+    /// checkpoint's step (the anchor commits to it too; stored in the event only).
+    struct LineageAnchor {
+        uint256 task;
+        bytes32 head;
+        uint64 step;
+    }
+
     event Deposited(address indexed requester, uint256 indexed requesterId, address from, uint256 amount);
     event EscrowWithdrawn(address indexed requester, uint256 amount);
     /// @notice `record` is the task record as stored (see taskRecord): requester id (24) | provider id (24) |
@@ -194,6 +206,7 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     event NonceCancelled(address indexed requester, uint256 nonce);
     event ParameterSet(bytes32 indexed name, uint256 value);
     event SlashCredited(address indexed requester, uint256 indexed requesterId, uint256 amount);
+    event LineageAnchored(uint256 indexed task, bytes32 head, uint64 step);
 
     error ZeroAmount();
     error NoEscrow(address requester);
@@ -224,6 +237,8 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
     error NotFeeRecipient(address account);
     error ParameterOutOfRange(bytes32 name, uint256 value);
     error EarningsOverflow();
+    error LineageAlreadyAnchored(uint256 task, bytes32 head);
+    error ZeroLineageHead(uint256 task);
 
     constructor(
         IERC20 token_,
@@ -501,6 +516,29 @@ contract Settlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712
             }
             emit TaskClosed(task, span, refunded);
         }
+    }
+
+    /// @notice Records, once per task, the head of the checkpoint lineage of the training job the task paid for,
+    /// at the job's end (the coordinator does it before closing the task). Each task must have been opened
+    /// (`UnknownTask`), the head must not be zero (`ZeroLineageHead`) and the task must not have been anchored
+    /// before (`LineageAlreadyAnchored`, naming the head it has); any refused anchor reverts the whole batch.
+    /// Moves no money.
+    function anchorLineages(LineageAnchor[] calldata anchors) external onlyRole(COORDINATOR_ROLE) whenNotPaused {
+        uint256 count = taskCount;
+        for (uint256 i; i < anchors.length; ++i) {
+            LineageAnchor calldata a = anchors[i];
+            if (a.task >= count) revert UnknownTask(a.task);
+            if (a.head == 0) revert ZeroLineageHead(a.task);
+            bytes32 was = _lineage[a.task];
+            if (was != 0) revert LineageAlreadyAnchored(a.task, was);
+            _lineage[a.task] = a.head;
+            emit LineageAnchored(a.task, a.head, a.step);
+        }
+    }
+
+    /// @notice The lineage head anchored for `task`; 0 when none was.
+    function lineageOf(uint256 task) external view returns (bytes32) {
+        return _lineage[task];
     }
 
     /// @notice Returns the lock of periods nobody settled before their settle deadline. Anyone may call it;

@@ -10,7 +10,7 @@ import { resources, type KubeObject } from './kube/types.ts';
 import { GROUP, JobReason, PLURALS, VERSION } from './api/constants.ts';
 import { loadKubeConfig } from './kube/load.ts';
 import { ConfigError, type ExtraReader, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
-import { isAddress, type TypedDataDomain } from 'ethers';
+import { type Contract, isAddress, type TypedDataDomain } from 'ethers';
 import { taskDomain } from './settlement/task.ts';
 import { createLogger } from './runtime/log.ts';
 import { LeadershipLostError, Manager, shutdownSignal } from './runtime/manager.ts';
@@ -21,9 +21,10 @@ import { registerFleetMetrics } from './fleet/metrics.ts';
 import { setupJobControllers } from './controllers/jobs/controller.ts';
 import { queueKey } from './controllers/jobs/model.ts';
 import { type SettlementGates, Settler } from './controllers/settlement/settler.ts';
+import { gatewayImage } from './materialize/images.ts';
 import { ChainClient, loadTarget, readKey } from './settlement/chain.ts';
 import { ConfigMapOutbox } from './settlement/outbox.ts';
-import { ReportIntake } from './controllers/reports/intake.ts';
+import { ReportIntake, replayOptions } from './controllers/reports/intake.ts';
 import { FederatedRunner } from './controllers/training/federated.ts';
 import { receiptDomain } from './verification/receipt.ts';
 import { telemetryDomain } from './verification/telemetry.ts';
@@ -52,7 +53,13 @@ const operatorFlags = {
   'reports-bind-address': { type: 'string' },
   'attestation-policy': { type: 'string' },
   'federated-bind-address': { type: 'string' },
+  'verifier-sample-rate': { type: 'string' },
+  'verifier-backend': { type: 'string' },
+  'verifier-seed-file': { type: 'string' },
+  'verifier-slash-amount': { type: 'string' },
   'federated-advertise-host': { type: 'string' },
+  'federated-checkpoint-root': { type: 'string' },
+  'gateway-image': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,10 +101,18 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --usage-meter-interval 60s   how often a running job's usage (status.usage) is measured
   --reports-bind-address ADDR  serve the Reports gRPC service here (host:port): workloads report attestation evidence
                                and signed receipts (off by default; docs/operator.md#reports)
+  --verifier-sample-rate 0     share of receipts requesters offer for audit (Reports.Replay) that the hub replays on
+                               --verifier-backend HOST:PORT (KServe v2 reference server); a mismatch is an incident on
+                               the pool (reputation) and, with --verifier-slash-amount NVDAx, a slash (off by default;
+                               --verifier-seed-file keeps the sampling seed, default random per process)
   --attestation-policy FILE    JSON: the EAR and NRAS JWKS, GPU driver/VBIOS allow-lists, TEE types (docs/attestation.md)
   --federated-bind-address H   run Federated TrainingJobs' coordinators, each on its own port on host H (needs
                                --attestation-policy: participants are admitted on their evidence; docs/training.md)
   --federated-advertise-host H the host participants are told to dial (default the bind host)
+  --federated-checkpoint-root D Federated checkpoints go under file://D/<namespace>/<name>/a<attempt> (participants
+                               write there; the hub reads them back to resume a new attempt; off by default)
+  --gateway-image IMAGE@sha256 the confidential gateway's image in InferenceJob pods (pinned by digest; default the
+                               operator's own pinned image, operator/materialize/images.ts)
 `;
 
 /** Fails fast with the fix when the hub lacks our CRDs (or serves another version of them). */
@@ -222,6 +237,14 @@ async function main(): Promise<number> {
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+  const gatewayImageFlag = read.str('gateway-image', '');
+  if (gatewayImageFlag) {
+    try {
+      gatewayImage(gatewayImageFlag);
+    } catch (e) {
+      throw new ConfigError(`--gateway-image: ${(e as Error).message}`);
+    }
+  }
   const chain = settlementChain(read);
   const taskDomain = chain?.domain() ?? signedTasksDomain(read);
   // where the hub settles: receipts, telemetry and agent heartbeats are signed under domains bound to it
@@ -290,6 +313,11 @@ async function main(): Promise<number> {
     ...(taskDomain ? { taskDomain } : {}),
     // agent pools' Work status counts only when their provider signed it
     ...(settlementAt ? { reportDomain: telemetryDomain(settlementAt.chainId, settlementAt.address) } : {}),
+    // confidential InferenceJobs' gateways sign capabilities and receipts under the settlement's domain
+    gateway: {
+      ...(settlementAt ? { chainId: String(settlementAt.chainId), settlement: settlementAt.address } : {}),
+      ...(gatewayImageFlag ? { image: gatewayImageFlag } : {}),
+    },
     ...(chain ? { settlement: gates } : {}),
     meterIntervalMs: read.duration('usage-meter-interval', '60s'),
     federatedCoordinators: read.str('federated-bind-address', '') !== '',
@@ -319,6 +347,19 @@ async function main(): Promise<number> {
     const policyFile = read.str('attestation-policy', '');
     const policy = policyFile ? readPolicy(policyFile) : undefined;
     const domain = settlementAt ? receiptDomain(settlementAt.chainId, settlementAt.address) : undefined;
+    let replay: ReturnType<typeof replayOptions>;
+    try {
+      const seedFile = read.str('verifier-seed-file', '');
+      replay = replayOptions({
+        sampleRate: read.str('verifier-sample-rate', '0'),
+        backend: read.str('verifier-backend', ''),
+        ...(seedFile ? { seed: readFileSync(seedFile, 'utf8').trim() } : {}),
+        slashAmount: read.str('verifier-slash-amount', ''),
+        ...(chain ? { registry: chain.registry.connect(chain.wallet) as Contract } : {}),
+      });
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
     const intake = new ReportIntake({
       hub: client,
       clock: manager.clock,
@@ -336,6 +377,7 @@ async function main(): Promise<number> {
         ? { isRegistered: async (p: string) => ((await chain.registry.getFunction('idOf')(p)) as bigint) !== 0n }
         : {}),
       registry: manager.metrics.registry,
+      ...(replay ? { replay } : {}),
     });
     manager.runnable({ name: 'reports', start: (signal) => intake.serve(reportsAddress, signal) });
   }
@@ -353,6 +395,9 @@ async function main(): Promise<number> {
       policy: readPolicy(policyFile),
       bindHost: federatedHost,
       advertiseHost: read.str('federated-advertise-host', '') || federatedHost,
+      ...(read.str('federated-checkpoint-root', '')
+        ? { checkpointRoot: read.str('federated-checkpoint-root', '') }
+        : {}),
     });
     manager.runnable({ name: 'federated', start: (signal) => runner.run(signal) });
   }

@@ -5,7 +5,7 @@ import { confidential } from './confidential.ts';
 import { attemptsOnlyGrow, immutableOncePlaced, jobStatusProperties, slaFrozenOncePlaced } from './jobstatus.ts';
 import { patterns } from './patterns.ts';
 import { payment } from './payment.ts';
-import { bool, int, list, obj, oneOf, str } from './schema.ts';
+import { bool, int, list, obj, oneOf, quantity, str } from './schema.ts';
 import { sla } from './sla.ts';
 import { model, resources, runtime } from './workload.ts';
 
@@ -62,6 +62,40 @@ const endpoint = obj(
   },
 );
 
+const gateway = obj(
+  'InferenceGateway',
+  'The attested, encrypted gRPC gateway (nvdax.gateway.v1.ConfidentialGateway) the operator runs beside the model ' +
+    'server in a confidential job: the only way in. Requesters attest it and send requests sealed to its key; it ' +
+    "forwards them to the model server over the pod's loopback (Open Inference Protocol v2, gRPC) and signs a " +
+    "receipt per answer. The Service then exposes the gateway's port only: plaintext never leaves the pod.",
+  {
+    enabled: bool(
+      'Run the gateway. Unset: on for confidential jobs whose engine speaks the Open Inference Protocol over gRPC ' +
+        '(Triton, ONNXRuntime, Custom), off otherwise (vLLM and TGI speak the OpenAI protocol, which the gateway ' +
+        'does not front yet). false on a confidential job exposes the model server in the cluster in plaintext. ' +
+        'true needs confidential.required and an engine other than vLLM or TGI.',
+    ),
+    modelName: str(
+      'The model name requests use (inference.ModelInferRequest.model_name), as the model server serves it. Default: ' +
+        'the last segment of model.id.',
+      { pattern: patterns.labelValue, minLength: 1 },
+    ),
+    backendPort: int(
+      "The model server's Open Inference Protocol gRPC port in the pod. Default: endpoint.port when endpoint.transport " +
+        'is GRPC, else 8001 for Triton (its gRPC port) and endpoint.port for the others.',
+      { minimum: 1, maximum: 65535 },
+    ),
+    cpu: quantity("The gateway container's CPU (requests = limits). Default 1.", patterns.nonNegativeQuantity, {
+      minimum: 0,
+    }),
+    memory: quantity(
+      "The gateway container's memory (requests = limits). Default 512Mi.",
+      patterns.nonNegativeQuantity,
+      { minimum: 0 },
+    ),
+  },
+);
+
 const endpointStatus = obj(
   'EndpointStatus',
   'An address the job is served at.',
@@ -97,6 +131,7 @@ export const inferenceJob: KindDef = {
       replicas: int('Fixed number of replicas. Unset and no autoscaling: 1.', { minimum: 0, maximum: 100 }),
       autoscaling,
       endpoint,
+      gateway,
       sla,
       confidential,
       retries: int('Times to place the job again after a failure or a lost pool before it fails.', {
@@ -113,6 +148,20 @@ export const inferenceJob: KindDef = {
           rule: '!has(self.replicas) || !has(self.autoscaling)',
           message: 'set either replicas or autoscaling, not both',
           fieldPath: '.autoscaling',
+          reason: 'FieldValueForbidden',
+        },
+        {
+          rule:
+            '!has(self.gateway) || !has(self.gateway.enabled) || !self.gateway.enabled || ' +
+            '(has(self.confidential) && self.confidential.required)',
+          message: 'the gateway attests the TEE it runs in: it needs confidential.required',
+          fieldPath: '.gateway.enabled',
+          reason: 'FieldValueForbidden',
+        },
+        {
+          rule: "!has(self.gateway) || !has(self.gateway.enabled) || !self.gateway.enabled || !(self.runtime.engine in ['vLLM', 'TGI'])",
+          message: 'the gateway fronts Open Inference Protocol (gRPC) servers: not vLLM or TGI (OpenAI protocol)',
+          fieldPath: '.gateway.enabled',
           reason: 'FieldValueForbidden',
         },
         {

@@ -22,6 +22,15 @@ const quote = obj(
   },
 );
 
+/** A checkpoint a new attempt starts from (TrainingJobs). */
+export const resumePoint = (description: string) =>
+  obj('ResumePoint', description, {
+    step: int('Step (round) of the checkpoint.', { minimum: 0, format: 'int64' }),
+    uri: str('Where it is.', { maxLength: 2048 }),
+    sha256: str('sha256:<hex> of its bytes.', { maxLength: 80 }),
+    parent: str("Its record's hash: the parent the attempt's first checkpoint names.", { maxLength: 80 }),
+  });
+
 const placement = obj('Placement', 'Where the job was placed and the price quoted for it.', {
   pool: str('Name of the ProviderPool chosen.', { pattern: patterns.dnsSubdomain }),
   cluster: str('Member cluster of that pool the workload runs in.', { maxLength: 253 }),
@@ -49,6 +58,11 @@ const placement = obj('Placement', 'Where the job was placed and the price quote
     { pattern: patterns.hexDigest },
   ),
   initDataAlgorithm: oneOf('InitDataAlgorithm', 'Digest algorithm of the init-data.', Object.values(InitDataAlgorithm)),
+  resumeFrom: resumePoint(
+    'Distributed TrainingJobs, attempt 2 on: the checkpoint this attempt starts from, chosen once at placement (the ' +
+      'newest verified record of status.checkpoints), so the pods keep the same NVDAX_RESUME_* env however many ' +
+      'checkpoints the attempt then writes.',
+  ),
 });
 
 const rejection = obj(
@@ -168,6 +182,24 @@ const settlement = obj(
       listType: 'map',
       keys: ['txHash'],
     }),
+    lineage: obj(
+      'LineageAnchorStatus',
+      'TrainingJobs with checkpoints: the lineage of status.checkpoints anchored on chain (Settlement.anchorLineages) ' +
+        'when the job ended, before its task was closed; anyone recomputes `anchor` from status.checkpoints ' +
+        '(docs/training.md).',
+      {
+        anchor: str('The 32 bytes stored for the task on chain (lineageOf).', { pattern: patterns.bytes32 }),
+        head: str('recordHash of the newest checkpoint record.', { maxLength: 80 }),
+        step: int('Step (or round) of the newest checkpoint.', { minimum: 0, format: 'int64' }),
+        records: int('Checkpoint records in the lineage, folded and kept.', { minimum: 0, format: 'int64' }),
+        txHash: str('The anchoring transaction.', { pattern: patterns.txHash }),
+        blockNumber: int('Block it was included in.', { minimum: 0, format: 'int64' }),
+        time: time('When it was observed.'),
+        message: str('Why the lineage was not anchored, or that it was found on chain already, in words.', {
+          maxLength: 1024,
+        }),
+      },
+    ),
   },
 );
 

@@ -4,7 +4,13 @@
 import { Aggregation, FederationState, TeeType, TrainingEngine, TrainingMode } from './constants.ts';
 import type { KindDef } from './crd.ts';
 import { confidential } from './confidential.ts';
-import { attemptsOnlyGrow, immutableOncePlaced, jobStatusProperties, slaFrozenOncePlaced } from './jobstatus.ts';
+import {
+  attemptsOnlyGrow,
+  immutableOncePlaced,
+  jobStatusProperties,
+  resumePoint,
+  slaFrozenOncePlaced,
+} from './jobstatus.ts';
 import { patterns } from './patterns.ts';
 import { payment } from './payment.ts';
 import { bool, int, list, obj, oneOf, str, time } from './schema.ts';
@@ -158,6 +164,10 @@ const federation = obj('FederationStatus', "Federated: the hub's coordinator for
     Object.values(FederationState),
   ),
   admitted: int('Participants admitted (attested).', { minimum: 0 }),
+  resumedFrom: resumePoint(
+    'The checkpoint this attempt resumed from: the newest of status.checkpoints whose bytes the coordinator read ' +
+      'back and found to hash to its signed record; participants are told the same (NVDAX_RESUME_*).',
+  ),
   reason: str('Why it failed (InsufficientParticipants, ProtocolError…).', { pattern: patterns.reason }),
   message: str('What happened last, in words.', { maxLength: 1024 }),
 });

@@ -100,6 +100,39 @@ export interface Endpoint {
   port?: number;
 }
 
+/**
+ * The attested, encrypted gRPC gateway (nvdax.gateway.v1.ConfidentialGateway) the operator runs
+ * beside the model server in a confidential job: the only way in. Requesters attest it and send
+ * requests sealed to its key; it forwards them to the model server over the pod's loopback (Open
+ * Inference Protocol v2, gRPC) and signs a receipt per answer. The Service then exposes the
+ * gateway's port only: plaintext never leaves the pod.
+ */
+export interface InferenceGateway {
+  /**
+   * Run the gateway. Unset: on for confidential jobs whose engine speaks the Open Inference
+   * Protocol over gRPC (Triton, ONNXRuntime, Custom), off otherwise (vLLM and TGI speak the OpenAI
+   * protocol, which the gateway does not front yet). false on a confidential job exposes the model
+   * server in the cluster in plaintext. true needs confidential.required and an engine other than
+   * vLLM or TGI.
+   */
+  enabled?: boolean;
+  /**
+   * The model name requests use (inference.ModelInferRequest.model_name), as the model server
+   * serves it. Default: the last segment of model.id.
+   */
+  modelName?: string;
+  /**
+   * The model server's Open Inference Protocol gRPC port in the pod. Default: endpoint.port when
+   * endpoint.transport is GRPC, else 8001 for Triton (its gRPC port) and endpoint.port for the
+   * others.
+   */
+  backendPort?: number;
+  /** The gateway container's CPU (requests = limits). Default 1. */
+  cpu?: number | string;
+  /** The gateway container's memory (requests = limits). Default 512Mi. */
+  memory?: number | string;
+}
+
 /** Service level: tier, latency and price limits, and where the job may run. */
 export interface SLA {
   /**
@@ -219,6 +252,14 @@ export interface InferenceJobSpec {
   autoscaling?: Autoscaling;
   /** How requests reach the model. */
   endpoint?: Endpoint;
+  /**
+   * The attested, encrypted gRPC gateway (nvdax.gateway.v1.ConfidentialGateway) the operator runs
+   * beside the model server in a confidential job: the only way in. Requesters attest it and send
+   * requests sealed to its key; it forwards them to the model server over the pod's loopback (Open
+   * Inference Protocol v2, gRPC) and signs a receipt per answer. The Service then exposes the
+   * gateway's port only: plaintext never leaves the pod.
+   */
+  gateway?: InferenceGateway;
   /** Service level: tier, latency and price limits, and where the job may run. */
   sla: SLA;
   /**
@@ -271,6 +312,22 @@ export interface Quote {
   quotedTime?: string;
 }
 
+/**
+ * Distributed TrainingJobs, attempt 2 on: the checkpoint this attempt starts from, chosen once at
+ * placement (the newest verified record of status.checkpoints), so the pods keep the same
+ * NVDAX_RESUME_* env however many checkpoints the attempt then writes.
+ */
+export interface ResumePoint {
+  /** Step (round) of the checkpoint. */
+  step?: number;
+  /** Where it is. */
+  uri?: string;
+  /** sha256:<hex> of its bytes. */
+  sha256?: string;
+  /** Its record's hash: the parent the attempt's first checkpoint names. */
+  parent?: string;
+}
+
 /** Where the job was placed and the price quoted for it. */
 export interface Placement {
   /** Name of the ProviderPool chosen. */
@@ -309,6 +366,12 @@ export interface Placement {
   initDataDigest?: string;
   /** Digest algorithm of the init-data. */
   initDataAlgorithm?: InitDataAlgorithm;
+  /**
+   * Distributed TrainingJobs, attempt 2 on: the checkpoint this attempt starts from, chosen once at
+   * placement (the newest verified record of status.checkpoints), so the pods keep the same
+   * NVDAX_RESUME_* env however many checkpoints the attempt then writes.
+   */
+  resumeFrom?: ResumePoint;
 }
 
 /** Why one pool was not chosen. */
@@ -410,6 +473,30 @@ export interface SettlementTransaction {
 }
 
 /**
+ * TrainingJobs with checkpoints: the lineage of status.checkpoints anchored on chain
+ * (Settlement.anchorLineages) when the job ended, before its task was closed; anyone recomputes
+ * `anchor` from status.checkpoints (docs/training.md).
+ */
+export interface LineageAnchorStatus {
+  /** The 32 bytes stored for the task on chain (lineageOf). */
+  anchor?: string;
+  /** recordHash of the newest checkpoint record. */
+  head?: string;
+  /** Step (or round) of the newest checkpoint. */
+  step?: number;
+  /** Checkpoint records in the lineage, folded and kept. */
+  records?: number;
+  /** The anchoring transaction. */
+  txHash?: string;
+  /** Block it was included in. */
+  blockNumber?: number;
+  /** When it was observed. */
+  time?: string;
+  /** Why the lineage was not anchored, or that it was found on chain already, in words. */
+  message?: string;
+}
+
+/**
  * Money held, charged and returned for this job, in NVDAx; written by the operator's settlement
  * client.
  */
@@ -442,6 +529,12 @@ export interface Settlement {
   message?: string;
   /** Settlement transactions, the most recent 64. */
   transactions?: SettlementTransaction[];
+  /**
+   * TrainingJobs with checkpoints: the lineage of status.checkpoints anchored on chain
+   * (Settlement.anchorLineages) when the job ended, before its task was closed; anyone recomputes
+   * `anchor` from status.checkpoints (docs/training.md).
+   */
+  lineage?: LineageAnchorStatus;
 }
 
 /** An address the job is served at. */
@@ -679,6 +772,12 @@ export interface FederationStatus {
   state?: FederationState;
   /** Participants admitted (attested). */
   admitted?: number;
+  /**
+   * The checkpoint this attempt resumed from: the newest of status.checkpoints whose bytes the
+   * coordinator read back and found to hash to its signed record; participants are told the same
+   * (NVDAX_RESUME_*).
+   */
+  resumedFrom?: ResumePoint;
   /** Why it failed (InsufficientParticipants, ProtocolError…). */
   reason?: string;
   /** What happened last, in words. */

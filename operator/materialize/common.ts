@@ -34,6 +34,29 @@ export interface PlacedOn {
   initData?: { annotation: string; digest: string; algorithm: string };
   /** Federated participants: where the hub's coordinator for this attempt listens (status.federation). */
   coordinator?: string;
+  /** What the confidential inference gateway needs to know that the job's spec does not say. */
+  gateway?: GatewayPlacement;
+}
+
+/**
+ * The pool's and the operator's side of a confidential InferenceJob's gateway: who signs its capability and
+ * receipts, under which settlement domain, at what price, with which limits. Never the provider's key: the
+ * gateway fetches that inside the TEE from the attested secret-release path (docs/gateway.md).
+ */
+export interface GatewayPlacement {
+  /** The pool's provider address (spec.provider.address): the key the gateway fetches must be this one's. */
+  provider?: string;
+  /** The settlement contract's EIP-712 domain: chain id (decimal) and address. */
+  chainId?: string;
+  settlement?: string;
+  /** Price per request, wei, quoted in the capability and each receipt. Default 0: GPU time is what is billed. */
+  pricePerRequest?: string;
+  /** The pool's gateway limits (provider-runtime/gateway/limits.ts), when it sets any. */
+  limits?: Record<string, number>;
+  /** A development pool (no hardware TEE): the gateway's evidence comes from the development attester. */
+  development?: boolean;
+  /** The gateway image (the operator's --gateway-image), pinned by digest; default the pinned operator image. */
+  image?: string;
 }
 
 /** The hub job the objects belong to. */
@@ -63,7 +86,8 @@ export interface ContainerPort {
   protocol: 'TCP';
 }
 export interface Probe {
-  tcpSocket: { port: string | number };
+  tcpSocket?: { port: string | number };
+  httpGet?: { path: string; port: string | number };
   initialDelaySeconds?: number;
   periodSeconds: number;
   failureThreshold: number;
@@ -85,7 +109,7 @@ export interface Container {
   securityContext: {
     allowPrivilegeEscalation: false;
     capabilities: { drop: ['ALL'] };
-    readOnlyRootFilesystem: false;
+    readOnlyRootFilesystem: boolean;
     runAsNonRoot: true;
   };
   volumeMounts: Array<{ name: string; mountPath: string }>;

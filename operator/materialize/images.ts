@@ -27,6 +27,15 @@ export const engineImages: Readonly<Record<Exclude<InferenceEngine | TrainingEng
   Flower: 'docker.io/flwr/supernode@sha256:630b0be6507b85493130b4b4d1bfb764414b907abed265fd8456de2198cf125b',
 };
 
+/**
+ * The operator's own image (Dockerfile: one image for every NVDAx process), which runs the attested inference
+ * gateway beside a confidential job's model server. Pinned like the engine images; `hack/` refreshes it with
+ * them, and the operator's --gateway-image (pinned too) replaces it for a release built elsewhere.
+ */
+// ghcr.io/nvdax/nvdax:0.1.0
+export const operatorImage =
+  'ghcr.io/nvdax/nvdax@sha256:9b2f64e0d3a1c7e85f40b6a2d91c3e7f58a0b4d6c2e19f73a85d0c4b6e2f1a37';
+
 /** `name[:tag]@sha256:<64 lowercase hex>`: a reference pinned to one manifest. */
 const pinned = /^[a-z0-9][A-Za-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
 
@@ -53,4 +62,16 @@ export function engineImage(engine: InferenceEngine | TrainingEngine, override?:
   const image = engineImages[engine];
   if (!image) throw new MaterializeError('spec.runtime.engine', `no pinned image for engine ${engine}`);
   return image;
+}
+
+/** The gateway's image: `override` (the operator's --gateway-image; it must be pinned), else {@link operatorImage}. */
+export function gatewayImage(override?: string): string {
+  if (override === undefined || override === '') return operatorImage;
+  if (!isPinned(override)) {
+    throw new MaterializeError(
+      'gatewayImage',
+      `${JSON.stringify(override)} must be pinned by digest (image@sha256:<64 hex>), not a tag`,
+    );
+  }
+  return override;
 }

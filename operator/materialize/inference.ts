@@ -1,21 +1,29 @@
 // An InferenceJob's member objects: a Deployment of model servers and a ClusterIP Service in
 // front of them. A pure function of the job, its spec and the placement, so a spec change
 // (replicas, image, args, env, resources) changes the Deployment and it rolls out.
+//
+// A confidential job also gets the attested gateway (provider-runtime/gateway) as a second
+// container: requesters reach the model only through it, sealed end to end, and the Service
+// exposes the gateway's port alone, so plaintext never leaves the pod (docs/gateway.md).
 import type { InferenceEngine } from '../api/constants.ts';
 import type { InferenceJobSpec } from '../api/types.gen.ts';
+import { contentModelHash } from '../verification/model-hash.ts';
 import {
   type ComputeDefaults,
+  type Container,
   type ContainerEnvVar,
   type Deployment,
   type JobRef,
   jobEnv,
+  MaterializeError,
   type PlacedOn,
   podTemplate,
   type Service,
+  type ServicePort,
   workloadMeta,
 } from './common.ts';
-import { engineImage } from './images.ts';
-import { labelKeys, tenantNamespace, workloadName } from './names.ts';
+import { engineImage, gatewayImage } from './images.ts';
+import { annotationKeys, labelKeys, tenantNamespace, workloadName } from './names.ts';
 
 export const DEFAULT_INFERENCE_PORT = 8000;
 /** The Service port for HTTP endpoints; gRPC keeps the container's port (clients name it explicitly). */
@@ -53,6 +61,155 @@ export function desiredReplicas(spec: InferenceJobSpec): number {
   return 1;
 }
 
+// ------------------------------------------------------------------------------------------------ gateway
+
+/** The gateway container's name; the model server stays the first container (the controller reads its GPUs). */
+export const GATEWAY_CONTAINER_NAME = 'gateway';
+/** The gateway's gRPC port (nvdax.gateway.v1.ConfidentialGateway), in the pod and on the Service. */
+export const GATEWAY_PORT = 8443;
+/** The gateway's /healthz, /readyz and /metrics; in the pod only, not on the Service. */
+export const GATEWAY_OPS_PORT = 9090;
+/** Triton's gRPC port (the kserve backend's target when the endpoint is Triton's HTTP port). */
+export const TRITON_GRPC_PORT = 8001;
+/** CPU and memory of the gateway container when spec.gateway leaves them unset. */
+export const gatewayDefaults: Readonly<ComputeDefaults> = { cpu: '1', memory: '512Mi' };
+/**
+ * Engines the gateway fronts: it speaks the Open Inference Protocol (KServe v2) over gRPC to the model
+ * server. Triton and our ONNX Runtime server do; a Custom image must (on the backend port). vLLM and TGI
+ * speak the OpenAI protocol over HTTP, which the gateway does not forward.
+ */
+export const gatewayEngines: readonly InferenceEngine[] = ['Triton', 'ONNXRuntime', 'Custom'];
+/** The KBS resource (`kbs:///<repo>/<type>/<tag>`) holding a pool's provider key, released to attested guests. */
+export const providerKeyResource = (pool: string): string => `kbs:///nvdax/provider-key/${pool}`;
+
+/**
+ * Whether the job runs the gateway: spec.gateway.enabled when set; unset, every confidential job whose
+ * engine the gateway fronts. (The schema refuses `enabled: true` without confidential.required or on vLLM/TGI.)
+ */
+export function gatewayEnabled(spec: InferenceJobSpec, on: Pick<PlacedOn, 'mode'>): boolean {
+  if (on.mode !== 'confidential') return false;
+  const enabled = spec.gateway?.enabled;
+  if (enabled !== undefined) return enabled;
+  return gatewayEngines.includes(spec.runtime.engine);
+}
+
+/** The model server's Open Inference Protocol gRPC port in the pod, the gateway's backend. */
+export function gatewayBackendPort(spec: InferenceJobSpec): number {
+  if (spec.gateway?.backendPort !== undefined) return spec.gateway.backendPort;
+  const port = spec.endpoint?.port ?? DEFAULT_INFERENCE_PORT;
+  if (spec.endpoint?.transport === 'GRPC') return port;
+  return spec.runtime.engine === 'Triton' ? TRITON_GRPC_PORT : port;
+}
+
+/** The name requests use: spec.gateway.modelName, else the last segment of the model id. */
+export function gatewayModelName(spec: InferenceJobSpec): string {
+  return spec.gateway?.modelName ?? spec.model.id.split('/').pop() ?? spec.model.id;
+}
+
+/** What requesters reach the job at through its Service: the gateway (gRPC) or the model server's endpoint. */
+export function servicePort(spec: InferenceJobSpec, on: Pick<PlacedOn, 'mode'>): ServicePort {
+  if (gatewayEnabled(spec, on)) {
+    return {
+      name: GATEWAY_CONTAINER_NAME,
+      port: GATEWAY_PORT,
+      targetPort: GATEWAY_CONTAINER_NAME,
+      protocol: 'TCP',
+      appProtocol: 'kubernetes.io/h2c',
+    };
+  }
+  return spec.endpoint?.transport === 'GRPC'
+    ? {
+        name: 'grpc',
+        port: spec.endpoint.port ?? DEFAULT_INFERENCE_PORT,
+        targetPort: 'grpc',
+        protocol: 'TCP',
+        appProtocol: 'kubernetes.io/h2c',
+      }
+    : { name: 'http', port: HTTP_SERVICE_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' };
+}
+
+/**
+ * The gateway container of a confidential job. Configured by env only (provider-runtime/gateway/main.ts
+ * reads each flag from its NVDAX_* variable); it holds no secret: the provider key is fetched inside the
+ * TEE from the confidential-data-hub, which the KBS answers only for a guest whose evidence passes.
+ */
+export function gatewayContainer(job: JobRef, spec: InferenceJobSpec, on: PlacedOn): Container {
+  const modelHash = contentModelHash(spec.model.hash);
+  if (!modelHash) {
+    throw new MaterializeError(
+      'spec.model.hash',
+      'the gateway names the model by its SHA-256: sha256:<64 hex> or 0x<64 hex>',
+    );
+  }
+  const g = on.gateway ?? {};
+  const env: ContainerEnvVar[] = [
+    { name: 'NVDAX_JOB', value: `${job.namespace}/${job.name}` },
+    { name: 'NVDAX_ATTEMPT', value: String(on.attempt) },
+    { name: 'NVDAX_POOL', value: on.pool },
+    { name: 'NVDAX_GATEWAY_LISTEN', value: `0.0.0.0:${GATEWAY_PORT}` },
+    { name: 'NVDAX_GATEWAY_OPS_LISTEN', value: `0.0.0.0:${GATEWAY_OPS_PORT}` },
+    { name: 'NVDAX_GATEWAY_BACKEND', value: 'kserve' },
+    // the pod's loopback: inside the TEE, never on the network
+    { name: 'NVDAX_KSERVE_TARGET', value: `127.0.0.1:${gatewayBackendPort(spec)}` },
+    { name: 'NVDAX_MODEL_NAME', value: gatewayModelName(spec) },
+    // the one model hash: what the requester signed in its task (operator/verification/model-hash.ts)
+    { name: 'NVDAX_MODEL_HASH', value: modelHash },
+    { name: 'NVDAX_PROVIDER_KEY_RESOURCE', value: providerKeyResource(on.pool) },
+    { name: 'NVDAX_PRICE_PER_REQUEST', value: g.pricePerRequest ?? '0' },
+    // only the paying requester opens sessions and releases secrets to the job
+    { name: 'NVDAX_REQUESTERS', value: spec.payment.requester },
+    { name: 'NVDAX_SECRET_OWNERS', value: spec.payment.requester },
+  ];
+  if (g.provider) env.push({ name: 'NVDAX_PROVIDER_ADDRESS', value: g.provider });
+  if (g.chainId) env.push({ name: 'NVDAX_CHAIN_ID', value: g.chainId });
+  if (g.settlement) env.push({ name: 'NVDAX_SETTLEMENT_ADDRESS', value: g.settlement });
+  if (g.limits && Object.keys(g.limits).length > 0) {
+    const sorted = Object.fromEntries(
+      Object.keys(g.limits)
+        .sort()
+        .map((k) => [k, g.limits?.[k]]),
+    );
+    env.push({ name: 'NVDAX_GATEWAY_LIMITS', value: JSON.stringify(sorted) });
+  }
+  if (g.development) {
+    env.push(
+      { name: 'NVDAX_DEV_ATTESTER', value: 'true' },
+      // the development attester binds the pod's own init-data, read from its annotation
+      {
+        name: 'NVDAX_INIT_DATA',
+        valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${annotationKeys.initData}']` } },
+      },
+    );
+  }
+  const compute = {
+    cpu: String(spec.gateway?.cpu ?? gatewayDefaults.cpu),
+    memory: String(spec.gateway?.memory ?? gatewayDefaults.memory),
+  };
+  return {
+    name: GATEWAY_CONTAINER_NAME,
+    image: gatewayImage(g.image),
+    command: ['node', 'provider-runtime/gateway/main.ts'],
+    env,
+    ports: [
+      { name: GATEWAY_CONTAINER_NAME, containerPort: GATEWAY_PORT, protocol: 'TCP' },
+      { name: 'gateway-ops', containerPort: GATEWAY_OPS_PORT, protocol: 'TCP' },
+    ],
+    // ready once its backend (the model server) answers ModelReady
+    readinessProbe: { httpGet: { path: '/readyz', port: 'gateway-ops' }, periodSeconds: 10, failureThreshold: 3 },
+    // requests = limits (Guaranteed QoS; the Kata VM is sized from the sum of the containers' limits)
+    resources: { limits: { ...compute }, requests: { ...compute } },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+    },
+    volumeMounts: [],
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ objects
+
 export function inferenceObjects(
   job: JobRef,
   spec: InferenceJobSpec,
@@ -84,6 +241,8 @@ export function inferenceObjects(
     readinessProbe: { tcpSocket: { port: portName }, periodSeconds: 10, failureThreshold: 3 },
     restartPolicy: 'Always',
   });
+  // after the model server: the controller and the agent read a pod's GPUs from its first container
+  if (gatewayEnabled(spec, on)) template.spec.containers.push(gatewayContainer(job, spec, on));
   const deployment: Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -106,11 +265,8 @@ export function inferenceObjects(
     spec: {
       type: 'ClusterIP',
       selector: { [labelKeys.slotGroup]: name },
-      ports: [
-        grpc
-          ? { name: 'grpc', port, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }
-          : { name: 'http', port: HTTP_SERVICE_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
-      ],
+      // a confidential job with the gateway: the gateway's port only, never the model server's
+      ports: [servicePort(spec, on)],
     },
   };
   return { deployment, service };

@@ -4,7 +4,8 @@
 // participant may be on another pool). Retries are the operator's (a new attempt elsewhere),
 // so the Jobs never retry a pod themselves (backoffLimit 0).
 import type { TrainingEngine } from '../api/constants.ts';
-import type { TrainingJobSpec } from '../api/types.gen.ts';
+import type { TrainingJobSpec, TrainingJobStatus } from '../api/types.gen.ts';
+import { LineageError, type ResumeFrom, resumeFrom } from '../training/lineage.ts';
 import {
   type BatchJob,
   type ComputeDefaults,
@@ -58,6 +59,45 @@ function trainingEnv(job: JobRef, spec: TrainingJobSpec, on: PlacedOn): Containe
   return env;
 }
 
+/**
+ * The checkpoint a new attempt starts from, fixed for the attempt. Federated: what the attempt's coordinator
+ * resumed from (status.federation.resumedFrom, published before the participants are materialized).
+ * Distributed, from the second attempt on: status.placement.resumeFrom, chosen by the scheduler at placement
+ * (the newest record of status.checkpoints whose lineage verifies); for a placement without it, the same
+ * choice made now from records written no later than status.placement.scheduledTime. A lineage that does not
+ * verify has no checkpoint to resume from.
+ */
+export function resumePoint(spec: TrainingJobSpec, status: TrainingJobStatus | undefined): ResumeFrom | undefined {
+  const attempt = status?.placement?.attempt;
+  if (spec.mode === 'Federated') {
+    const f = status?.federation;
+    return f?.resumedFrom && f.attempt === attempt ? (f.resumedFrom as ResumeFrom) : undefined;
+  }
+  if (!attempt || attempt < 2) return undefined;
+  // chosen once at placement (the scheduler), so it stays put while the attempt's checkpoints fold it out
+  if (status?.placement?.resumeFrom) return status.placement.resumeFrom as ResumeFrom;
+  // a placement written before the scheduler recorded it: the same choice, made from status as it is now
+  const placed = Date.parse(status?.placement?.scheduledTime ?? '');
+  if (Number.isNaN(placed)) return undefined;
+  try {
+    return resumeFrom(status?.checkpoints as Parameters<typeof resumeFrom>[0], placed);
+  } catch (e) {
+    if (e instanceof LineageError) return undefined;
+    throw e;
+  }
+}
+
+/** The resume env: the checkpoint's URI, sha256 and step, and the parent the attempt's first checkpoint names. */
+export function resumeEnv(r: ResumeFrom | undefined): ContainerEnvVar[] {
+  if (!r) return [];
+  return [
+    { name: 'NVDAX_RESUME_URI', value: r.uri },
+    { name: 'NVDAX_RESUME_SHA256', value: r.sha256 },
+    { name: 'NVDAX_RESUME_STEP', value: String(r.step) },
+    { name: 'NVDAX_RESUME_PARENT', value: r.parent },
+  ];
+}
+
 function indexedJob(
   job: JobRef,
   on: PlacedOn,
@@ -103,8 +143,16 @@ function headlessService(
   };
 }
 
-/** A Distributed TrainingJob: an Indexed Job of spec.workers pods and its headless Service. */
-export function trainingObjects(job: JobRef, spec: TrainingJobSpec, on: PlacedOn): { job: BatchJob; service: Service } {
+/**
+ * A Distributed TrainingJob: an Indexed Job of spec.workers pods and its headless Service. `resume`
+ * (resumePoint) puts the checkpoint to start from in the pods' env.
+ */
+export function trainingObjects(
+  job: JobRef,
+  spec: TrainingJobSpec,
+  on: PlacedOn,
+  resume?: ResumeFrom,
+): { job: BatchJob; service: Service } {
   if (spec.mode !== 'Distributed') {
     throw new MaterializeError('spec.mode', `${spec.mode} jobs are materialized per participant`);
   }
@@ -128,6 +176,7 @@ export function trainingObjects(job: JobRef, spec: TrainingJobSpec, on: PlacedOn
     { name: 'PET_NPROC_PER_NODE', value: gpus },
     { name: 'PET_MASTER_ADDR', value: master },
     { name: 'PET_MASTER_PORT', value: String(MASTER_PORT) },
+    ...resumeEnv(resume),
   ];
   const runtime = spec.runtime;
   const template = podTemplate(job, on, {
@@ -151,12 +200,16 @@ export function trainingObjects(job: JobRef, spec: TrainingJobSpec, on: PlacedOn
   };
 }
 
-/** One participant of a Federated TrainingJob: an Indexed Job of one pod, and a headless Service naming it. */
+/**
+ * One participant of a Federated TrainingJob: an Indexed Job of one pod, and a headless Service naming it.
+ * `resume` (resumePoint) tells the participant which checkpoint the coordinator's first round must start from.
+ */
 export function participantObjects(
   job: JobRef,
   spec: TrainingJobSpec,
   on: PlacedOn,
   index: number,
+  resume?: ResumeFrom,
 ): { job: BatchJob; service: Service } {
   if (spec.mode !== 'Federated') {
     throw new MaterializeError('spec.mode', `${spec.mode} jobs have no participants`);
@@ -183,6 +236,7 @@ export function participantObjects(
     { name: 'NVDAX_JOB', value: `${job.namespace}/${job.name}` },
     { name: 'NVDAX_PARTICIPANT_ID', value: name },
     ...(on.coordinator ? [{ name: 'NVDAX_COORDINATOR', value: on.coordinator }] : []),
+    ...resumeEnv(resume),
   ];
   const runtime = spec.runtime;
   const template = podTemplate(job, on, {

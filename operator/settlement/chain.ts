@@ -128,6 +128,12 @@ export class ChainClient {
     return { staked: p.staked, locked: p.locked, minStake };
   }
 
+  /** The lineage anchor stored for each task (0x00…00: none), one batched round trip. */
+  async lineageOf(tasks: readonly number[]): Promise<string[]> {
+    const f = this.settlement.getFunction('lineageOf');
+    return Promise.all(tasks.map((t) => f(t) as Promise<string>));
+  }
+
   /** Which of the (task, period) pairs the contract already shows settled (one batched round trip). */
   async settledOf(items: ReadonlyArray<{ task: number; period: number }>): Promise<boolean[]> {
     const f = this.settlement.getFunction('isSettled');

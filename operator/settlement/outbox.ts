@@ -17,7 +17,7 @@ import type { Logger } from '../runtime/log.ts';
 import type { ChainClient } from './chain.ts';
 import { gasWithHeadroom } from './contracts.ts';
 
-export type OutboxKind = 'open' | 'settle' | 'close';
+export type OutboxKind = 'open' | 'settle' | 'anchor' | 'close';
 
 export interface SignedTx {
   hash: string;

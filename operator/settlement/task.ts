@@ -15,6 +15,7 @@ import {
   verifyTypedData,
   ZeroAddress,
 } from 'ethers';
+import { modelHashOf } from '../verification/model-hash.ts';
 
 export const TASK_DOMAIN_NAME = 'NVDAx Settlement';
 export const TASK_DOMAIN_VERSION = '1';
@@ -67,7 +68,7 @@ export interface TaskFields {
    * the API server assigns one, and the nonce keeps a re-created job of the same name from reusing a task.
    */
   hubJob: { namespace: string; name: string };
-  /** The model reference (e.g. an image digest or hf:// URI); signed as its keccak256. */
+  /** The model reference: its content hash (sha256:… or 0x…) signed as that bytes32, anything else as its keccak256 (model-hash.ts). */
   model: string;
   sla: {
     tier?: TierName;
@@ -232,7 +233,7 @@ export function buildTask(f: TaskFields): TaskValue {
     requester,
     provider,
     hubJob: hubJobId(f.hubJob),
-    modelHash: id(f.model),
+    modelHash: modelHashOf(f.model),
     sla: {
       tier: TIERS[tier],
       maxLatencyMs: int('sla.maxLatencyMs', f.sla.maxLatencyMs, 2 ** 32 - 1, 0),

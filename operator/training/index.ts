@@ -11,12 +11,18 @@ export {
   type RunResult,
 } from './coordinator.ts';
 export {
+  anchorPayload,
   type CheckpointRecord,
+  checkResume,
   Lineage,
+  type LineageAnchor,
   LineageError,
   type LineageSnapshot,
   lastVerified,
+  lineageAnchor,
   recordHash,
+  type ResumeFrom,
+  resumeFrom,
   verifyHistory,
   verifyLineage,
 } from './lineage.ts';

@@ -214,3 +214,78 @@ export async function lastVerified(
   }
   return undefined;
 }
+
+/** What a finished job's lineage is anchored on chain as; anyone recomputes it from the snapshot alone. */
+export interface LineageAnchor {
+  /** 0x-prefixed 32 bytes: sha256 of anchorPayload (what Settlement.anchorLineages stores for the task). */
+  anchor: string;
+  /** recordHash of the newest record (the lineage's head). */
+  head: string;
+  /** The newest record's step. */
+  step: number;
+  /** Records in the lineage: folded and kept. */
+  records: number;
+}
+
+/** The text the anchor hashes: the folded part (count, running hash), the kept count, the head and its step. */
+export function anchorPayload(s: LineageSnapshot, head: string, step: number): string {
+  return `nvdax-lineage-anchor/v1\n${s.job}\n${s.folded.count}\n${s.folded.accumulator}\n${s.entries.length}\n${head}\n${step}`;
+}
+
+/**
+ * The anchor of a lineage: sha256 over its folded running hash and its head record's hash (which names its
+ * parent, and so on back to the first checkpoint); undefined when it holds no record. It does not check the
+ * lineage (verifyLineage does).
+ */
+export function lineageAnchor(s: LineageSnapshot | undefined): LineageAnchor | undefined {
+  if (!s) return undefined;
+  const last = s.entries.at(-1);
+  if (!last) return undefined;
+  const head = recordHash(s.job, last);
+  const hex = sha256(anchorPayload(s, head, last.step)).slice('sha256:'.length);
+  return { anchor: `0x${hex}`, head, step: last.step, records: s.folded.count + s.entries.length };
+}
+
+/** The checkpoint a new attempt starts from: where its bytes are, their hash, and the parent its next checkpoint names. */
+export interface ResumeFrom {
+  step: number;
+  uri: string;
+  sha256: string;
+  /** recordHash of the record: the `parent` of the new attempt's first checkpoint. */
+  parent: string;
+}
+
+/**
+ * The newest kept checkpoint recorded at or before `before` (ms since the epoch; records of a later attempt
+ * come after its placement), after verifying the lineage's signatures and links; undefined when there is
+ * none. Records are compared at whole seconds (placement times are). Bytes are the reader's to check
+ * (checkResume).
+ */
+export function resumeFrom(s: LineageSnapshot | undefined, before = Number.POSITIVE_INFINITY): ResumeFrom | undefined {
+  if (!s?.entries.length) return undefined;
+  verifyLineage(s);
+  const cut = Math.floor(before / 1000);
+  for (let i = s.entries.length - 1; i >= 0; i--) {
+    const r = s.entries[i] as CheckpointRecord;
+    const at = r.time ? Math.floor(Date.parse(r.time) / 1000) : Number.NEGATIVE_INFINITY;
+    if (at <= cut) return { step: r.step, uri: r.uri, sha256: r.sha256, parent: recordHash(s.job, r) };
+  }
+  return undefined;
+}
+
+/**
+ * Checks checkpoint bytes a new attempt loaded against the record it resumes from; throws a LineageError
+ * (`ResumeContentMismatch`, `ResumeMissing`) naming the URI and both hashes otherwise.
+ */
+export function checkResume(r: ResumeFrom, bytes: Uint8Array | undefined): Uint8Array {
+  if (!bytes)
+    throw new LineageError('ResumeMissing', `resume checkpoint ${r.uri} (step ${r.step}) is not there`, r.step);
+  const got = sha256(bytes);
+  if (got !== r.sha256)
+    throw new LineageError(
+      'ResumeContentMismatch',
+      `resume checkpoint ${r.uri} (step ${r.step}) hashes to ${got}, its signed record says ${r.sha256}: refusing to resume from it`,
+      r.step,
+    );
+  return bytes;
+}

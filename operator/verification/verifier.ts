@@ -27,7 +27,11 @@ import { contentHash, type Receipt, ReceiptError, type SignedReceipt, verifyRece
 
 // ------------------------------------------------------------------------------------------------ evidence
 
-export type SlashKind = 'bad-signature' | 'attestation-failed' | 'replay-mismatch';
+/**
+ * What a receipt proves against its provider: a bad signature, a failed attestation, an answer the reference
+ * backend does not give, or a model other than the one the job's signed task names (model-hash.ts).
+ */
+export type SlashKind = 'bad-signature' | 'attestation-failed' | 'replay-mismatch' | 'model-mismatch';
 
 /** What a slash is for. `evidenceHash` is what goes on chain (the `Slashed` event's `evidence`). */
 export interface SlashEvidence {
@@ -90,6 +94,8 @@ export interface ProviderReputation {
   replayMismatches: number;
   attestationFailures: number;
   badSignatures: number;
+  /** Receipts naming another model than the job's signed task. */
+  modelMismatches: number;
 }
 
 /** Counters of what the verifier found, per provider. In memory; the operator reads `of` or `all`. */
@@ -100,7 +106,15 @@ export class Reputation {
     const p = getAddress(provider);
     let r = this.#by.get(p);
     if (!r) {
-      r = { provider: p, receipts: 0, replays: 0, replayMismatches: 0, attestationFailures: 0, badSignatures: 0 };
+      r = {
+        provider: p,
+        receipts: 0,
+        replays: 0,
+        replayMismatches: 0,
+        attestationFailures: 0,
+        badSignatures: 0,
+        modelMismatches: 0,
+      };
       this.#by.set(p, r);
     }
     return r;
@@ -114,6 +128,7 @@ export class Reputation {
     if (what.found === 'replay-mismatch') r.replayMismatches++;
     if (what.found === 'attestation-failed') r.attestationFailures++;
     if (what.found === 'bad-signature') r.badSignatures++;
+    if (what.found === 'model-mismatch') r.modelMismatches++;
   }
 
   /** Counts an attestation failure seen outside a receipt check (the operator's own attestations). */
@@ -127,7 +142,15 @@ export class Reputation {
     const r = this.#by.get(p);
     return r
       ? { ...r }
-      : { provider: p, receipts: 0, replays: 0, replayMismatches: 0, attestationFailures: 0, badSignatures: 0 };
+      : {
+          provider: p,
+          receipts: 0,
+          replays: 0,
+          replayMismatches: 0,
+          attestationFailures: 0,
+          badSignatures: 0,
+          modelMismatches: 0,
+        };
   }
 
   /** Copies of all counters, by provider address. */
@@ -148,6 +171,11 @@ export interface ReplayRecord {
   input: Uint8Array | string;
   /** The evidence the instance attested with, and what it was expected to show, to re-check. */
   attestation?: { bundle: EvidenceBundle; expected: ExpectedEvidence };
+  /**
+   * The model hash the job's signed task names (`modelHashOf(spec.model.hash)`, model-hash.ts): a receipt
+   * naming another model is evidence. Unset: not checked.
+   */
+  modelHash?: string;
 }
 
 export interface VerifierOptions {
@@ -162,6 +190,11 @@ export interface VerifierOptions {
   attestationPolicy?: AttestationPolicy;
   /** Counters to update (default a new one, at `verifier.reputation`). */
   reputation?: Reputation;
+  /**
+   * Checks a receipt's signature, throwing a ReceiptError (default: EIP-712 by the provider under `domain`).
+   * The operator passes its intake's check, which also takes the gateway's Ed25519 receipts.
+   */
+  verifySignature?: (signed: SignedReceipt) => void;
 }
 
 export type CheckOutcome =
@@ -204,7 +237,8 @@ export class Verifier {
       };
     }
     try {
-      verifyReceipt(this.#o.domain, signed);
+      if (this.#o.verifySignature) this.#o.verifySignature(signed);
+      else verifyReceipt(this.#o.domain, signed);
     } catch (e) {
       if (!(e instanceof ReceiptError)) throw e;
       return this.#found(
@@ -232,6 +266,13 @@ export class Verifier {
           }),
         );
       }
+    }
+    if (record.modelHash !== undefined && record.modelHash.toLowerCase() !== String(r.modelHash).toLowerCase()) {
+      return this.#found(
+        provider,
+        false,
+        slashEvidence('model-mismatch', signed, { taskModelHash: record.modelHash, receiptModelHash: r.modelHash }),
+      );
     }
     if (contentHash(record.input).toLowerCase() !== r.inputHash.toLowerCase()) {
       this.reputation.record(provider, {});

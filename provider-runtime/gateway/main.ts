@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { Wallet } from 'ethers';
 import { startOpsServer } from '../../operator/runtime/health.ts';
 import { createLogger } from '../../operator/runtime/log.ts';
+import { contentModelHash } from '../../operator/verification/model-hash.ts';
 import { createDevAttester } from '../attester/attester.ts';
 import type { Backend } from './backends/backend.ts';
 import { KServeBackend } from './backends/kserve.ts';
@@ -27,11 +28,17 @@ const HELP = `nvdax gateway: the confidential inference gateway (gRPC nvdax.gate
   --price WEI                 price per request (env NVDAX_PRICE_PER_REQUEST)
   --chain-id N --settlement ADDR   the settlement deployment (env NVDAX_CHAIN_ID, NVDAX_SETTLEMENT_ADDRESS)
   --provider-key-file FILE    the provider's key, hex (env NVDAX_PROVIDER_KEY)
+  --provider-key-resource kbs:///REPO/TYPE/TAG   fetch the provider's key inside the TEE from the
+                              confidential-data-hub, which the KBS answers after attestation
+                              (env NVDAX_PROVIDER_KEY_RESOURCE; the materializer sets it)
+  --cdh-url URL               the guest's CDH REST API (env NVDAX_CDH_URL; default http://127.0.0.1:8006)
+  --provider ADDR             refuse to start unless the key is this provider's (env NVDAX_PROVIDER_ADDRESS)
   --backend onnx|kserve       default onnx
   --model FILE                ONNX model (onnx backend; its SHA-256 is the model hash)
   --model-name NAME           the name requests use (default: the file's name; kserve: required)
   --kserve-target HOST:PORT   the model server (kserve backend), e.g. 127.0.0.1:8001
-  --model-hash 0x…            SHA-256 of the artefact the model server loads (kserve backend)
+  --model-hash 0x…|sha256:…   SHA-256 of the model artefact (env NVDAX_MODEL_HASH): required by the kserve
+                              backend; the onnx backend refuses a file whose SHA-256 differs
   --backend-token-secret NAME send the released secret NAME as the model server's bearer token
   --limits FILE|JSON          the pool's limits (env NVDAX_GATEWAY_LIMITS): ${Object.keys(DEFAULT_LIMITS).join(', ')}
   --receipt-scheme ed25519|eip712   default ed25519
@@ -40,9 +47,41 @@ const HELP = `nvdax gateway: the confidential inference gateway (gRPC nvdax.gate
   --secrets-dir DIR           also write released secrets there (a memory-backed volume inside the TEE)
   --dev-attester              evidence from the development attester (simulated clusters: NOT a TEE)
   --init-data FILE            the pod's init-data (TOML or the annotation) the development attester binds
+                              (env NVDAX_INIT_DATA_FILE, or the text itself in NVDAX_INIT_DATA)
   --dev-attester-keys FILE    persist/reuse the development attester's keys (JSON)
   --dev-attester-jwks-out FILE   write the development attester's public keys (for requesters' policy)
   --log-level LEVEL           default info`;
+
+/** Default address of the guest's CoCo REST API server (api-server-rest), which serves /cdh/resource. */
+export const DEFAULT_CDH_URL = 'http://127.0.0.1:8006';
+
+/**
+ * Fetches a KBS resource inside the TEE: the confidential-data-hub resolves `kbs:///<repo>/<type>/<tag>`
+ * (exactly three segments) through the attestation agent, and the KBS releases it only to a guest whose
+ * evidence passes its resource policy. Retries while the guest's attestation is still under way.
+ */
+export async function fetchKbsResource(
+  uri: string,
+  o: { cdhUrl?: string; attempts?: number; delayMs?: number; fetch?: typeof fetch } = {},
+): Promise<string> {
+  const m = /^kbs:\/\/[^/]*\/([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+)$/.exec(uri);
+  if (!m) throw new Error(`${JSON.stringify(uri)} is not kbs:///<repo>/<type>/<tag>`);
+  const url = `${(o.cdhUrl ?? DEFAULT_CDH_URL).replace(/\/+$/, '')}/cdh/resource/${m[1]}/${m[2]}/${m[3]}`;
+  const attempts = o.attempts ?? 30;
+  const get = o.fetch ?? fetch;
+  let last = '';
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, o.delayMs ?? 2000));
+    try {
+      const res = await get(url, { signal: AbortSignal.timeout(30_000) });
+      if (res.ok) return await res.text();
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = e instanceof Error ? e.message : String(e);
+    }
+  }
+  throw new Error(`the confidential-data-hub did not release ${uri} (${last})`);
+}
 
 function hostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -63,6 +102,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       'chain-id': { type: 'string' },
       settlement: { type: 'string' },
       'provider-key-file': { type: 'string' },
+      'provider-key-resource': { type: 'string' },
+      'cdh-url': { type: 'string' },
+      provider: { type: 'string' },
       backend: { type: 'string' },
       model: { type: 'string' },
       'model-name': { type: 'string' },
@@ -96,12 +138,24 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   });
   const [namespace, name, extra] = need('job', v.job ?? env['NVDAX_JOB']).split('/');
   if (!namespace || !name || extra !== undefined) throw new Error('--job must be NAMESPACE/NAME');
-  const keyText = v['provider-key-file'] ? readFileSync(v['provider-key-file'], 'utf8') : env['NVDAX_PROVIDER_KEY'];
+  const keyResource = v['provider-key-resource'] ?? env['NVDAX_PROVIDER_KEY_RESOURCE'];
+  const cdhUrl = v['cdh-url'] ?? env['NVDAX_CDH_URL'];
+  const keyText = v['provider-key-file']
+    ? readFileSync(v['provider-key-file'], 'utf8')
+    : (env['NVDAX_PROVIDER_KEY'] ??
+      (keyResource ? await fetchKbsResource(keyResource, cdhUrl ? { cdhUrl } : {}) : undefined));
   const provider = new Wallet(
     need('provider-key-file', keyText)
       .trim()
       .replace(/^(0x)?/, '0x'),
   );
+  const expectedProvider = v.provider ?? env['NVDAX_PROVIDER_ADDRESS'];
+  if (expectedProvider && expectedProvider.toLowerCase() !== provider.address.toLowerCase())
+    throw new Error(`the provider key is ${provider.address}'s, not ${expectedProvider}'s (the pool's provider)`);
+  // One model hash (operator/verification/model-hash.ts): the artefact's SHA-256, as the signed task names it.
+  const hashText = v['model-hash'] ?? env['NVDAX_MODEL_HASH'];
+  const expectedHash = hashText === undefined || hashText === '' ? undefined : contentModelHash(hashText);
+  if (hashText && !expectedHash) throw new Error('--model-hash must be 0x + 64 hex or sha256:<64 hex>');
 
   let limits: LimitConfig = DEFAULT_LIMITS;
   const limitText = v.limits ?? env['NVDAX_GATEWAY_LIMITS'];
@@ -118,12 +172,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     backend = await OnnxBackend.load(need('model', v.model ?? env['NVDAX_MODEL']), {
       ...(v['model-name'] ? { modelName: v['model-name'] } : {}),
     });
+    if (expectedHash && backend.modelHash !== expectedHash) {
+      await backend.close();
+      throw new Error(`the model file's SHA-256 is ${backend.modelHash}, not the pinned ${expectedHash}`);
+    }
   } else if (kind === 'kserve') {
     const tokenSecret = v['backend-token-secret'];
     backend = new KServeBackend({
       target: need('kserve-target', v['kserve-target'] ?? env['NVDAX_KSERVE_TARGET']),
       modelName: need('model-name', v['model-name'] ?? env['NVDAX_MODEL_NAME']),
-      modelHash: need('model-hash', v['model-hash'] ?? env['NVDAX_MODEL_HASH']),
+      modelHash: need('model-hash', expectedHash),
       maxMessageBytes: limits.maxPayloadBytes + 64 * 1024,
       ...(tokenSecret ? { token: () => secrets?.get(tokenSecret)?.toString('utf8') } : {}),
     });
@@ -141,7 +199,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const attester = await createDevAttester(keys);
     if (keysFile && !keys.keys) writeFileSync(keysFile, JSON.stringify(attester.keys), { mode: 0o600 });
     if (v['dev-attester-jwks-out']) writeFileSync(v['dev-attester-jwks-out'], JSON.stringify(attester.jwks));
-    const init = readFileSync(need('init-data', v['init-data'] ?? env['NVDAX_INIT_DATA_FILE']), 'utf8');
+    const initFile = v['init-data'] ?? env['NVDAX_INIT_DATA_FILE'];
+    const init = initFile ? readFileSync(initFile, 'utf8') : need('init-data', env['NVDAX_INIT_DATA']);
     const instance = env['HOSTNAME'];
     evidence = (nonce, teePubKey) =>
       attester.issue({ nonce, teePubKey, initData: init, ...(instance ? { instance } : {}) });

@@ -5,7 +5,9 @@
 //     --dev-attester-keys keys.json --init-data init.toml [--checkpoint-root /mnt/pvc]
 //
 // In a participant pod --coordinator, --job, --id and --index come from the environment the operator sets
-// (NVDAX_COORDINATOR, NVDAX_JOB, NVDAX_PARTICIPANT_ID, NVDAX_PARTICIPANT_INDEX).
+// (NVDAX_COORDINATOR, NVDAX_JOB, NVDAX_PARTICIPANT_ID, NVDAX_PARTICIPANT_INDEX). A new attempt's pods also get
+// NVDAX_RESUME_URI, _SHA256, _STEP and _PARENT: the first round must start right after that checkpoint, from a
+// model hashing to it, or the participant stops with ResumeMismatch (exit 1).
 // Evidence: with --dev-attester-keys (simulated clusters only) the development attester issues it; in a
 // confidential pod it comes from the attestation agent, which this entrypoint does not reach yet.
 // Test-only flags: --drop-at <round>:<stage> stops answering there; --tamper-checkpoint reports a wrong hash;
@@ -18,6 +20,7 @@ import { FileStore } from '../../operator/training/store.ts';
 import { createDevAttester, type DevAttesterKeys, devPolicy } from '../attester/attester.ts';
 import { DEFAULT_TASK, shard } from './data.ts';
 import { type DropStage, type ParticipantResult, runParticipant } from './participant.ts';
+import { resumeFromEnv } from './resume.ts';
 import { LocalSgdTrainer, SoftmaxRegression } from './trainer.ts';
 
 const { values: a } = parseArgs({
@@ -77,6 +80,14 @@ if (a['drop-at']) {
 }
 const log = createLogger({ name: 'nvdax-participant', level: a['log-level'] as 'warn' });
 const store = new FileStore(a['checkpoint-root'] ? { pvcRoot: a['checkpoint-root'] } : {});
+// a new attempt of the job: the checkpoint its first round must start from (NVDAX_RESUME_*, from the operator)
+let resume: ReturnType<typeof resumeFromEnv>;
+try {
+  resume = resumeFromEnv(env);
+} catch (e) {
+  console.error(`participant: ${(e as Error).message}`);
+  process.exit(2);
+}
 
 const results: ParticipantResult[] = await Promise.all(
   Array.from({ length: count }, (_, i) => {
@@ -94,6 +105,7 @@ const results: ParticipantResult[] = await Promise.all(
       }),
       evidence: (nonce, teePubKey) => attester.issue({ nonce, teePubKey, initData, instance: pid }),
       store,
+      ...(resume ? { resume } : {}),
       // In simulation the peers' evidence comes from the same development attester.
       peers: { policy: devPolicy(attester), expected: { initData } },
       faults: { ...(dropAt ? { dropAt } : {}), tamperCheckpoint: a['tamper-checkpoint'] },

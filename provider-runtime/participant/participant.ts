@@ -7,7 +7,7 @@ import type { Logger } from '../../operator/runtime/log.ts';
 import { updateVector } from '../../operator/training/aggregate.ts';
 import { encode, encodeBound } from '../../operator/training/fixedpoint.ts';
 import { generateSigningKey, type SigningKey, signingJwk } from '../../operator/training/keys.ts';
-import { signCheckpoint } from '../../operator/training/lineage.ts';
+import { type ResumeFrom, signCheckpoint } from '../../operator/training/lineage.ts';
 import {
   CHANNEL_OPTIONS,
   type CoordinatorMessage__Output,
@@ -53,6 +53,12 @@ export interface ParticipantOptions {
    * cached per key.
    */
   peers?: { policy: AttestationPolicy; expected?: Omit<ExpectedEvidence, 'nonce' | 'teePubKey'> };
+  /**
+   * The checkpoint this attempt resumes from (NVDAX_RESUME_*): the first round the coordinator starts must be
+   * the next one after it, from a model whose bytes hash to its signed sha256; otherwise the participant stops
+   * (`ResumeMismatch`) before training on it.
+   */
+  resume?: ResumeFrom;
   /** The workload key (default: a fresh one, generated in the TEE). */
   signingKey?: SigningKey;
   credentials?: grpc.ChannelCredentials;
@@ -90,6 +96,7 @@ export async function runParticipant(o: ParticipantOptions): Promise<Participant
   const drops = (round: number, stage: DropStage) =>
     o.faults?.dropAt?.round === round && o.faults.dropAt.stage === stage;
   let rounds = 0;
+  let started = false;
   let model: Float64Array | undefined;
   let update: Float64Array | undefined;
   let sec: SecAggClient | undefined;
@@ -142,6 +149,11 @@ export async function runParticipant(o: ParticipantOptions): Promise<Participant
           const r = part(m.roundStart, 'roundStart');
           if (drops(r.round, 'update')) return done('Dropped', `before the update of round ${r.round}`);
           const global = fromBytes(r.model, o.trainer.size);
+          if (o.resume && !started) {
+            const mismatch = resumeMismatch(o.resume, r.round, modelHash(global));
+            if (mismatch) return done('ResumeMismatch', mismatch);
+          }
+          started = true;
           update = updateVector(await o.trainer.fit(global, r.round));
           o.onUpdate?.(r.round, update);
           if (r.aggregation === 'SecureAggregation') {
@@ -231,4 +243,16 @@ export async function runParticipant(o: ParticipantOptions): Promise<Participant
     if (err.code === grpc.status.CANCELLED) return done('Disconnected', err.message);
     return done(err.reason ?? 'Error', err.message);
   }
+}
+
+/**
+ * Why the first round of a resumed attempt does not start from its resume checkpoint (the round after it, from a
+ * model hashing to its sha256), or undefined.
+ */
+export function resumeMismatch(resume: ResumeFrom, round: number, modelSha256: string): string | undefined {
+  if (round !== resume.step + 1)
+    return `the coordinator started round ${round}; this attempt resumes from step ${resume.step} (${resume.uri}), so round ${resume.step + 1} comes next`;
+  if (modelSha256 !== resume.sha256)
+    return `round ${round} starts from a model hashing to ${modelSha256}, not the resume checkpoint ${resume.uri} (${resume.sha256})`;
+  return undefined;
 }

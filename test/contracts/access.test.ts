@@ -79,6 +79,13 @@ const rows: Row[] = [
     allowed: ['coordinator'],
   },
   {
+    name: 'settlement.anchorLineages',
+    contract: (s) => s.c.settlement,
+    method: 'anchorLineages',
+    args: () => [[]],
+    allowed: ['coordinator'],
+  },
+  {
     name: 'settlement.dispute',
     contract: (s) => s.c.settlement,
     method: 'dispute',

@@ -197,6 +197,22 @@ export const invalidCases: InvalidCase[] = [
   },
   { name: 'replicas and autoscaling', base: 'inference', mutate: set('spec.replicas', 2), path: 'spec.autoscaling' },
   {
+    name: 'the gateway in front of vLLM',
+    base: 'inference',
+    mutate: set('spec.gateway.enabled', true),
+    path: 'spec.gateway.enabled',
+  },
+  {
+    name: 'the gateway without confidential execution',
+    base: 'inference',
+    mutate: all(
+      set('spec.runtime', { engine: 'Triton' }),
+      set('spec.confidential', { required: false }),
+      set('spec.gateway.enabled', true),
+    ),
+    path: 'spec.gateway.enabled',
+  },
+  {
     name: 'autoscaling min above max',
     base: 'inference',
     mutate: set('spec.autoscaling.minReplicas', 5),

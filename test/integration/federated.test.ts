@@ -2,13 +2,16 @@
 // simulated clusters (two clusters), starts the job's coordinator and publishes where it listens; three
 // participant processes (standing in for the participant pods, speaking the real protocol with development
 // evidence) join it, and the job's status advances round by round — SecureAggregation, every participant
-// contributing — to Succeeded, with each round's aggregate hash recorded.
+// contributing — to Succeeded, with each round's aggregate hash recorded, and each round's checkpoint (written
+// by a participant under --federated-checkpoint-root, signed, checked against the aggregate) in the lineage in
+// status.checkpoints.
 import test from 'ava';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TrainingJob } from '../../operator/api/types.gen.ts';
+import { type LineageSnapshot, verifyLineage } from '../../operator/training/lineage.ts';
 import { participantName } from '../../operator/materialize/names.ts';
 import { createDevAttester, devPolicy } from '../../provider-runtime/attester/attester.ts';
 import { eventually } from '../helpers/kube.ts';
@@ -48,6 +51,8 @@ test.before(async () => {
     '127.0.0.1',
     '--attestation-policy',
     join(dir, 'policy.json'),
+    '--federated-checkpoint-root',
+    join(dir, 'ckpt'),
   ]);
   for (const p of pools) await r.poolReady(p.name);
 });
@@ -154,4 +159,12 @@ test.serial('a Federated TrainingJob on three pools advances its rounds in statu
   );
   for (const r of done.status?.rounds ?? []) t.regex(r.aggregateHash ?? '', /^sha256:[0-9a-f]{64}$/);
   t.is(new Set(done.status?.rounds?.map((r) => r.aggregateHash)).size, 3, 'the model changed every round');
+  // every round's checkpoint is the aggregate, signed, and chained in status
+  const lineage = done.status?.checkpoints as LineageSnapshot;
+  t.notThrows(() => verifyLineage(lineage));
+  t.deepEqual(
+    lineage.entries.map((e) => [e.step, e.sha256]),
+    (done.status?.rounds ?? []).map((r) => [r.round, r.aggregateHash]),
+  );
+  t.is(done.status?.lastCheckpoint?.step, 3);
 });

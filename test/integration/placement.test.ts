@@ -154,6 +154,11 @@ test.before(async () => {
       '20s',
       '--renew-deadline',
       '15s',
+      // the settlement domain confidential jobs' gateways sign under (no chain needed to place)
+      '--chain-id',
+      '31337',
+      '--settlement-address',
+      '0x5FbDB2315678afecb367f032d93F642f64180aa3',
     ],
   });
   for (const p of [`${run}-a`, `${run}-b`]) {
@@ -193,7 +198,13 @@ type Deployment = {
         runtimeClassName?: string;
         tolerations?: Array<{ key?: string }>;
         securityContext?: { runAsNonRoot?: boolean; seccompProfile?: { type: string } };
-        containers: Array<{ image: string; args?: string[]; resources: { limits: Record<string, string> } }>;
+        containers: Array<{
+          name: string;
+          image: string;
+          args?: string[];
+          env?: Array<{ name: string; value?: string }>;
+          resources: { limits: Record<string, string> };
+        }>;
         affinity?: unknown;
       };
     };
@@ -326,8 +337,28 @@ test.serial(
     const aff = JSON.stringify(pod.spec.affinity);
     t.true(aff.includes('nvidia.com/cc.ready.state'));
     t.true(aff.includes('intel.feature.node.kubernetes.io/tdx'));
-    await jobWhen('ij', 'secret', 'secret Running', (x) => x.status?.phase === 'Running');
-    t.pass();
+    // the attested gateway beside the model server, told the pool's provider and the hub's settlement domain
+    const gw = pod.spec.containers.find((c) => c.name === 'gateway');
+    const env = Object.fromEntries((gw?.env ?? []).map((e) => [e.name, e.value]));
+    t.is(env['NVDAX_PROVIDER_ADDRESS'], '0x2222222222222222222222222222222222222222');
+    t.is(env['NVDAX_CHAIN_ID'], '31337');
+    t.is(env['NVDAX_SETTLEMENT_ADDRESS'], '0x5FbDB2315678afecb367f032d93F642f64180aa3');
+    t.is(env['NVDAX_MODEL_HASH'], `0x${'cd'.repeat(32)}`);
+    const running = await jobWhen('ij', 'secret', 'secret Running', (x) => x.status?.phase === 'Running');
+    // requesters are pointed at the gateway's port, the only one its Service exposes
+    const ep = (running.status as { endpoints?: Array<{ url: string; protocol?: string }> })?.endpoints?.[0];
+    t.is(ep?.url, `grpc://secret-a1.${tenant}.svc:8443`);
+    const svc = getJson<{ spec: { ports: Array<{ port: number }> } }>('gpu-b', [
+      '-n',
+      tenant,
+      'get',
+      'service',
+      'secret-a1',
+    ]);
+    t.deepEqual(
+      svc.spec.ports.map((x) => x.port),
+      [8443],
+    );
   },
 );
 

@@ -19,12 +19,15 @@ import { isNotFound } from '../../kube/errors.ts';
 import { type KubeObject, type ResourceType, resources } from '../../kube/types.ts';
 import {
   attemptOf,
+  type GatewayPlacement,
   hubKeyOf,
   inferenceObjects,
   initData,
   MaterializeError,
   participantObjects,
   type PlacedOn,
+  resumePoint,
+  servicePort,
   tenantNamespace,
   tenantObjects,
   trainingObjects,
@@ -99,6 +102,11 @@ export interface JobControllerOptions {
    * metered by) is then read only when signed by the pool's provider (operator/verification/heartbeat.ts).
    */
   reportDomain?: TypedDataDomain;
+  /**
+   * What a confidential InferenceJob's gateway needs from the hub: the settlement's chain id and address (its
+   * capability and receipts are signed under that domain) and its image (--gateway-image, pinned).
+   */
+  gateway?: { chainId?: string; settlement?: string; image?: string };
   /** --federated-bind-address: participants are materialized once the job's coordinator is published. */
   federatedCoordinators?: boolean;
   /** A running job's usage is measured at least this often (default 60 s); settlement bills a period once it is. */
@@ -316,6 +324,20 @@ export function setupJobControllers(o: JobControllerOptions) {
       ...(poolByName(pool)?.spec.nodeSelector ? { nodeSelector: poolByName(pool)?.spec.nodeSelector } : {}),
       ...(init ? { initData: init } : {}),
       ...(coordinatorOf(job) ? { coordinator: coordinatorOf(job) } : {}),
+      ...(job.kind === 'InferenceJob' && confidential ? { gateway: gatewayPlacement(pool) } : {}),
+    };
+  }
+
+  /** The pool's and the hub's side of a confidential InferenceJob's gateway (materialize/inference.ts). */
+  function gatewayPlacement(pool: string): GatewayPlacement {
+    const spec = poolByName(pool)?.spec;
+    const g = o.gateway ?? {};
+    return {
+      ...(spec?.provider.address ? { provider: spec.provider.address } : {}),
+      ...(g.chainId ? { chainId: g.chainId } : {}),
+      ...(g.settlement ? { settlement: g.settlement } : {}),
+      ...(spec?.development ? { development: true } : {}),
+      ...(g.image ? { image: g.image } : {}),
     };
   }
 
@@ -338,8 +360,12 @@ export function setupJobControllers(o: JobControllerOptions) {
       ];
     }
     const tj = job as TrainingJobObject;
+    // a new attempt starts from the last verified checkpoint (the pods' NVDAX_RESUME_* env)
+    const resume = resumePoint(tj.spec, tj.status);
     const built =
-      tj.spec.mode === 'Federated' ? participantObjects(ref, tj.spec, on, index) : trainingObjects(ref, tj.spec, on);
+      tj.spec.mode === 'Federated'
+        ? participantObjects(ref, tj.spec, on, index, resume)
+        : trainingObjects(ref, tj.spec, on, resume);
     return [
       [resources.jobs, built.job as KubeObject],
       [resources.services, built.service as KubeObject],
@@ -821,11 +847,15 @@ export function setupJobControllers(o: JobControllerOptions) {
       if (dep) {
         const svc = dep.metadata?.name ?? '';
         const ns = dep.metadata?.namespace ?? '';
+        // the Service's port: the gateway's for a confidential job behind it, else the model server's endpoint
+        const port = servicePort(spec, {
+          mode: job.status?.placement?.mode === 'Confidential' ? 'confidential' : 'container',
+        });
         fields.endpoints = [
           {
             name: 'default',
-            url: `${spec.endpoint?.transport === 'GRPC' ? 'grpc' : 'http'}://${svc}.${ns}.svc:${spec.endpoint?.port ?? 8000}`,
-            protocol: spec.endpoint?.protocol ?? 'OpenAI',
+            url: `${port.appProtocol === 'http' ? 'http' : 'grpc'}://${svc}.${ns}.svc:${port.port}`,
+            protocol: port.name === 'gateway' ? 'OpenInference' : (spec.endpoint?.protocol ?? 'OpenAI'),
           },
         ];
       }

@@ -5,7 +5,7 @@
 // member, so a crash between the two leaves a placed job that the controller materializes,
 // never a workload without a placement. Leader only.
 import { API_VERSION, GpuMode, JobConditionType, JobPhase, JobReason, Tier } from '../../api/constants.ts';
-import type { ProviderPoolObject } from '../../api/resources.ts';
+import type { ProviderPoolObject, TrainingJobObject } from '../../api/resources.ts';
 import type { Participant, Placement, PoolRejection } from '../../api/types.gen.ts';
 import type { TypedDataDomain } from 'ethers';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -17,6 +17,7 @@ import type { KubeObject } from '../../kube/types.ts';
 import { initData, participantName, tenantNamespace, workloadName } from '../../materialize/index.ts';
 import { type Clock, sleep } from '../../runtime/clock.ts';
 import { TaskCheckCache } from '../../settlement/job-task.ts';
+import { LineageError, type ResumeFrom, resumeFrom } from '../../training/lineage.ts';
 import type { SettlementGates } from '../settlement/settler.ts';
 import { type Condition, type ConditionInput, metaTime, setCondition } from '../../runtime/conditions.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
@@ -719,6 +720,7 @@ export class PlacementScheduler {
         quotedTime: metaTime(now),
       },
       ...(init ? { initDataDigest: init.digest, initDataAlgorithm: init.algorithm as 'sha384' } : {}),
+      ...resumeAtPlacement(job, attempt, now),
     };
     const participants: Participant[] | undefined = isFederated(job)
       ? parts.map((p) => ({
@@ -836,6 +838,23 @@ export class PlacementScheduler {
       } as KubeObject,
       { fieldManager: schedulerManager, force: true, ...(signal ? { signal } : {}) },
     );
+  }
+}
+
+/**
+ * A Distributed TrainingJob's new attempt starts from the newest verified checkpoint recorded before it was
+ * placed: chosen here, once, and kept in status.placement, so the pods' resume env stays the same however
+ * many checkpoints the attempt writes (the record may fold out of status.checkpoints; a Job's template is
+ * immutable). Federated jobs resume through their coordinator (status.federation.resumedFrom).
+ */
+function resumeAtPlacement(job: JobObject, attempt: number, now: number): { resumeFrom?: ResumeFrom } {
+  if (attempt < 2 || job.kind !== 'TrainingJob' || (job as TrainingJobObject).spec.mode !== 'Distributed') return {};
+  try {
+    const r = resumeFrom((job as TrainingJobObject).status?.checkpoints as Parameters<typeof resumeFrom>[0], now);
+    return r ? { resumeFrom: r } : {};
+  } catch (e) {
+    if (e instanceof LineageError) return {}; // a lineage that does not verify has nothing to resume from
+    throw e;
   }
 }
 

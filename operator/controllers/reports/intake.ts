@@ -51,6 +51,15 @@ import type { ReceiptsResponse } from '../../verification/gen/nvdax/hub/v1/Recei
 import type { TelemetryRequest__Output } from '../../verification/gen/nvdax/hub/v1/TelemetryRequest.gen.ts';
 import type { ProgressRequest__Output } from '../../verification/gen/nvdax/hub/v1/ProgressRequest.gen.ts';
 import type { ProgressResponse } from '../../verification/gen/nvdax/hub/v1/ProgressResponse.gen.ts';
+import type { ReplayRequest__Output } from '../../verification/gen/nvdax/hub/v1/ReplayRequest.gen.ts';
+import type { ReplayResponse } from '../../verification/gen/nvdax/hub/v1/ReplayResponse.gen.ts';
+import type { SignedReceipt__Output } from '../../verification/gen/nvdax/hub/v1/SignedReceipt.gen.ts';
+import { modelHashOf } from '../../verification/model-hash.ts';
+import { type Infer, type SlashEvidence, submitSlash, Verifier } from '../../verification/verifier.ts';
+import { contentModelHash } from '../../verification/model-hash.ts';
+import { KServeBackend } from '../../../provider-runtime/gateway/backends/kserve.ts';
+import { parseNvdax } from '../../settlement/contracts.ts';
+import type { Contract } from 'ethers';
 import { type CheckpointRecord, Lineage, LineageError, type LineageSnapshot } from '../../training/lineage.ts';
 import { verifySignature } from '../../training/keys.ts';
 import type { TelemetryResponse } from '../../verification/gen/nvdax/hub/v1/TelemetryResponse.gen.ts';
@@ -87,6 +96,7 @@ export const reportsManager = 'nvdax-reports';
 export const progressManager = 'nvdax-reports-progress';
 const NONCE_TTL_MS = 5 * 60_000;
 const MAX_RECEIPTS = 1_000;
+const MAX_REPLAYS = 100;
 
 export interface ReportIntakeOptions {
   hub: KubeClient;
@@ -104,6 +114,82 @@ export interface ReportIntakeOptions {
   isRegistered?: (provider: string) => Promise<boolean>;
   reputation?: ReputationParams;
   registry?: Registry;
+  /**
+   * --verifier-sample-rate: the Replay service. Records a requester offers are checked, a `share` of them (chosen
+   * from `seed`, which providers must not know) replayed on the job's reference backend; a mismatch becomes a
+   * ReplayMismatch incident on the pool (its reputation) and, with `slash`, a slash of the provider's stake.
+   */
+  replay?: ReplayOptions;
+}
+
+export interface ReplayOptions {
+  /** Share of records replayed, 0..1. */
+  share: number;
+  seed: string;
+  /** The reference backend for a job's model (the same model, run where the hub trusts it); undefined: none. */
+  reference: (job: JobObject) => Infer | undefined;
+  /** Submits the slash (verifier.ts submitSlash through the provider registry); the requesters are compensated. */
+  slash?: (evidence: SlashEvidence, requesters: string[]) => Promise<{ txHash: string }>;
+}
+
+/**
+ * The Replay service's options from the operator's flags: `--verifier-sample-rate` (0, the default: off),
+ * `--verifier-backend HOST:PORT` (the reference model server, KServe v2 gRPC, serving each job's model under
+ * the gateway's model name), `--verifier-seed-file` (default a random seed per process), and
+ * `--verifier-slash-amount NVDAx` with the provider registry connected to a signer holding SLASHER_ROLE.
+ * Throws an Error naming the flag at fault.
+ */
+export function replayOptions(f: {
+  sampleRate: string;
+  backend: string;
+  seed?: string;
+  slashAmount?: string;
+  registry?: Contract;
+}): ReplayOptions | undefined {
+  const share = Number(f.sampleRate || '0');
+  if (!/^(0|1|0?\.[0-9]+|1\.0+)$/.test(f.sampleRate || '0') || !(share >= 0 && share <= 1)) {
+    throw new Error(`--verifier-sample-rate: "${f.sampleRate}" is not a share between 0 and 1`);
+  }
+  if (share === 0) return undefined;
+  if (!f.backend) throw new Error('--verifier-sample-rate needs --verifier-backend (the reference model server)');
+  let slash: ReplayOptions['slash'];
+  if (f.slashAmount) {
+    let amount: bigint;
+    try {
+      amount = parseNvdax(f.slashAmount);
+    } catch {
+      throw new Error(`--verifier-slash-amount: "${f.slashAmount}" is not an NVDAx amount`);
+    }
+    if (amount <= 0n) throw new Error('--verifier-slash-amount must be positive');
+    const registry = f.registry;
+    if (!registry) throw new Error('--verifier-slash-amount needs --settlement-deployment (the provider registry)');
+    slash = (evidence, requesters) => submitSlash(registry, evidence, { amount, requesters });
+  }
+  return {
+    share,
+    seed: f.seed || randomBytes(32).toString('hex'),
+    reference: kserveReference(f.backend),
+    ...(slash ? { slash } : {}),
+  };
+}
+
+/** Reference backends on one KServe v2 server, one client per job model (name and hash as the gateway's). */
+export function kserveReference(target: string): (job: JobObject) => Infer | undefined {
+  const clients = new Map<string, KServeBackend>();
+  return (job) => {
+    const spec = job.spec as { model?: { id?: string; hash?: string }; gateway?: { modelName?: string } };
+    const modelHash = contentModelHash(spec.model?.hash ?? '');
+    const modelName = spec.gateway?.modelName ?? spec.model?.id?.split('/').pop();
+    if (!modelHash || !modelName) return undefined;
+    const key = `${modelName}@${modelHash}`;
+    let c = clients.get(key);
+    if (!c) {
+      c = new KServeBackend({ target, modelName, modelHash });
+      clients.set(key, c);
+    }
+    const client = c;
+    return async (input) => (await client.infer(Buffer.from(input))).response;
+  };
 }
 
 /** A gRPC error with its code. */
@@ -335,22 +421,7 @@ export class ReportIntake {
     const attested = (latest.status?.attestations ?? []).filter((a) => a.verified);
     for (const [i, m] of req.receipts.entries()) {
       try {
-        const s = { receipt: JSON.parse(m.receiptJson), signature: m.signature } as SignedReceipt;
-        if (m.scheme === 'ed25519') {
-          // under the receipt key of the attested instance the receipt names (from its signed capability)
-          const inst = attested.find((a) => a.gatewayKey?.toLowerCase() === String(s.receipt.gatewayKey).toLowerCase());
-          if (!inst?.receiptKey) {
-            throw new ReceiptError('gatewayKey', 'no attested instance of this job has it with a receipt key');
-          }
-          verifyGatewayReceipt(
-            { ...s, scheme: 'ed25519' },
-            { provider: provider ?? '', receiptKey: Buffer.from(inst.receiptKey.slice(2), 'hex') },
-            { job: hubJob },
-          );
-        } else if (m.scheme && m.scheme !== 'eip712') {
-          throw new ReceiptError('signature', `scheme ${JSON.stringify(m.scheme)}: allowed eip712 or ed25519`);
-        } else verifyReceipt(o.receiptDomain, s, { job: hubJob, ...(provider ? { provider } : {}) });
-        checked.push(s);
+        checked.push(this.#signed(m, { domain: o.receiptDomain, provider, hubJob, attested }));
       } catch (e) {
         const what = e instanceof ReceiptError ? `${e.field}: ${e.message}` : (e as Error).message;
         refused.push(`[${i}] ${what}`.slice(0, 300));
@@ -396,6 +467,129 @@ export class ReportIntake {
     this.#metrics?.receipts.inc({ result: 'duplicate' }, outcome.duplicates);
     this.#metrics?.receipts.inc({ result: 'refused' }, refused.length);
     return { accepted: outcome.accepted, duplicates: outcome.duplicates, refused };
+  }
+
+  /**
+   * A reported receipt whose signature verifies: EIP-712 by the pool's provider, or Ed25519 under the receipt key
+   * of the attested instance it names (from its signed capability). Throws a ReceiptError naming what failed.
+   */
+  #signed(
+    m: SignedReceipt__Output,
+    c: { domain: TypedDataDomain; provider: string | undefined; hubJob: string; attested: StatusAttestation[] },
+  ): SignedReceipt {
+    const s = { receipt: JSON.parse(m.receiptJson), signature: m.signature } as SignedReceipt;
+    if (m.scheme === 'ed25519') {
+      const inst = c.attested.find((a) => a.gatewayKey?.toLowerCase() === String(s.receipt.gatewayKey).toLowerCase());
+      if (!inst?.receiptKey) {
+        throw new ReceiptError('gatewayKey', 'no attested instance of this job has it with a receipt key');
+      }
+      verifyGatewayReceipt(
+        { ...s, scheme: 'ed25519' },
+        { provider: c.provider ?? '', receiptKey: Buffer.from(inst.receiptKey.slice(2), 'hex') },
+        { job: c.hubJob },
+      );
+    } else if (m.scheme && m.scheme !== 'eip712') {
+      throw new ReceiptError('signature', `scheme ${JSON.stringify(m.scheme)}: allowed eip712 or ed25519`);
+    } else verifyReceipt(c.domain, s, { job: c.hubJob, ...(c.provider ? { provider: c.provider } : {}) });
+    return s;
+  }
+
+  /**
+   * Records a requester offers for audit (receipt + plaintext input): each receipt must verify as in Receipts and
+   * name the model the job's signed task names; a share of them is replayed on the reference backend. A
+   * mismatch is recorded once (by its evidence hash) as a ReplayMismatch incident on the pool, through the same
+   * writer as attestation incidents, which lowers its reputation, and, with a slasher, slashes the provider.
+   */
+  async replay(req: ReplayRequest__Output): Promise<ReplayResponse> {
+    const o = this.#o;
+    const r = o.replay;
+    if (!r) throw new ReportError(grpc.status.FAILED_PRECONDITION, 'the hub replays nothing (--verifier-sample-rate)');
+    if (!o.receiptDomain) {
+      throw new ReportError(grpc.status.FAILED_PRECONDITION, 'the hub settles nowhere (--settlement-deployment)');
+    }
+    const job = this.#job(req.job);
+    if (job.kind !== 'InferenceJob')
+      throw new ReportError(grpc.status.FAILED_PRECONDITION, 'replay is for InferenceJobs');
+    if (req.records.length > MAX_REPLAYS) {
+      throw new ReportError(grpc.status.INVALID_ARGUMENT, `records: at most ${MAX_REPLAYS} per report`);
+    }
+    const infer = r.reference(job);
+    if (!infer)
+      throw new ReportError(grpc.status.FAILED_PRECONDITION, 'the hub has no reference backend for this model');
+    const spec = job.spec as { model?: { hash?: string }; payment?: { requester?: string } };
+    const pool = job.status?.placement?.pool ?? '';
+    const provider = o.pools.get(pool)?.spec.provider?.address;
+    const hubJob = hubJobId({ namespace: job.metadata?.namespace ?? '', name: job.metadata?.name ?? '' });
+    const latest = req.records.some((x) => x.receipt?.scheme === 'ed25519')
+      ? await o.hub
+          .get<JobObject>(resourceOf('InferenceJob'), job.metadata?.name ?? '', job.metadata?.namespace ?? '')
+          .catch(() => job)
+      : job;
+    const attested = (latest.status?.attestations ?? []).filter((a) => a.verified);
+    // signatures are checked here first: a record whose signature fails proves nothing against the provider
+    const verifier = new Verifier({
+      domain: o.receiptDomain,
+      share: r.share,
+      seed: r.seed,
+      infer,
+      verifySignature: () => {},
+    });
+    const out: ReplayResponse = { checked: 0, replayed: 0, evidence: [], refused: [] };
+    const key = `${job.metadata?.namespace}/${job.metadata?.name}`;
+    for (const [i, rec] of req.records.entries()) {
+      let signed: SignedReceipt;
+      try {
+        if (!rec.receipt) throw new ReceiptError('receipt', 'missing');
+        signed = this.#signed(rec.receipt, { domain: o.receiptDomain, provider, hubJob, attested });
+      } catch (e) {
+        const what = e instanceof ReceiptError ? `${e.field}: ${e.message}` : (e as Error).message;
+        out.refused?.push(`[${i}] ${what}`.slice(0, 300));
+        continue;
+      }
+      const c = await verifier.check({
+        receipt: signed,
+        input: rec.input,
+        ...(spec.model?.hash ? { modelHash: modelHashOf(spec.model.hash) } : {}),
+      });
+      if (c.status === 'skipped') {
+        out.refused?.push(`[${i}] ${c.reason}`.slice(0, 300));
+        continue;
+      }
+      out.checked = (out.checked ?? 0) + 1;
+      if (c.sampled) out.replayed = (out.replayed ?? 0) + 1;
+      if (c.status === 'ok') continue;
+      const ev = c.evidence;
+      let line = `${signed.receipt.requestId} ${ev.kind} evidence ${ev.evidenceHash}`;
+      let fresh = false;
+      await this.#writePool(pool, (st) => {
+        fresh = !(st.incidents ?? []).some((x) => x.message?.includes(ev.evidenceHash));
+        if (!fresh) return st;
+        return {
+          ...st,
+          incidents: [
+            ...(st.incidents ?? []),
+            {
+              time: new Date(o.clock.now()).toISOString(),
+              kind: IncidentKind.ReplayMismatch,
+              job: key,
+              message: `${ev.kind}: request ${signed.receipt.requestId}, evidence ${ev.evidenceHash}`,
+            },
+          ].slice(-64),
+        };
+      }).catch((err: unknown) => o.log.warn({ err }, 'Could not record the incident on the pool'));
+      o.log.warn({ job: key, pool, kind: ev.kind, evidence: ev.evidenceHash }, 'Replay found evidence');
+      if (fresh && r.slash) {
+        try {
+          const sub = await r.slash(ev, spec.payment?.requester ? [spec.payment.requester] : []);
+          line += `, slashed in ${sub.txHash}`;
+        } catch (e) {
+          o.log.error({ err: e, evidence: ev.evidenceHash }, 'Slash failed');
+          line += `, slash failed: ${(e as Error).message}`.slice(0, 200);
+        }
+      } else if (!fresh) line += ' (recorded before)';
+      out.evidence?.push(line);
+    }
+    return out;
   }
 
   /**
@@ -736,6 +930,7 @@ export class ReportIntake {
       Receipts: unary((r: ReceiptsRequest__Output) => this.receipts(r)),
       Telemetry: unary((r: TelemetryRequest__Output) => this.telemetry(r)),
       Progress: unary((r: ProgressRequest__Output) => this.progress(r)),
+      Replay: unary((r: ReplayRequest__Output) => this.replay(r)),
     });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

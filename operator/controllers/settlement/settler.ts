@@ -1,17 +1,18 @@
 // The settlement client (leader only): opens each placed job's requester-signed task on chain before its
 // workload may start (escrow and provider stake locked), settles its metered usage period by period in
-// batches, closes the task when the job ends (the unused escrow returns), and records all of it in
-// status.settlement with an Escrowed and a Settled condition. One transaction at a time through the outbox
-// (operator/settlement/outbox.ts); status.settlement is this file's (field manager nvdax-settlement).
+// batches, anchors a TrainingJob's checkpoint lineage when it ends, closes the task after that (the unused
+// escrow returns), and records all of it in status.settlement with an Escrowed and a Settled condition. One
+// transaction at a time through the outbox (operator/settlement/outbox.ts); status.settlement is this file's
+// (field manager nvdax-settlement).
 //
 // It also answers placement's questions from caches it keeps fresh: may this job be placed (its escrow
 // covers its task's lock), may this pool take paid work (its provider has active stake), and may this
 // placed job's workload start (its task is open).
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { getAddress, Interface, type Log, type TransactionReceipt } from 'ethers';
+import { getAddress, Interface, isError, type Log, type TransactionReceipt } from 'ethers';
 import { API_VERSION, JobConditionType, JobReason, SettlementTxType } from '../../api/constants.ts';
 import type { ProviderPoolObject } from '../../api/resources.ts';
-import type { Settlement, SettlementTransaction } from '../../api/types.gen.ts';
+import type { LineageAnchorStatus, Settlement, SettlementTransaction } from '../../api/types.gen.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isConflict, isNotFound } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/types.ts';
@@ -27,6 +28,7 @@ import { jobTaskValue } from '../../settlement/job-task.ts';
 import { type BilledAttempt, dueItems, orderItems, taskTerms } from '../../settlement/metering.ts';
 import { type OutboxKind, type SendOutcome, Sender } from '../../settlement/outbox.ts';
 import { toContractTask } from '../../settlement/task.ts';
+import { type LineageSnapshot, lineageAnchor, verifyLineage } from '../../training/lineage.ts';
 import type { ConfigMapOutbox } from '../../settlement/outbox.ts';
 import {
   attemptsOf,
@@ -93,6 +95,19 @@ type DueRow = SettleMeta['items'][number] & { pair: string; amountUnits: bigint 
 interface CloseMeta {
   jobs: Array<{ kind: JobKind; key: string; uid: string; task: number }>;
 }
+interface AnchorMeta {
+  jobs: Array<{
+    kind: JobKind;
+    key: string;
+    uid: string;
+    task: number;
+    anchor: string;
+    head: string;
+    step: number;
+    records: number;
+  }>;
+}
+const ZERO32 = `0x${'00'.repeat(32)}`;
 
 const nvdax = formatNvdax;
 const toWei = parseNvdax;
@@ -140,7 +155,7 @@ export class Settler implements SettlementGates {
         }),
         gas: new Counter({
           name: 'nvdax_settlement_gas_used_total',
-          help: 'Gas used by mined settlement transactions, by kind (open, settle, close)',
+          help: 'Gas used by mined settlement transactions, by kind (open, settle, anchor, close)',
           labelNames: ['kind'],
           registers,
         }),
@@ -152,7 +167,7 @@ export class Settler implements SettlementGates {
         }),
         sent: new Counter({
           name: 'nvdax_settlement_transactions_total',
-          help: 'Settlement transactions mined, by kind (open, settle, close)',
+          help: 'Settlement transactions mined, by kind (open, settle, anchor, close)',
           labelNames: ['kind'],
           registers,
         }),
@@ -293,21 +308,25 @@ export class Settler implements SettlementGates {
     if (changed) o.poke();
   }
 
-  /** One pass: open, close, settle, then finish deleted jobs. Exposed for tests. */
+  /** One pass: open, anchor, close, settle, then finish deleted jobs. Exposed for tests. */
   async pass(signal: AbortSignal): Promise<void> {
     const jobs = this.#allJobs();
     const opens = jobs.filter(
       (j) => isPlaced(j) && !isFinished(j) && !isBeingDeleted(j) && j.status?.settlement?.task === undefined,
     );
-    const closes = jobs.filter(
+    const ending = jobs.filter(
       (j) =>
         j.status?.settlement?.task !== undefined &&
         !j.status.settlement.closed &&
         (isFinished(j) || (isBeingDeleted(j) && !hasFinalizer(j, cleanupFinalizer))),
     );
+    // a TrainingJob's lineage is anchored before its task closes (the next pass closes it)
+    const anchors = ending.filter((j) => anchorDue(j));
+    const closes = ending.filter((j) => !anchorDue(j));
     const due = this.#due(jobs);
-    this.#lastBacklog = opens.length + closes.length + due.length;
+    this.#lastBacklog = opens.length + anchors.length + closes.length + due.length;
     if (opens.length) await this.#open(opens, signal);
+    if (anchors.length) await this.#anchor(anchors, signal);
     if (closes.length) await this.#close(closes, signal);
     if (due.length) await this.#settle(due, signal);
     await this.#finish(this.#allJobs(), signal);
@@ -455,6 +474,102 @@ export class Settler implements SettlementGates {
     }
   }
 
+  // ------------------------------------------------------------------ anchor
+
+  /**
+   * Anchors the lineage anchor of each ended TrainingJob's status.checkpoints on chain. One that does not verify
+   * is recorded as not anchored (the task still closes); one the chain shows anchored already (a status write
+   * lost) is recorded from the chain.
+   */
+  async #anchor(jobs: JobObject[], signal: AbortSignal): Promise<void> {
+    const o = this.#o;
+    const list: AnchorMeta['jobs'] = [];
+    for (const j of jobs.slice(0, 100)) {
+      const cp = checkpointsOf(j);
+      const a = lineageAnchor(cp);
+      if (!cp || !a) continue;
+      const ref = { kind: kindOf(j), key: jobKey(j), uid: j.metadata?.uid ?? '' };
+      try {
+        verifyLineage(cp);
+      } catch (e) {
+        o.log.warn({ job: ref.key, err: e }, 'Checkpoint lineage does not verify; not anchored');
+        await this.#recordLineage(ref, signal, {
+          message: `not anchored: status.checkpoints does not verify (${(e as Error).message})`.slice(0, 1024),
+        });
+        continue;
+      }
+      list.push({ ...ref, task: j.status?.settlement?.task ?? 0, ...a });
+    }
+    if (!list.length) return;
+    let onChain: string[];
+    try {
+      onChain = await o.chain.lineageOf(list.map((j) => j.task));
+    } catch (e) {
+      if (!isError(e, 'CALL_EXCEPTION')) throw e;
+      // a settlement contract deployed before anchoring existed: the tasks close without it
+      for (const m of list) {
+        await this.#recordLineage(m, signal, {
+          message: `not anchored: the settlement contract has no lineageOf (${e.shortMessage})`,
+        });
+      }
+      return;
+    }
+    const send = list.filter((_, i) => onChain[i] === ZERO32);
+    for (const [i, m] of list.entries()) {
+      const was = onChain[i] ?? ZERO32;
+      if (was === ZERO32) continue;
+      const same = was.toLowerCase() === m.anchor.toLowerCase();
+      await this.#recordLineage(m, signal, {
+        anchor: was,
+        ...(same ? { head: m.head, step: m.step, records: m.records } : {}),
+        message: same
+          ? 'found anchored on chain already'
+          : `the chain holds another anchor for task ${m.task}; status.checkpoints anchors to ${m.anchor}`,
+      });
+    }
+    if (!send.length) return;
+    const data = this.#iface.encodeFunctionData('anchorLineages', [
+      send.map((m) => ({ task: m.task, head: m.anchor, step: m.step })),
+    ]);
+    const out = await this.#send('anchor', data, { jobs: send } satisfies AnchorMeta, signal);
+    if (out.status !== 'refused') return;
+    this.#metrics?.failures.inc({ kind: 'refused' });
+    o.log.error({ reason: out.reason, jobs: send.length }, 'Anchoring lineages refused by the contract');
+    if (out.error?.name === 'EnforcedPause') return; // tried again after the pause (closing waits too)
+    for (const m of send)
+      await this.#recordLineage(m, signal, { message: `not anchored: ${out.reason}`.slice(0, 1024) });
+  }
+
+  async #applyAnchor(meta: AnchorMeta, receipt: TransactionReceipt, signal: AbortSignal): Promise<void> {
+    for (const ev of this.#logs(receipt, 'LineageAnchored')) {
+      const task = Number(ev.args['task']);
+      const m = meta.jobs.find((j) => j.task === task);
+      if (!m) continue;
+      await this.#recordLineage(m, signal, {
+        anchor: String(ev.args['head']),
+        head: m.head,
+        step: Number(ev.args['step']),
+        records: m.records,
+        txHash: receipt.hash,
+        blockNumber: receipt.blockNumber,
+        time: metaTime(this.#o.clock.now()),
+      });
+    }
+  }
+
+  /** Writes status.settlement.lineage once (an anchored or refused lineage is not written again). */
+  #recordLineage(
+    ref: { kind: JobKind; key: string; uid: string },
+    signal: AbortSignal,
+    lineage: LineageAnchorStatus,
+  ): Promise<void> {
+    return this.#update(ref, signal, (job) => {
+      const s = job.status?.settlement;
+      if (!s || s.lineage) return undefined;
+      return { settlement: { ...s, lineage } };
+    });
+  }
+
   // ------------------------------------------------------------------ close
 
   async #close(jobs: JobObject[], signal: AbortSignal): Promise<void> {
@@ -494,6 +609,7 @@ export class Settler implements SettlementGates {
       this.#metrics?.sent.inc({ kind: entry.kind });
       if (entry.kind === 'open') await this.#applyOpen(entry.meta as OpenMeta, receipt, signal);
       if (entry.kind === 'settle') await this.#markSettled((entry.meta as SettleMeta).items, receipt, signal);
+      if (entry.kind === 'anchor') await this.#applyAnchor(entry.meta as AnchorMeta, receipt, signal);
       if (entry.kind === 'close') await this.#applyClose(entry.meta as CloseMeta, receipt, signal);
     }
     await this.#sender.done();
@@ -724,4 +840,16 @@ export class Settler implements SettlementGates {
       { fieldManager: settlementManager, force: true, signal },
     );
   }
+}
+
+/** A TrainingJob's status.checkpoints, when it holds any. */
+function checkpointsOf(job: JobObject): LineageSnapshot | undefined {
+  if (kindOf(job) !== 'TrainingJob') return undefined;
+  const cp = (job.status as { checkpoints?: LineageSnapshot } | undefined)?.checkpoints;
+  return cp?.entries?.length ? cp : undefined;
+}
+
+/** An ended job whose lineage is still to be anchored (or recorded as not anchored) before its task closes. */
+function anchorDue(job: JobObject): boolean {
+  return !job.status?.settlement?.lineage && checkpointsOf(job) !== undefined;
 }

@@ -2,12 +2,21 @@
 // (operator/training) runs its rounds for that attempt on its own port; participants — one per placed
 // pool — find it at status.federation.coordinator, prove their attestation, train locally and send (masked)
 // updates. Each completed round lands in status (currentRound, rounds, progress, federation) with this
-// controller's field manager, nvdax-federated. A new attempt (failover) gets a new coordinator; a job
-// finished, deleted or re-placed has its coordinator closed.
+// controller's field manager, nvdax-federated, and so does each checked checkpoint (status.checkpoints,
+// lastCheckpoint). A new attempt (failover) gets a new coordinator, which resumes from the newest checkpoint of
+// the lineage whose bytes still hash to its record (published as status.federation.resumedFrom before the
+// participants start, so they can check it); a job finished, deleted or re-placed has its coordinator closed.
 import { join } from 'node:path';
 import { API_VERSION, Aggregation, FederationState } from '../../api/constants.ts';
 import type { ProviderPoolObject } from '../../api/resources.ts';
-import type { FederationStatus, RoundStatus, TrainingJobStatus } from '../../api/types.gen.ts';
+import type {
+  CheckpointLineage,
+  CheckpointStatus,
+  FederationStatus,
+  ResumePoint,
+  RoundStatus,
+  TrainingJobStatus,
+} from '../../api/types.gen.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isConflict, isNotFound } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/types.ts';
@@ -17,7 +26,9 @@ import { parseDuration } from '../../runtime/config.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { attestedAdmission } from '../../training/admission.ts';
-import { Coordinator, type RoundRecord, type RunResult } from '../../training/coordinator.ts';
+import { Coordinator, type CoordinatorOptions, type RoundRecord, type RunResult } from '../../training/coordinator.ts';
+import { type CheckpointRecord, type LineageSnapshot, lastVerified, recordHash } from '../../training/lineage.ts';
+import { type CheckpointStore, FileStore } from '../../training/store.ts';
 import type { AttestationPolicy } from '../../verification/attestation.ts';
 import { DEFAULT_TASK } from '../../../provider-runtime/participant/data.ts';
 import { SoftmaxRegression } from '../../../provider-runtime/participant/trainer.ts';
@@ -39,6 +50,8 @@ export interface FederatedOptions {
   advertiseHost?: string;
   /** Where checkpoints go: file://<dir>/<namespace>/<name> (optional). */
   checkpointRoot?: string;
+  /** Reads checkpoints back to resume a new attempt (default: file:// and pvc:// URIs on this machine). */
+  store?: CheckpointStore;
   intervalMs?: number;
 }
 
@@ -106,6 +119,8 @@ export class FederatedRunner {
     const model = new SoftmaxRegression(DEFAULT_TASK.features, DEFAULT_TASK.classes);
     const roundTimeoutMs = parseDuration(String(fed['roundTimeout'] ?? '30m')) ?? 1_800_000;
     const rounds = Number(fed['rounds'] ?? 1);
+    const uid = job.metadata?.uid ?? '';
+    const { resume, resumedFrom } = await this.#resume(key, job);
     const coordinator = new Coordinator({
       job: key,
       federated: {
@@ -122,8 +137,16 @@ export class FederatedRunner {
       expectedParticipants: workers,
       joinTimeoutMs: roundTimeoutMs,
       ...(o.checkpointRoot ? { checkpoint: { uri: `file://${join(o.checkpointRoot, key)}/a${attempt}` } } : {}),
+      ...(resume ? { resume } : {}),
       onRound: (r) => {
-        void this.#record(key, job.metadata?.uid ?? '', (s) => this.#withRound(s, r, rounds));
+        void this.#record(key, uid, (s) => this.#withRound(s, r, rounds));
+      },
+      onCheckpoint: (r, lineage) => {
+        void this.#record(key, uid, (s) => ({
+          ...s,
+          checkpoints: lineage as CheckpointLineage,
+          lastCheckpoint: lastCheckpointOf(r),
+        }));
       },
       log: o.log.child({ job: key }),
     });
@@ -136,6 +159,7 @@ export class FederatedRunner {
         attempt,
         state: FederationState.Waiting,
         admitted: 0,
+        ...(resumedFrom ? { resumedFrom } : {}),
         message: `waiting for ${workers} participants (${Array.from({ length: workers }, (_, i) => participantName(job.metadata?.name ?? '', attempt, i)).join(', ')})`,
       },
       currentRound: 0,
@@ -155,6 +179,34 @@ export class FederatedRunner {
         })),
     );
     this.#running.set(key, { uid: job.metadata?.uid ?? '', attempt, coordinator, done });
+  }
+
+  /**
+   * A job with checkpoints in status resumes: the coordinator gets the lineage and a reader, and the newest
+   * checkpoint whose bytes hash to its record is what the participants are told to expect. A lineage that does
+   * not verify is not resumed from (the run starts over, logged).
+   */
+  async #resume(
+    key: string,
+    job: JobObject,
+  ): Promise<{ resume?: CoordinatorOptions['resume']; resumedFrom?: ResumePoint }> {
+    const lineage = (job.status as TrainingJobStatus | undefined)?.checkpoints as LineageSnapshot | undefined;
+    if (!lineage?.entries?.length) return {};
+    const store = this.#o.store ?? new FileStore();
+    const load = (uri: string) => store.get(uri);
+    let point: Awaited<ReturnType<typeof lastVerified>>;
+    try {
+      point = await lastVerified(lineage, load);
+    } catch (e) {
+      this.#o.log.warn({ job: key, err: e }, 'Checkpoint lineage does not verify; the run starts over');
+      return {};
+    }
+    if (point?.skipped.length) this.#o.log.warn({ job: key, skipped: point.skipped }, 'Newer checkpoints skipped');
+    const r = point?.record;
+    return {
+      resume: { lineage, load },
+      ...(r ? { resumedFrom: { step: r.step, uri: r.uri, sha256: r.sha256, parent: recordHash(key, r) } } : {}),
+    };
   }
 
   #withRound(s: Owned, r: RoundRecord, rounds: number): Owned {
@@ -238,6 +290,8 @@ export class FederatedRunner {
         ...(st.currentRound !== undefined ? { currentRound: st.currentRound } : {}),
         ...(st.rounds ? { rounds: st.rounds } : {}),
         ...(st.progress ? { progress: st.progress } : {}),
+        ...(st.checkpoints ? { checkpoints: st.checkpoints } : {}),
+        ...(st.lastCheckpoint ? { lastCheckpoint: st.lastCheckpoint } : {}),
       };
       try {
         await this.#o.hub.applyStatus(
@@ -264,4 +318,17 @@ interface Owned {
   currentRound?: number;
   rounds?: RoundStatus[];
   progress?: string;
+  checkpoints?: CheckpointLineage;
+  lastCheckpoint?: CheckpointStatus;
+}
+
+function lastCheckpointOf(r: CheckpointRecord): CheckpointStatus {
+  return {
+    uri: r.uri,
+    step: r.step,
+    ...(r.time ? { time: r.time.replace(/\.\d+Z$/, 'Z') } : {}),
+    sha256: r.sha256,
+    parent: r.parent,
+    signer: r.signer,
+  };
 }

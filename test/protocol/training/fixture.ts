@@ -38,6 +38,8 @@ export interface RunOptions {
   untrusted?: number[];
   checkpoint?: boolean;
   dir?: string;
+  /** Extra environment of every participant process (e.g. a pod's NVDAX_RESUME_*). */
+  env?: Record<string, string>;
   coordinator?: Partial<CoordinatorOptions>;
 }
 
@@ -114,27 +116,31 @@ export async function federatedRun(o: RunOptions): Promise<Run> {
   const port = await coordinator.start();
   try {
     const children = run.ids.map((id, i) =>
-      spawnParticipant(id, [
-        '--coordinator',
-        `127.0.0.1:${port}`,
-        '--job',
-        JOB,
-        '--id',
+      spawnParticipant(
         id,
-        '--index',
-        String(i),
-        '--samples',
-        String(o.samples ?? 150),
-        '--epochs',
-        String(o.epochs ?? 1),
-        '--dev-attester-keys',
-        join(dir, o.untrusted?.includes(i) ? 'rogue-keys.json' : 'keys.json'),
-        '--init-data',
-        join(dir, 'init.toml'),
-        '--reveal',
-        join(dir, `reveal-${id}.jsonl`),
-        ...(o.flags?.[i] ?? []),
-      ]),
+        [
+          '--coordinator',
+          `127.0.0.1:${port}`,
+          '--job',
+          JOB,
+          '--id',
+          id,
+          '--index',
+          String(i),
+          '--samples',
+          String(o.samples ?? 150),
+          '--epochs',
+          String(o.epochs ?? 1),
+          '--dev-attester-keys',
+          join(dir, o.untrusted?.includes(i) ? 'rogue-keys.json' : 'keys.json'),
+          '--init-data',
+          join(dir, 'init.toml'),
+          '--reveal',
+          join(dir, `reveal-${id}.jsonl`),
+          ...(o.flags?.[i] ?? []),
+        ],
+        o.env,
+      ),
     );
     const result = await coordinator.run();
     const outputs = await Promise.all(children);
@@ -154,11 +160,16 @@ export async function federatedRun(o: RunOptions): Promise<Run> {
   }
 }
 
-function spawnParticipant(id: string, args: string[]): Promise<ChildOutput> {
+function spawnParticipant(id: string, args: string[], env: Record<string, string> = {}): Promise<ChildOutput> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { NODE_COMPILE_CACHE: join(tmpdir(), 'nvdax-node-compile-cache'), ...process.env, NODE_NO_WARNINGS: '1' },
+      env: {
+        NODE_COMPILE_CACHE: join(tmpdir(), 'nvdax-node-compile-cache'),
+        ...process.env,
+        ...env,
+        NODE_NO_WARNINGS: '1',
+      },
     });
     let out = '';
     let err = '';

@@ -106,6 +106,7 @@ test('a replay mismatch produces slashing evidence with a recomputable hash; mat
     replayMismatches: 1,
     attestationFailures: 0,
     badSignatures: 0,
+    modelMismatches: 0,
   });
 });
 
@@ -200,6 +201,7 @@ test('reputation: counters per provider, zeros for one never seen', (t) => {
     replayMismatches: 1,
     attestationFailures: 0,
     badSignatures: 0,
+    modelMismatches: 0,
   });
   t.is(r.of(other).attestationFailures, 1);
   t.is(r.all().length, 2);

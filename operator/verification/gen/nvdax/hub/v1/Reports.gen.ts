@@ -10,6 +10,8 @@ import type { ProgressRequest as _nvdax_hub_v1_ProgressRequest, ProgressRequest_
 import type { ProgressResponse as _nvdax_hub_v1_ProgressResponse, ProgressResponse__Output as _nvdax_hub_v1_ProgressResponse__Output } from '../../../nvdax/hub/v1/ProgressResponse.gen.ts';
 import type { ReceiptsRequest as _nvdax_hub_v1_ReceiptsRequest, ReceiptsRequest__Output as _nvdax_hub_v1_ReceiptsRequest__Output } from '../../../nvdax/hub/v1/ReceiptsRequest.gen.ts';
 import type { ReceiptsResponse as _nvdax_hub_v1_ReceiptsResponse, ReceiptsResponse__Output as _nvdax_hub_v1_ReceiptsResponse__Output } from '../../../nvdax/hub/v1/ReceiptsResponse.gen.ts';
+import type { ReplayRequest as _nvdax_hub_v1_ReplayRequest, ReplayRequest__Output as _nvdax_hub_v1_ReplayRequest__Output } from '../../../nvdax/hub/v1/ReplayRequest.gen.ts';
+import type { ReplayResponse as _nvdax_hub_v1_ReplayResponse, ReplayResponse__Output as _nvdax_hub_v1_ReplayResponse__Output } from '../../../nvdax/hub/v1/ReplayResponse.gen.ts';
 import type { TelemetryRequest as _nvdax_hub_v1_TelemetryRequest, TelemetryRequest__Output as _nvdax_hub_v1_TelemetryRequest__Output } from '../../../nvdax/hub/v1/TelemetryRequest.gen.ts';
 import type { TelemetryResponse as _nvdax_hub_v1_TelemetryResponse, TelemetryResponse__Output as _nvdax_hub_v1_TelemetryResponse__Output } from '../../../nvdax/hub/v1/TelemetryResponse.gen.ts';
 
@@ -50,6 +52,15 @@ export interface ReportsClient extends grpc.Client {
   receipts(argument: _nvdax_hub_v1_ReceiptsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
   receipts(argument: _nvdax_hub_v1_ReceiptsRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ReceiptsResponse__Output>): grpc.ClientUnaryCall;
   
+  Replay(argument: _nvdax_hub_v1_ReplayRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReplayResponse__Output>): grpc.ClientUnaryCall;
+  Replay(argument: _nvdax_hub_v1_ReplayRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ReplayResponse__Output>): grpc.ClientUnaryCall;
+  Replay(argument: _nvdax_hub_v1_ReplayRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReplayResponse__Output>): grpc.ClientUnaryCall;
+  Replay(argument: _nvdax_hub_v1_ReplayRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ReplayResponse__Output>): grpc.ClientUnaryCall;
+  replay(argument: _nvdax_hub_v1_ReplayRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReplayResponse__Output>): grpc.ClientUnaryCall;
+  replay(argument: _nvdax_hub_v1_ReplayRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_ReplayResponse__Output>): grpc.ClientUnaryCall;
+  replay(argument: _nvdax_hub_v1_ReplayRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_ReplayResponse__Output>): grpc.ClientUnaryCall;
+  replay(argument: _nvdax_hub_v1_ReplayRequest, callback: grpc.requestCallback<_nvdax_hub_v1_ReplayResponse__Output>): grpc.ClientUnaryCall;
+  
   Telemetry(argument: _nvdax_hub_v1_TelemetryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
   Telemetry(argument: _nvdax_hub_v1_TelemetryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
   Telemetry(argument: _nvdax_hub_v1_TelemetryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_hub_v1_TelemetryResponse__Output>): grpc.ClientUnaryCall;
@@ -70,6 +81,8 @@ export interface ReportsHandlers extends grpc.UntypedServiceImplementation {
   
   Receipts: grpc.handleUnaryCall<_nvdax_hub_v1_ReceiptsRequest__Output, _nvdax_hub_v1_ReceiptsResponse>;
   
+  Replay: grpc.handleUnaryCall<_nvdax_hub_v1_ReplayRequest__Output, _nvdax_hub_v1_ReplayResponse>;
+  
   Telemetry: grpc.handleUnaryCall<_nvdax_hub_v1_TelemetryRequest__Output, _nvdax_hub_v1_TelemetryResponse>;
   
 }
@@ -79,5 +92,6 @@ export interface ReportsDefinition extends grpc.ServiceDefinition {
   Challenge: MethodDefinition<_nvdax_hub_v1_ChallengeRequest, _nvdax_hub_v1_ChallengeResponse, _nvdax_hub_v1_ChallengeRequest__Output, _nvdax_hub_v1_ChallengeResponse__Output>
   Progress: MethodDefinition<_nvdax_hub_v1_ProgressRequest, _nvdax_hub_v1_ProgressResponse, _nvdax_hub_v1_ProgressRequest__Output, _nvdax_hub_v1_ProgressResponse__Output>
   Receipts: MethodDefinition<_nvdax_hub_v1_ReceiptsRequest, _nvdax_hub_v1_ReceiptsResponse, _nvdax_hub_v1_ReceiptsRequest__Output, _nvdax_hub_v1_ReceiptsResponse__Output>
+  Replay: MethodDefinition<_nvdax_hub_v1_ReplayRequest, _nvdax_hub_v1_ReplayResponse, _nvdax_hub_v1_ReplayRequest__Output, _nvdax_hub_v1_ReplayResponse__Output>
   Telemetry: MethodDefinition<_nvdax_hub_v1_TelemetryRequest, _nvdax_hub_v1_TelemetryResponse, _nvdax_hub_v1_TelemetryRequest__Output, _nvdax_hub_v1_TelemetryResponse__Output>
 }
