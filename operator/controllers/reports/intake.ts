@@ -14,7 +14,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { LOADER_OPTIONS } from '../../training/proto.ts';
 import type { TypedDataDomain } from 'ethers';
 import { Counter, type Registry } from 'prom-client';
-import { API_VERSION, IncidentKind, JobConditionType, JobReason, Tier } from '../../api/constants.ts';
+import { IncidentKind, JobConditionType, JobReason, Tier } from '../../api/constants.ts';
 import type { ProviderPoolObject } from '../../api/resources.ts';
 import type {
   PoolIncident,
@@ -23,7 +23,6 @@ import type {
   AttestationResult as StatusAttestation,
 } from '../../api/types.gen.ts';
 import type { KubeClient } from '../../kube/client.ts';
-import { isConflict, isNotFound } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/types.ts';
 import { participantName, workloadName } from '../../materialize/names.ts';
 import type { Clock } from '../../runtime/clock.ts';
@@ -598,79 +597,62 @@ export class ReportIntake {
    */
   async #write(cached: JobObject, change: (s: Owned) => Owned | undefined): Promise<void> {
     const kind = cached.kind === 'TrainingJob' ? 'TrainingJob' : 'InferenceJob';
-    const res = resourceOf(kind);
-    for (let i = 0; i < 5; i++) {
-      let job: JobObject;
-      try {
-        job = await this.#o.hub.get<JobObject>(res, cached.metadata?.name ?? '', cached.metadata?.namespace ?? '');
-      } catch (e) {
-        if (isNotFound(e)) throw new ReportError(grpc.status.NOT_FOUND, 'the job is gone');
-        throw e;
-      }
-      if (job.metadata?.uid !== cached.metadata?.uid) throw new ReportError(grpc.status.NOT_FOUND, 'the job is gone');
-      const now: Owned = {
-        attestations: (job.status?.attestations ?? []).filter((a) =>
-          instancePrefixes(job).some((p) => a.instance.startsWith(p)),
-        ),
-        ...(job.status?.usage?.requests !== undefined ? { requests: job.status.usage.requests } : {}),
-        ...(job.status?.usage?.deviceTimeMs !== undefined ? { deviceTimeMs: job.status.usage.deviceTimeMs } : {}),
-      };
-      const want = change(now);
-      if (!want) return;
-      const expected = podsPerPart(job) * partsOf(job);
-      const verified = (want.attestations ?? []).filter((a) => a.verified).length;
-      const failed = (want.attestations ?? []).find((a) => a.verified === false);
-      const conditions = setCondition(
-        ((job.status?.conditions ?? []) as Condition[]).filter((c) => c.type === JobConditionType.Attested),
-        verified >= expected
-          ? {
-              type: JobConditionType.Attested,
-              status: 'True',
-              reason: JobReason.AttestationVerified,
-              message: `${verified} of ${expected} instances attested`,
-            }
-          : {
-              type: JobConditionType.Attested,
-              status: 'False',
-              reason: failed ? JobReason.AttestationFailed : 'AttestationPending',
-              message: failed
-                ? `${failed.instance}: ${failed.message ?? 'refused'}`.slice(0, 1000)
-                : `${verified} of ${expected} instances attested`,
-            },
-        this.#o.clock.now(),
-      );
-      try {
-        await this.#o.hub.applyStatus(
-          res,
-          {
-            apiVersion: API_VERSION,
-            kind,
-            metadata: {
-              name: job.metadata?.name ?? '',
-              namespace: job.metadata?.namespace ?? '',
-              resourceVersion: job.metadata?.resourceVersion ?? '',
-            },
-            status: {
-              attestations: want.attestations ?? [],
-              ...(want.requests !== undefined || want.deviceTimeMs !== undefined
-                ? {
-                    usage: {
-                      ...(want.requests !== undefined ? { requests: want.requests } : {}),
-                      ...(want.deviceTimeMs !== undefined ? { deviceTimeMs: want.deviceTimeMs } : {}),
-                    },
-                  }
-                : {}),
-              conditions,
-            },
-          } as KubeObject,
-          { fieldManager: reportsManager, force: true },
+    const r = await this.#o.hub.updateStatus<JobObject>(
+      resourceOf(kind),
+      {
+        name: cached.metadata?.name ?? '',
+        namespace: cached.metadata?.namespace ?? '',
+        uid: cached.metadata?.uid ?? '',
+      },
+      (job) => {
+        const now: Owned = {
+          attestations: (job.status?.attestations ?? []).filter((a) =>
+            instancePrefixes(job).some((p) => a.instance.startsWith(p)),
+          ),
+          ...(job.status?.usage?.requests !== undefined ? { requests: job.status.usage.requests } : {}),
+          ...(job.status?.usage?.deviceTimeMs !== undefined ? { deviceTimeMs: job.status.usage.deviceTimeMs } : {}),
+        };
+        const want = change(now);
+        if (!want) return undefined;
+        const expected = podsPerPart(job) * partsOf(job);
+        const verified = (want.attestations ?? []).filter((a) => a.verified).length;
+        const failed = (want.attestations ?? []).find((a) => a.verified === false);
+        const conditions = setCondition(
+          ((job.status?.conditions ?? []) as Condition[]).filter((c) => c.type === JobConditionType.Attested),
+          verified >= expected
+            ? {
+                type: JobConditionType.Attested,
+                status: 'True',
+                reason: JobReason.AttestationVerified,
+                message: `${verified} of ${expected} instances attested`,
+              }
+            : {
+                type: JobConditionType.Attested,
+                status: 'False',
+                reason: failed ? JobReason.AttestationFailed : 'AttestationPending',
+                message: failed
+                  ? `${failed.instance}: ${failed.message ?? 'refused'}`.slice(0, 1000)
+                  : `${verified} of ${expected} instances attested`,
+              },
+          this.#o.clock.now(),
         );
-        return;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
-    }
-    throw new ReportError(grpc.status.ABORTED, 'the job kept changing; report again');
+        return {
+          attestations: want.attestations ?? [],
+          ...(want.requests !== undefined || want.deviceTimeMs !== undefined
+            ? {
+                usage: {
+                  ...(want.requests !== undefined ? { requests: want.requests } : {}),
+                  ...(want.deviceTimeMs !== undefined ? { deviceTimeMs: want.deviceTimeMs } : {}),
+                },
+              }
+            : {}),
+          conditions,
+        };
+      },
+      { fieldManager: reportsManager },
+    );
+    if (r === 'gone') throw new ReportError(grpc.status.NOT_FOUND, 'the job is gone');
+    if (r === 'conflicted') throw new ReportError(grpc.status.ABORTED, 'the job kept changing; report again');
   }
 
   /** A provider's signed telemetry for its pool: verified, kept for the window, and the reputation recomputed. */
@@ -736,55 +718,46 @@ export class ReportIntake {
   async #writePool(name: string, change: (s: PoolOwned) => PoolOwned): Promise<string> {
     const o = this.#o;
     const params = o.reputation ?? DEFAULT_REPUTATION;
-    for (let i = 0; i < 5; i++) {
-      const pool = await o.hub.get<{ metadata: { resourceVersion?: string }; status?: ProviderPoolStatus }>(
-        providerPools,
-        name,
-      );
-      const now = o.clock.now();
-      const since = now - params.windowMs;
-      const st = pool.status ?? {};
-      const want = change({
-        ...(st.telemetry ? { telemetry: st.telemetry } : {}),
-        ...(st.incidents ? { incidents: st.incidents } : {}),
-      });
-      const reports = (want.telemetry?.reports ?? []).filter((x) => Date.parse(x.time) > since).slice(-120);
-      const incidents = (want.incidents ?? []).filter((x) => Date.parse(x.time) > since).slice(-64);
-      const rep = reputation(
-        reports.map((x) => ({
-          time: Date.parse(x.time),
-          tiers: (x.tiers ?? []).map((t) => ({ requests: 0, slaViolations: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, ...t })),
-        })),
-        {
-          failedAttestations: incidents.filter((x) => x.kind === IncidentKind.AttestationFailed).length,
-          replayMismatches: incidents.filter((x) => x.kind === IncidentKind.ReplayMismatch).length,
-        },
-        now,
-        params,
-      );
-      const tierName = [Tier.BestEffort, Tier.Reserved, Tier.Premium];
-      try {
-        await o.hub.applyStatus(
-          providerPools,
+    let score = '';
+    const r = await o.hub.updateStatus<KubeObject & { status?: ProviderPoolStatus }>(
+      providerPools,
+      { name },
+      (pool) => {
+        const now = o.clock.now();
+        const since = now - params.windowMs;
+        const st = pool.status ?? {};
+        const want = change({
+          ...(st.telemetry ? { telemetry: st.telemetry } : {}),
+          ...(st.incidents ? { incidents: st.incidents } : {}),
+        });
+        const reports = (want.telemetry?.reports ?? []).filter((x) => Date.parse(x.time) > since).slice(-120);
+        const incidents = (want.incidents ?? []).filter((x) => Date.parse(x.time) > since).slice(-64);
+        const rep = reputation(
+          reports.map((x) => ({
+            time: Date.parse(x.time),
+            tiers: (x.tiers ?? []).map((t) => ({ requests: 0, slaViolations: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, ...t })),
+          })),
           {
-            apiVersion: API_VERSION,
-            kind: 'ProviderPool',
-            metadata: { name, resourceVersion: pool.metadata.resourceVersion ?? '' },
-            status: {
-              telemetry: { ...want.telemetry, reports },
-              incidents,
-              latency: rep.latency.map((l) => ({ ...l, tier: tierName[l.tier] ?? Tier.BestEffort })),
-              reputation: rep.score,
-            },
-          } as KubeObject,
-          { fieldManager: reportsManager, force: true },
+            failedAttestations: incidents.filter((x) => x.kind === IncidentKind.AttestationFailed).length,
+            replayMismatches: incidents.filter((x) => x.kind === IncidentKind.ReplayMismatch).length,
+          },
+          now,
+          params,
         );
-        return rep.score;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
-    }
-    throw new ReportError(grpc.status.ABORTED, 'the pool kept changing; report again');
+        const tierName = [Tier.BestEffort, Tier.Reserved, Tier.Premium];
+        score = rep.score;
+        return {
+          telemetry: { ...want.telemetry, reports },
+          incidents,
+          latency: rep.latency.map((l) => ({ ...l, tier: tierName[l.tier] ?? Tier.BestEffort })),
+          reputation: rep.score,
+        };
+      },
+      { fieldManager: reportsManager },
+    );
+    if (r === 'gone') throw new ReportError(grpc.status.NOT_FOUND, `ProviderPool ${name} not found`);
+    if (r === 'conflicted') throw new ReportError(grpc.status.ABORTED, 'the pool kept changing; report again');
+    return score;
   }
 
   /**
@@ -870,38 +843,26 @@ export class ReportIntake {
 
   /** Applies this intake's TrainingJob fields (step, progress, checkpoints, lastCheckpoint), all of them, fresh. */
   async #writeTraining(cached: JobObject, change: (s: TrainingOwned) => TrainingOwned): Promise<void> {
-    const res = resourceOf('TrainingJob');
-    for (let i = 0; i < 5; i++) {
-      const job = await this.#o.hub.get<JobObject>(res, cached.metadata?.name ?? '', cached.metadata?.namespace ?? '');
-      if (job.metadata?.uid !== cached.metadata?.uid) throw new ReportError(grpc.status.NOT_FOUND, 'the job is gone');
-      const st = (job.status ?? {}) as TrainingOwned;
-      const want = change({
-        ...(st.step !== undefined ? { step: st.step } : {}),
-        ...(st.progress ? { progress: st.progress } : {}),
-        ...(st.checkpoints ? { checkpoints: st.checkpoints } : {}),
-        ...(st.lastCheckpoint ? { lastCheckpoint: st.lastCheckpoint } : {}),
-      });
-      try {
-        await this.#o.hub.applyStatus(
-          res,
-          {
-            apiVersion: API_VERSION,
-            kind: 'TrainingJob',
-            metadata: {
-              name: job.metadata?.name ?? '',
-              namespace: job.metadata?.namespace ?? '',
-              resourceVersion: job.metadata?.resourceVersion ?? '',
-            },
-            status: want,
-          } as KubeObject,
-          { fieldManager: progressManager, force: true },
-        );
-        return;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
-    }
-    throw new ReportError(grpc.status.ABORTED, 'the job kept changing; report again');
+    const r = await this.#o.hub.updateStatus<JobObject>(
+      resourceOf('TrainingJob'),
+      {
+        name: cached.metadata?.name ?? '',
+        namespace: cached.metadata?.namespace ?? '',
+        uid: cached.metadata?.uid ?? '',
+      },
+      (job) => {
+        const st = (job.status ?? {}) as TrainingOwned;
+        return change({
+          ...(st.step !== undefined ? { step: st.step } : {}),
+          ...(st.progress ? { progress: st.progress } : {}),
+          ...(st.checkpoints ? { checkpoints: st.checkpoints } : {}),
+          ...(st.lastCheckpoint ? { lastCheckpoint: st.lastCheckpoint } : {}),
+        });
+      },
+      { fieldManager: progressManager },
+    );
+    if (r === 'gone') throw new ReportError(grpc.status.NOT_FOUND, 'the job is gone');
+    if (r === 'conflicted') throw new ReportError(grpc.status.ABORTED, 'the job kept changing; report again');
   }
 
   /** Serves the Reports service on `address` (host:port; port 0 picks one) until `signal` aborts. */

@@ -792,38 +792,34 @@ export class Settler implements SettlementGates {
     change: (job: JobObject) => { settlement: Settlement; condition?: ConditionInput | undefined } | undefined,
   ): Promise<void> {
     const [ns = '', name = ''] = ref.key.split('/');
-    for (let i = 0; i < 5; i++) {
-      let job: JobObject;
-      try {
-        job = await this.#o.hub.get<JobObject>(resourceOf(ref.kind), name, ns, signal);
-      } catch (e) {
-        if (isNotFound(e)) return;
-        throw e;
-      }
-      if (ref.uid && job.metadata?.uid !== ref.uid) return;
-      const want = change(job);
-      if (!want) return;
-      try {
-        await this.#writeStatus(job, want.settlement, want.condition, signal);
-        return;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
-    }
-    throw new Error(`status.settlement of ${ref.kind} ${ref.key}: kept conflicting`);
+    const r = await this.#o.hub.updateStatus<JobObject>(
+      resourceOf(ref.kind),
+      { name, namespace: ns, uid: ref.uid },
+      (job) => {
+        const want = change(job);
+        return want ? this.#statusOf(job, want.settlement, want.condition) : undefined;
+      },
+      { fieldManager: settlementManager, signal },
+    );
+    if (r === 'conflicted') throw new Error(`status.settlement of ${ref.kind} ${ref.key}: kept conflicting`);
   }
 
+  /** This controller's status fields: status.settlement and its conditions (Escrowed, Settled). */
+  #statusOf(job: JobObject, settlement: Settlement, condition: ConditionInput | undefined): object {
+    let conds = ((job.status?.conditions ?? []) as Condition[]).filter((c) =>
+      (settlementConditions as readonly string[]).includes(c.type),
+    );
+    if (condition) conds = setCondition(conds, condition, this.#o.clock.now());
+    return { settlement, ...(conds.length ? { conditions: conds } : {}) };
+  }
+
+  /** One write on the copy at hand, its resourceVersion the precondition (a stale copy conflicts). */
   async #writeStatus(
     job: JobObject,
     settlement: Settlement,
     condition: ConditionInput | undefined,
     signal: AbortSignal,
   ): Promise<void> {
-    const now = this.#o.clock.now();
-    let conds = ((job.status?.conditions ?? []) as Condition[]).filter((c) =>
-      (settlementConditions as readonly string[]).includes(c.type),
-    );
-    if (condition) conds = setCondition(conds, condition, now);
     const kind = kindOf(job);
     await this.#o.hub.applyStatus(
       resourceOf(kind),
@@ -835,7 +831,7 @@ export class Settler implements SettlementGates {
           namespace: job.metadata?.namespace ?? '',
           resourceVersion: job.metadata?.resourceVersion ?? '',
         },
-        status: { settlement, ...(conds.length ? { conditions: conds } : {}) },
+        status: this.#statusOf(job, settlement, condition),
       } as KubeObject,
       { fieldManager: settlementManager, force: true, signal },
     );

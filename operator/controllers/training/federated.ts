@@ -7,7 +7,7 @@
 // the lineage whose bytes still hash to its record (published as status.federation.resumedFrom before the
 // participants start, so they can check it); a job finished, deleted or re-placed has its coordinator closed.
 import { join } from 'node:path';
-import { API_VERSION, Aggregation, FederationState } from '../../api/constants.ts';
+import { Aggregation, FederationState } from '../../api/constants.ts';
 import type { ProviderPoolObject } from '../../api/resources.ts';
 import type {
   CheckpointLineage,
@@ -18,8 +18,6 @@ import type {
   TrainingJobStatus,
 } from '../../api/types.gen.ts';
 import type { KubeClient } from '../../kube/client.ts';
-import { isConflict, isNotFound } from '../../kube/errors.ts';
-import type { KubeObject } from '../../kube/types.ts';
 import { participantName } from '../../materialize/names.ts';
 import { type Clock, sleep } from '../../runtime/clock.ts';
 import { parseDuration } from '../../runtime/config.ts';
@@ -275,41 +273,24 @@ export class FederatedRunner {
   /** Applies this controller's fields (all of them, from a fresh read), retried on conflict. */
   async #apply(key: string, uid: string, change: (s: Owned) => Owned): Promise<void> {
     const [ns = '', name = ''] = key.split('/');
-    for (let i = 0; i < 5; i++) {
-      let job: JobObject;
-      try {
-        job = await this.#o.hub.get<JobObject>(resourceOf('TrainingJob'), name, ns);
-      } catch (e) {
-        if (isNotFound(e)) return;
-        throw e;
-      }
-      if (job.metadata?.uid !== uid) return;
-      const st = (job.status ?? {}) as TrainingJobStatus;
-      const now: Owned = {
-        ...(st.federation ? { federation: st.federation } : {}),
-        ...(st.currentRound !== undefined ? { currentRound: st.currentRound } : {}),
-        ...(st.rounds ? { rounds: st.rounds } : {}),
-        ...(st.progress ? { progress: st.progress } : {}),
-        ...(st.checkpoints ? { checkpoints: st.checkpoints } : {}),
-        ...(st.lastCheckpoint ? { lastCheckpoint: st.lastCheckpoint } : {}),
-      };
-      try {
-        await this.#o.hub.applyStatus(
-          resourceOf('TrainingJob'),
-          {
-            apiVersion: API_VERSION,
-            kind: 'TrainingJob',
-            metadata: { name, namespace: ns, resourceVersion: job.metadata?.resourceVersion ?? '' },
-            status: change(now),
-          } as KubeObject,
-          { fieldManager: federatedManager, force: true },
-        );
-        return;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
-    }
-    this.#o.log.warn({ job: key }, 'Federated status kept conflicting; the next round writes it');
+    const r = await this.#o.hub.updateStatus<JobObject>(
+      resourceOf('TrainingJob'),
+      { name, namespace: ns, uid },
+      (job) => {
+        const st = (job.status ?? {}) as TrainingJobStatus;
+        return change({
+          ...(st.federation ? { federation: st.federation } : {}),
+          ...(st.currentRound !== undefined ? { currentRound: st.currentRound } : {}),
+          ...(st.rounds ? { rounds: st.rounds } : {}),
+          ...(st.progress ? { progress: st.progress } : {}),
+          ...(st.checkpoints ? { checkpoints: st.checkpoints } : {}),
+          ...(st.lastCheckpoint ? { lastCheckpoint: st.lastCheckpoint } : {}),
+        });
+      },
+      { fieldManager: federatedManager },
+    );
+    if (r === 'conflicted')
+      this.#o.log.warn({ job: key }, 'Federated status kept conflicting; the next round writes it');
   }
 }
 

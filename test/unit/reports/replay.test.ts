@@ -96,12 +96,20 @@ test('Replay: a mismatch is written as a pool incident once and slashed once; ho
     status: { phase: 'Running', attempts: 1, placement: { pool: 'pool-a', attempt: 1, mode: 'Confidential' } },
   };
   const writes: Array<{ manager: string; status: typeof pool.status }> = [];
+  // the pool as the intake's read-modify-write (KubeClient.updateStatus, tested against a real API server in
+  // test/integration/runtime-kube.test.ts) sees it: one copy, each write recorded with its field manager
   const hub = {
-    get: async () => structuredClone(pool),
-    applyStatus: async (_res: unknown, obj: { status: typeof pool.status }, o: { fieldManager: string }) => {
-      writes.push({ manager: o.fieldManager, status: obj.status });
-      pool.status = structuredClone(obj.status);
-      return obj;
+    updateStatus: async (
+      _res: unknown,
+      _ref: unknown,
+      change: (o: typeof pool) => Promise<typeof pool.status | undefined> | typeof pool.status | undefined,
+      o: { fieldManager: string },
+    ) => {
+      const status = await change(structuredClone(pool));
+      if (status === undefined) return 'unchanged';
+      writes.push({ manager: o.fieldManager, status });
+      pool.status = structuredClone(status);
+      return 'written';
     },
   } as unknown as KubeClient;
   const slashed: string[] = [];
