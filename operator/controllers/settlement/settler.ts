@@ -24,6 +24,7 @@ import type { Informer } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { ChainClient, Stake } from '../../settlement/chain.ts';
 import { artifact, encodeItems, formatNvdax, parseNvdax, UNIT } from '../../settlement/contracts.ts';
+import { type PendingJob, PendingLocks } from '../../settlement/pending.ts';
 import { jobTaskValue } from '../../settlement/job-task.ts';
 import { type BilledAttempt, dueItems, orderItems, taskTerms } from '../../settlement/metering.ts';
 import { type OutboxKind, type SendOutcome, Sender } from '../../settlement/outbox.ts';
@@ -193,16 +194,13 @@ export class Settler implements SettlementGates {
     if (!seen || this.#o.clock.now() - seen.at > (this.#o.cacheMs ?? 5_000)) this.#want(`escrow:${requester}`);
     if (!seen) return { reason: JobReason.EscrowPending, message: `reading the escrow of ${requester}` };
     // what this operator has placed for the same requester but not opened yet will take its share first
-    let pending = 0n;
-    for (const other of this.#allJobs()) {
-      if (other === job || other.spec.payment.requester.toLowerCase() !== requester) continue;
-      if (isPlaced(other) && other.status?.settlement?.task === undefined && !isFinished(other)) {
-        try {
-          pending += taskTerms(jobTaskValue(other), clock.periodSeconds).lockWei;
-        } catch {}
-      }
+    const locks = this.#pendingLocks(clock.periodSeconds);
+    const uid = job.metadata?.uid ?? '';
+    const pending = locks.others(requester, uid);
+    if (seen.free - pending >= lock) {
+      locks.add({ uid, requester, lock }); // let through: the next job of this requester sees it at once
+      return undefined;
     }
-    if (seen.free - pending >= lock) return undefined;
     return {
       reason: seen.free === 0n ? JobReason.EscrowMissing : JobReason.EscrowInsufficient,
       message:
@@ -239,6 +237,26 @@ export class Settler implements SettlementGates {
   #want(key: string): void {
     this.#wanted.add(key);
   }
+
+  /**
+   * The locks of jobs placed but not opened, per requester: built from the caches at most once a second (a
+   * placement cycle asks about every queued job), kept current in between by jobRefusal's own approvals.
+   */
+  #pendingLocks(periodSeconds: number): PendingLocks {
+    const now = this.#o.clock.monotonic();
+    if (this.#pending && now - this.#pending.builtAt < 1_000) return this.#pending;
+    const jobs: PendingJob[] = [];
+    for (const j of this.#allJobs()) {
+      if (!isPlaced(j) || j.status?.settlement?.task !== undefined || isFinished(j)) continue;
+      try {
+        const lock = taskTerms(jobTaskValue(j), periodSeconds).lockWei;
+        jobs.push({ uid: j.metadata?.uid ?? '', requester: j.spec.payment.requester, lock });
+      } catch {}
+    }
+    this.#pending = new PendingLocks(jobs, now);
+    return this.#pending;
+  }
+  #pending: PendingLocks | undefined;
 
   #allJobs(): JobObject[] {
     return [...this.#o.jobs.InferenceJob.list(), ...this.#o.jobs.TrainingJob.list()];
