@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { protoGenFlags } from '../../operator/runtime/proto.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -42,12 +43,8 @@ function generate(set: (typeof PROTO_SETS)[number], into: string): Map<string, s
   execFileSync(
     join(root, 'node_modules', '.bin', 'proto-loader-gen-types'),
     [
-      '--keepCase=false',
-      '--longs=Number',
-      '--enums=String',
-      '--bytes=Buffer',
-      '--defaults',
-      '--oneofs',
+      // the loader's own options (operator/runtime/proto.ts), so the types say what loading returns
+      ...protoGenFlags(),
       '--grpcLib=@grpc/grpc-js',
       '--targetFileExtension=.gen.ts',
       '--importFileExtension=.gen.ts',

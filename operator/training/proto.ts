@@ -2,7 +2,8 @@
 // the same options (hack/proto/generate.ts), so what the loader returns is what the types say.
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadSync, type Options } from '@grpc/proto-loader';
+import { loadSync } from '@grpc/proto-loader';
+import { PROTO_LOADER_OPTIONS } from '../runtime/proto.ts';
 import type { ProtoGrpcType } from './gen/federated.gen.ts';
 
 export type * from './gen/nvdax/training/v1/CheckpointReport.gen.ts';
@@ -14,22 +15,12 @@ export type * from './gen/nvdax/training/v1/PublicKeys.gen.ts';
 export type * from './gen/nvdax/training/v1/RoundResult.gen.ts';
 export type * from './gen/nvdax/training/v1/UnmaskRequest.gen.ts';
 
-/** The loader options; hack/proto/generate.ts passes the same ones to proto-loader-gen-types. */
-export const LOADER_OPTIONS: Options = {
-  keepCase: false,
-  longs: Number,
-  enums: String,
-  bytes: Buffer,
-  defaults: true,
-  oneofs: true,
-};
-
 let loaded: ProtoGrpcType | undefined;
 
 /** The loaded package `nvdax.training.v1`. */
 export function federatedProto(): ProtoGrpcType {
   loaded ??= grpc.loadPackageDefinition(
-    loadSync('federated.proto', { ...LOADER_OPTIONS, includeDirs: [join(import.meta.dirname, 'proto')] }),
+    loadSync('federated.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [join(import.meta.dirname, 'proto')] }),
   ) as unknown as ProtoGrpcType;
   return loaded;
 }

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import type { Options } from '@grpc/proto-loader';
+import { PROTO_LOADER_OPTIONS } from '../../operator/runtime/proto.ts';
 import type { ProtoGrpcType as GatewayProto } from './gen/gateway.gen.ts';
 import type { ProtoGrpcType as PredictV2Proto } from './gen/grpc_predict_v2.gen.ts';
 
@@ -26,16 +26,6 @@ export type * from './gen/inference/ModelInferResponse.gen.ts';
 export type * from './gen/inference/ModelMetadataResponse.gen.ts';
 export type * from './gen/inference/InferTensorContents.gen.ts';
 
-/** The loader options; hack/proto/generate.ts passes the same ones to proto-loader-gen-types. */
-export const LOADER_OPTIONS: Options = {
-  keepCase: false,
-  longs: Number,
-  enums: String,
-  bytes: Buffer,
-  defaults: true,
-  oneofs: true,
-};
-
 const protoDir = join(import.meta.dirname, 'proto');
 
 let loaded: { gateway: GatewayProto; v2: PredictV2Proto } | undefined;
@@ -44,10 +34,10 @@ let loaded: { gateway: GatewayProto; v2: PredictV2Proto } | undefined;
 export function protos(): { gateway: GatewayProto; v2: PredictV2Proto } {
   loaded ??= {
     gateway: grpc.loadPackageDefinition(
-      loadSync('gateway.proto', { ...LOADER_OPTIONS, includeDirs: [protoDir] }),
+      loadSync('gateway.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] }),
     ) as unknown as GatewayProto,
     v2: grpc.loadPackageDefinition(
-      loadSync('grpc_predict_v2.proto', { ...LOADER_OPTIONS, includeDirs: [protoDir] }),
+      loadSync('grpc_predict_v2.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] }),
     ) as unknown as PredictV2Proto,
   };
   return loaded;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { LOADER_OPTIONS } from '../../training/proto.ts';
+import { PROTO_LOADER_OPTIONS } from '../../runtime/proto.ts';
 import type { TypedDataDomain } from 'ethers';
 import { Counter, type Registry } from 'prom-client';
 import { IncidentKind, JobConditionType, JobReason, Tier } from '../../api/constants.ts';
@@ -206,7 +206,7 @@ const protoDir = join(import.meta.dirname, '..', '..', 'verification', 'proto');
 export function reportsProto(): ProtoGrpcType {
   return grpc.loadPackageDefinition(
     // the options hack/proto/generate.ts generates every proto's types with (one set for all)
-    loadSync('reports.proto', { ...LOADER_OPTIONS, includeDirs: [protoDir] }),
+    loadSync('reports.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] }),
   ) as unknown as ProtoGrpcType;
 }
 
