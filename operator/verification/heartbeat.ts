@@ -73,12 +73,18 @@ export async function signHeartbeat(
 }
 
 /**
- * Checks that status.agent of `pool` carries a signature by `provider` (the pool's spec.provider.address)
- * over exactly this heartbeat time and inventory; throws a TelemetryError naming the field otherwise.
+ * Checks that `sig` is the pool provider's EIP-712 signature over the message `build` makes for that provider
+ * (`what` names the report in messages); a TelemetryError names the field that failed.
  */
-export function verifyHeartbeat(domain: TypedDataDomain, pool: string, provider: string, status: AgentStatus): void {
-  const sig = status.signature;
-  if (sig === undefined) throw new TelemetryError('signature', 'missing: the hub accepts only signed heartbeats');
+function checkProviderSignature(
+  domain: TypedDataDomain,
+  types: Record<string, Array<{ name: string; type: string }>>,
+  provider: string,
+  sig: string | undefined,
+  what: string,
+  build: (provider: string) => Record<string, unknown>,
+): void {
+  if (sig === undefined) throw new TelemetryError('signature', `missing: the hub takes only a signed ${what}`);
   if (!/^0x[0-9a-fA-F]{130}$/.test(sig)) throw new TelemetryError('signature', 'must be 0x + 130 hex');
   let want: string;
   try {
@@ -86,10 +92,10 @@ export function verifyHeartbeat(domain: TypedDataDomain, pool: string, provider:
   } catch {
     throw new TelemetryError('provider', `the pool's spec.provider.address ${provider} is not an address`);
   }
-  const message = heartbeatMessage(want, pool, status);
+  const message = build(want);
   let signer: string;
   try {
-    signer = verifyTypedData(domain, HEARTBEAT_TYPES, message, sig);
+    signer = verifyTypedData(domain, types, message, sig);
   } catch (e) {
     throw new TelemetryError('signature', `unreadable (${(e as Error).message})`);
   }
@@ -97,9 +103,19 @@ export function verifyHeartbeat(domain: TypedDataDomain, pool: string, provider:
   if (signer !== want) {
     throw new TelemetryError(
       'signature',
-      `not the pool's provider ${want}'s over this heartbeat (a forged heartbeat, or one changed after signing)`,
+      `not the pool's provider ${want}'s over this ${what} (forged, or changed after signing)`,
     );
   }
+}
+
+/**
+ * Checks that status.agent of `pool` carries a signature by `provider` (the pool's spec.provider.address)
+ * over exactly this heartbeat time and inventory; throws a TelemetryError naming the field otherwise.
+ */
+export function verifyHeartbeat(domain: TypedDataDomain, pool: string, provider: string, status: AgentStatus): void {
+  checkProviderSignature(domain, HEARTBEAT_TYPES, provider, status.signature, 'heartbeat', (p) => ({
+    ...heartbeatMessage(p, pool, status),
+  }));
 }
 
 // A Work's status, as the agent reports it (the objects it applied, their pods' start and end times: what
@@ -143,30 +159,10 @@ export function verifyWorkStatus(
   work: string,
   status: object,
 ): void {
-  const sig = (status as Signed).signature;
-  if (sig === undefined) throw new TelemetryError('signature', 'missing: the hub reads only signed Work status');
-  if (!/^0x[0-9a-fA-F]{130}$/.test(sig)) throw new TelemetryError('signature', 'must be 0x + 130 hex');
-  let want: string;
-  try {
-    want = getAddress(provider);
-  } catch {
-    throw new TelemetryError('provider', `the pool's spec.provider.address ${provider} is not an address`);
-  }
-  let signer: string;
-  try {
-    signer = verifyTypedData(
-      domain,
-      WORK_STATUS_TYPES,
-      { provider: want, pool, work, statusHash: statusHash(status) },
-      sig,
-    );
-  } catch (e) {
-    throw new TelemetryError('signature', `unreadable (${(e as Error).message})`);
-  }
-  if (signer !== want) {
-    throw new TelemetryError(
-      'signature',
-      `not the pool's provider ${want}'s over this Work status (forged, or changed after signing)`,
-    );
-  }
+  checkProviderSignature(domain, WORK_STATUS_TYPES, provider, (status as Signed).signature, 'Work status', (p) => ({
+    provider: p,
+    pool,
+    work,
+    statusHash: statusHash(status),
+  }));
 }
