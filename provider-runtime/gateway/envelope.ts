@@ -139,15 +139,18 @@ const AAD_PREFIX = Buffer.from('nvdax-gateway/v1');
 function nonceAndAad(direction: Direction, sessionId: Uint8Array, seq: number): { nonce: Buffer; aad: Buffer } {
   if (!Number.isSafeInteger(seq) || seq < 1)
     throw new EnvelopeError('sequence', `sequence number ${seq} is not a positive integer`);
-  const nonce = Buffer.alloc(12);
-  nonce[0] = direction;
-  nonce.writeBigUInt64BE(BigInt(seq), 4);
-  const aad = Buffer.allocUnsafe(AAD_PREFIX.length + 1 + sessionId.length + 8);
+  // one allocation for both: the nonce, then the additional data (seq < 2^53: two 32-bit halves, no BigInt)
+  const at = AAD_PREFIX.length + 1 + sessionId.length;
+  const both = Buffer.alloc(12 + at + 8);
+  both[0] = direction;
+  both.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4);
+  both.writeUInt32BE(seq >>> 0, 8);
+  const aad = both.subarray(12);
   AAD_PREFIX.copy(aad, 0);
   aad[AAD_PREFIX.length] = direction;
   aad.set(sessionId, AAD_PREFIX.length + 1);
-  nonce.copy(aad, AAD_PREFIX.length + 1 + sessionId.length, 4);
-  return { nonce, aad };
+  both.copy(aad, at, 4, 12);
+  return { nonce: both.subarray(0, 12), aad };
 }
 
 /** AES-256-GCM: ciphertext ‖ 16-byte tag. */
@@ -158,12 +161,32 @@ export function seal(
   seq: number,
   plaintext: Uint8Array,
 ): Buffer {
+  return sealer(key, direction, sessionId, seq)(plaintext);
+}
+
+/**
+ * {@link seal} made ready before its plaintext is there: the cipher keyed, the nonce and the additional data
+ * set (most of a small seal's cost). The gateway makes its answer's right after the open, before the backend
+ * runs; the SDK its next request's while it waits for an answer. Seals once.
+ */
+export function sealer(
+  key: KeyObject,
+  direction: Direction,
+  sessionId: Uint8Array,
+  seq: number,
+): (plaintext: Uint8Array) => Buffer {
   const { nonce, aad } = nonceAndAad(direction, sessionId, seq);
   const c = createCipheriv('aes-256-gcm', key, nonce);
   c.setAAD(aad);
-  const head = c.update(plaintext);
-  const tail = c.final();
-  return Buffer.concat([head, tail, c.getAuthTag()]);
+  let used = false;
+  return (plaintext) => {
+    // a GCM nonce seals one message: a second call is a bug, never a second ciphertext under the same nonce
+    if (used) throw new Error('a sealer seals one message');
+    used = true;
+    const head = c.update(plaintext);
+    const tail = c.final();
+    return Buffer.concat([head, tail, c.getAuthTag()]);
+  };
 }
 
 /** Opens what {@link seal} made; an {@link EnvelopeError} `authentication` when anything was changed. */
@@ -176,20 +199,40 @@ export function open(
 ): Buffer {
   if (sealed.length < TAG_BYTES)
     throw new EnvelopeError('malformed', `ciphertext shorter than its ${TAG_BYTES}-byte tag`);
+  return opener(key, direction, sessionId, seq)(sealed);
+}
+
+/**
+ * {@link open} made ready before the envelope arrives (the decipher keyed, nonce and additional data set):
+ * the SDK makes its answer's while the request is on its way. Opens once.
+ */
+export function opener(
+  key: KeyObject,
+  direction: Direction,
+  sessionId: Uint8Array,
+  seq: number,
+): (sealed: Uint8Array) => Buffer {
   const { nonce, aad } = nonceAndAad(direction, sessionId, seq);
   const d = createDecipheriv('aes-256-gcm', key, nonce);
   d.setAAD(aad);
-  d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-  const head = d.update(sealed.subarray(0, sealed.length - TAG_BYTES));
-  try {
-    const tail = d.final();
-    return tail.length === 0 ? head : Buffer.concat([head, tail]);
-  } catch {
-    throw new EnvelopeError(
-      'authentication',
-      'the AES-GCM tag does not verify: the ciphertext was altered or sealed with another key',
-    );
-  }
+  let used = false;
+  return (sealed) => {
+    if (sealed.length < TAG_BYTES)
+      throw new EnvelopeError('malformed', `ciphertext shorter than its ${TAG_BYTES}-byte tag`);
+    if (used) throw new Error('an opener opens one envelope');
+    used = true;
+    d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const head = d.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+    try {
+      const tail = d.final();
+      return tail.length === 0 ? head : Buffer.concat([head, tail]);
+    } catch {
+      throw new EnvelopeError(
+        'authentication',
+        'the AES-GCM tag does not verify: the ciphertext was altered or sealed with another key',
+      );
+    }
+  };
 }
 
 /**

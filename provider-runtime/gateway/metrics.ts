@@ -17,6 +17,13 @@ export interface GatewayMetrics {
    * histogram when the registry is scraped (or the buffer is full) — prom-client's observe costs several µs.
    */
   observer(histogram: 'duration' | 'backendDuration', labels: Record<string, string>): (seconds: number) => void;
+  /**
+   * An adder to `counter` with `labels` for the hot path: a plain number, added to the counter when the
+   * registry is scraped (prom-client's inc hashes the labels and checks the value on every call).
+   */
+  adder(counter: 'requests' | 'bytes', labels: Record<string, string>): (n?: number) => void;
+  /** The in-flight gauge for the hot path: a plain number, set on the gauge when scraped. */
+  readonly inflightNow: { inc(): void; dec(): void };
 }
 
 /** Values waiting to be observed. */
@@ -47,13 +54,19 @@ export function createGatewayMetrics(opts: { defaultMetrics?: boolean } = {}): G
   const flush = (k: 'duration' | 'backendDuration') => () => {
     for (const p of pending[k]) p.flush();
   };
-  const m: Omit<GatewayMetrics, 'observer'> = {
+  const adders: Record<'requests' | 'bytes', Array<() => void>> = { requests: [], bytes: [] };
+  const flushAdders = (k: 'requests' | 'bytes') => () => {
+    for (const f of adders[k]) f();
+  };
+  let inflight = 0;
+  const m: Omit<GatewayMetrics, 'observer' | 'adder' | 'inflightNow'> = {
     registry,
     requests: new Counter({
       name: 'nvdax_gateway_requests_total',
       help: 'gRPC requests answered, by method and status code.',
       labelNames: ['method', 'code'],
       registers,
+      collect: flushAdders('requests'),
     }),
     duration: new Histogram({
       name: 'nvdax_gateway_request_duration_seconds',
@@ -78,12 +91,20 @@ export function createGatewayMetrics(opts: { defaultMetrics?: boolean } = {}): G
       registers,
     }),
     sessions: new Gauge({ name: 'nvdax_gateway_sessions', help: 'Open sessions.', registers }),
-    inflight: new Gauge({ name: 'nvdax_gateway_inflight_requests', help: 'Inferences in progress.', registers }),
+    inflight: new Gauge({
+      name: 'nvdax_gateway_inflight_requests',
+      help: 'Inferences in progress.',
+      registers,
+      collect() {
+        this.set(inflight);
+      },
+    }),
     bytes: new Counter({
       name: 'nvdax_gateway_ciphertext_bytes_total',
       help: 'Sealed bytes received (in) and sent (out).',
       labelNames: ['direction'],
       registers,
+      collect: flushAdders('bytes'),
     }),
     secrets: new Gauge({
       name: 'nvdax_gateway_released_secrets',
@@ -98,6 +119,25 @@ export function createGatewayMetrics(opts: { defaultMetrics?: boolean } = {}): G
       const p = new Pending((v) => h.observe(labels, v));
       pending[histogram].push(p);
       return (v) => p.add(v);
+    },
+    adder(counter, labels) {
+      const c = m[counter] as Counter<string>;
+      let n = 0;
+      adders[counter].push(() => {
+        if (n > 0) c.inc(labels, n);
+        n = 0;
+      });
+      return (v = 1) => {
+        n += v;
+      };
+    },
+    inflightNow: {
+      inc: () => {
+        inflight++;
+      },
+      dec: () => {
+        inflight--;
+      },
     },
   };
 }

@@ -23,7 +23,7 @@ import type { Logger } from '../../operator/runtime/log.ts';
 import { silentLogger } from '../../operator/runtime/log.ts';
 import { hubJobId } from '../../operator/settlement/task.ts';
 import { type EvidenceBundle, type TeePubKey, evidenceHash } from '../../operator/verification/attestation.ts';
-import { contentHash, gatewayKeyHash, receiptDomain, signReceipt } from '../../operator/verification/receipt.ts';
+import { gatewayKeyHash, receiptDomain, signReceipt } from '../../operator/verification/receipt.ts';
 import { type Backend, BackendError } from './backends/backend.ts';
 import {
   Direction,
@@ -38,6 +38,7 @@ import {
   open,
   rawPublicKey,
   seal,
+  sealer,
   x25519Jwk,
   x25519KeyPair,
 } from './envelope.ts';
@@ -59,6 +60,7 @@ import {
   type GatewaySignedReceipt,
   type Receipt,
   capabilityDomain,
+  contentHashOf,
   requestIdOf,
   sessionMessage,
   signCapability,
@@ -145,8 +147,8 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   /** Label children of the hot path's metrics. */
   readonly #m: {
-    bytesIn: { inc(n: number): void };
-    bytesOut: { inc(n: number): void };
+    bytesIn: (n: number) => void;
+    bytesOut: (n: number) => void;
     backendDuration: (seconds: number) => void;
   };
   readonly secrets = new Map<string, Buffer>();
@@ -171,8 +173,8 @@ export class Gateway {
     this.#log = o.log ?? silentLogger();
     this.metrics = o.metrics ?? createGatewayMetrics();
     this.#m = {
-      bytesIn: this.metrics.bytes.labels({ direction: 'in' }),
-      bytesOut: this.metrics.bytes.labels({ direction: 'out' }),
+      bytesIn: this.metrics.adder('bytes', { direction: 'in' }),
+      bytesOut: this.metrics.adder('bytes', { direction: 'out' }),
       backendDuration: this.metrics.observer('backendDuration', { backend: o.backend.kind }),
     };
     this.limits = checkLimits({ ...DEFAULT_LIMITS, ...o.limits });
@@ -411,9 +413,9 @@ export class Gateway {
 
   async infer(r: SealedRequest__Output, callDeadline?: number, cancelled?: () => boolean): Promise<SealedResponse> {
     const t0 = this.#mono();
-    this.#m.bytesIn.inc(r.ciphertext.length);
+    this.#m.bytesIn(r.ciphertext.length);
     const { session, plaintext, release } = this.#admitAndOpen(r, 'infer');
-    this.metrics.inflight.inc();
+    this.metrics.inflightNow.inc();
     try {
       const now = this.#now();
       const deadline = Math.min(callDeadline ?? Number.POSITIVE_INFINITY, now + (this.#o.maxRequestMs ?? 30_000));
@@ -421,10 +423,13 @@ export class Gateway {
         throw new Refused(status.DEADLINE_EXCEEDED, 'deadline', 'infer: the deadline passed before the backend');
       let result: Awaited<ReturnType<Backend['infer']>>;
       const tb = this.#mono();
-      // start the backend, then hash the input while it runs (ONNX Runtime and the kserve call leave the thread)
+      // start the backend, then, before it runs (ONNX Runtime in a later turn of the loop) or while it does (the
+      // kserve call), hash the input and make the answer's cipher ready: right after the open the crypto code is
+      // warm, after the backend it is not (a cipher made then costs several times more)
       const running = this.#o.backend.infer(plaintext, { deadline });
-      const inputHash = contentHash(plaintext);
+      const inputHash = contentHashOf(plaintext);
       const requestId = requestIdOf(session.id, r.seq);
+      const sealAnswer = sealer(session.keys.toRequester, Direction.answer, session.id, r.seq);
       try {
         result = await running;
       } catch (e) {
@@ -445,13 +450,13 @@ export class Gateway {
         this.#m.backendDuration((this.#mono() - tb) / 1000);
       }
       if (cancelled?.()) throw new Refused(status.CANCELLED, 'cancelled', 'infer: cancelled by the client');
-      const ciphertext = seal(session.keys.toRequester, Direction.answer, session.id, r.seq, result.response);
+      const ciphertext = sealAnswer(result.response);
       const receipt: Receipt = {
         provider: this.#provider || (await this.#providerAddress()),
         job: this.jobId,
         modelHash: this.#o.backend.modelHash,
         inputHash,
-        outputHash: contentHash(result.response),
+        outputHash: contentHashOf(result.response),
         latencyUs: Math.round((this.#mono() - t0) * 1000),
         deviceTimeUs: result.deviceTimeUs,
         price: this.#o.pricePerRequest,
@@ -468,10 +473,10 @@ export class Gateway {
         );
         signed = { ...s, scheme: 'eip712' };
       } else signed = signReceiptEd25519(this.#receiptKey.privateKey, receipt);
-      this.#m.bytesOut.inc(ciphertext.length);
+      this.#m.bytesOut(ciphertext.length);
       return { seq: r.seq, ciphertext, receipt: signed };
     } finally {
-      this.metrics.inflight.dec();
+      this.metrics.inflightNow.dec();
       release();
     }
   }
@@ -514,12 +519,12 @@ export class Gateway {
   handlers(): ConfidentialGatewayHandlers {
     const wrap = <Req, Res>(method: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) => {
       // label children looked up once: the hot path only adds
-      const okCount = this.metrics.requests.labels({ method, code: 'OK' });
+      const okCount = this.metrics.adder('requests', { method, code: 'OK' });
       const timer = this.metrics.observer('duration', { method });
       return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>): void => {
         const t0 = this.#mono();
         const done = (code: status) => {
-          if (code === status.OK) okCount.inc();
+          if (code === status.OK) okCount();
           else this.metrics.requests.inc({ method, code: codeName(code) });
           timer((this.#mono() - t0) / 1000);
         };

@@ -8,7 +8,7 @@
 // (`receiptKey`) next to the attested gateway key. A receipt is then the provider's when its Ed25519 signature
 // verifies under the receipt key of a capability whose EIP-712 signature recovers to the provider. The
 // `eip712` scheme (receipt.ts's signReceipt) stays available for deployments that want one signature per receipt.
-import { type KeyObject, createHash, sign as edSign, verify as edVerify } from 'node:crypto';
+import { type KeyObject, hash, sign as edSign, verify as edVerify } from 'node:crypto';
 import { type AbstractSigner, type TypedDataDomain, getAddress, verifyTypedData } from 'ethers';
 import {
   type Receipt,
@@ -103,10 +103,24 @@ export function verifyCapability(domain: TypedDataDomain, s: CapabilityStatement
 
 /** 0x + SHA-256 hex: the request id of sequence number `seq` in a session (unique per job). */
 export function requestIdOf(sessionId: Uint8Array, seq: number): string {
-  const n = Buffer.alloc(8);
-  n.writeBigUInt64BE(BigInt(seq));
-  return `0x${createHash('sha256').update('nvdax-gateway/v1 request').update(sessionId).update(n).digest('hex')}`;
+  if (!Number.isInteger(seq) || seq < 0 || seq >= 2 ** 64)
+    throw new RangeError(`sequence number ${seq} is not a 64-bit unsigned integer`);
+  // two 32-bit halves, exact for any integer a number holds (a BigInt costs more than hashing these bytes)
+  const b = Buffer.allocUnsafe(REQUEST_PREFIX.length + sessionId.length + 8);
+  REQUEST_PREFIX.copy(b, 0);
+  b.set(sessionId, REQUEST_PREFIX.length);
+  b.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), b.length - 8);
+  b.writeUInt32BE(seq >>> 0, b.length - 4);
+  return `0x${hash('sha256', b, 'hex')}`;
 }
+
+const REQUEST_PREFIX = Buffer.from('nvdax-gateway/v1 request');
+
+/**
+ * receipt.ts's contentHash of bytes (0x + SHA-256 hex), with node:crypto's one-shot hash: the same text, without
+ * a Hash object per call (the gateway and the SDK hash each request and answer on the hot path).
+ */
+export const contentHashOf = (data: Uint8Array): string => `0x${hash('sha256', data, 'hex')}`;
 
 /** A receipt with its signature and the scheme that made it. */
 export interface GatewaySignedReceipt {

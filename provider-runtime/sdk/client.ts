@@ -21,7 +21,7 @@ import {
   evidenceHash,
   verifyEvidence,
 } from '../../operator/verification/attestation.ts';
-import { contentHash, gatewayKeyHash, receiptDomain } from '../../operator/verification/receipt.ts';
+import { gatewayKeyHash, receiptDomain } from '../../operator/verification/receipt.ts';
 import { hubJobId } from '../../operator/settlement/task.ts';
 import {
   Direction,
@@ -30,7 +30,8 @@ import {
   deriveSessionKeys,
   ed25519Public,
   open,
-  seal,
+  opener,
+  sealer,
   x25519Jwk,
   x25519KeyPair,
 } from '../gateway/envelope.ts';
@@ -51,6 +52,7 @@ import {
   type Receipt,
   type ReceiptAuthority,
   capabilityDomain,
+  contentHashOf,
   requestIdOf,
   sessionMessage,
   verifyCapability,
@@ -89,8 +91,9 @@ export interface ConnectOptions {
   /**
    * `background` (default): infer() resolves once the answer decrypted — AES-GCM under a key only the attested
    * gateway holds already proves the answer is the gateway's — and the receipt (billing evidence, ~0.1 ms of
-   * Ed25519) is verified right after, off the request's latency; a failure is kept in receiptFailures and
-   * thrown by the next infer() and by settled(). `verify`: infer() resolves only after the receipt verified.
+   * Ed25519) is verified off the request's latency: once the next infer()'s request is on its way (while the
+   * gateway works on it), or 1 ms later when none comes; a failure is kept in receiptFailures and thrown by
+   * the next infer() and by settled(). `verify`: infer() resolves only after the receipt verified.
    */
   receipts?: 'verify' | 'background';
 }
@@ -248,11 +251,20 @@ export class ConfidentialClient {
   /** Seals one request (next sequence number), for callers that send it themselves (tests, tools). */
   sealRequest(body: Buffer): { sessionId: Buffer; seq: number; ciphertext: Buffer } {
     const seq = ++this.#seq;
-    return {
-      sessionId: this.#keys.sessionId,
-      seq,
-      ciphertext: seal(this.#keys.toGateway, Direction.request, this.#keys.sessionId, seq, body),
-    };
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    const sealIt =
+      ahead?.seq === seq ? ahead.seal : sealer(this.#keys.toGateway, Direction.request, this.#keys.sessionId, seq);
+    return { sessionId: this.#keys.sessionId, seq, ciphertext: sealIt(body) };
+  }
+
+  /** The next request's sealer, made while this client waits (each seals one message, for its own seq). */
+  #ahead: { seq: number; seal: (plaintext: Uint8Array) => Buffer } | undefined;
+
+  #sealAhead(): void {
+    const seq = this.#seq + 1;
+    if (this.#ahead?.seq !== seq)
+      this.#ahead = { seq, seal: sealer(this.#keys.toGateway, Direction.request, this.#keys.sessionId, seq) };
   }
 
   #send<Res>(
@@ -283,8 +295,16 @@ export class ConfidentialClient {
       ? request
       : v2.ModelInferRequest.serialize({ ...request, modelName: request.modelName || this.capability.modelName });
     const sealed = this.sealRequest(body);
-    const res = await this.#send<SealedResponse__Output>('infer', sealed, opts.timeoutMs);
-    return this.#open(sealed.seq, body, res, this.#background);
+    const answer = this.#send<SealedResponse__Output>('infer', sealed, opts.timeoutMs);
+    // while the request is on its way (an immediate runs after its HTTP/2 write went out) and the gateway works
+    // on it: make the answer's decipher and the next request's cipher ready and check the receipts still
+    // queued, instead of doing any of it when the answer arrives or the next request is made
+    let ready: ((sealed: Uint8Array) => Buffer) | undefined;
+    const opening = () =>
+      (ready ??= opener(this.#keys.toRequester, Direction.answer, this.#keys.sessionId, sealed.seq));
+    this.#soon.push(opening);
+    this.#schedule(true);
+    return this.#open(sealed.seq, body, await answer, this.#background, opening);
   }
 
   /** Decrypts an answer and verifies its receipt against what this client sent (now, whatever the mode). */
@@ -292,9 +312,17 @@ export class ConfidentialClient {
     return this.#open(seq, body, res, false);
   }
 
-  #open(seq: number, body: Buffer, res: SealedResponse__Output, background: boolean): InferResult {
+  #open(
+    seq: number,
+    body: Buffer,
+    res: SealedResponse__Output,
+    background: boolean,
+    opening?: () => (sealed: Uint8Array) => Buffer,
+  ): InferResult {
     if (res.seq !== seq) throw new EnvelopeError('sequence', `the answer is for request ${res.seq}, not ${seq}`);
-    const raw = open(this.#keys.toRequester, Direction.answer, this.#keys.sessionId, seq, res.ciphertext);
+    const raw = opening
+      ? opening()(res.ciphertext)
+      : open(this.#keys.toRequester, Direction.answer, this.#keys.sessionId, seq, res.ciphertext);
     if (!res.receipt?.receipt) throw new CapabilityError('receipt', 'the answer carries no receipt');
     const receipt: GatewaySignedReceipt = {
       receipt: res.receipt.receipt as Receipt,
@@ -306,8 +334,8 @@ export class ConfidentialClient {
       verifyGatewayReceipt(receipt, this.#authority, {
         job: s.job,
         modelHash: s.modelHash,
-        inputHash: contentHash(body),
-        outputHash: contentHash(raw),
+        inputHash: contentHashOf(body),
+        outputHash: contentHashOf(raw),
         price: s.pricePerRequest,
         requestId: requestIdOf(this.#keys.sessionId, seq),
         gatewayKey: s.gatewayKey,
@@ -323,13 +351,32 @@ export class ConfidentialClient {
           this.#failure ??= err;
         }
       });
-      // a timer, not setImmediate: the HTTP/2 writes of the next request go out first
-      if (this.#queue.length === 1) setTimeout(() => this.#drain(), 1);
+      // not now: the caller gets its answer first. The next infer() checks it once its request is sent;
+      // a timer checks it when no next request comes (not setImmediate: the caller's next writes go first)
+      if (this.#queue.length === 1) this.#schedule(false);
     }
     return { response: protos().v2.inference.ModelInferResponse.deserialize(raw), raw, receipt };
   }
 
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #immediate: ReturnType<typeof setImmediate> | undefined;
+  /** Work for requests in flight (their answers' deciphers), done before the receipts. */
+  #soon: Array<() => unknown> = [];
+
+  /** Drains the queues soon: after the pending I/O (`now`) or on a 1 ms timer. */
+  #schedule(now: boolean): void {
+    if (now) this.#immediate ??= setImmediate(() => this.#drain());
+    else this.#timer ??= setTimeout(() => this.#drain(), 1);
+  }
+
   #drain(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#timer = this.#immediate = undefined;
+    const soon = this.#soon;
+    this.#soon = [];
+    for (const f of soon) f();
+    if (soon.length > 0) this.#sealAhead();
     const q = this.#queue;
     this.#queue = [];
     for (const f of q) f();

@@ -1,5 +1,6 @@
 // The envelope, the limits and the generated artefacts, without a network.
 import { execFileSync } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { MODEL_PATH, modelBytes } from '../../../hack/model/make-model.ts';
@@ -11,10 +12,14 @@ import {
   deriveSessionKeys,
   newSessionId,
   open,
+  opener,
   seal,
+  sealer,
   x25519KeyPair,
 } from '../../../provider-runtime/gateway/envelope.ts';
 import { Limiter, TokenBucket, DEFAULT_LIMITS } from '../../../provider-runtime/gateway/limits.ts';
+import { contentHashOf, requestIdOf } from '../../../provider-runtime/gateway/signing.ts';
+import { contentHash } from '../../../operator/verification/receipt.ts';
 
 const pair = () => {
   const g = x25519KeyPair();
@@ -79,6 +84,62 @@ test('a changed byte, another sequence number, direction, session or key fails a
     reason(() => open(gw.toGateway, Direction.request, id, 0, c)),
     'sequence',
   );
+});
+
+test('the nonce and additional data are the documented layout, up to 2^53 - 1 (known answer)', (t) => {
+  const { id, rq } = pair();
+  for (const seq of [1, 0xffff_ffff, 0x1_0000_0000 + 5, Number.MAX_SAFE_INTEGER]) {
+    // nonce = direction ‖ 0x000000 ‖ seq (8 bytes BE); aad = "nvdax-gateway/v1" ‖ direction ‖ session id ‖ seq
+    const n = Buffer.alloc(8);
+    n.writeBigUInt64BE(BigInt(seq));
+    const nonce = Buffer.concat([Buffer.from([Direction.request, 0, 0, 0]), n]);
+    const c = createCipheriv('aes-256-gcm', rq.toGateway, nonce);
+    c.setAAD(Buffer.concat([Buffer.from('nvdax-gateway/v1'), Buffer.from([Direction.request]), id, n]));
+    const want = Buffer.concat([c.update(Buffer.from('body')), c.final(), c.getAuthTag()]);
+    t.deepEqual(seal(rq.toGateway, Direction.request, id, seq, Buffer.from('body')), want, `seq ${seq}`);
+  }
+});
+
+test('a sealer or opener made ahead gives what seal and open give, once', (t) => {
+  const { id, gw, rq } = pair();
+  const body = Buffer.from('made ahead');
+  const sealIt = sealer(gw.toRequester, Direction.answer, id, 3);
+  const openIt = opener(rq.toRequester, Direction.answer, id, 3);
+  const c = sealIt(body);
+  t.deepEqual(c, seal(gw.toRequester, Direction.answer, id, 3, body));
+  t.deepEqual(openIt(c), body);
+  t.throws(() => sealIt(body), { message: /seals one message/ });
+  t.throws(() => openIt(c), { message: /opens one envelope/ });
+  const flipped = Buffer.from(c);
+  flipped[0]! ^= 1;
+  t.is(
+    reason(() => opener(rq.toRequester, Direction.answer, id, 3)(flipped)),
+    'authentication',
+  );
+  t.is(
+    reason(() => opener(rq.toRequester, Direction.answer, id, 4)(c)),
+    'authentication',
+  );
+  t.is(
+    reason(() => opener(rq.toRequester, Direction.answer, id, 3)(c.subarray(0, 8))),
+    'malformed',
+  );
+});
+
+test("the hot path's hashes are receipt.ts's contentHash and the documented request id", (t) => {
+  for (const n of [0, 1, 1024, 65536]) {
+    const b = randomBytes(n);
+    t.is(contentHashOf(b), contentHash(b));
+  }
+  const id = newSessionId();
+  for (const seq of [1, 0xffff_ffff, 0x1_0000_0000 + 5, Number.MAX_SAFE_INTEGER]) {
+    const n = Buffer.alloc(8);
+    n.writeBigUInt64BE(BigInt(seq));
+    const want = createHash('sha256').update('nvdax-gateway/v1 request').update(id).update(n).digest('hex');
+    t.is(requestIdOf(id, seq), `0x${want}`);
+  }
+  t.throws(() => requestIdOf(id, 1.5), { instanceOf: RangeError });
+  t.throws(() => requestIdOf(id, -1), { instanceOf: RangeError });
 });
 
 test('another requester key gives other keys', (t) => {

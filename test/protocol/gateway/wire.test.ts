@@ -122,6 +122,11 @@ test('no plaintext on the wire, in the logs or in the metrics; the backend gets 
   t.false(holds(logs, tensor));
   const metrics = await f.gateway.metrics.registry.metrics();
   t.regex(metrics, /nvdax_gateway_requests_total\{method="Infer",code="OK"\} 3/);
+  // the hot path's counters and gauge are plain numbers until a scrape adds them in
+  t.regex(metrics, /nvdax_gateway_ciphertext_bytes_total\{direction="in"\} [1-9]/);
+  t.regex(metrics, /nvdax_gateway_ciphertext_bytes_total\{direction="out"\} [1-9]/);
+  t.regex(metrics, /nvdax_gateway_inflight_requests 0/);
+  t.regex(metrics, /nvdax_gateway_request_duration_seconds_count\{method="Infer"\} [1-9]/);
   t.false(holds(metrics, MARKER));
 });
 
