@@ -51,6 +51,7 @@ const operatorFlags = {
   'settlement-interval': { type: 'string' },
   'usage-meter-interval': { type: 'string' },
   'reports-bind-address': { type: 'string' },
+  'reports-advertise-address': { type: 'string' },
   'attestation-policy': { type: 'string' },
   'federated-bind-address': { type: 'string' },
   'verifier-sample-rate': { type: 'string' },
@@ -101,6 +102,8 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --usage-meter-interval 60s   how often a running job's usage (status.usage) is measured
   --reports-bind-address ADDR  serve the Reports gRPC service here (host:port): workloads report attestation evidence
                                and signed receipts (off by default; docs/operator.md#reports)
+  --reports-advertise-address HOST:PORT  the Reports address confidential InferenceJobs' gateways dial to attest and
+                               report their receipts (needs --reports-bind-address; default: they report nothing)
   --verifier-sample-rate 0     share of receipts requesters offer for audit (Reports.Replay) that the hub replays on
                                --verifier-backend HOST:PORT (KServe v2 reference server); a mismatch is an incident on
                                the pool (reputation) and, with --verifier-slash-amount NVDAx, a slash (off by default;
@@ -192,6 +195,25 @@ function settlementChain(read: ExtraReader): ChainClient | undefined {
 }
 
 /** --attestation-policy: what the hub trusts, or an error naming the file and field. */
+/**
+ * --reports-advertise-address: the Reports address gateways dial, HOST:PORT (a DNS name, IPv4 or [IPv6] and a port
+ * 1-65535); only with --reports-bind-address (otherwise nothing listens). Throws a ConfigError naming the fault.
+ */
+function reportsAdvertiseAddress(advertise: string, bind: string): string | undefined {
+  if (!advertise) return undefined;
+  if (!bind) {
+    throw new ConfigError('--reports-advertise-address needs --reports-bind-address (the Reports service it names)');
+  }
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})$/.exec(advertise);
+  const port = Number(m?.[3]);
+  if (!m || !(port >= 1 && port <= 65535)) {
+    throw new ConfigError(
+      `--reports-advertise-address: "${advertise}" is not HOST:PORT (a host name, IPv4 or [IPv6] and a port 1-65535)`,
+    );
+  }
+  return advertise;
+}
+
 function readPolicy(file: string): NonNullable<ConstructorParameters<typeof ReportIntake>[0]['policy']> {
   let p: Record<string, unknown>;
   try {
@@ -245,6 +267,10 @@ async function main(): Promise<number> {
       throw new ConfigError(`--gateway-image: ${(e as Error).message}`);
     }
   }
+  const reportsAdvertise = reportsAdvertiseAddress(
+    read.str('reports-advertise-address', ''),
+    read.str('reports-bind-address', ''),
+  );
   const chain = settlementChain(read);
   const taskDomain = chain?.domain() ?? signedTasksDomain(read);
   // where the hub settles: receipts, telemetry and agent heartbeats are signed under domains bound to it
@@ -317,6 +343,7 @@ async function main(): Promise<number> {
     gateway: {
       ...(settlementAt ? { chainId: String(settlementAt.chainId), settlement: settlementAt.address } : {}),
       ...(gatewayImageFlag ? { image: gatewayImageFlag } : {}),
+      ...(reportsAdvertise ? { reports: reportsAdvertise } : {}),
     },
     ...(chain ? { settlement: gates } : {}),
     meterIntervalMs: read.duration('usage-meter-interval', '60s'),

@@ -57,6 +57,11 @@ export interface GatewayPlacement {
   development?: boolean;
   /** The gateway image (the operator's --gateway-image), pinned by digest; default the pinned operator image. */
   image?: string;
+  /**
+   * The hub's Reports service as gateways dial it, HOST:PORT (the operator's --reports-advertise-address): the
+   * gateway attests its instance there and reports its receipts (NVDAX_HUB_REPORTS). Unset: it reports nothing.
+   */
+  reports?: string;
 }
 
 /** The hub job the objects belong to. */

@@ -171,6 +171,13 @@ export function gatewayContainer(job: JobRef, spec: InferenceJobSpec, on: Placed
     );
     env.push({ name: 'NVDAX_GATEWAY_LIMITS', value: JSON.stringify(sorted) });
   }
+  if (g.reports) {
+    env.push(
+      { name: 'NVDAX_HUB_REPORTS', value: g.reports },
+      // the instance the hub knows: the pod's own name (each replica attests and reports on its own)
+      { name: 'NVDAX_INSTANCE', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    );
+  }
   if (g.development) {
     env.push(
       { name: 'NVDAX_DEV_ATTESTER', value: 'true' },

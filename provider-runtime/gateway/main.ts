@@ -7,6 +7,7 @@
 //     --settlement 0x… --provider-key-file key.hex --model provider-runtime/gateway/models/mlp-256x16x4.onnx \
 //     --dev-attester --init-data init.toml
 import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Wallet } from 'ethers';
 import { startOpsServer } from '../../operator/runtime/health.ts';
@@ -16,6 +17,7 @@ import { createDevAttester } from '../attester/attester.ts';
 import type { Backend } from './backends/backend.ts';
 import { KServeBackend } from './backends/kserve.ts';
 import { OnnxBackend } from './backends/onnx.ts';
+import { HubReporter } from './hub-reporter.ts';
 import { DEFAULT_LIMITS, type LimitConfig, checkLimits } from './limits.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { type EvidenceSource, Gateway, startGateway } from './service.ts';
@@ -50,6 +52,10 @@ const HELP = `nvdax gateway: the confidential inference gateway (gRPC nvdax.gate
                               (env NVDAX_INIT_DATA_FILE, or the text itself in NVDAX_INIT_DATA)
   --dev-attester-keys FILE    persist/reuse the development attester's keys (JSON)
   --dev-attester-jwks-out FILE   write the development attester's public keys (for requesters' policy)
+  --hub-reports HOST:PORT     report to the hub's Reports service (the operator's --reports-bind-address):
+                              attest this instance, then send every receipt (env NVDAX_HUB_REPORTS; off by default)
+  --instance NAME             this instance as the hub knows it: the pod's name (env NVDAX_INSTANCE, else
+                              POD_NAME, else the hostname); also the development attester's instance label
   --log-level LEVEL           default info`;
 
 /** Default address of the guest's CoCo REST API server (api-server-rest), which serves /cdh/resource. */
@@ -121,6 +127,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       'dev-attester-keys': { type: 'string' },
       'dev-attester-jwks-out': { type: 'string' },
       'log-level': { type: 'string' },
+      'hub-reports': { type: 'string' },
+      instance: { type: 'string' },
     },
     strict: true,
   });
@@ -187,6 +195,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     });
   } else throw new Error(`--backend must be onnx or kserve, not ${kind}`);
 
+  const instance = v.instance || env['NVDAX_INSTANCE'] || env['POD_NAME'] || env['HOSTNAME'] || hostname();
+  const hubReports = v['hub-reports'] ?? env['NVDAX_HUB_REPORTS'] ?? '';
+  if (hubReports && !/^[^\s:]+:[0-9]{1,5}$/.test(hubReports)) throw new Error('--hub-reports must be HOST:PORT');
   let evidence: EvidenceSource;
   if (v['dev-attester'] || env['NVDAX_DEV_ATTESTER'] === 'true') {
     const keysFile = v['dev-attester-keys'];
@@ -201,7 +212,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (v['dev-attester-jwks-out']) writeFileSync(v['dev-attester-jwks-out'], JSON.stringify(attester.jwks));
     const initFile = v['init-data'] ?? env['NVDAX_INIT_DATA_FILE'];
     const init = initFile ? readFileSync(initFile, 'utf8') : need('init-data', env['NVDAX_INIT_DATA']);
-    const instance = env['HOSTNAME'];
     evidence = (nonce, teePubKey) =>
       attester.issue({ nonce, teePubKey, initData: init, ...(instance ? { instance } : {}) });
     log.warn({}, 'development attester: the evidence proves nothing about hardware');
@@ -212,6 +222,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 
   const metrics = createGatewayMetrics({ defaultMetrics: true });
+  // the gateway is made after the reporter (its receipts go there) and attests through it
+  let attestFor: ((nonce: string) => ReturnType<Gateway['attestationFor']>) | undefined;
+  const reporter = hubReports
+    ? new HubReporter({
+        target: hubReports,
+        job: { namespace, name },
+        instance,
+        attest: (nonce) => {
+          if (!attestFor) throw new Error('the gateway is not made yet');
+          return attestFor(nonce);
+        },
+        log: log.child({ component: 'hub-reporter' }),
+        registry: metrics.registry,
+      })
+    : undefined;
   const list = (s: string | undefined) =>
     s
       ? s
@@ -239,8 +264,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     ...(secretsDir ? { secretsDir } : {}),
     log,
     metrics,
+    ...(reporter ? { onReceipt: (r) => reporter.enqueue(r) } : {}),
   });
   secrets = gateway.secrets;
+  attestFor = (nonce) => gateway.attestationFor(nonce);
   const listen = hostPort(v.listen ?? env['NVDAX_GATEWAY_LISTEN'] ?? '0.0.0.0:8443');
   const running = await startGateway(gateway, listen);
   const opsAt = hostPort(v['ops-listen'] ?? env['NVDAX_GATEWAY_OPS_LISTEN'] ?? '0.0.0.0:9090');
@@ -252,6 +279,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     readyz: { backend: () => backend.ready() },
     log,
   });
+  reporter?.start();
   log.info(
     {
       port: running.port,
@@ -260,11 +288,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       model: backend.modelName,
       modelHash: backend.modelHash,
       provider: provider.address,
+      ...(reporter ? { hubReports, instance } : {}),
     },
     'gateway serving',
   );
   return async () => {
     await running.close();
+    // after the server: no receipt is issued any more; what is queued goes to the hub
+    await reporter?.stop();
     await ops.close();
     await backend.close();
   };

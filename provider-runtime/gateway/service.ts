@@ -107,6 +107,21 @@ export interface GatewayOptions {
   monotonic?: () => number;
   log?: Logger;
   metrics?: GatewayMetrics;
+  /**
+   * Called once per issued receipt, synchronously, after it is signed and before the answer is returned (the
+   * hub reporter's enqueue: it must not throw or block).
+   */
+  onReceipt?: (r: GatewaySignedReceipt) => void;
+}
+
+/** What the gateway presents to the hub's Reports.Attest for a hub nonce (hub-reporter.ts). */
+export interface HubAttestation {
+  /** The gateway's X25519 key as the JWK bound with the nonce into the evidence (tee_pub_key_json). */
+  teePubKey: { crv: 'X25519'; kty: 'OKP'; x: string };
+  evidence: EvidenceBundle;
+  /** The capability statement naming the Ed25519 receipt key, and the provider's EIP-712 signature over it. */
+  capability: CapabilityStatement;
+  capabilitySignature: string;
 }
 
 interface Session {
@@ -274,6 +289,40 @@ export class Gateway {
       verifyingContract: getAddress(this.#o.settlement),
       signature,
     };
+  }
+
+  /**
+   * The Attest material for a nonce the hub issued (Reports.Challenge): evidence over the nonce and the
+   * gateway's X25519 key, and a capability statement signed by the provider that names the receipt key. The
+   * statement's `nonce` is the hub nonce's 32 bytes (base64url) as hex, or the SHA-256 of its text otherwise.
+   */
+  async attestationFor(nonce: string): Promise<HubAttestation> {
+    const teePubKey = x25519Jwk(this.gatewayPublicKey);
+    const evidence = await this.#o.evidence(nonce, teePubKey);
+    const raw = Buffer.from(nonce, 'base64url');
+    const nonceHex =
+      raw.length === 32 && raw.toString('base64url') === nonce
+        ? raw.toString('hex')
+        : createHash('sha256').update(nonce, 'utf8').digest('hex');
+    const issuedAt = this.#now();
+    const capability: CapabilityStatement = {
+      provider: await this.#providerAddress(),
+      job: this.jobId,
+      modelHash: this.#o.backend.modelHash,
+      pricePerRequest: this.#o.pricePerRequest,
+      gatewayKey: this.gatewayKey,
+      receiptKey: `0x${this.receiptPublicKey.toString('hex')}`,
+      nonce: `0x${nonceHex}`,
+      evidenceHash: evidenceHash(evidence),
+      issuedAt,
+      expiresAt: issuedAt + (this.#o.capabilityTtlMs ?? 10 * 60_000),
+    };
+    const capabilitySignature = await signCapability(
+      this.#o.provider,
+      capabilityDomain(this.#o.chainId, this.#o.settlement),
+      capability,
+    );
+    return { teePubKey, evidence, capability, capabilitySignature };
   }
 
   // -------------------------------------------------------------------------------------------- OpenSession
@@ -473,6 +522,7 @@ export class Gateway {
         );
         signed = { ...s, scheme: 'eip712' };
       } else signed = signReceiptEd25519(this.#receiptKey.privateKey, receipt);
+      this.#o.onReceipt?.(signed);
       this.#m.bytesOut(ciphertext.length);
       return { seq: r.seq, ciphertext, receipt: signed };
     } finally {

@@ -104,9 +104,10 @@ export interface JobControllerOptions {
   reportDomain?: TypedDataDomain;
   /**
    * What a confidential InferenceJob's gateway needs from the hub: the settlement's chain id and address (its
-   * capability and receipts are signed under that domain) and its image (--gateway-image, pinned).
+   * capability and receipts are signed under that domain), its image (--gateway-image, pinned) and where it
+   * reports to the hub (--reports-advertise-address, HOST:PORT).
    */
-  gateway?: { chainId?: string; settlement?: string; image?: string };
+  gateway?: { chainId?: string; settlement?: string; image?: string; reports?: string };
   /** --federated-bind-address: participants are materialized once the job's coordinator is published. */
   federatedCoordinators?: boolean;
   /** A running job's usage is measured at least this often (default 60 s); settlement bills a period once it is. */
@@ -338,6 +339,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       ...(g.settlement ? { settlement: g.settlement } : {}),
       ...(spec?.development ? { development: true } : {}),
       ...(g.image ? { image: g.image } : {}),
+      ...(g.reports ? { reports: g.reports } : {}),
     };
   }
 

@@ -161,6 +161,20 @@ test('a development pool: the development attester, bound to the pod’s own ini
   });
 });
 
+test("the hub's Reports address reaches the gateway, with the pod's own name as its instance", (t) => {
+  const e = envOf(gatewayOf(spec(), { ...cc, gateway: { reports: 'nvdax-reports.nvdax-system.svc:9443' } }));
+  t.is(e['NVDAX_HUB_REPORTS'], 'nvdax-reports.nvdax-system.svc:9443');
+  t.deepEqual(e['NVDAX_INSTANCE'], { fieldRef: { fieldPath: 'metadata.name' } });
+  // without it the gateway reports nothing, and the Deployment differs
+  const off = envOf(gatewayOf(spec()));
+  t.false('NVDAX_HUB_REPORTS' in off);
+  t.false('NVDAX_INSTANCE' in off);
+  t.not(
+    JSON.stringify(inferenceObjects(job, spec(), cc).deployment),
+    JSON.stringify(inferenceObjects(job, spec(), { ...cc, gateway: { reports: 'hub:9443' } }).deployment),
+  );
+});
+
 test("the gateway's resources are requested and counted in the pod's total; its GPUs are none", (t) => {
   const g = gatewayOf(spec());
   t.deepEqual(g.resources.limits, { cpu: '1', memory: '512Mi' });
