@@ -98,6 +98,16 @@ export interface ProviderReputation {
   modelMismatches: number;
 }
 
+const zeroReputation = (provider: string): ProviderReputation => ({
+  provider,
+  receipts: 0,
+  replays: 0,
+  replayMismatches: 0,
+  attestationFailures: 0,
+  badSignatures: 0,
+  modelMismatches: 0,
+});
+
 /** Counters of what the verifier found, per provider. In memory; the operator reads `of` or `all`. */
 export class Reputation {
   readonly #by = new Map<string, ProviderReputation>();
@@ -106,15 +116,7 @@ export class Reputation {
     const p = getAddress(provider);
     let r = this.#by.get(p);
     if (!r) {
-      r = {
-        provider: p,
-        receipts: 0,
-        replays: 0,
-        replayMismatches: 0,
-        attestationFailures: 0,
-        badSignatures: 0,
-        modelMismatches: 0,
-      };
+      r = zeroReputation(p);
       this.#by.set(p, r);
     }
     return r;
@@ -140,17 +142,7 @@ export class Reputation {
   of(provider: string): ProviderReputation {
     const p = getAddress(provider);
     const r = this.#by.get(p);
-    return r
-      ? { ...r }
-      : {
-          provider: p,
-          receipts: 0,
-          replays: 0,
-          replayMismatches: 0,
-          attestationFailures: 0,
-          badSignatures: 0,
-          modelMismatches: 0,
-        };
+    return r ? { ...r } : zeroReputation(p);
   }
 
   /** Copies of all counters, by provider address. */

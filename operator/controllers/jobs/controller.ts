@@ -11,7 +11,7 @@ import { API_VERSION, JobConditionType, JobPhase, JobReason } from '../../api/co
 import type { InferenceJobObject, ProviderPoolObject, TrainingJobObject, WorkObject } from '../../api/resources.ts';
 import { inferenceJobs, providerPools, trainingJobs, works } from '../../api/resources.ts';
 import type { AgentMember } from '../../fleet/agent-member.ts';
-import { buildWork, specHashAnnotation, workloadsOf, workName } from '../../fleet/agent-work.ts';
+import { buildWork, specHashAnnotation, type WorkloadView, workloadsOf, workName } from '../../fleet/agent-work.ts';
 import type { AttemptUsage, InferenceJobStatus, TrainingJobStatus } from '../../api/types.gen.ts';
 import type { Attachment, Fleet, FleetMember } from '../../fleet/fleet.ts';
 import type { Member } from '../../fleet/member.ts';
@@ -119,22 +119,10 @@ export interface JobControllerOptions {
 /** Field manager of the member objects. */
 export const memberManager = 'nvdax-operator';
 const managedBy = 'app.kubernetes.io/managed-by=nvdax';
-const specHash = 'nvdax.io/spec-hash';
 const poolOwner = 'providerpool';
 
-type Workload = KubeObject & {
-  spec?: { replicas?: number; completions?: number };
-  status?: {
-    replicas?: number;
-    readyReplicas?: number;
-    availableReplicas?: number;
-    active?: number;
-    ready?: number;
-    succeeded?: number;
-    failed?: number;
-    conditions?: Array<{ type: string; status: string; message?: string }>;
-  };
-};
+/** A Deployment or Job as the rollup reads it: from a member's cache, or from a Work's report. */
+type Workload = WorkloadView;
 type JobPod = KubeObject & {
   spec?: { nodeName?: string; containers?: Array<{ resources?: { limits?: Record<string, string> } }> };
   status?: {
@@ -401,10 +389,10 @@ export function setupJobControllers(o: JobControllerOptions) {
       const hash = createHash('sha256').update(canonical(obj)).digest('hex').slice(0, 32);
       const cache = res === resources.deployments ? deployments : res === resources.jobs ? batchJobs : services;
       const have = cache.cache(member.key)?.get(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
-      if (have?.metadata?.annotations?.[specHash] === hash) return [];
+      if (have?.metadata?.annotations?.[specHashAnnotation] === hash) return [];
       const body = {
         ...obj,
-        metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [specHash]: hash } },
+        metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [specHashAnnotation]: hash } },
       };
       return [member.client.apply(res, body as KubeObject, { fieldManager: memberManager, force: true, signal })];
     });
@@ -824,7 +812,7 @@ export function setupJobControllers(o: JobControllerOptions) {
   ): Workload[] {
     if (p.member.kind === 'agent') {
       const w = workOf(job, attemptsOf(job), p.index, p.member);
-      return w ? (workloadsOf(w) as Workload[]).filter((x) => !only || x.kind === only) : [];
+      return w ? workloadsOf(w).filter((x) => !only || x.kind === only) : [];
     }
     return [
       ...(only !== 'Job' ? deployments.byHubKey(p.member.key, qk) : []),
