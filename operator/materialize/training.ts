@@ -79,8 +79,17 @@ export function resumePoint(spec: TrainingJobSpec, status: TrainingJobStatus | u
   // a placement written before the scheduler recorded it: the same choice, made from status as it is now
   const placed = Date.parse(status?.placement?.scheduledTime ?? '');
   if (Number.isNaN(placed)) return undefined;
+  return verifiedResumePoint(status, placed);
+}
+
+/**
+ * The newest checkpoint of status.checkpoints recorded no later than `before` (ms), from a lineage that
+ * verifies; undefined when there is none or the lineage does not verify (nothing to resume from). The
+ * scheduler records it at placement; resumePoint falls back to it for placements without one.
+ */
+export function verifiedResumePoint(status: TrainingJobStatus | undefined, before: number): ResumeFrom | undefined {
   try {
-    return resumeFrom(status?.checkpoints as Parameters<typeof resumeFrom>[0], placed);
+    return resumeFrom(status?.checkpoints as Parameters<typeof resumeFrom>[0], before);
   } catch (e) {
     if (e instanceof LineageError) return undefined;
     throw e;

@@ -14,10 +14,16 @@ import { snapshotInput } from '../../fleet/snapshot-input.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isConflict, isNotFound } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/types.ts';
-import { initData, participantName, tenantNamespace, workloadName } from '../../materialize/index.ts';
+import {
+  initData,
+  participantName,
+  tenantNamespace,
+  verifiedResumePoint,
+  workloadName,
+} from '../../materialize/index.ts';
 import { type Clock, sleep } from '../../runtime/clock.ts';
 import { TaskCheckCache } from '../../settlement/job-task.ts';
-import { LineageError, type ResumeFrom, resumeFrom } from '../../training/lineage.ts';
+import type { ResumeFrom } from '../../training/lineage.ts';
 import type { SettlementGates } from '../settlement/settler.ts';
 import { type Condition, type ConditionInput, metaTime, setCondition } from '../../runtime/conditions.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
@@ -849,13 +855,8 @@ export class PlacementScheduler {
  */
 function resumeAtPlacement(job: JobObject, attempt: number, now: number): { resumeFrom?: ResumeFrom } {
   if (attempt < 2 || job.kind !== 'TrainingJob' || (job as TrainingJobObject).spec.mode !== 'Distributed') return {};
-  try {
-    const r = resumeFrom((job as TrainingJobObject).status?.checkpoints as Parameters<typeof resumeFrom>[0], now);
-    return r ? { resumeFrom: r } : {};
-  } catch (e) {
-    if (e instanceof LineageError) return {}; // a lineage that does not verify has nothing to resume from
-    throw e;
-  }
+  const r = verifiedResumePoint((job as TrainingJobObject).status, now);
+  return r ? { resumeFrom: r } : {};
 }
 
 function reasonOf(rejections: readonly Rejection[]): string {
