@@ -76,6 +76,15 @@ export function placementRun(prefix: string, members: readonly string[] = ['gpu-
     };
   }
 
+  /** A development pool of confidential (SNP) H100s: the development attester's evidence is taken there. */
+  const devConfidentialPool = (name: string, cluster: string, selector: Record<string, string>, provider: string) =>
+    pool(name, cluster, selector, '2.90', {
+      provider: { address: provider },
+      development: true,
+      baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Confidential', pricePerGpuHour: '2.90' }],
+      confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }],
+    });
+
   const poolReady = (name: string) =>
     eventually(
       `pool ${name} Ready`,
@@ -173,6 +182,7 @@ export function placementRun(prefix: string, members: readonly string[] = ['gpu-
     listJobs,
     nodes,
     pool,
+    devConfidentialPool,
     poolReady,
     inferenceJob,
     memberDeployments,

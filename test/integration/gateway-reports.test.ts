@@ -115,14 +115,7 @@ test.before(async () => {
   reportsPort = await freePort();
   await r.setUp();
   const selector = r.nodes('gpu-a', 'cc', 1, 'H100', { tee: 'snp' });
-  apply('hub', [
-    r.pool(`${run}-dev`, 'gpu-a', selector, '2.90', {
-      provider: { address: provider.address },
-      development: true,
-      baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Confidential', pricePerGpuHour: '2.90' }],
-      confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }],
-    }),
-  ]);
+  apply('hub', [r.devConfidentialPool(`${run}-dev`, 'gpu-a', selector, provider.address)]);
   op = r.startOp(1, opArgs());
   await op.proc.waitFor('reports port', (l) => l.msg === 'Serving reports', 60_000);
   await r.poolReady(`${run}-dev`);

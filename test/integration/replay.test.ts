@@ -58,14 +58,7 @@ test.before(async () => {
   reference = await serveV2(onnx);
   await r.setUp();
   const selector = r.nodes('gpu-a', 'cc', 1, 'H100', { tee: 'snp' });
-  apply('hub', [
-    r.pool(poolName, 'gpu-a', selector, '2.90', {
-      provider: { address: provider.address },
-      development: true,
-      baseRates: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', mode: 'Confidential', pricePerGpuHour: '2.90' }],
-      confidentialRuntimes: [{ runtimeClassName: 'kata-qemu-nvidia-gpu-snp', teeType: 'snp' }],
-    }),
-  ]);
+  apply('hub', [r.devConfidentialPool(poolName, 'gpu-a', selector, provider.address)]);
   op = r.startOp(1, [
     '--reports-bind-address',
     '127.0.0.1:0',

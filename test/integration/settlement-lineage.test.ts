@@ -7,12 +7,10 @@
 // transaction written to its outbox and not yet mined; the one started after it finishes that transaction, and
 // the task is anchored once.
 import test from 'ava';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HDNodeWallet, Interface, JsonRpcProvider, MaxUint256, Mnemonic, parseUnits } from 'ethers';
-import { DEV_MNEMONIC, freePort, spawnAnvil, stopChild, waitForRpc } from '../../hack/chain/anvil.ts';
+import { Interface, MaxUint256, parseUnits } from 'ethers';
 import type { TrainingJob } from '../../operator/api/types.gen.ts';
 import { artifact } from '../../operator/settlement/contracts.ts';
 import { signJobTask } from '../../operator/settlement/job-task.ts';
@@ -26,7 +24,7 @@ import {
   verifyLineage,
 } from '../../operator/training/lineage.ts';
 import { sha256 } from '../../operator/training/vector.ts';
-import { ACCOUNTS, type Chain, type Deployed, deployAll, mustTx } from '../helpers/chain.ts';
+import { ACCOUNTS, type Chain, type Deployed, deployAll, mustTx, startChain } from '../helpers/chain.ts';
 import { eventually } from '../helpers/kube.ts';
 import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
 import type { OperatorProc } from '../helpers/operator.ts';
@@ -38,7 +36,6 @@ const dir = mkdtempSync(join(tmpdir(), 'nvdax-anchor-'));
 
 type Job = TrainingJob & { metadata: { name: string } };
 
-let anvil: ChildProcess | undefined;
 let chain: Chain;
 let d: Deployed;
 let op: OperatorProc | undefined;
@@ -60,23 +57,7 @@ const requester = () => chain.wallets[5]!;
 const provider = () => chain.wallets[6]!;
 
 test.before(async () => {
-  const port = await freePort();
-  anvil = spawnAnvil({ port, accounts: 20 });
-  const child = anvil;
-  await waitForRpc(`http://127.0.0.1:${port}`, 30_000, () => child.exitCode === null);
-  const rpc = new JsonRpcProvider(`http://127.0.0.1:${port}`, undefined, {
-    staticNetwork: true,
-    batchStallTime: 0,
-    cacheTimeout: -1,
-  });
-  const root = HDNodeWallet.fromSeed(Mnemonic.fromPhrase(DEV_MNEMONIC).computeSeed());
-  chain = {
-    rpcUrl: `http://127.0.0.1:${port}`,
-    provider: rpc,
-    wallets: Array.from({ length: 20 }, (_, i) => root.derivePath(`m/44'/60'/0'/0/${i}`).connect(rpc)),
-    send: (method, params = []) => rpc.send(method, params),
-    stop: async () => {},
-  };
+  chain = await startChain(20);
   d = await deployAll(chain, { periodSeconds: 60, disputeWindow: 60, settleWindow: 3600 }, parseUnits('10000', 18));
   const { token, settlement, registry } = d.c;
   await mustTx(chain, requester().address, token, 'approve', [await settlement.getAddress(), MaxUint256]);
@@ -101,8 +82,7 @@ test.before(async () => {
 test.after.always(async () => {
   await op?.stop();
   await r.tearDown();
-  chain?.provider.destroy();
-  if (anvil) await stopChild(anvil);
+  await chain?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
