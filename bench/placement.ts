@@ -345,7 +345,7 @@ async function startOperator() {
       '--log-level',
       'warn',
       '--max-concurrent-reconciles',
-      '16',
+      process.env['BENCH_CONCURRENCY'] ?? '16',
       '--leader-election-namespace',
       opNs,
     ],

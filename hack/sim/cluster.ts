@@ -65,7 +65,7 @@ function procSpec(p: ClusterPlan, pki: Pki, c: Component): ProcSpec {
       '--service-cluster-ip-range=10.96.0.0/16',
       '--authorization-mode=Node,RBAC',
       '--allow-privileged=true',
-      '--profiling=false',
+      `--profiling=${process.env['NVDAX_SIM_PROFILING'] === '1'}`,
       '--event-ttl=1h',
       '--max-requests-inflight=800',
       '--max-mutating-requests-inflight=400',

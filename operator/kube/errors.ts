@@ -144,6 +144,8 @@ export const isNotFound = (e: unknown): boolean => reasonOf(e) === 'NotFound';
 export const isAlreadyExists = (e: unknown): boolean => reasonOf(e) === 'AlreadyExists';
 /** 409 Conflict: optimistic concurrency (resourceVersion) failed; re-read and retry. */
 export const isConflict = (e: unknown): boolean => reasonOf(e) === 'Conflict';
+/** 422 Invalid: the object was refused by validation (a field's value, or an immutable field changed). */
+export const isInvalid = (e: unknown): boolean => reasonOf(e) === 'Invalid';
 /** 410 Gone: a watch or list resourceVersion is too old; relist. */
 export const isGone = (e: unknown): boolean => reasonOf(e) === 'Gone';
 /** 403 Forbidden: RBAC denies it (may change when roles are granted). */

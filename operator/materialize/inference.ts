@@ -1,5 +1,5 @@
-// An InferenceJob's member objects: a Deployment of model servers and a ClusterIP Service in
-// front of them. A pure function of the job, its spec and the placement, so a spec change
+// An InferenceJob's member objects: a Deployment of model servers and a headless Service in
+// front of them (why headless: HTTP_SERVICE_PORT below). A pure function of the job, its spec and the placement, so a spec change
 // (replicas, image, args, env, resources) changes the Deployment and it rolls out.
 //
 // A confidential job also gets the attested gateway (provider-runtime/gateway) as a second
@@ -26,8 +26,6 @@ import { engineImage, gatewayImage } from './images.ts';
 import { annotationKeys, labelKeys, tenantNamespace, workloadName } from './names.ts';
 
 export const DEFAULT_INFERENCE_PORT = 8000;
-/** The Service port for HTTP endpoints; gRPC keeps the container's port (clients name it explicitly). */
-export const HTTP_SERVICE_PORT = 80;
 
 /** CPU and memory per replica when spec.resources leaves them unset. */
 export const inferenceDefaults: Readonly<Record<InferenceEngine, ComputeDefaults>> = {
@@ -125,7 +123,13 @@ export function servicePort(spec: InferenceJobSpec, on: Pick<PlacedOn, 'mode'>):
         protocol: 'TCP',
         appProtocol: 'kubernetes.io/h2c',
       }
-    : { name: 'http', port: HTTP_SERVICE_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' };
+    : {
+        name: 'http',
+        port: spec.endpoint?.port ?? DEFAULT_INFERENCE_PORT,
+        targetPort: 'http',
+        protocol: 'TCP',
+        appProtocol: 'http',
+      };
 }
 
 /**
@@ -270,7 +274,13 @@ export function inferenceObjects(
     kind: 'Service',
     metadata: workloadMeta(job, on, name, namespace),
     spec: {
-      type: 'ClusterIP',
+      // Headless: the job's name resolves to its ready replicas, and the gateway or ingress in front routes to
+      // them from the EndpointSlices, as gRPC clients balance best. A cluster IP would buy nothing on that path
+      // and costs a scarce, rate-limited allocation per job: a service CIDR holds 4,096 (/20) to 65,536 (/16)
+      // IPs, and Kubernetes 1.33+ allocates each through the API server's own 50 QPS client, which under a
+      // burst of jobs became the slowest write in the placement benchmark (docs/decisions.md). The port is
+      // the container's, since clients dial the pods directly.
+      clusterIP: 'None',
       selector: { [labelKeys.slotGroup]: name },
       // a confidential job with the gateway: the gateway's port only, never the model server's
       ports: [servicePort(spec, on)],

@@ -11,6 +11,9 @@ import { kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
 import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
 import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
 import { startOperator, type OperatorProc } from '../helpers/operator.ts';
+import { isAlreadyExists, isNotFound } from '../../operator/kube/errors.ts';
+import { KubeClient } from '../../operator/kube/client.ts';
+import { type KubeObject, resources } from '../../operator/kube/types.ts';
 
 const run = uniqueName('pl');
 const label = { 'nvdax.io/test-run': run };
@@ -244,6 +247,14 @@ test.serial(
     t.is(pod.securityContext?.runAsNonRoot, true);
     t.is(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
     t.is((j.status as { readyReplicas?: number }).readyReplicas, 2);
+    // a headless Service: the endpoint names the pods' own port, no cluster IP is spent on the job
+    const svc = getJson<Service>('gpu-a', ['-n', tenant, 'get', 'service', 'chat-a1']);
+    t.is(svc.spec.clusterIP, 'None');
+    t.deepEqual(
+      svc.spec.ports.map((x) => x.port),
+      [8000],
+    );
+    t.is((j.status as { endpoints?: Array<{ url: string }> }).endpoints?.[0]?.url, `http://chat-a1.${tenant}.svc:8000`);
     // the tenant namespace is labelled back to the hub and fenced by a default-deny policy
     const ns = getJson<{ metadata: { labels: Record<string, string> } }>('gpu-a', ['get', 'namespace', tenant]);
     t.is(ns.metadata.labels['nvdax.io/hub-namespace'], jobsNs);
@@ -254,6 +265,58 @@ test.serial(
     t.true(JSON.stringify(np.spec.egress).includes('169.254.0.0/16'));
   },
 );
+
+type Service = {
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid?: string };
+  spec: { clusterIP?: string; ports: Array<{ port: number }> };
+};
+
+test.serial('a Service with a cluster IP, as older operators made, is replaced by the headless one', async (t) => {
+  apply('hub', [inferenceJob('legacy')]);
+  await jobWhen('ij', 'legacy', 'legacy Running', (x) => x.status?.phase === 'Running');
+  const now = getJson<Service>('gpu-a', ['-n', tenant, 'get', 'service', 'legacy-a1']);
+  // what an older operator applied: a ClusterIP Service on port 80, with its own spec hash. Put in place of
+  // the operator's (which re-applies its own at once when a Service is gone: taken again until ours stands)
+  const older = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: 'legacy-a1',
+      namespace: tenant,
+      labels: now.metadata.labels,
+      annotations: { ...now.metadata.annotations, 'nvdax.io/spec-hash': 'older' },
+    },
+    spec: { type: 'ClusterIP', selector: { 'nvdax.io/slot-group': 'legacy-a1' }, ports: [{ name: 'http', port: 80 }] },
+  };
+  const member = new KubeClient(loadKubeConfig('gpu-a'), { name: 'test' });
+  let old: Service | undefined;
+  for (let i = 0; i < 20 && !old; i++) {
+    try {
+      await member.delete(resources.services, 'legacy-a1', tenant);
+      const made = (await member.create(resources.services, older as KubeObject)) as unknown as Service;
+      if (made.spec.clusterIP !== 'None') old = made;
+    } catch (e) {
+      // the operator's came first (or was gone already): take it again
+      if (!isAlreadyExists(e) && !isNotFound(e)) throw e;
+    }
+  }
+  if (!old) return t.fail('an older ClusterIP Service could not be put in place');
+  const replaced = await eventually(
+    'the Service replaced by a headless one',
+    async () => {
+      const x = getJson<Service>('gpu-a', ['-n', tenant, 'get', 'service', 'legacy-a1']);
+      return x.spec.clusterIP === 'None' ? x : undefined;
+    },
+    60_000,
+    250,
+  );
+  t.not(replaced.metadata.uid, old.metadata.uid);
+  t.deepEqual(
+    replaced.spec.ports.map((x) => x.port),
+    [8000],
+  );
+  kubectl('hub', ['-n', jobsNs, 'delete', 'ij', 'legacy', '--wait=false']);
+});
 
 test.serial('a spec change rolls out to the member Deployment; usage is metered per attempt', async (t) => {
   apply('hub', [inferenceJob('chat', { replicas: 1 })]);

@@ -15,7 +15,7 @@ import { buildWork, specHashAnnotation, type WorkloadView, workloadsOf, workName
 import type { AttemptUsage, InferenceJobStatus, TrainingJobStatus } from '../../api/types.gen.ts';
 import type { Attachment, Fleet, FleetMember } from '../../fleet/fleet.ts';
 import type { Member } from '../../fleet/member.ts';
-import { isNotFound } from '../../kube/errors.ts';
+import { isInvalid, isNotFound } from '../../kube/errors.ts';
 import { type KubeObject, type ResourceType, resources } from '../../kube/types.ts';
 import {
   attemptOf,
@@ -394,7 +394,19 @@ export function setupJobControllers(o: JobControllerOptions) {
         ...obj,
         metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [specHashAnnotation]: hash } },
       };
-      return [member.client.apply(res, body as KubeObject, { fieldManager: memberManager, force: true, signal })];
+      const write = member.client.apply(res, body as KubeObject, { fieldManager: memberManager, force: true, signal });
+      if (res !== resources.services || !have) return [write];
+      // a Service from an older operator has a cluster IP, which is immutable: replace it (the name stays)
+      return [
+        write.catch(async (e) => {
+          if (!isInvalid(e) || (have as { spec?: { clusterIP?: string } }).spec?.clusterIP === 'None') throw e;
+          await member.client.delete(res, have.metadata?.name ?? '', have.metadata?.namespace, {
+            ...(have.metadata?.uid ? { uid: have.metadata.uid } : {}),
+            signal,
+          });
+          return member.client.apply(res, body as KubeObject, { fieldManager: memberManager, force: true, signal });
+        }),
+      ];
     });
     await Promise.all(writes);
     return writes.length;
@@ -523,15 +535,22 @@ export function setupJobControllers(o: JobControllerOptions) {
   /** When this process last wrote each job's status (monotonic ms), for the counters' interval. */
   const lastWrite = new Map<string, number>();
   const progressMs = o.progressIntervalMs ?? 5_000;
-  /** Only progress differs: counters, endpoints, and a Ready condition that was and stays not True. */
+  /**
+   * Only progress differs: counters, endpoints, a Ready condition that was and stays not True, and usage
+   * while no attempt ended (it is recomputed from the member pods' times at every write, so waiting loses
+   * nothing; an attempt's end is news, as settlement bills it).
+   */
   function progressOnly(have: Partial<Owned>, want: Partial<Owned>): boolean {
     const ready = (x: Partial<Owned>) => (x.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
     if (ready(have)?.status === 'True' || ready(want)?.status === 'True') return false;
+    const ended = (x: Partial<Owned>) => canonical((x.usage?.attempts ?? []).filter((a) => a.endTime));
+    if (ended(have) !== ended(want)) return false;
     const strip = ({
       replicas: _r,
       readyReplicas: _rr,
       readyWorkers: _w,
       endpoints: _e,
+      usage: _u,
       conditions,
       ...rest
     }: Partial<Owned>) => ({ ...rest, conditions: conditions?.filter((c) => c.type !== 'Ready') });

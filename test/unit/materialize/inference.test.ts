@@ -176,10 +176,12 @@ test('the Deployment: name, namespace, labels, selector, strategy, port, probe, 
   t.deepEqual(c.args, ['--model', 'meta-llama/Llama-3.1-8B-Instruct', '--port', '8000', '--tensor-parallel-size', '2']);
   t.is(service.apiVersion, 'v1');
   t.is(service.metadata.name, 'llama-a1');
-  t.is(service.spec.type, 'ClusterIP');
+  // headless: clients (the gateway or ingress) dial the pods, so the port is the container's
+  t.is(service.spec.clusterIP, 'None');
+  t.is(service.spec.type, undefined);
   t.deepEqual(service.spec.selector, { 'nvdax.io/slot-group': 'llama-a1' });
   t.deepEqual(service.spec.ports, [
-    { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
+    { name: 'http', port: 8000, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
   ]);
 });
 
