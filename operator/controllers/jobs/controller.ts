@@ -535,22 +535,15 @@ export function setupJobControllers(o: JobControllerOptions) {
   /** When this process last wrote each job's status (monotonic ms), for the counters' interval. */
   const lastWrite = new Map<string, number>();
   const progressMs = o.progressIntervalMs ?? 5_000;
-  /**
-   * Only progress differs: counters, endpoints, a Ready condition that was and stays not True, and usage
-   * while no attempt ended (it is recomputed from the member pods' times at every write, so waiting loses
-   * nothing; an attempt's end is news, as settlement bills it).
-   */
+  /** Only progress differs: counters, endpoints, and a Ready condition that was and stays not True. */
   function progressOnly(have: Partial<Owned>, want: Partial<Owned>): boolean {
     const ready = (x: Partial<Owned>) => (x.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
     if (ready(have)?.status === 'True' || ready(want)?.status === 'True') return false;
-    const ended = (x: Partial<Owned>) => canonical((x.usage?.attempts ?? []).filter((a) => a.endTime));
-    if (ended(have) !== ended(want)) return false;
     const strip = ({
       replicas: _r,
       readyReplicas: _rr,
       readyWorkers: _w,
       endpoints: _e,
-      usage: _u,
       conditions,
       ...rest
     }: Partial<Owned>) => ({ ...rest, conditions: conditions?.filter((c) => c.type !== 'Ready') });
