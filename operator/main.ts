@@ -12,7 +12,8 @@ import { loadKubeConfig } from './kube/load.ts';
 import { ConfigError, type ExtraReader, parseRuntimeConfig, runtimeFlags } from './runtime/config.ts';
 import { type Contract, isAddress, type TypedDataDomain } from 'ethers';
 import { taskDomain } from './settlement/task.ts';
-import { createLogger } from './runtime/log.ts';
+import { LEADER_LABEL, LeaderPodLabel } from './runtime/leader-label.ts';
+import { createLogger, type Logger } from './runtime/log.ts';
 import { LeadershipLostError, Manager, shutdownSignal } from './runtime/manager.ts';
 import { providerPools } from './api/resources.ts';
 import { setupProviderPoolController } from './controllers/providerpool/controller.ts';
@@ -52,6 +53,7 @@ const operatorFlags = {
   'usage-meter-interval': { type: 'string' },
   'reports-bind-address': { type: 'string' },
   'reports-advertise-address': { type: 'string' },
+  'leader-pod-label': { type: 'boolean' },
   'attestation-policy': { type: 'string' },
   'federated-bind-address': { type: 'string' },
   'verifier-sample-rate': { type: 'string' },
@@ -104,6 +106,9 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
                                and signed receipts (off by default; docs/operator.md#reports)
   --reports-advertise-address HOST:PORT  the Reports address confidential InferenceJobs' gateways dial to attest and
                                report their receipts (needs --reports-bind-address; default: they report nothing)
+  --leader-pod-label           label this replica's Pod ($POD_NAMESPACE/$POD_NAME) nvdax.io/leader=true while it leads
+                               (once the Reports service listens), so a Service can select the leader alone (the
+                               chart's reports Service); needs pods get/patch in its namespace (off by default)
   --verifier-sample-rate 0     share of receipts requesters offer for audit (Reports.Replay) that the hub replays on
                                --verifier-backend HOST:PORT (KServe v2 reference server); a mismatch is an incident on
                                the pool (reputation) and, with --verifier-slash-amount NVDAx, a slash (off by default;
@@ -117,6 +122,31 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --gateway-image IMAGE@sha256 the confidential gateway's image in InferenceJob pods (pinned by digest; default the
                                operator's own pinned image, operator/materialize/images.ts)
 `;
+
+/**
+ * --leader-pod-label: this process's Pod, named by the downward API's POD_NAMESPACE and POD_NAME; undefined when
+ * off. Throws a ConfigError when either is missing.
+ */
+function leaderPod(on: boolean, env: NodeJS.ProcessEnv): { namespace: string; name: string } | undefined {
+  if (!on) return undefined;
+  const namespace = env['POD_NAMESPACE'];
+  const name = env['POD_NAME'];
+  if (!namespace || !name) {
+    throw new ConfigError('--leader-pod-label needs POD_NAMESPACE and POD_NAME (the downward API) to name its Pod');
+  }
+  return { namespace, name };
+}
+
+/** The leader label on `pod` (operator/runtime/leader-label.ts), written with a merge patch. */
+function leaderPodLabel(client: KubeClient, log: Logger, pod: { namespace: string; name: string }): LeaderPodLabel {
+  const { namespace, name } = pod;
+  return new LeaderPodLabel({
+    log: log.child({ component: 'leader-label', pod: `${namespace}/${name}` }),
+    patch: async (value) => {
+      await client.mergePatch(resources.pods, name, namespace, { metadata: { labels: { [LEADER_LABEL]: value } } });
+    },
+  });
+}
 
 /** Fails fast with the fix when the hub lacks our CRDs (or serves another version of them). */
 async function checkCrds(client: KubeClient): Promise<void> {
@@ -271,6 +301,7 @@ async function main(): Promise<number> {
     read.str('reports-advertise-address', ''),
     read.str('reports-bind-address', ''),
   );
+  const labelPod = leaderPod(read.bool('leader-pod-label', false), process.env);
   const chain = settlementChain(read);
   const taskDomain = chain?.domain() ?? signedTasksDomain(read);
   // where the hub settles: receipts, telemetry and agent heartbeats are signed under domains bound to it
@@ -298,6 +329,7 @@ async function main(): Promise<number> {
     }
   }
   const manager = Manager.fromConfig(config, client, log);
+  const leaderLabel = labelPod ? leaderPodLabel(client, log, labelPod) : undefined;
   // the member clusters: one per cluster, shared by every controller, owned by none
   const fleet = new Fleet({
     manager,
@@ -406,8 +438,13 @@ async function main(): Promise<number> {
       registry: manager.metrics.registry,
       ...(replay ? { replay } : {}),
     });
-    manager.runnable({ name: 'reports', start: (signal) => intake.serve(reportsAddress, signal) });
-  }
+    let listening: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      listening = resolve;
+    });
+    manager.runnable({ name: 'reports', start: (signal) => intake.serve(reportsAddress, signal, () => listening()) });
+    if (leaderLabel) manager.runnable(leaderLabel.runnable(ready));
+  } else if (leaderLabel) manager.runnable(leaderLabel.runnable());
   const federatedHost = read.str('federated-bind-address', '');
   if (federatedHost) {
     const policyFile = read.str('attestation-policy', '');
@@ -437,6 +474,8 @@ async function main(): Promise<number> {
     },
     'Starting operator',
   );
+  // a label an earlier run of this Pod left goes first (patches are applied in order)
+  leaderLabel?.clearStale();
   try {
     await manager.start(shutdownSignal(log));
     return 0;

@@ -124,6 +124,22 @@ const attestation = obj(
       'The newest receipt counted from this instance (its time in Unix ms and request id): older ones are duplicates.',
       { maxLength: 96 },
     ),
+    previousKeys: list(
+      'Keys this instance attested before its current ones (a restarted gateway), newest first, at most 4: ' +
+        'receipts they signed before the restart still count while the instance is verified.',
+      obj(
+        'AttestedKey',
+        "An instance's earlier verified gateway key and receipt key.",
+        {
+          gatewayKey: str('Hash of the attested TEE public key.', { pattern: patterns.bytes32 }),
+          receiptKey: str('The Ed25519 receipt key its capability named (raw, 0x + 64 hex).', {
+            pattern: patterns.bytes32,
+          }),
+        },
+        { required: ['gatewayKey'] },
+      ),
+      { maxItems: 4 },
+    ),
   },
   { required: ['instance'] },
 );

@@ -384,6 +384,14 @@ export interface PoolRejection {
   message?: string;
 }
 
+/** An instance's earlier verified gateway key and receipt key. */
+export interface AttestedKey {
+  /** Hash of the attested TEE public key. */
+  gatewayKey: string;
+  /** The Ed25519 receipt key its capability named (raw, 0x + 64 hex). */
+  receiptKey?: string;
+}
+
 /**
  * Outcome of the last remote attestation of one confidential instance (replica, worker or
  * participant).
@@ -419,6 +427,11 @@ export interface AttestationResult {
    * are duplicates.
    */
   receiptsThrough?: string;
+  /**
+   * Keys this instance attested before its current ones (a restarted gateway), newest first, at
+   * most 4: receipts they signed before the restart still count while the instance is verified.
+   */
+  previousKeys?: AttestedKey[];
 }
 
 /** GPU time of one attempt: from each member pod start to its end (or now while it runs). */

@@ -141,7 +141,7 @@ export interface PodSpec {
   };
   tolerations: Array<{ key: string; operator: 'Exists' | 'Equal'; value?: string; effect: string }>;
   containers: Container[];
-  volumes: Array<{ name: string; emptyDir: { medium?: 'Memory' } }>;
+  volumes: Array<{ name: string; emptyDir: { medium?: 'Memory'; sizeLimit?: string } }>;
 }
 export interface PodTemplate {
   metadata: { labels: Record<string, string>; annotations: Record<string, string> };

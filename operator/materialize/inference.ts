@@ -69,6 +69,18 @@ export const GATEWAY_PORT = 8443;
 export const GATEWAY_OPS_PORT = 9090;
 /** Triton's gRPC port (the kserve backend's target when the endpoint is Triton's HTTP port). */
 export const TRITON_GRPC_PORT = 8001;
+/**
+ * The gateway's receipt journal (--receipt-journal-dir), with hub reports only: receipts the hub has not answered
+ * survive a gateway container restart. Memory-backed: a tmpfs inside the pod's Kata guest, so it outlives the
+ * container, not the pod, and never reaches the host's disk; counted in the gateway's memory. The journal holds
+ * at most the reporter's 10,000 receipts (~7 MB) and is compacted at 4x that.
+ */
+export const GATEWAY_JOURNAL_VOLUME = {
+  name: 'gateway-receipts',
+  mountPath: '/var/run/nvdax/receipts',
+  sizeLimit: '64Mi',
+};
+
 /** CPU and memory of the gateway container when spec.gateway leaves them unset. */
 export const gatewayDefaults: Readonly<ComputeDefaults> = { cpu: '1', memory: '512Mi' };
 /**
@@ -180,6 +192,7 @@ export function gatewayContainer(job: JobRef, spec: InferenceJobSpec, on: Placed
       { name: 'NVDAX_HUB_REPORTS', value: g.reports },
       // the instance the hub knows: the pod's own name (each replica attests and reports on its own)
       { name: 'NVDAX_INSTANCE', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'NVDAX_RECEIPT_JOURNAL_DIR', value: GATEWAY_JOURNAL_VOLUME.mountPath },
     );
   }
   if (g.development) {
@@ -215,7 +228,7 @@ export function gatewayContainer(job: JobRef, spec: InferenceJobSpec, on: Placed
       readOnlyRootFilesystem: true,
       runAsNonRoot: true,
     },
-    volumeMounts: [],
+    volumeMounts: g.reports ? [{ name: GATEWAY_JOURNAL_VOLUME.name, mountPath: GATEWAY_JOURNAL_VOLUME.mountPath }] : [],
   };
 }
 
@@ -253,7 +266,13 @@ export function inferenceObjects(
     restartPolicy: 'Always',
   });
   // after the model server: the controller and the agent read a pod's GPUs from its first container
-  if (gatewayEnabled(spec, on)) template.spec.containers.push(gatewayContainer(job, spec, on));
+  if (gatewayEnabled(spec, on)) {
+    template.spec.containers.push(gatewayContainer(job, spec, on));
+    if (on.gateway?.reports) {
+      const { name, sizeLimit } = GATEWAY_JOURNAL_VOLUME;
+      template.spec.volumes.push({ name, emptyDir: { medium: 'Memory', sizeLimit } });
+    }
+  }
   const deployment: Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

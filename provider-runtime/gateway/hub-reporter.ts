@@ -13,6 +13,13 @@
 // taken for a duplicate. A receipt leaves the queue only when the hub answered it: accepted, duplicate, or
 // refused with a reason other than the instance not being attested (those stay, and the gateway attests
 // again). A transport error or a hub-side failure keeps the whole batch. stop() sends what is left.
+//
+// Durable (journalDir, --receipt-journal-dir): every queued receipt is also in an append-only journal
+// (receipt-journal.ts; buffered, written and fdatasynced every few ms off the request path), marked done when the
+// hub answered it or the bound dropped it; a restarted gateway reloads the rest in order and reports them. Those
+// are signed by the previous process's keys: the hub keeps an instance's earlier verified keys
+// (status.attestations[].previousKeys), and a receipt whose key it does not hold (that process never attested)
+// is refused for good, not a reason to attest again.
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -26,6 +33,8 @@ import type { ChallengeResponse__Output } from '../../operator/verification/gen/
 import type { ReportsClient } from '../../operator/verification/gen/nvdax/hub/v1/Reports.gen.ts';
 import type { ReceiptsResponse__Output } from '../../operator/verification/gen/nvdax/hub/v1/ReceiptsResponse.gen.ts';
 import type { SignedReceipt } from '../../operator/verification/gen/nvdax/hub/v1/SignedReceipt.gen.ts';
+import { gatewayKeyHash } from '../../operator/verification/receipt.ts';
+import { ReceiptJournal, type ReceiptJournalOptions } from './receipt-journal.ts';
 import type { HubAttestation } from './service.ts';
 import type { GatewaySignedReceipt } from './signing.ts';
 
@@ -82,6 +91,13 @@ export interface HubReporterOptions {
   credentials?: grpc.ChannelCredentials;
   /** Wall clock, Unix ms (default Date.now): receipts' time is compared with it. */
   now?: () => number;
+  /**
+   * Keep the queue in a journal in this directory (receipt-journal.ts): receipts unanswered when the process
+   * ends are reported by the next one started with the same directory. Unset: memory only.
+   */
+  journalDir?: string;
+  /** The journal's write window (default 5 ms), fdatasync (default true) and compaction size (default 1 MiB). */
+  journal?: Pick<ReceiptJournalOptions, 'flushMs' | 'sync' | 'compactBytes'>;
 }
 
 export interface HubReporterMetrics {
@@ -111,6 +127,9 @@ export class HubReporter {
   readonly #maxQueue: number;
   readonly #batchSize: number;
   #queue: GatewaySignedReceipt[] = [];
+  readonly #journal: ReceiptJournal | undefined;
+  /** The gateway key of this process's last verified attestation (lower case). */
+  #gatewayKey = '';
   #attested = false;
   #attesting: Promise<void> | undefined;
   #flushing: Promise<void> | undefined;
@@ -122,7 +141,7 @@ export class HubReporter {
   /** Wakes the attestation loop's wait (stop, or a re-attest request). */
   #wake: (() => void) | undefined;
   /** Counts for tests and logs. */
-  readonly counts = { accepted: 0, duplicates: 0, refused: 0, dropped: 0, attestations: 0 };
+  readonly counts = { accepted: 0, duplicates: 0, refused: 0, dropped: 0, attestations: 0, reloaded: 0 };
 
   constructor(o: HubReporterOptions) {
     this.#o = o;
@@ -181,6 +200,23 @@ export class HubReporter {
         }),
       };
     }
+    if (o.journalDir) {
+      const { journal, load } = ReceiptJournal.open({
+        dir: o.journalDir,
+        ...o.journal,
+        log: this.#log.child({ component: 'receipt-journal' }),
+      });
+      this.#journal = journal;
+      this.#queue = load.receipts;
+      this.counts.reloaded = load.receipts.length;
+      if (this.#queue.length > this.#maxQueue) this.#drop(this.#queue.length - this.#maxQueue);
+      if (load.receipts.length > 0 || load.skipped > 0) {
+        this.#log.info(
+          { reloaded: load.receipts.length, queued: this.#queue.length, skipped: load.skipped },
+          'receipts the hub had not answered reloaded from the journal',
+        );
+      }
+    }
   }
 
   get attested(): boolean {
@@ -203,6 +239,7 @@ export class HubReporter {
   /** One issued receipt (the gateway's onReceipt): synchronous, never throws. */
   enqueue(r: GatewaySignedReceipt): void {
     this.#queue.push(r);
+    this.#journal?.add(r);
     if (this.#queue.length > this.#maxQueue) this.#drop(this.#queue.length - this.#maxQueue);
     if (this.#queue.length >= this.#batchSize && !this.#flushing && this.#attested) {
       setImmediate(() => void this.flush());
@@ -210,7 +247,8 @@ export class HubReporter {
   }
 
   #drop(n: number): void {
-    this.#queue.splice(0, n);
+    const dropped = this.#queue.splice(0, n);
+    this.#journal?.done(dropped);
     this.counts.dropped += n;
     this.#metrics?.receipts.inc({ result: 'dropped' }, n);
     this.#log.warn({ dropped: n, maxQueue: this.#maxQueue }, 'hub receipt queue full: oldest receipts dropped');
@@ -262,6 +300,7 @@ export class HubReporter {
         if (res.verified) {
           this.#metrics?.attestations.inc({ result: 'verified' });
           this.#attested = true;
+          this.#gatewayKey = gatewayKeyHash(m.teePubKey).toLowerCase();
           this.#flushAfter = 0;
           this.#log.info(
             { instance: o.instance, gatewayKey: res.gatewayKey, evidenceHash: res.evidenceHash },
@@ -357,12 +396,16 @@ export class HubReporter {
         const i = m ? Number(m[1]) : batch.findIndex((r) => line.startsWith(`${r.receipt.requestId}:`));
         if (i < 0 || i >= batch.length || refusedAt.has(i)) continue;
         refusedAt.add(i);
-        if (UNATTESTED.test(line)) keep.push(batch[i] as GatewaySignedReceipt);
+        const r = batch[i] as GatewaySignedReceipt;
+        // one of this process's receipts: the hub forgot the instance, attest again; an earlier process's (from
+        // the journal) whose key the hub does not hold: it never will, refused for good
+        if (UNATTESTED.test(line) && String(r.receipt.gatewayKey).toLowerCase() === this.#gatewayKey) keep.push(r);
         else {
           refused++;
           this.#log.warn({ refused: line }, 'the hub refused a receipt');
         }
       }
+      this.#journal?.done(keep.length > 0 ? batch.filter((r) => !keep.includes(r)) : batch);
       this.counts.accepted += res.accepted;
       this.counts.duplicates += res.duplicates;
       this.counts.refused += refused;
@@ -386,7 +429,8 @@ export class HubReporter {
 
   /**
    * Stops attesting and sends what is queued (within timeoutMs, retrying while the hub is unreachable), then
-   * closes the channel. Receipts still queued then are lost with the process, and logged as such.
+   * closes the channel. Receipts still queued then are logged; with a journal they stay in it for the next start,
+   * without one they are lost with the process.
    */
   async stop(timeoutMs = 10_000): Promise<void> {
     if (this.#stopped) return;
@@ -405,10 +449,11 @@ export class HubReporter {
     await this.#attesting?.catch(() => {});
     if (this.#queue.length > 0) {
       this.#log.warn(
-        { unreported: this.#queue.length, attested: this.#attested },
+        { unreported: this.#queue.length, attested: this.#attested, journal: this.#journal ? 'kept' : 'none' },
         'stopping with receipts the hub has not answered',
       );
     }
+    await this.#journal?.close();
     this.#client.close();
   }
 }

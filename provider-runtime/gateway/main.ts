@@ -56,6 +56,8 @@ const HELP = `nvdax gateway: the confidential inference gateway (gRPC nvdax.gate
                               attest this instance, then send every receipt (env NVDAX_HUB_REPORTS; off by default)
   --instance NAME             this instance as the hub knows it: the pod's name (env NVDAX_INSTANCE, else
                               POD_NAME, else the hostname); also the development attester's instance label
+  --receipt-journal-dir DIR   keep receipts the hub has not answered in a journal there, reported after a restart
+                              (env NVDAX_RECEIPT_JOURNAL_DIR; default: memory only)
   --log-level LEVEL           default info`;
 
 /** Default address of the guest's CoCo REST API server (api-server-rest), which serves /cdh/resource. */
@@ -129,6 +131,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       'log-level': { type: 'string' },
       'hub-reports': { type: 'string' },
       instance: { type: 'string' },
+      'receipt-journal-dir': { type: 'string' },
     },
     strict: true,
   });
@@ -224,8 +227,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const metrics = createGatewayMetrics({ defaultMetrics: true });
   // the gateway is made after the reporter (its receipts go there) and attests through it
   let attestFor: ((nonce: string) => ReturnType<Gateway['attestationFor']>) | undefined;
+  const journalDir = v['receipt-journal-dir'] || env['NVDAX_RECEIPT_JOURNAL_DIR'];
   const reporter = hubReports
     ? new HubReporter({
+        ...(journalDir ? { journalDir } : {}),
         target: hubReports,
         job: { namespace, name },
         instance,

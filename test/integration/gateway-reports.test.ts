@@ -3,7 +3,8 @@
 // its own name as NVDAX_INSTANCE; a REAL gateway process (provider-runtime/gateway/main.ts, embedded ONNX model,
 // development attester over the pod's init-data) started as that instance attests (Attested=True), and every
 // inference the SDK makes is counted once into status.usage.requests, also across a hub restart (receipts are
-// kept while the hub is down) and a gateway stop (the queue is flushed). A gateway whose evidence the hub
+// kept while the hub is down), a gateway stop (the queue is flushed) and a gateway crash (with
+// --receipt-journal-dir the next process reports what the crashed one held). A gateway whose evidence the hub
 // refuses stays unattested, and its receipts are not counted.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
@@ -74,6 +75,7 @@ const opArgs = () => [
 async function startGatewayProc(
   instance: string,
   initFile: string,
+  extra: string[] = [],
 ): Promise<{ proc: JsonProc; port: number; ops: number }> {
   const proc = new JsonProc(join(projectRoot, 'provider-runtime', 'gateway', 'main.ts'), [
     '--listen=127.0.0.1:0',
@@ -91,6 +93,7 @@ async function startGatewayProc(
     `--init-data=${initFile}`,
     `--hub-reports=127.0.0.1:${reportsPort}`,
     `--instance=${instance}`,
+    ...extra,
   ]);
   gateways.push(proc);
   const line = await proc.waitFor('gateway serving', (l) => l.msg === 'gateway serving', 60_000);
@@ -143,7 +146,7 @@ test('--reports-advertise-address is checked before anything runs', (t) => {
 });
 
 test.serial(
-  'a real gateway attests itself and every receipt is counted once, across hub and gateway restarts',
+  'a real gateway attests itself and every receipt is counted once, across hub and gateway restarts and a crash',
   async (t) => {
     apply('hub', [
       {
@@ -260,6 +263,53 @@ test.serial(
     await infer(c, 1);
     c.close();
     await requestsAre(11, 'usage.requests = 11 after the gateway restarted');
+    await stopProc(gw.proc);
+
+    // a gateway that crashes with receipts the hub has not answered: with --receipt-journal-dir the next process
+    // of the pod (new keys) reloads them and reports them; the hub takes them under the crashed process's key,
+    // which it keeps as one of the instance's previousKeys, and counts each once
+    const journal = [`--receipt-journal-dir=${join(dir, 'journal')}`];
+    gw = await startGatewayProc(instance, join(dir, 'init-data'), journal);
+    await gw.proc.waitFor('attested with a journal', (l) => l.msg === 'attested to the hub', 60_000);
+    const crashedKey = await eventually('the crashing process attested', async () => {
+      const a = getJob().status?.attestations?.find((x) => x.instance === instance);
+      return a?.verified && a.gatewayKey ? a.gatewayKey : undefined;
+    });
+    await op.stop();
+    c = await connect(gw.port);
+    await infer(c, 3);
+    c.close();
+    await gw.proc.waitFor(
+      'a failed report before the crash',
+      (l) => l.msg === 'could not report receipts to the hub; kept for later',
+      30_000,
+    );
+    gw.proc.child.kill('SIGKILL');
+    await gw.proc.exited;
+    op = r.startOp(3, opArgs());
+    await op.proc.waitFor('reports port', (l) => l.msg === 'Serving reports', 60_000);
+    gw = await startGatewayProc(instance, join(dir, 'init-data'), journal);
+    const reloaded = await gw.proc.waitFor(
+      'reloaded',
+      (l) => l.msg === 'receipts the hub had not answered reloaded from the journal',
+      30_000,
+    );
+    t.is(reloaded['reloaded'], 3);
+    await requestsAre(14, 'usage.requests = 14: the crashed process’s receipts, from the journal');
+    const after = getJob().status?.attestations?.find((x) => x.instance === instance);
+    t.not(after?.gatewayKey, crashedKey, 'the restarted process attested a new key');
+    t.true(after?.previousKeys?.some((k) => k.gatewayKey === crashedKey) ?? false, 'the crashed key is kept');
+    c = await connect(gw.port);
+    await infer(c, 1);
+    c.close();
+    await requestsAre(15, 'usage.requests = 15 after the restarted process served one more');
+    await stopProc(gw.proc);
+    // stopped after every receipt was answered: the next start reloads nothing, and nothing is counted twice
+    gw = await startGatewayProc(instance, join(dir, 'init-data'), journal);
+    await gw.proc.waitFor('attested after a clean stop', (l) => l.msg === 'attested to the hub', 60_000);
+    await new Promise((res) => setTimeout(res, 3000));
+    t.is(getJob().status?.usage?.requests, 15, 'nothing counted twice');
+    t.false(gw.proc.lines.some((l) => l.msg === 'receipts the hub had not answered reloaded from the journal'));
   },
 );
 

@@ -43,3 +43,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The report intake's address for gateways: reports.advertiseAddress, else the Service's in-cluster name. */}}
+{{- define "nvdax-operator.reportsAddress" -}}
+{{- if .Values.reports.advertiseAddress -}}
+{{- .Values.reports.advertiseAddress -}}
+{{- else -}}
+{{- printf "%s-reports.%s.svc:%v" (include "nvdax-operator.fullname" .) .Release.Namespace .Values.reports.port -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Checks what the schema cannot: the intake's port is not the ops port. */}}
+{{- define "nvdax-operator.reportsCheck" -}}
+{{- if eq (int .Values.reports.port) (int .Values.ops.port) -}}
+{{- fail (printf "reports.port %v is ops.port's: the report intake needs a port of its own" .Values.reports.port) -}}
+{{- end -}}
+{{- end -}}

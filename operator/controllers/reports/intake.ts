@@ -21,6 +21,7 @@ import type {
   PoolTelemetry,
   ProviderPoolStatus,
   AttestationResult as StatusAttestation,
+  AttestedKey,
 } from '../../api/types.gen.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import type { KubeObject } from '../../kube/types.ts';
@@ -95,6 +96,8 @@ export const reportsManager = 'nvdax-reports';
 export const progressManager = 'nvdax-reports-progress';
 const NONCE_TTL_MS = 5 * 60_000;
 const MAX_RECEIPTS = 1_000;
+/** Earlier keys an instance keeps (status.attestations[].previousKeys; the CRD allows 4). */
+const MAX_PREVIOUS_KEYS = 4;
 const MAX_REPLAYS = 100;
 
 export interface ReportIntakeOptions {
@@ -438,7 +441,7 @@ export class ReportIntake {
         watermark(a.receipt.time, a.receipt.requestId) < watermark(b.receipt.time, b.receipt.requestId) ? -1 : 1,
       );
       for (const r of sorted) {
-        const inst = atts.find((a) => a.verified && a.gatewayKey?.toLowerCase() === r.receipt.gatewayKey.toLowerCase());
+        const inst = atts.find((a) => a.verified && keyOf(a, r.receipt.gatewayKey));
         if (!inst) {
           outcome.unattested.push(`${r.receipt.requestId}: gatewayKey: no attested instance of this job has it`);
           continue;
@@ -478,13 +481,13 @@ export class ReportIntake {
   ): SignedReceipt {
     const s = { receipt: JSON.parse(m.receiptJson), signature: m.signature } as SignedReceipt;
     if (m.scheme === 'ed25519') {
-      const inst = c.attested.find((a) => a.gatewayKey?.toLowerCase() === String(s.receipt.gatewayKey).toLowerCase());
-      if (!inst?.receiptKey) {
+      const key = c.attested.map((a) => keyOf(a, String(s.receipt.gatewayKey))).find((k) => k !== undefined);
+      if (!key?.receiptKey) {
         throw new ReceiptError('gatewayKey', 'no attested instance of this job has it with a receipt key');
       }
       verifyGatewayReceipt(
         { ...s, scheme: 'ed25519' },
-        { provider: c.provider ?? '', receiptKey: Buffer.from(inst.receiptKey.slice(2), 'hex') },
+        { provider: c.provider ?? '', receiptKey: Buffer.from(key.receiptKey.slice(2), 'hex') },
         { job: c.hubJob },
       );
     } else if (m.scheme && m.scheme !== 'eip712') {
@@ -926,6 +929,43 @@ interface Owned {
 
 function upsert(list: StatusAttestation[] | undefined, entry: StatusAttestation): StatusAttestation[] {
   const prev = (list ?? []).find((a) => a.instance === entry.instance);
-  const kept = { ...entry, ...(prev?.receiptsThrough ? { receiptsThrough: prev.receiptsThrough } : {}) };
+  const previousKeys = earlierKeys(prev, entry);
+  const kept = {
+    ...entry,
+    ...(prev?.receiptsThrough ? { receiptsThrough: prev.receiptsThrough } : {}),
+    ...(previousKeys.length > 0 ? { previousKeys } : {}),
+  };
   return [...(list ?? []).filter((a) => a.instance !== entry.instance), kept].slice(-256);
+}
+
+/** Earlier keys an instance keeps: what it held before (the last verified key first), not the new one, at most 4. */
+export function earlierKeys(prev: StatusAttestation | undefined, entry: StatusAttestation): AttestedKey[] {
+  if (!prev) return [];
+  const before: AttestedKey[] = [
+    ...(prev.verified && prev.gatewayKey
+      ? [{ gatewayKey: prev.gatewayKey, ...(prev.receiptKey ? { receiptKey: prev.receiptKey } : {}) }]
+      : []),
+    ...(prev.previousKeys ?? []),
+  ];
+  const seen = new Set([entry.gatewayKey?.toLowerCase()]);
+  return before
+    .filter((k) => {
+      const id = k.gatewayKey.toLowerCase();
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    })
+    .slice(0, MAX_PREVIOUS_KEYS);
+}
+
+/**
+ * The key `gatewayKey` names on instance `a`: its current one, or one it attested before a restart (the receipts a
+ * restarted gateway reloaded from its journal). Undefined when it is neither.
+ */
+export function keyOf(a: StatusAttestation, gatewayKey: string): AttestedKey | undefined {
+  const k = gatewayKey.toLowerCase();
+  if (a.gatewayKey?.toLowerCase() === k) {
+    return { gatewayKey: a.gatewayKey, ...(a.receiptKey ? { receiptKey: a.receiptKey } : {}) };
+  }
+  return a.previousKeys?.find((p) => p.gatewayKey.toLowerCase() === k);
 }

@@ -263,3 +263,95 @@ test('example values: ServiceMonitor, PrometheusRule on real metric names, settl
   const np = one(objs, 'NetworkPolicy') as Obj & { spec: { policyTypes: string[] } };
   t.deepEqual(np.spec.policyTypes, ['Ingress']);
 });
+
+test('reports: off by default; on, a leader-only Service, the container port, the flags, NetworkPolicy and RBAC', (t) => {
+  const off = render(chart);
+  t.false(off.some((o) => o.kind === 'Service' && o.metadata.name.endsWith('-reports')));
+  t.false(container(off).args.some((a) => a.startsWith('--reports') || a === '--leader-pod-label'));
+  t.false((one(off, 'Role') as RoleObj).rules.some((r) => r.resources.includes('pods')));
+
+  const objs = render(chart, { set: { 'reports.enabled': 'true', 'networkPolicy.enabled': 'true' } });
+  const c = container(objs);
+  t.true(c.args.includes('--reports-bind-address=0.0.0.0:9443'));
+  // default: the Service's in-cluster DNS name and port
+  t.true(c.args.includes('--reports-advertise-address=nvdax-operator-reports.nvdax-system.svc:9443'));
+  t.true(c.args.includes('--leader-pod-label'));
+  t.deepEqual(
+    c.ports.map((p) => [p.name, p.containerPort]),
+    [
+      ['ops', 8080],
+      ['reports', 9443],
+    ],
+  );
+  const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'nvdax-operator-reports') as Obj & {
+    spec: { type: string; selector: Record<string, string>; ports: Array<Record<string, unknown>> };
+  };
+  t.truthy(svc);
+  t.is(svc.metadata.namespace, 'nvdax-system');
+  t.is(svc.spec.type, 'ClusterIP');
+  // the leader's Pod alone: the Deployment's selector labels plus the label the leader writes
+  t.deepEqual(svc.spec.selector, {
+    'app.kubernetes.io/name': 'nvdax-operator',
+    'app.kubernetes.io/instance': 'nvdax',
+    'nvdax.io/leader': 'true',
+  });
+  t.deepEqual(svc.spec.ports, [
+    { name: 'reports', port: 9443, targetPort: 'reports', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+  ]);
+  const np = one(objs, 'NetworkPolicy') as Obj & { spec: { ingress: Array<{ ports: Array<{ port: string }> }> } };
+  t.deepEqual(
+    np.spec.ingress.map((i) => i.ports.map((p) => p.port)),
+    [['ops'], ['reports']],
+  );
+  // the leader patches its own Pod: pods patch, in its namespace only, nothing more
+  const role = one(objs, 'Role') as RoleObj;
+  t.deepEqual(
+    role.rules.filter((r) => r.resources.includes('pods')),
+    [{ apiGroups: [''], resources: ['pods'], verbs: ['patch'] }],
+  );
+  t.false((one(objs, 'ClusterRole') as RoleObj).rules.some((r) => r.resources.includes('pods')));
+
+  // an address of its own, a port of its own, a source allow-list
+  const custom = render(chart, {
+    set: {
+      'reports.enabled': 'true',
+      'reports.port': '7443',
+      'reports.advertiseAddress': 'reports.hub.example.com:443',
+      'reports.service.type': 'LoadBalancer',
+      'networkPolicy.enabled': 'true',
+    },
+    setJson: { 'reports.from': [{ ipBlock: { cidr: '10.0.0.0/8' } }] },
+  });
+  const cc = container(custom);
+  t.true(cc.args.includes('--reports-bind-address=0.0.0.0:7443'));
+  t.true(cc.args.includes('--reports-advertise-address=reports.hub.example.com:443'));
+  const svc2 = custom.find((o) => o.metadata.name === 'nvdax-operator-reports') as Obj & {
+    spec: { type: string; ports: Array<{ port: number }> };
+  };
+  t.is(svc2.spec.type, 'LoadBalancer');
+  t.is(svc2.spec.ports[0]?.port, 7443);
+  const np2 = one(custom, 'NetworkPolicy') as Obj & { spec: { ingress: Array<{ from?: unknown[] }> } };
+  t.deepEqual(np2.spec.ingress[1]?.from, [{ ipBlock: { cidr: '10.0.0.0/8' } }]);
+  // what the schema cannot check: the intake's port is not the ops port
+  const clash = helm([
+    'template',
+    'nvdax',
+    join(chartsDir, chart),
+    '--set',
+    'reports.enabled=true',
+    '--set',
+    'reports.port=8080',
+  ]);
+  t.not(clash.code, 0);
+  t.regex(clash.stderr, /reports\.port 8080 is ops\.port's: the report intake needs a port of its own/);
+});
+
+test('the operator accepts the reports flags the chart passes, and needs its Pod named for the leader label', (t) => {
+  const args = container(render(chart, { set: { 'reports.enabled': 'true' } })).args;
+  const r = operatorWithArgs(args, { POD_NAMESPACE: 'nvdax-system', POD_NAME: 'nvdax-operator-0' });
+  t.is(r.status, 2, r.stderr);
+  t.regex(r.stderr, /--kubeconfig \/nonexistent\/kubeconfig/);
+  const noPod = operatorWithArgs(args, { POD_NAMESPACE: '', POD_NAME: '' });
+  t.is(noPod.status, 2);
+  t.regex(noPod.stderr, /--leader-pod-label needs POD_NAMESPACE and POD_NAME/);
+});

@@ -72,6 +72,18 @@ const cases: Case[] = [
   },
   {
     chart: 'nvdax-operator',
+    what: 'a reports address without a port',
+    opts: { set: { 'reports.enabled': 'true', 'reports.advertiseAddress': 'hub.example.com' } },
+    says: ["at '/reports/advertiseAddress'", 'does not match pattern'],
+  },
+  {
+    chart: 'nvdax-operator',
+    what: 'a privileged reports port',
+    opts: { set: { 'reports.enabled': 'true', 'reports.port': '443' } },
+    says: ["at '/reports/port'", 'minimum: got 443, want 1,024'],
+  },
+  {
+    chart: 'nvdax-operator',
     what: 'a bad contract address',
     opts: {
       set: { 'settlement.enabled': 'true', 'settlement.existingSecret': 'chain' },

@@ -1,13 +1,19 @@
 // The gateway's hub reporter against a scripted Reports server on loopback: it attests (retrying while the hub
 // fails, less often after a refusal), sends receipts in the hub's watermark order once they are old enough,
 // keeps them through transport errors and hub failures, attests again when the hub no longer holds it
-// attested, drops only the oldest beyond its queue limit (counted), and flushes on stop.
+// attested, drops only the oldest beyond its queue limit (counted), and flushes on stop. With a journal, what a
+// stopped or crashed reporter left unanswered is reported by the next one on the same directory, once.
 import test from 'ava';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import type { HubAttestation } from '../../../provider-runtime/gateway/service.ts';
 import { HubReporter, reportsClientProto } from '../../../provider-runtime/gateway/hub-reporter.ts';
+import { JOURNAL_FILE, readJournal } from '../../../provider-runtime/gateway/receipt-journal.ts';
 import type { GatewaySignedReceipt } from '../../../provider-runtime/gateway/signing.ts';
+import { gatewayKeyHash } from '../../../operator/verification/receipt.ts';
 
 interface Wire {
   receiptJson: string;
@@ -49,17 +55,20 @@ async function hub(o: {
   return { seen, port, close: () => server.forceShutdown() };
 }
 
+const teePubKey = { crv: 'X25519', kty: 'OKP', x: 'AA' } as const;
+/** The gateway key this reporter's receipts name (the hash of the key it attests). */
+const KEY = gatewayKeyHash(teePubKey);
 const material = async (nonce: string): Promise<HubAttestation> =>
   ({
-    teePubKey: { crv: 'X25519', kty: 'OKP', x: 'AA' },
+    teePubKey,
     evidence: { ear: `ear-for-${nonce}` },
     capability: { nonce } as never,
     capabilitySignature: '0xsig',
   }) as HubAttestation;
 
-const receipt = (i: number, time = 1_000 + i): GatewaySignedReceipt =>
+const receipt = (i: number, time = 1_000 + i, gatewayKey = KEY): GatewaySignedReceipt =>
   ({
-    receipt: { requestId: `0x${i.toString(16).padStart(64, '0')}`, time },
+    receipt: { requestId: `0x${i.toString(16).padStart(64, '0')}`, time, gatewayKey },
     signature: `0x${i}`,
     scheme: 'ed25519',
   }) as unknown as GatewaySignedReceipt;
@@ -191,4 +200,108 @@ test('an unreachable hub: receipts queue up to the limit, the oldest dropped and
   t.regex(await registry.metrics(), /nvdax_gateway_hub_receipt_queue 3/);
   await rep.stop(300);
   t.false(rep.attested);
+});
+
+// ------------------------------------------------------------------------------------------------ journal
+
+const journalDir = (t: { teardown: (f: () => void) => void }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nvdax-reporter-journal-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+};
+
+test('with a journal: receipts unanswered when a reporter stops are reported by the next one, once', async (t) => {
+  const dir = journalDir(t);
+  // the hub is unreachable: nothing is answered
+  const first = reporter(1, { journalDir: dir, callTimeoutMs: 200 });
+  first.start();
+  for (const i of [2, 1, 3]) first.enqueue(receipt(i));
+  await first.stop(200);
+  t.is(first.queued, 3);
+  const h = await hub({});
+  t.teardown(h.close);
+  const registry = new Registry();
+  const second = reporter(h.port, { journalDir: dir, registry });
+  t.is(second.counts.reloaded, 3);
+  t.is(second.queued, 3);
+  t.regex(await registry.metrics(), /nvdax_gateway_hub_receipt_queue 3/);
+  second.enqueue(receipt(4));
+  second.start();
+  await until('sent', () => second.counts.accepted === 4);
+  t.deepEqual(ids(h.seen.batches.flat()), [1001, 1002, 1003, 1004]);
+  await second.stop();
+  // answered: a third start reloads nothing
+  const third = reporter(h.port, { journalDir: dir });
+  t.is(third.queued, 0);
+  await third.stop(0);
+});
+
+test('with a journal: a crash after some answers reloads only the receipts the hub did not answer', async (t) => {
+  const dir = journalDir(t);
+  const h = await hub({
+    receipts: (b, n) =>
+      n === 1 ? { accepted: b.length, duplicates: 0, refused: [] } : { code: grpc.status.UNAVAILABLE, details: 'gone' },
+  });
+  t.teardown(h.close);
+  const rep = reporter(h.port, { journalDir: dir, batchSize: 2, maxRetryMs: 10_000, retryMs: 10_000 });
+  for (let i = 1; i <= 5; i++) rep.enqueue(receipt(i));
+  rep.start();
+  await until('the first batch answered, the second failed', () => h.seen.batches.length === 2);
+  // stop without a final report (a crash; only the journal's own buffer is written)
+  await rep.stop(0);
+  const again = reporter(h.port, { journalDir: dir });
+  t.is(again.queued, 3);
+  await again.stop(0);
+  const { receipts } = readJournal(readFileSync(join(dir, JOURNAL_FILE), 'utf8'));
+  t.deepEqual(
+    receipts.map((r) => r.receipt.time),
+    [1003, 1004, 1005],
+  );
+});
+
+test('with a journal: reloaded beyond maxQueue, the oldest are dropped, counted and marked done', async (t) => {
+  const dir = journalDir(t);
+  const first = reporter(1, { journalDir: dir, callTimeoutMs: 100 });
+  for (let i = 1; i <= 6; i++) first.enqueue(receipt(i));
+  await first.stop(0);
+  const registry = new Registry();
+  const second = reporter(1, { journalDir: dir, maxQueue: 4, registry, callTimeoutMs: 100 });
+  t.is(second.queued, 4);
+  t.is(second.counts.dropped, 2);
+  t.regex(await registry.metrics(), /nvdax_gateway_hub_receipts_total\{result="dropped"\} 2/);
+  await second.stop(0);
+  const { receipts } = readJournal(readFileSync(join(dir, JOURNAL_FILE), 'utf8'));
+  t.deepEqual(
+    receipts.map((r) => r.receipt.time),
+    [1003, 1004, 1005, 1006],
+  );
+});
+
+test("a reloaded receipt whose key the hub does not hold is refused for good; this process's are kept", async (t) => {
+  const dir = journalDir(t);
+  const OLD = `0x${'e'.repeat(64)}`;
+  const first = reporter(1, { journalDir: dir, callTimeoutMs: 100 });
+  first.enqueue(receipt(1, 1_001, OLD));
+  await first.stop(0);
+  const h = await hub({
+    receipts: (b) => ({
+      accepted: b.filter((w) => JSON.parse(w.receiptJson).gatewayKey !== OLD).length,
+      duplicates: 0,
+      refused: b.flatMap((w, i) =>
+        JSON.parse(w.receiptJson).gatewayKey === OLD
+          ? [`[${i}] gatewayKey: no attested instance of this job has it with a receipt key`]
+          : [],
+      ),
+    }),
+  });
+  t.teardown(h.close);
+  const rep = reporter(h.port, { journalDir: dir });
+  rep.enqueue(receipt(2));
+  rep.start();
+  await until('answered', () => rep.counts.accepted === 1 && rep.counts.refused === 1);
+  await new Promise((r) => setTimeout(r, 100));
+  t.is(h.seen.attests.length, 1, 'no attestation again for an earlier process’s key');
+  t.is(rep.queued, 0);
+  await rep.stop();
+  t.deepEqual(readJournal(readFileSync(join(dir, JOURNAL_FILE), 'utf8')).receipts, []);
 });

@@ -161,7 +161,7 @@ test('a development pool: the development attester, bound to the pod’s own ini
   });
 });
 
-test("the hub's Reports address reaches the gateway, with the pod's own name as its instance", (t) => {
+test("the hub's Reports address reaches the gateway, with the pod's own name as its instance and a receipt journal", (t) => {
   const e = envOf(gatewayOf(spec(), { ...cc, gateway: { reports: 'nvdax-reports.nvdax-system.svc:9443' } }));
   t.is(e['NVDAX_HUB_REPORTS'], 'nvdax-reports.nvdax-system.svc:9443');
   t.deepEqual(e['NVDAX_INSTANCE'], { fieldRef: { fieldPath: 'metadata.name' } });
@@ -169,6 +169,19 @@ test("the hub's Reports address reaches the gateway, with the pod's own name as 
   const off = envOf(gatewayOf(spec()));
   t.false('NVDAX_HUB_REPORTS' in off);
   t.false('NVDAX_INSTANCE' in off);
+  // the receipts the hub has not answered outlive a gateway restart: a journal on a memory-backed emptyDir
+  const on = { ...cc, gateway: { reports: 'hub:9443' } };
+  t.is(envOf(gatewayOf(spec(), on))['NVDAX_RECEIPT_JOURNAL_DIR'], '/var/run/nvdax/receipts');
+  t.deepEqual(gatewayOf(spec(), on).volumeMounts, [{ name: 'gateway-receipts', mountPath: '/var/run/nvdax/receipts' }]);
+  t.deepEqual(
+    inferenceObjects(job, spec(), on).deployment.spec.template.spec.volumes.find((v) => v.name === 'gateway-receipts'),
+    { name: 'gateway-receipts', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+  );
+  t.false('NVDAX_RECEIPT_JOURNAL_DIR' in off);
+  t.deepEqual(gatewayOf(spec()).volumeMounts, []);
+  t.false(
+    inferenceObjects(job, spec(), cc).deployment.spec.template.spec.volumes.some((v) => v.name === 'gateway-receipts'),
+  );
   t.not(
     JSON.stringify(inferenceObjects(job, spec(), cc).deployment),
     JSON.stringify(inferenceObjects(job, spec(), { ...cc, gateway: { reports: 'hub:9443' } }).deployment),
