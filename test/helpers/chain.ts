@@ -201,6 +201,12 @@ export async function latestTimestamp(chain: Chain): Promise<number> {
   return b!.timestamp;
 }
 
+/** Stamps the next block (the next transaction's) with `ts`, so a test of durations is not at the mercy of a
+ * wall-clock second ticking between two transactions. */
+export async function nextBlockAt(chain: Chain, ts: number): Promise<void> {
+  await chain.send('evm_setNextBlockTimestamp', [ts]);
+}
+
 /** Moves the next block's time to `ts` and mines it. */
 export async function warpTo(chain: Chain, ts: number): Promise<void> {
   await chain.send('evm_setNextBlockTimestamp', [ts]);
