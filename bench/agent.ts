@@ -174,6 +174,12 @@ writeFileSync(
 );
 save();
 await hub.delete(providerPools, poolName).catch(() => {});
+// the provider cluster as it was: `make bench` runs the placement benchmark next on the same clusters, and
+// these GPU nodes (no pool selects by label there) would take its jobs
+await provider.delete(resources.namespaces, ns).catch(() => {});
+await inParallel(nodes as KubeObject[], 16, (n) =>
+  provider.delete(resources.nodes, n.metadata?.name ?? '').catch(() => {}),
+);
 await hub.destroy();
 await provider.destroy();
 process.exit(0);

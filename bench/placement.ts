@@ -15,6 +15,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { type AddressInfo, createServer } from 'node:net';
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { buildNodes } from '../hack/sim/nodes.ts';
 import { livePid } from '../hack/sim/procs.ts';
@@ -176,6 +177,7 @@ async function ceiling(n: number) {
   });
   const created = new Map<string, number>();
   const running = new Map<string, number>();
+  const cpu0 = simCpu();
   const t0 = now();
   const done = new AbortController();
   clients.map(async (c) => {
@@ -206,6 +208,8 @@ async function ceiling(n: number) {
   while (running.size < n && now() - t0 < 1_800_000) await sleep(200);
   done.abort();
   clearInterval(tick);
+  // the simulated clusters' CPU from the first create until all pods Running (not the cleanup after)
+  const cpuToRunningS = [...cpuDelta(cpu0, simCpu()).values()].reduce((a, b) => a + b, 0);
   const last = Math.max(...running.values());
   const lat = [...running].map(([k, t]) => t - (created.get(k) ?? t0));
   for (const c of clients) await deleteAndWait(c, ceilingNs);
@@ -213,6 +217,7 @@ async function ceiling(n: number) {
     podsRunningPerSec: n / ((last - t0) / 1000),
     createdPerSec: n / (createdIn / 1000),
     p99CreateToRunningMs: pct(lat, 99),
+    cpuToRunningS,
   };
 }
 
@@ -507,6 +512,9 @@ for (const n of sizes) {
     ceilingP99CreateToRunningMs: ceil.p99CreateToRunningMs,
     operatorCpuSeconds: stats.cpuS - opCpu0,
     operatorPeakRssMiB: stats.peakRssMiB,
+    // every process's CPU until all are Running, per job (operator included) and per ceiling pod
+    cpuMsPerJob: (([...opCpu.values()].reduce((a, b) => a + b, 0) + stats.cpuS - opCpu0) * 1000) / n,
+    ceilingCpuMsPerPod: (ceil.cpuToRunningS * 1000) / n,
   };
   results.push(r);
   table(
@@ -544,6 +552,14 @@ for (const n of sizes) {
       ...comps.map((c) => [c, fmt(ceilCpu.get(c) ?? 0, 1), fmt(opCpu.get(c) ?? 0, 1)]),
       ['operator', '–', fmt(r.operatorCpuSeconds, 1)],
     ],
+  );
+  // a job path that needs X CPU-ms runs at most cores×1000/X jobs a second on this machine, however it is written
+  const cores = availableParallelism();
+  const capPerSec = (cores * 1000) / r.cpuMsPerJob;
+  say(
+    `CPU until all Running, every process: ${fmt(r.cpuMsPerJob)} ms a job against ${fmt(r.ceilingCpuMsPerPod)} ms a ` +
+      `ceiling pod (${fmt(r.cpuMsPerJob / r.ceilingCpuMsPerPod, 1)}×). At that cost ${cores} cores run at most ` +
+      `${fmt(capPerSec, 1)} jobs a second: ${fmt((capPerSec / r.ceilingPodsRunningPerSec) * 100, 0)}% of this ceiling.`,
   );
   say("The operator's requests during the run (its client's counters):");
   table(['cluster verb', 'requests', 'per job', 'mean ms', 'other codes'], diag.rows);

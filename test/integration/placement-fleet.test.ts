@@ -1,7 +1,8 @@
 // Placement across a fleet that changes under it: federated participants on distinct pools,
-// Premium preempting BestEffort, failover when a member API server dies (gpu-e, stopped and
-// restarted here), an operator killed mid-placement, and many jobs on few GPUs. Real operator
-// process, real member clusters with the run's own kwok nodes and pools.
+// Premium preempting BestEffort, readiness while a member's controller-manager is stopped, failover
+// when a member API server dies (gpu-e, stopped and restarted here), an operator killed
+// mid-placement, and many jobs on few GPUs. Real operator process, real member clusters with the
+// run's own kwok nodes and pools.
 import test from 'ava';
 import { readState } from '../../hack/sim/state.ts';
 import { startComponent, stopComponent } from '../../hack/sim/cluster.ts';
@@ -137,6 +138,48 @@ test.serial(
     );
     kubectl('hub', ['-n', jobsNs, 'delete', 'ij', 'reserved', 'besteffort', 'premium']);
     kubectl('hub', ['delete', 'providerpool', `${run}-pre`]);
+  },
+);
+
+test.serial(
+  "a job is Running once its pod is Ready in the member, before the member's Deployment status says so",
+  async (t) => {
+    const gpuE = readState(simDir())?.clusters.find((c) => c.name === 'gpu-e');
+    if (!gpuE) throw new Error('the test sim has no gpu-e cluster (make sim-test-up starts it)');
+    const e = nodes('gpu-e', 'rp', 1);
+    apply('hub', [pool(`${run}-rp-e`, 'gpu-e', e, '1.00')]);
+    await poolReady(`${run}-rp-e`);
+    // the pod is made, then its ReplicaSet's and Deployment's status can no longer follow it: the
+    // controller-manager stops while the pod waits for the scheduler, which then binds it (kwok readies it)
+    await stopComponent(gpuE, 'kube-scheduler');
+    try {
+      apply('hub', [inferenceJob('ready-pod', 'rp')]);
+      await eventually(
+        'the job pod made in gpu-e',
+        async () =>
+          getJson<{ items: unknown[] }>('gpu-e', ['-n', tenant, 'get', 'pods', '-l', 'nvdax.io/job-name=ready-pod'])
+            .items.length === 1,
+        30_000,
+      );
+      await stopComponent(gpuE, 'kube-controller-manager');
+      await startComponent(gpuE, 'kube-scheduler');
+      const j = await jobWhen('ij', 'ready-pod', 'ready-pod Running', (x) => x.status?.phase === 'Running', 30_000);
+      t.is(cond(j, 'Ready')?.status, 'True');
+      t.is((j.status as { readyReplicas?: number }).readyReplicas, 1);
+      const dep = getJson<{ status?: { readyReplicas?: number } }>('gpu-e', [
+        '-n',
+        tenant,
+        'get',
+        'deployment',
+        'ready-pod-a1',
+      ]);
+      t.is(dep.status?.readyReplicas ?? 0, 0, 'the Deployment did not say it: the pod did');
+    } finally {
+      await startComponent(gpuE, 'kube-scheduler');
+      await startComponent(gpuE, 'kube-controller-manager');
+    }
+    kubectl('hub', ['-n', jobsNs, 'delete', 'ij', 'ready-pod']);
+    kubectl('hub', ['delete', 'providerpool', `${run}-rp-e`]);
   },
 );
 

@@ -86,10 +86,10 @@ export interface JobControllerOptions {
   failoverGraceMs?: number;
   concurrency?: number;
   /**
-   * Progress alone (replica counters, endpoints, a workload not Ready yet) is written at most this
-   * often per job, counted from its placement or our last write (default 5 s): a job that starts
-   * within it costs one status write, not one per step. Phase, Ready=True, failure, usage and a new
-   * observedGeneration are written at once.
+   * Progress alone (replica counters, endpoints, a workload not Ready yet, usage while no attempt ended)
+   * is written at most this often per job, counted from its placement or our last write (default 15 s):
+   * a job that starts within it costs one status write, not one per step. Phase, Ready=True, failure, an
+   * attempt's end and a new observedGeneration are written at once.
    */
   progressIntervalMs?: number;
   /** Label selector restricting the jobs this process places and reconciles ('' = all). */
@@ -127,6 +127,7 @@ type JobPod = KubeObject & {
   spec?: { nodeName?: string; containers?: Array<{ resources?: { limits?: Record<string, string> } }> };
   status?: {
     phase?: string;
+    conditions?: Array<{ type: string; status: string }>;
     startTime?: string;
     containerStatuses?: Array<{ state?: { terminated?: { finishedAt?: string } } }>;
   };
@@ -534,16 +535,23 @@ export function setupJobControllers(o: JobControllerOptions) {
 
   /** When this process last wrote each job's status (monotonic ms), for the counters' interval. */
   const lastWrite = new Map<string, number>();
-  const progressMs = o.progressIntervalMs ?? 5_000;
-  /** Only progress differs: counters, endpoints, and a Ready condition that was and stays not True. */
+  const progressMs = o.progressIntervalMs ?? 15_000;
+  /**
+   * Only progress differs: counters, endpoints, a Ready condition that was and stays not True, and usage
+   * while no attempt ended (it is recomputed from the member pods' times at every write, so waiting loses
+   * nothing; an attempt's end is news, as settlement bills it).
+   */
   function progressOnly(have: Partial<Owned>, want: Partial<Owned>): boolean {
     const ready = (x: Partial<Owned>) => (x.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
     if (ready(have)?.status === 'True' || ready(want)?.status === 'True') return false;
+    const ended = (x: Partial<Owned>) => canonical((x.usage?.attempts ?? []).filter((a) => a.endTime));
+    if (ended(have) !== ended(want)) return false;
     const strip = ({
       replicas: _r,
       readyReplicas: _rr,
       readyWorkers: _w,
       endpoints: _e,
+      usage: _u,
       conditions,
       ...rest
     }: Partial<Owned>) => ({ ...rest, conditions: conditions?.filter((c) => c.type !== 'Ready') });
@@ -552,10 +560,28 @@ export function setupJobControllers(o: JobControllerOptions) {
     return canonical(strip({ ...have, ...gen })) === canonical(strip({ ...want, ...gen }));
   }
 
+  /**
+   * The resourceVersion of our last write to each job, until the job cache shows it. A reconcile on an older
+   * copy decides on what we already changed, and its write (preconditioned on that copy) could only
+   * conflict: under load one write in twenty did, each a wasted write and a retry. It waits for the cache
+   * instead (the informer clears the mark; a mark older than 10 s is dropped, say after a relist).
+   */
+  const ownWrites = new Map<string, { rv: string; at: number }>();
+  const noteWrite = (qk: string, obj: KubeObject | undefined) => {
+    const rv = obj?.metadata?.resourceVersion;
+    const { kind, key } = parseQueueKey(qk);
+    // the watch can bring our write before its answer does
+    if (rv && informers[kind]?.get(key)?.metadata?.resourceVersion !== rv)
+      ownWrites.set(qk, { rv, at: clock.monotonic() });
+  };
+  const cacheCaughtUp = (qk: string, obj: KubeObject) => {
+    if (ownWrites.get(qk)?.rv === obj.metadata?.resourceVersion) ownWrites.delete(qk);
+  };
+
   async function writeOwned(job: JobObject, want: Partial<Owned>, phase: string | undefined, signal: AbortSignal) {
     const have = ownedNow(job);
     if (canonical(have) === canonical(want) && (phase === undefined || phase === job.status?.phase)) return false;
-    await hub.applyStatus(
+    const written = await hub.applyStatus(
       resourceOf(kindOf(job)),
       {
         apiVersion: API_VERSION,
@@ -570,6 +596,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       } as KubeObject,
       { fieldManager: jobManager, force: true, signal },
     );
+    noteWrite(queueKey(kindOf(job), jobKey(job)), written);
     return true;
   }
 
@@ -598,6 +625,12 @@ export function setupJobControllers(o: JobControllerOptions) {
       if (liveUid !== undefined && held.some((o) => o.metadata?.labels?.['nvdax.io/job-uid'] === liveUid)) return {};
       const left = await removeStale(qk, undefined, signal);
       return left ? { requeueAfter: 5_000 } : {};
+    }
+    const mine = ownWrites.get(qk);
+    if (mine) {
+      if (mine.rv !== job.metadata?.resourceVersion && clock.monotonic() - mine.at < 10_000)
+        return { requeueAfter: 200 };
+      ownWrites.delete(qk);
     }
     if (isBeingDeleted(job)) {
       if (!hasFinalizer(job, cleanupFinalizer)) return {};
@@ -690,6 +723,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       seen.push({ member, index: part.index, pool: part.pool });
     }
     current = await finalized;
+    if (current !== job) noteWrite(qk, current);
     const base = ownedNow(current);
 
     const price = current.status?.placement?.price;
@@ -832,6 +866,15 @@ export function setupJobControllers(o: JobControllerOptions) {
     ];
   }
 
+  /** Pods of `attempt` of the job not on their way out, on one member: [all, Ready]. */
+  function podCounts(member: string, qk: string, attempt: number): [number, number] {
+    const live = pods.byHubKey(member, qk).filter((p) => attemptOf(p) === attempt && !p.metadata?.deletionTimestamp);
+    return [
+      live.length,
+      live.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length,
+    ];
+  }
+
   /** Member state → phase, conditions and the kind's fields. */
   function rollup(job: JobObject, qk: string, parts: Array<{ member: FleetMember; index: number }>) {
     const conditions: ConditionInput[] = [];
@@ -843,8 +886,11 @@ export function setupJobControllers(o: JobControllerOptions) {
       const spec = (job as InferenceJobObject).spec;
       const dep = parts.flatMap((p) => workloads(job, qk, p, 'Deployment')).find((d) => attemptOf(d) === attempt);
       const desired = dep?.spec?.replicas ?? 0;
-      const ready = dep?.status?.readyReplicas ?? 0;
-      fields.replicas = dep?.status?.replicas ?? 0;
+      // ready pods as the member's pod cache shows them, before the ReplicaSet's and then the Deployment's
+      // status say so (two more writes through the member's controller-manager: seconds under load)
+      const counts = parts.map((p) => (p.member.kind === 'agent' ? [0, 0] : podCounts(p.member.key, qk, attempt)));
+      const ready = Math.max(dep?.status?.readyReplicas ?? 0, ...counts.map(([, r]) => r ?? 0));
+      fields.replicas = Math.max(dep?.status?.replicas ?? 0, ...counts.map(([all]) => all ?? 0));
       fields.readyReplicas = ready;
       if (dep) {
         const svc = dep.metadata?.name ?? '';
@@ -928,11 +974,18 @@ export function setupJobControllers(o: JobControllerOptions) {
         (j.status?.placement === undefined) !== (old.status?.placement === undefined),
     });
     inf.addHandler({
-      onAdd: () => scheduler.poke(),
+      onAdd: (j) => {
+        cacheCaughtUp(queueKey(kind, jobKey(j)), j);
+        scheduler.poke();
+      },
       onUpdate: (old, j) => {
+        cacheCaughtUp(queueKey(kind, jobKey(j)), j);
         if (old.metadata?.generation !== j.metadata?.generation || isPlaced(old) !== isPlaced(j)) scheduler.poke();
       },
-      onDelete: () => scheduler.poke(),
+      onDelete: (j) => {
+        ownWrites.delete(queueKey(kind, jobKey(j)));
+        scheduler.poke();
+      },
     });
   }
   /** Jobs with a part on `pool`. */
