@@ -517,6 +517,7 @@ for (const n of sizes) {
     ceilingCpuMsPerPod: (ceil.cpuToRunningS * 1000) / n,
   };
   results.push(r);
+  save(); // what is measured is kept, whatever the cleanup after it does
   table(
     [
       'jobs',
@@ -596,6 +597,7 @@ for (const n of sizes) {
       steadyP99CreateToScheduledMs: pct(sl, 99),
     };
     results.push(s);
+    save();
     say(
       `Steady arrivals, ${steadyRate} jobs/s for ${steadySeconds} s: create→Scheduled p50 ${fmt(s.steadyP50CreateToScheduledMs)} ms, p99 ${fmt(s.steadyP99CreateToScheduledMs)} ms.`,
     );
@@ -616,14 +618,24 @@ for (const n of sizes) {
 
 /** Deletes a batch of jobs and waits until the hub and the members hold none of them. */
 async function deleteAll(prefix: string) {
-  const list = (await hub.listAll<KubeObject>(inferenceJobs, { namespace: jobsNs, labelSelector: `bench=${prefix}` }))
-    .items;
-  await pool(list, 48, (j) => quiet(hub.delete(inferenceJobs, j.metadata?.name ?? '', jobsNs)));
   const t0 = now();
+  // a hub still busy with thousands of steady jobs can time a list out: look again rather than end the run
   for (;;) {
-    const left = (await hub.list(inferenceJobs, { namespace: jobsNs, labelSelector: `bench=${prefix}`, limit: 1 }))
-      .items.length;
-    if (!left) break;
+    const list = await quiet(
+      hub.listAll<KubeObject>(inferenceJobs, { namespace: jobsNs, labelSelector: `bench=${prefix}` }),
+    );
+    if (list) {
+      await pool(list.items, 48, (j) => quiet(hub.delete(inferenceJobs, j.metadata?.name ?? '', jobsNs)));
+      break;
+    }
+    if (now() - t0 > 600_000) throw new Error(`jobs ${prefix} not listed after 10 min`);
+    await sleep(1000);
+  }
+  for (;;) {
+    const left = (
+      await quiet(hub.list(inferenceJobs, { namespace: jobsNs, labelSelector: `bench=${prefix}`, limit: 1 }))
+    )?.items.length;
+    if (left === 0) break;
     if (now() - t0 > 600_000) throw new Error(`jobs ${prefix} not deleted after 10 min`);
     await sleep(1000);
   }

@@ -29,6 +29,13 @@ const {
   startOp,
 } = f;
 
+/** gpu-e, the member whose components the tests here stop and start again. */
+function gpuEPlan() {
+  const plan = readState(simDir())?.clusters.find((c) => c.name === 'gpu-e');
+  if (!plan) throw new Error('the test sim has no gpu-e cluster (make sim-test-up starts it)');
+  return plan;
+}
+
 let op: OperatorProc;
 test.before(async () => {
   await f.setUp();
@@ -144,8 +151,7 @@ test.serial(
 test.serial(
   "a job is Running once its pod is Ready in the member, before the member's Deployment status says so",
   async (t) => {
-    const gpuE = readState(simDir())?.clusters.find((c) => c.name === 'gpu-e');
-    if (!gpuE) throw new Error('the test sim has no gpu-e cluster (make sim-test-up starts it)');
+    const gpuE = gpuEPlan();
     const e = nodes('gpu-e', 'rp', 1);
     apply('hub', [pool(`${run}-rp-e`, 'gpu-e', e, '1.00')]);
     await poolReady(`${run}-rp-e`);
@@ -186,8 +192,7 @@ test.serial(
 test.serial(
   'a lost member is failed over after the grace period; when it returns, the old attempt is removed',
   async (t) => {
-    const gpuE = readState(simDir())?.clusters.find((c) => c.name === 'gpu-e');
-    if (!gpuE) throw new Error('the test sim has no gpu-e cluster (make sim-test-up starts it)');
+    const gpuE = gpuEPlan();
     const e = nodes('gpu-e', 'fo', 1);
     const a = nodes('gpu-a', 'fo', 1);
     // the pool on gpu-e is cheaper, so it is chosen first

@@ -69,6 +69,7 @@ import {
   type UsagePod,
 } from './model.ts';
 import { PlacementScheduler } from './scheduler.ts';
+import { YieldGate } from '../../runtime/yield-gate.ts';
 import type { SettlementGates } from '../settlement/settler.ts';
 import type { TypedDataDomain } from 'ethers';
 import { Counter } from 'prom-client';
@@ -85,6 +86,11 @@ export interface JobControllerOptions {
   /** A pool lost (not Ready, or its member unreachable) this long is failed over (default 60 s). */
   failoverGraceMs?: number;
   concurrency?: number;
+  /**
+   * Reconciles that may run while placement has writes queued or in flight (default 2): the rest wait, so a
+   * burst's placements (what Scheduled=True waits on) are not slowed by its member objects and status writes.
+   */
+  slotsWhilePlacing?: number;
   /**
    * Progress alone (replica counters, endpoints, a workload not Ready yet, usage while no attempt ended)
    * is written at most this often per job, counted from its placement or our last write (default 15 s):
@@ -169,6 +175,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     InferenceJob: manager.informer<InferenceJobObject>({ resource: inferenceJobs, ...sel }) as Informer<JobObject>,
     TrainingJob: manager.informer<TrainingJobObject>({ resource: trainingJobs, ...sel }) as Informer<JobObject>,
   };
+  const gate = new YieldGate(() => scheduler.pendingWrites > 0, o.slotsWhilePlacing ?? 2);
   const scheduler = new PlacementScheduler({
     hub,
     fleet,
@@ -183,6 +190,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     ...(o.taskDomain ? { taskDomain: o.taskDomain } : {}),
     ...(o.settlement ? { settlement: o.settlement } : {}),
     onPlaced: (kind, key) => controller.enqueue(queueKey(kind, key)),
+    onWritesIdle: () => gate.wake(),
     registry: manager.metrics.registry,
   });
   manager.runnable({ name: 'placement-scheduler', start: (signal) => scheduler.run(signal) });
@@ -578,6 +586,15 @@ export function setupJobControllers(o: JobControllerOptions) {
     if (ownWrites.get(qk)?.rv === obj.metadata?.resourceVersion) ownWrites.delete(qk);
   };
 
+  /** Only the running attempts' metering differs (GPU-seconds, meteredTime): no attempt started or ended. */
+  function meteringOnly(have: Partial<Owned>, want: Partial<Owned>): boolean {
+    const fixed = ({ usage, ...rest }: Partial<Owned>) => ({
+      ...rest,
+      attempts: (usage?.attempts ?? []).map(({ gpuSeconds: _g, meteredTime: _m, ...a }) => a),
+    });
+    return canonical(fixed(have)) === canonical(fixed(want));
+  }
+
   async function writeOwned(job: JobObject, want: Partial<Owned>, phase: string | undefined, signal: AbortSignal) {
     const have = ownedNow(job);
     if (canonical(have) === canonical(want) && (phase === undefined || phase === job.status?.phase)) return false;
@@ -837,6 +854,12 @@ export function setupJobControllers(o: JobControllerOptions) {
     if (phase === current.status?.phase && since < progressMs && progressOnly(ownedNow(current), want)) {
       return { requeueAfter: progressMs - since };
     }
+    // a running attempt's GPU-seconds grow by the second: alone they are written on the meter's interval,
+    // not at every member event after the start (each was a status write per job)
+    const meterMs = o.meterIntervalMs ?? 60_000;
+    if (phase === current.status?.phase && since < meterMs && meteringOnly(ownedNow(current), want)) {
+      return { requeueAfter: meterMs - since };
+    }
     const wrote = await writeOwned(current, want, phase, signal);
     if (wrote) lastWrite.set(qk, clock.monotonic());
     // the end of a job is news; its start shows in the phase (and the Placed event came before it)
@@ -957,7 +980,19 @@ export function setupJobControllers(o: JobControllerOptions) {
     return { phase, conditions, fields, failed };
   }
 
-  const controller = manager.controller({ name: 'jobs', reconcile, concurrency: o.concurrency ?? 8 });
+  const controller = manager.controller({
+    name: 'jobs',
+    // placement's writes first (see slotsWhilePlacing): the gate is passed before any read or write
+    reconcile: async (qk, ctx) => {
+      const leave = await gate.enter(ctx.signal);
+      try {
+        return await reconcile(qk, ctx);
+      } finally {
+        leave();
+      }
+    },
+    concurrency: o.concurrency ?? 8,
+  });
   // an agent's report (a Work's status) and a Work gone bring its job back
   controller.watch(hubWorks, { map: (w) => hubQueueKey(w) ?? [] });
   for (const kind of ['InferenceJob', 'TrainingJob'] as const) {

@@ -85,6 +85,8 @@ export interface SchedulerOptions {
   writeConcurrency?: number;
   /** Told after each cycle which jobs were placed, e.g. the job controller's enqueue. */
   onPlaced?: (kind: JobKind, key: string) => void;
+  /** Called when the last queued or running write is done (pendingWrites went to 0). */
+  onWritesIdle?: () => void;
   /** Where the nvdax_placement_* metrics go. */
   registry?: Registry;
   /**
@@ -681,6 +683,7 @@ export class PlacementScheduler {
         .finally(() => {
           this.#running--;
           this.#drain(signal);
+          if (this.pendingWrites === 0) this.#o.onWritesIdle?.();
         });
     }
   }
