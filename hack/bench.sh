@@ -4,6 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
+# the parts that need no clusters run alone without starting them; a name not known is refused, not ignored
+case "${BENCH_ONLY:-}" in
+  '' | agent | placement) ;;
+  gateway) exec node bench/gateway.ts ;;
+  settlement) exec node bench/settlement.ts ;;
+  training) exec node --expose-gc bench/training.ts ;;
+  *)
+    echo "BENCH_ONLY=${BENCH_ONLY}: not one of agent, placement, gateway, settlement, training" >&2
+    exit 2
+    ;;
+esac
 trap 'node hack/sim/main.ts down --dir .sim-bench >/dev/null 2>&1 || true' EXIT
 clusters=bench,bench-b,bench-c
 [ "${BENCH_ONLY:-}" = agent ] && clusters=bench,bench-b
