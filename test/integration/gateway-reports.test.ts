@@ -9,13 +9,11 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { MODEL_PATH } from '../../hack/model/make-model.ts';
-import type { InferenceJob } from '../../operator/api/types.gen.ts';
 import { initData } from '../../operator/materialize/initdata.ts';
 import { contentModelHash } from '../../operator/verification/model-hash.ts';
 import { createDevAttester, type DevAttester, devPolicy } from '../../provider-runtime/attester/attester.ts';
@@ -23,23 +21,15 @@ import { ConfidentialClient, fp32Outputs, fp32Request } from '../../provider-run
 import { eventually } from '../helpers/kube.ts';
 import { apply, getJson } from '../helpers/kubectl.ts';
 import type { OperatorProc } from '../helpers/operator.ts';
-import { placementRun } from '../helpers/placement-run.ts';
+import { CHAIN_ID, reportsRun, SETTLEMENT } from '../helpers/reports-run.ts';
 import { JsonProc } from '../helpers/runtime-kit.ts';
 import { projectRoot } from '../helpers/sim.ts';
 
-const r = placementRun('gwr', ['gpu-a']);
+const { r, dir, provider, getJob, cond } = reportsRun('gwr', 'served');
 const { run, jobsNs, tenant, label } = r;
-const dir = mkdtempSync(join(tmpdir(), 'nvdax-gateway-reports-'));
-const CHAIN_ID = 31337n;
-const SETTLEMENT = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
-const provider = new Wallet(Wallet.createRandom().privateKey);
 const requester = Wallet.createRandom();
 const modelHash =
   contentModelHash(`sha256:${createHash('sha256').update(readFileSync(MODEL_PATH)).digest('hex')}`) ?? '';
-
-type Job = InferenceJob & { metadata: { name: string } };
-const getJob = () => getJson<Job>('hub', ['-n', jobsNs, 'get', 'ij', 'served']);
-const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
 
 let op: OperatorProc;
 let reportsPort = 0;

@@ -7,12 +7,11 @@
 // the job controller's own usage writes leave the counted requests alone.
 import test from 'ava';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Wallet } from 'ethers';
-import type { InferenceJob, TrainingJob } from '../../operator/api/types.gen.ts';
+import type { TrainingJob } from '../../operator/api/types.gen.ts';
 import { generateSigningKey, signingJwk, signWith } from '../../operator/training/keys.ts';
 import { recordHash, signCheckpoint, verifyLineage } from '../../operator/training/lineage.ts';
 import { reportsProto } from '../../operator/controllers/reports/intake.ts';
@@ -31,19 +30,11 @@ import { capabilityDomain, signCapability, signReceiptEd25519 } from '../../prov
 import { eventually } from '../helpers/kube.ts';
 import { apply, getJson } from '../helpers/kubectl.ts';
 import type { OperatorProc } from '../helpers/operator.ts';
-import { placementRun } from '../helpers/placement-run.ts';
+import { CHAIN_ID, reportsRun, SETTLEMENT } from '../helpers/reports-run.ts';
 
-const r = placementRun('rep', ['gpu-a']);
+const { r, dir, provider, getJob, cond } = reportsRun('rep', 'secret');
 const { run, jobsNs, tenant, label } = r;
-const dir = mkdtempSync(join(tmpdir(), 'nvdax-reports-'));
-const CHAIN_ID = 31337n;
-const SETTLEMENT = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
-const provider = new Wallet(Wallet.createRandom().privateKey);
 const stranger = new Wallet(Wallet.createRandom().privateKey);
-
-type Job = InferenceJob & { metadata: { name: string } };
-const getJob = () => getJson<Job>('hub', ['-n', jobsNs, 'get', 'ij', 'secret']);
-const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
 
 let op: OperatorProc;
 let client: ReportsClient;
