@@ -239,25 +239,8 @@ export class Gateway {
     this.#capabilities.take();
     const nonce = req.nonce.toString('base64');
     const bundle = await this.#o.evidence(nonce, x25519Jwk(this.gatewayPublicKey));
-    const issuedAt = this.#now();
-    const provider = await this.#providerAddress();
-    const statement: CapabilityStatement = {
-      provider,
-      job: this.jobId,
-      modelHash: this.#o.backend.modelHash,
-      pricePerRequest: this.#o.pricePerRequest,
-      gatewayKey: this.gatewayKey,
-      receiptKey: `0x${this.receiptPublicKey.toString('hex')}`,
-      nonce: `0x${req.nonce.toString('hex')}`,
-      evidenceHash: evidenceHash(bundle),
-      issuedAt,
-      expiresAt: issuedAt + (this.#o.capabilityTtlMs ?? 10 * 60_000),
-    };
-    const signature = await signCapability(
-      this.#o.provider,
-      capabilityDomain(this.#o.chainId, this.#o.settlement),
-      statement,
-    );
+    const { statement, signature } = await this.#signedStatement(req.nonce.toString('hex'), bundle);
+    const provider = statement.provider;
     const l = this.limits;
     return {
       job: this.jobId,
@@ -304,8 +287,17 @@ export class Gateway {
       raw.length === 32 && raw.toString('base64url') === nonce
         ? raw.toString('hex')
         : createHash('sha256').update(nonce, 'utf8').digest('hex');
+    const { statement: capability, signature: capabilitySignature } = await this.#signedStatement(nonceHex, evidence);
+    return { teePubKey, evidence, capability, capabilitySignature };
+  }
+
+  /** The capability statement over a nonce (hex, no 0x) and its evidence, signed by the provider's key. */
+  async #signedStatement(
+    nonceHex: string,
+    evidence: EvidenceBundle,
+  ): Promise<{ statement: CapabilityStatement; signature: string }> {
     const issuedAt = this.#now();
-    const capability: CapabilityStatement = {
+    const statement: CapabilityStatement = {
       provider: await this.#providerAddress(),
       job: this.jobId,
       modelHash: this.#o.backend.modelHash,
@@ -317,12 +309,12 @@ export class Gateway {
       issuedAt,
       expiresAt: issuedAt + (this.#o.capabilityTtlMs ?? 10 * 60_000),
     };
-    const capabilitySignature = await signCapability(
+    const signature = await signCapability(
       this.#o.provider,
       capabilityDomain(this.#o.chainId, this.#o.settlement),
-      capability,
+      statement,
     );
-    return { teePubKey, evidence, capability, capabilitySignature };
+    return { statement, signature };
   }
 
   // -------------------------------------------------------------------------------------------- OpenSession
