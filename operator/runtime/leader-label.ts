@@ -7,6 +7,7 @@
 // stop); a loop patches the Pod until it matches, retrying with capped backoff, so a label that could not be
 // written at once is written later and the last wish wins. A Pod that dies with the label is no endpoint (it is
 // not Ready); a process that exits before it could remove the label clears it when its container starts again.
+import { ExponentialBackoff } from './backoff.ts';
 import type { Logger } from './log.ts';
 import { silentLogger } from './log.ts';
 import type { Runnable } from './manager.ts';
@@ -30,6 +31,7 @@ export interface LeaderPodLabelOptions {
 export class LeaderPodLabel {
   readonly #o: LeaderPodLabelOptions;
   readonly #log: Logger;
+  readonly #backoff: ExponentialBackoff;
   #wanted = false;
   /** What the Pod has, as far as we know (undefined: not known yet, e.g. at start). */
   #applied: boolean | undefined;
@@ -41,6 +43,7 @@ export class LeaderPodLabel {
   constructor(o: LeaderPodLabelOptions) {
     this.#o = o;
     this.#log = o.log ?? silentLogger();
+    this.#backoff = new ExponentialBackoff({ baseMs: o.retryMs ?? 500, maxMs: o.maxRetryMs ?? 30_000, jitter: 0 });
   }
 
   /** Whether the Pod is known to carry the label. */
@@ -70,7 +73,7 @@ export class LeaderPodLabel {
         this.#log.info({ label: LEADER_LABEL, leading: want }, want ? 'Pod labelled leader' : 'Leader label removed');
       } catch (err) {
         this.counts.failures++;
-        const wait = Math.min(this.#o.maxRetryMs ?? 30_000, (this.#o.retryMs ?? 500) * 2 ** Math.min(failures++, 20));
+        const wait = this.#backoff.delayFor(failures++);
         this.#log.warn({ err, label: LEADER_LABEL, leading: want, retryMs: wait }, 'Could not write the leader label');
         await new Promise<void>((resolve) => {
           const t = setTimeout(done, wait);
