@@ -70,6 +70,11 @@ export interface ControllerOptions {
   clock?: Clock;
   log?: Logger;
   metrics?: RuntimeMetrics;
+  /**
+   * Passed before each reconcile (a YieldGate): its wait counts as neither reconcile time nor an active
+   * worker; a key whose wait is aborted (the controller stopping) is dropped, as an aborted reconcile is.
+   */
+  gate?: { enter(signal: AbortSignal): Promise<() => void> };
 }
 
 /** A named reconcile loop over a work queue. */
@@ -78,6 +83,7 @@ export class Controller {
   readonly queue: WorkQueue;
   readonly #reconcile: Reconciler;
   readonly #concurrency: number;
+  readonly #gate: ControllerOptions['gate'];
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #metrics: RuntimeMetrics | undefined;
@@ -89,6 +95,7 @@ export class Controller {
     this.name = opts.name;
     this.#reconcile = opts.reconcile;
     this.#concurrency = Math.max(1, opts.concurrency ?? 1);
+    this.#gate = opts.gate;
     this.#clock = opts.clock ?? realClock;
     this.#log = (opts.log ?? silentLogger()).child({ controller: opts.name });
     this.#metrics = opts.metrics;
@@ -177,10 +184,28 @@ export class Controller {
   }
 
   async #process(key: string): Promise<void> {
-    const attempt = this.queue.numRequeues(key);
-    const log = this.#log.child(keyFields(key));
     const ac = new AbortController();
     this.#inFlight.set(key, ac);
+    let leave: (() => void) | undefined;
+    if (this.#gate) {
+      try {
+        leave = await this.#gate.enter(ac.signal);
+      } catch {
+        this.#inFlight.delete(key);
+        this.queue.done(key);
+        return;
+      }
+    }
+    try {
+      await this.#reconcileOnce(key, ac);
+    } finally {
+      leave?.();
+    }
+  }
+
+  async #reconcileOnce(key: string, ac: AbortController): Promise<void> {
+    const attempt = this.queue.numRequeues(key);
+    const log = this.#log.child(keyFields(key));
     const labels = { controller: this.name };
     this.#metrics?.activeWorkers.inc(labels);
     const started = this.#clock.monotonic();

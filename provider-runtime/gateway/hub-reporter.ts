@@ -14,7 +14,7 @@
 // refused with a reason other than the instance not being attested (those stay, and the gateway attests
 // again). A transport error or a hub-side failure keeps the whole batch. stop() sends what is left.
 //
-// Durable (journalDir, --receipt-journal-dir): every queued receipt is also in an append-only journal
+// Durable (journal, --receipt-journal-dir): every queued receipt is also in an append-only journal
 // (receipt-journal.ts; buffered, written and fdatasynced every few ms off the request path), marked done when the
 // hub answered it or the bound dropped it; a restarted gateway reloads the rest in order and reports them. Those
 // are signed by the previous process's keys: the hub keeps an instance's earlier verified keys
@@ -34,7 +34,7 @@ import type { ReportsClient } from '../../operator/verification/gen/nvdax/hub/v1
 import type { ReceiptsResponse__Output } from '../../operator/verification/gen/nvdax/hub/v1/ReceiptsResponse.gen.ts';
 import type { SignedReceipt } from '../../operator/verification/gen/nvdax/hub/v1/SignedReceipt.gen.ts';
 import { gatewayKeyHash } from '../../operator/verification/receipt.ts';
-import { ReceiptJournal, type ReceiptJournalOptions } from './receipt-journal.ts';
+import type { OpenedJournal, ReceiptJournal } from './receipt-journal.ts';
 import type { HubAttestation } from './service.ts';
 import type { GatewaySignedReceipt } from './signing.ts';
 
@@ -92,12 +92,11 @@ export interface HubReporterOptions {
   /** Wall clock, Unix ms (default Date.now): receipts' time is compared with it. */
   now?: () => number;
   /**
-   * Keep the queue in a journal in this directory (receipt-journal.ts): receipts unanswered when the process
-   * ends are reported by the next one started with the same directory. Unset: memory only.
+   * Keep the queue in this journal (`await ReceiptJournal.open({dir})`, receipt-journal.ts): receipts unanswered
+   * when the process ends are reported by the next one opened on the same directory; its receipts read back are
+   * queued first. Unset: memory only. The reporter closes it on stop().
    */
-  journalDir?: string;
-  /** The journal's write window (default 5 ms), fdatasync (default true) and compaction size (default 1 MiB). */
-  journal?: Pick<ReceiptJournalOptions, 'flushMs' | 'sync' | 'compactBytes'>;
+  journal?: OpenedJournal;
 }
 
 export interface HubReporterMetrics {
@@ -200,12 +199,8 @@ export class HubReporter {
         }),
       };
     }
-    if (o.journalDir) {
-      const { journal, load } = ReceiptJournal.open({
-        dir: o.journalDir,
-        ...o.journal,
-        log: this.#log.child({ component: 'receipt-journal' }),
-      });
+    if (o.journal) {
+      const { journal, load } = o.journal;
       this.#journal = journal;
       this.#queue = load.receipts;
       this.counts.reloaded = load.receipts.length;

@@ -18,6 +18,7 @@ import type { Backend } from './backends/backend.ts';
 import { KServeBackend } from './backends/kserve.ts';
 import { OnnxBackend } from './backends/onnx.ts';
 import { HubReporter } from './hub-reporter.ts';
+import { ReceiptJournal } from './receipt-journal.ts';
 import { DEFAULT_LIMITS, type LimitConfig, checkLimits } from './limits.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { type EvidenceSource, Gateway, startGateway } from './service.ts';
@@ -228,9 +229,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   // the gateway is made after the reporter (its receipts go there) and attests through it
   let attestFor: ((nonce: string) => ReturnType<Gateway['attestationFor']>) | undefined;
   const journalDir = v['receipt-journal-dir'] || env['NVDAX_RECEIPT_JOURNAL_DIR'];
+  const journal =
+    hubReports && journalDir
+      ? await ReceiptJournal.open({ dir: journalDir, log: log.child({ component: 'receipt-journal' }) })
+      : undefined;
   const reporter = hubReports
     ? new HubReporter({
-        ...(journalDir ? { journalDir } : {}),
+        ...(journal ? { journal } : {}),
         target: hubReports,
         job: { namespace, name },
         instance,

@@ -17,9 +17,9 @@
 // process; fdatasync makes it survive the machine where the directory is on a disk, and costs nothing on a
 // memory-backed volume). Writes never block an answer: a failed write is logged and the receipts stay queued
 // in memory (a restart could then lose them).
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { fdatasync, write } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../operator/runtime/log.ts';
@@ -93,6 +93,12 @@ export function readJournal(text: string): JournalLoad {
   return { receipts: [...live.values()], skipped };
 }
 
+/** What open() gives: the journal, and what it read back. */
+export interface OpenedJournal {
+  journal: ReceiptJournal;
+  load: JournalLoad;
+}
+
 export class ReceiptJournal {
   readonly #path: string;
   readonly #flushMs: number;
@@ -122,22 +128,22 @@ export class ReceiptJournal {
 
   /**
    * Opens (or makes) the journal in `o.dir`, reads back the receipts not done, and rewrites the file with
-   * those alone (dropping a torn tail, so the next append starts on a line of its own). Synchronous: it runs
-   * once, at start, before the gateway serves.
+   * those alone (dropping a torn tail, so the next append starts on a line of its own). It runs once, at start,
+   * before the gateway serves.
    */
-  static open(o: ReceiptJournalOptions): { journal: ReceiptJournal; load: JournalLoad } {
-    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  static async open(o: ReceiptJournalOptions): Promise<OpenedJournal> {
+    await mkdir(o.dir, { recursive: true, mode: 0o700 });
     const path = join(o.dir, JOURNAL_FILE);
     let text = '';
     try {
-      text = readFileSync(path, 'utf8');
+      text = await readFile(path, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     const load = readJournal(text);
     const j = new ReceiptJournal(o, -1);
     for (const r of load.receipts) j.#live.set(idOf(r), { r, bytes: 0 });
-    j.#fd = j.#rewriteSync();
+    await j.#rewrite();
     if (load.skipped > 0) j.#log.warn({ skipped: load.skipped }, 'receipt journal: unreadable lines skipped');
     return { journal: j, load };
   }
@@ -211,6 +217,7 @@ export class ReceiptJournal {
         try {
           // the live set already reflects every buffered line: the rewrite replaces them
           await this.#rewrite();
+          this.counts.compactions++;
           continue;
         } catch (err) {
           this.counts.failures++;
@@ -260,33 +267,10 @@ export class ReceiptJournal {
   }
 
   /**
-   * At open: writes the live receipts to a new file and renames it over the journal (fsynced, then the
-   * directory), so a crash leaves either the old file or the new one. Returns the descriptor for appends.
+   * Writes the live receipts to a new file and renames it over the journal (fsynced, then the directory), so a
+   * crash leaves either the old file or the new one; appends go to the new file from then on. At open and for
+   * compaction, off the event loop; the live set is read once, before the first await.
    */
-  #rewriteSync(): number {
-    const tmp = `${this.#path}.tmp`;
-    const text = this.#snapshot();
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, text);
-      if (this.#sync) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.#path);
-    if (this.#sync) {
-      const dfd = openSync(dirname(this.#path), 'r');
-      try {
-        fsyncSync(dfd);
-      } finally {
-        closeSync(dfd);
-      }
-    }
-    this.#fileBytes = Buffer.byteLength(text);
-    return openSync(this.#path, 'a', 0o600);
-  }
-
-  /** Compaction: as #rewriteSync, off the event loop; the live set is read once, before the first await. */
   async #rewrite(): Promise<void> {
     const tmp = `${this.#path}.tmp`;
     const text = this.#snapshot();
@@ -308,9 +292,8 @@ export class ReceiptJournal {
     }
     const old = this.#fd;
     this.#fd = openSync(this.#path, 'a', 0o600);
-    closeSync(old);
+    if (old >= 0) closeSync(old);
     this.#fileBytes = Buffer.byteLength(text);
-    this.counts.compactions++;
   }
 
   /** Writes what is buffered and closes the file; later add()/done() are ignored. */

@@ -497,8 +497,7 @@ export function setupJobControllers(o: JobControllerOptions) {
         ];
       });
     }
-    return pods.byHubKey(member.key, k).flatMap((p) => {
-      if (attemptOf(p) !== attempt) return [];
+    return attemptPods(member.key, k, attempt).map((p) => {
       const limits = p.spec?.containers?.[0]?.resources?.limits ?? {};
       const gpus = Object.entries(limits)
         .filter(([r]) => r.startsWith('nvidia.com/'))
@@ -513,8 +512,13 @@ export function setupJobControllers(o: JobControllerOptions) {
         : p.metadata?.deletionTimestamp
           ? Date.parse(String(p.metadata.deletionTimestamp))
           : undefined;
-      return [{ gpus, startedAt: started, endedAt: ended }];
+      return { gpus, startedAt: started, endedAt: ended };
     });
+  }
+
+  /** The member's cached pods of `attempt` of the job (the pod informer's per-job index). */
+  function attemptPods(member: string, qk: string, attempt: number) {
+    return pods.byHubKey(member, qk).filter((p) => attemptOf(p) === attempt);
   }
 
   type Owned = InferenceJobStatus & TrainingJobStatus;
@@ -891,7 +895,7 @@ export function setupJobControllers(o: JobControllerOptions) {
 
   /** Pods of `attempt` of the job not on their way out, on one member: [all, Ready]. */
   function podCounts(member: string, qk: string, attempt: number): [number, number] {
-    const live = pods.byHubKey(member, qk).filter((p) => attemptOf(p) === attempt && !p.metadata?.deletionTimestamp);
+    const live = attemptPods(member, qk, attempt).filter((p) => !p.metadata?.deletionTimestamp);
     return [
       live.length,
       live.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length,
@@ -982,15 +986,9 @@ export function setupJobControllers(o: JobControllerOptions) {
 
   const controller = manager.controller({
     name: 'jobs',
+    reconcile,
     // placement's writes first (see slotsWhilePlacing): the gate is passed before any read or write
-    reconcile: async (qk, ctx) => {
-      const leave = await gate.enter(ctx.signal);
-      try {
-        return await reconcile(qk, ctx);
-      } finally {
-        leave();
-      }
-    },
+    gate,
     concurrency: o.concurrency ?? 8,
   });
   // an agent's report (a Work's status) and a Work gone bring its job back

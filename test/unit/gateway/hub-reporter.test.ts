@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import type { HubAttestation } from '../../../provider-runtime/gateway/service.ts';
 import { HubReporter, reportsClientProto } from '../../../provider-runtime/gateway/hub-reporter.ts';
-import { JOURNAL_FILE, readJournal } from '../../../provider-runtime/gateway/receipt-journal.ts';
+import { JOURNAL_FILE, ReceiptJournal, readJournal } from '../../../provider-runtime/gateway/receipt-journal.ts';
 import type { GatewaySignedReceipt } from '../../../provider-runtime/gateway/signing.ts';
 import { gatewayKeyHash } from '../../../operator/verification/receipt.ts';
 
@@ -213,7 +213,7 @@ const journalDir = (t: { teardown: (f: () => void) => void }) => {
 test('with a journal: receipts unanswered when a reporter stops are reported by the next one, once', async (t) => {
   const dir = journalDir(t);
   // the hub is unreachable: nothing is answered
-  const first = reporter(1, { journalDir: dir, callTimeoutMs: 200 });
+  const first = reporter(1, { journal: await ReceiptJournal.open({ dir }), callTimeoutMs: 200 });
   first.start();
   for (const i of [2, 1, 3]) first.enqueue(receipt(i));
   await first.stop(200);
@@ -221,7 +221,7 @@ test('with a journal: receipts unanswered when a reporter stops are reported by 
   const h = await hub({});
   t.teardown(h.close);
   const registry = new Registry();
-  const second = reporter(h.port, { journalDir: dir, registry });
+  const second = reporter(h.port, { journal: await ReceiptJournal.open({ dir }), registry });
   t.is(second.counts.reloaded, 3);
   t.is(second.queued, 3);
   t.regex(await registry.metrics(), /nvdax_gateway_hub_receipt_queue 3/);
@@ -231,7 +231,7 @@ test('with a journal: receipts unanswered when a reporter stops are reported by 
   t.deepEqual(ids(h.seen.batches.flat()), [1001, 1002, 1003, 1004]);
   await second.stop();
   // answered: a third start reloads nothing
-  const third = reporter(h.port, { journalDir: dir });
+  const third = reporter(h.port, { journal: await ReceiptJournal.open({ dir }) });
   t.is(third.queued, 0);
   await third.stop(0);
 });
@@ -243,13 +243,18 @@ test('with a journal: a crash after some answers reloads only the receipts the h
       n === 1 ? { accepted: b.length, duplicates: 0, refused: [] } : { code: grpc.status.UNAVAILABLE, details: 'gone' },
   });
   t.teardown(h.close);
-  const rep = reporter(h.port, { journalDir: dir, batchSize: 2, maxRetryMs: 10_000, retryMs: 10_000 });
+  const rep = reporter(h.port, {
+    journal: await ReceiptJournal.open({ dir }),
+    batchSize: 2,
+    maxRetryMs: 10_000,
+    retryMs: 10_000,
+  });
   for (let i = 1; i <= 5; i++) rep.enqueue(receipt(i));
   rep.start();
   await until('the first batch answered, the second failed', () => h.seen.batches.length === 2);
   // stop without a final report (a crash; only the journal's own buffer is written)
   await rep.stop(0);
-  const again = reporter(h.port, { journalDir: dir });
+  const again = reporter(h.port, { journal: await ReceiptJournal.open({ dir }) });
   t.is(again.queued, 3);
   await again.stop(0);
   const { receipts } = readJournal(readFileSync(join(dir, JOURNAL_FILE), 'utf8'));
@@ -261,11 +266,16 @@ test('with a journal: a crash after some answers reloads only the receipts the h
 
 test('with a journal: reloaded beyond maxQueue, the oldest are dropped, counted and marked done', async (t) => {
   const dir = journalDir(t);
-  const first = reporter(1, { journalDir: dir, callTimeoutMs: 100 });
+  const first = reporter(1, { journal: await ReceiptJournal.open({ dir }), callTimeoutMs: 100 });
   for (let i = 1; i <= 6; i++) first.enqueue(receipt(i));
   await first.stop(0);
   const registry = new Registry();
-  const second = reporter(1, { journalDir: dir, maxQueue: 4, registry, callTimeoutMs: 100 });
+  const second = reporter(1, {
+    journal: await ReceiptJournal.open({ dir }),
+    maxQueue: 4,
+    registry,
+    callTimeoutMs: 100,
+  });
   t.is(second.queued, 4);
   t.is(second.counts.dropped, 2);
   t.regex(await registry.metrics(), /nvdax_gateway_hub_receipts_total\{result="dropped"\} 2/);
@@ -280,7 +290,7 @@ test('with a journal: reloaded beyond maxQueue, the oldest are dropped, counted 
 test("a reloaded receipt whose key the hub does not hold is refused for good; this process's are kept", async (t) => {
   const dir = journalDir(t);
   const OLD = `0x${'e'.repeat(64)}`;
-  const first = reporter(1, { journalDir: dir, callTimeoutMs: 100 });
+  const first = reporter(1, { journal: await ReceiptJournal.open({ dir }), callTimeoutMs: 100 });
   first.enqueue(receipt(1, 1_001, OLD));
   await first.stop(0);
   const h = await hub({
@@ -295,7 +305,7 @@ test("a reloaded receipt whose key the hub does not hold is refused for good; th
     }),
   });
   t.teardown(h.close);
-  const rep = reporter(h.port, { journalDir: dir });
+  const rep = reporter(h.port, { journal: await ReceiptJournal.open({ dir }) });
   rep.enqueue(receipt(2));
   rep.start();
   await until('answered', () => rep.counts.accepted === 1 && rep.counts.refused === 1);

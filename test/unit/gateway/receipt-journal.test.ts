@@ -26,13 +26,13 @@ const fileOf = (dir: string) => readFileSync(join(dir, JOURNAL_FILE), 'utf8');
 
 test('reload: the receipts added and not done, in the order added', async (t) => {
   const dir = dirFor(t);
-  const { journal, load } = ReceiptJournal.open({ dir });
+  const { journal, load } = await ReceiptJournal.open({ dir });
   t.deepEqual(load, { receipts: [], skipped: 0 });
   for (const i of [5, 1, 3, 2, 4]) journal.add(receipt(i));
   journal.add(receipt(3)); // once only
   journal.done([receipt(1), receipt(4), receipt(99)]);
   await journal.close();
-  const again = ReceiptJournal.open({ dir });
+  const again = await ReceiptJournal.open({ dir });
   t.deepEqual(times(again.load.receipts), [5, 3, 2]);
   t.is(again.load.skipped, 0);
   t.is(again.journal.size, 3);
@@ -49,13 +49,13 @@ test('a torn last line (a crash mid-write) is skipped, and appends go on after i
     join(dir, JOURNAL_FILE),
     `${line(1)}${line(2)}${JSON.stringify({ d: [receipt(1).receipt.requestId] })}\n${torn}`,
   );
-  const { journal, load } = ReceiptJournal.open({ dir });
+  const { journal, load } = await ReceiptJournal.open({ dir });
   t.deepEqual(times(load.receipts), [2]);
   t.is(load.skipped, 1);
   journal.add(receipt(4));
   await journal.close();
   t.true(fileOf(dir).endsWith('\n'));
-  const again = ReceiptJournal.open({ dir });
+  const again = await ReceiptJournal.open({ dir });
   t.deepEqual(times(again.load.receipts), [2, 4]);
   t.is(again.load.skipped, 0);
   await again.journal.close();
@@ -78,7 +78,7 @@ test('readJournal: garbage and unknown lines are skipped, a done before its add 
 
 test('appends are buffered: nothing is written when add() returns, all of it within the window', async (t) => {
   const dir = dirFor(t);
-  const { journal } = ReceiptJournal.open({ dir, flushMs: 20 });
+  const { journal } = await ReceiptJournal.open({ dir, flushMs: 20 });
   const before = fileOf(dir);
   for (let i = 1; i <= 50; i++) journal.add(receipt(i));
   t.is(fileOf(dir), before, 'add() does not write');
@@ -93,7 +93,7 @@ test('appends are buffered: nothing is written when add() returns, all of it wit
 
 test('compaction: once most of the file is done it is rewritten with the live receipts', async (t) => {
   const dir = dirFor(t);
-  const { journal } = ReceiptJournal.open({ dir, compactBytes: 16 * 1024, flushMs: 0 });
+  const { journal } = await ReceiptJournal.open({ dir, compactBytes: 16 * 1024, flushMs: 0 });
   let peak = 0;
   for (let round = 0; round < 20; round++) {
     const batch = Array.from({ length: 20 }, (_, k) => receipt(round * 20 + k + 1));
@@ -108,7 +108,7 @@ test('compaction: once most of the file is done it is rewritten with the live re
   t.true(peak < 40 * 1024, `peak ${peak}`);
   t.is(journal.size, 20);
   await journal.close();
-  const again = ReceiptJournal.open({ dir });
+  const again = await ReceiptJournal.open({ dir });
   t.deepEqual(
     times(again.load.receipts),
     Array.from({ length: 20 }, (_, r) => r * 20 + 20),
@@ -126,7 +126,7 @@ test('after close(), add() and done() are ignored, never thrown', async (t) => {
     debug: () => {},
     child: () => log,
   };
-  const { journal } = ReceiptJournal.open({ dir, log: log as never });
+  const { journal } = await ReceiptJournal.open({ dir, log: log as never });
   await journal.close();
   // closed: later calls are ignored, never thrown
   journal.add(receipt(1));

@@ -6,6 +6,7 @@ import { FakeClock } from '../../../operator/runtime/clock.ts';
 import { Controller } from '../../../operator/runtime/controller.ts';
 import type { Reconciler } from '../../../operator/runtime/controller.ts';
 import { createMetrics } from '../../../operator/runtime/metrics.ts';
+import { YieldGate } from '../../../operator/runtime/yield-gate.ts';
 
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
@@ -222,4 +223,66 @@ test('a reconcile whose signal was aborted counts as aborted, neither an error n
   t.is(await total('success'), 0);
   t.is(await counter(metrics, 'controller_runtime_reconcile_errors_total', { controller: 'test' }), 0);
   t.is(c.queue.numRequeues('throws'), 0, 'not requeued with backoff');
+});
+
+test('a gate is passed before the reconcile: its wait is neither reconcile time nor an active worker', async (t) => {
+  let busy = true;
+  const gate = new YieldGate(() => busy, 1);
+  const held = deferred();
+  const seen: string[] = [];
+  const clock = new FakeClock();
+  const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+  const c = new Controller({
+    name: 'test',
+    concurrency: 3,
+    clock,
+    metrics,
+    gate,
+    reconcile: async (key) => {
+      seen.push(key);
+      if (key === 'a') await held.promise;
+    },
+  });
+  c.enqueue('a');
+  c.enqueue('b');
+  c.start();
+  await flush();
+  t.deepEqual(seen, ['a'], 'b waits at the gate');
+  t.is(gate.waiting, 1);
+  t.is(await counter(metrics, 'controller_runtime_active_workers', { controller: 'test' }), 1);
+  // 5 s pass: a runs all of them, b waits all of them
+  clock.advance(5000);
+  held.resolve();
+  await flush();
+  t.deepEqual(seen, ['a', 'b']);
+  const sum = (await metrics.registry.getMetricsAsJSON())
+    .find((m) => m.name === 'controller_runtime_reconcile_time_seconds')
+    ?.values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'));
+  t.is(sum?.value, 5, "a's 5 s only; b's wait is not counted");
+
+  // a key waiting when the controller is aborted is dropped, never reconciled
+  busy = true;
+  const hold = deferred();
+  const c2 = new Controller({
+    name: 'test2',
+    concurrency: 2,
+    clock,
+    gate,
+    reconcile: async (key) => {
+      seen.push(key);
+      await hold.promise;
+    },
+  });
+  c2.enqueue('x');
+  c2.enqueue('y');
+  c2.start();
+  await flush();
+  t.deepEqual(seen.slice(2), ['x']);
+  c2.abort(new Error('leadership lost'));
+  hold.resolve();
+  await flush();
+  t.deepEqual(seen.slice(2), ['x'], 'y was dropped while waiting');
+  t.is(c2.inFlight(), 0);
+  t.is(gate.inside, 0);
+  t.is(gate.waiting, 0);
 });
