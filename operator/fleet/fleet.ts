@@ -64,8 +64,11 @@ export interface Attachment<T extends KubeObject> {
 export interface AttachSpec<T extends KubeObject> extends Omit<CacheSpec<T>, 'handler' | 'indexers'> {
   /** The hub object(s) a member object belongs to (e.g. from a label), or undefined. */
   hubKey: (obj: T) => string | readonly string[] | undefined;
-  /** Called with each hub key touched by an add, update or delete on any member. */
-  onChange?: (hubKey: string, member: Member) => void;
+  /**
+   * Called with each hub key touched by an add, update or delete on any member, with the object (and, for an
+   * update, the old one; for an update that moved the object to another hub key, once for each side).
+   */
+  onChange?: (hubKey: string, member: Member, obj: T, old?: T) => void;
 }
 
 /** A user of a member: who (a controller) and for what (its key). */
@@ -246,11 +249,12 @@ export class Fleet {
         ? {
             handler: (m: Member) => {
               const fire = (o: T) => {
-                for (const k of keys(o)) onChange(k, m);
+                for (const k of keys(o)) onChange(k, m, o);
               };
               const onUpdate = (old: T, o: T) => {
-                fire(o);
-                if (old !== o) fire(old);
+                const now = keys(o);
+                for (const k of now) onChange(k, m, o, old);
+                for (const k of keys(old)) if (!now.includes(k)) onChange(k, m, old);
               };
               return { onAdd: fire, onDelete: fire, onUpdate };
             },

@@ -128,9 +128,9 @@ export class Controller {
     });
   }
 
-  /** Enqueues one key now. */
-  enqueue(key: string): void {
-    this.queue.add(key);
+  /** Enqueues one key now; a higher `priority` (default 0) is handed out before lower ones (WorkQueue). */
+  enqueue(key: string, priority = 0): void {
+    this.queue.add(key, priority);
   }
 
   /** Enqueues one key after `ms` (an earlier pending time for it wins): many signals, one reconcile. */

@@ -3,6 +3,12 @@
 // most one worker at a time (processing set), a key added while it is processed is
 // queued again once `done` is called, and delayed / rate-limited adds merge into
 // the earliest pending time. Events are never replayed: only keys are queued.
+//
+// Priorities (controller-runtime's priority queue): a key is handed out before every key of a lower
+// priority, first-in first-out within one. Adding a waiting key again with a higher priority raises it
+// (it keeps no place in the lower line); with a lower one changes nothing. The default is 0. It lets an
+// event that finishes work (a workload became Ready) go before a backlog of work still to start, which
+// would otherwise hold it for a whole pass over the queue.
 import type { Clock, TimerHandle } from './clock.ts';
 import { realClock } from './clock.ts';
 import type { RateLimiter } from './backoff.ts';
@@ -31,8 +37,15 @@ export class WorkQueue {
   readonly #clock: Clock;
   readonly #limiter: RateLimiter;
   readonly #obs: QueueObserver;
-  readonly #queue: string[] = [];
-  #head = 0;
+  /** One first-in first-out line per priority; an entry is live while #queued holds its key with its seq. */
+  readonly #lines = new Map<number, { entries: Array<{ key: string; seq: number }>; head: number }>();
+  /** Priorities present in #lines, highest first. */
+  #order: number[] = [];
+  /** Keys waiting to be handed out: their priority and the seq of their live entry. */
+  readonly #queued = new Map<string, { priority: number; seq: number }>();
+  #seq = 0;
+  /** Keys added while processing: the priority to queue them with at done (the highest asked). */
+  readonly #again = new Map<string, number>();
   readonly #dirty = new Set<string>();
   readonly #processing = new Map<string, number>();
   readonly #addedAt = new Map<string, number>();
@@ -47,23 +60,70 @@ export class WorkQueue {
     this.#obs = opts.observer ?? {};
   }
 
-  /** Queues `key` unless it is already waiting; a key being processed is queued again after `done`. */
-  add(key: string): void {
-    if (this.#shuttingDown || this.#dirty.has(key)) return;
+  /**
+   * Queues `key` unless it is already waiting (then only a higher `priority` raises it); a key being
+   * processed is queued again after `done`, with the highest priority asked meanwhile.
+   */
+  add(key: string, priority = 0): void {
+    if (this.#shuttingDown) return;
+    if (this.#dirty.has(key)) {
+      const waiting = this.#queued.get(key)?.priority;
+      if (waiting !== undefined && priority > waiting) {
+        this.#push(key, priority);
+        this.#dispatch();
+      } else if (waiting === undefined && priority > (this.#again.get(key) ?? Number.NEGATIVE_INFINITY))
+        this.#again.set(key, priority);
+      return;
+    }
     this.#obs.add?.();
     this.#dirty.add(key);
     this.#addedAt.set(key, this.#clock.monotonic());
-    if (this.#processing.has(key)) return;
-    this.#queue.push(key);
+    if (this.#processing.has(key)) {
+      this.#again.set(key, priority);
+      return;
+    }
+    this.#push(key, priority);
     this.#dispatch();
     this.#obs.depth?.(this.len());
   }
 
-  /** Queues `key` after `ms`; an earlier pending time for the same key wins. */
-  addAfter(key: string, ms: number): void {
+  #push(key: string, priority: number): void {
+    const seq = ++this.#seq;
+    this.#queued.set(key, { priority, seq });
+    let line = this.#lines.get(priority);
+    if (!line) {
+      line = { entries: [], head: 0 };
+      this.#lines.set(priority, line);
+      this.#order = [...this.#lines.keys()].sort((a, b) => b - a);
+    }
+    line.entries.push({ key, seq });
+  }
+
+  /** The next live key, highest priority first; undefined when none waits. */
+  #pop(): string | undefined {
+    for (const p of this.#order) {
+      const line = this.#lines.get(p) as { entries: Array<{ key: string; seq: number }>; head: number };
+      while (line.head < line.entries.length) {
+        const { key, seq } = line.entries[line.head++] as { key: string; seq: number };
+        if (line.head > 1024 && line.head * 2 > line.entries.length) {
+          line.entries.splice(0, line.head);
+          line.head = 0;
+        }
+        // an entry left behind when its key was raised to a higher line (handed out from there, maybe
+        // queued again since: a newer entry)
+        if (this.#queued.get(key)?.seq !== seq) continue;
+        this.#queued.delete(key);
+        return key;
+      }
+    }
+    return undefined;
+  }
+
+  /** Queues `key` after `ms` (at `priority` then); an earlier pending time for the same key wins. */
+  addAfter(key: string, ms: number, priority = 0): void {
     if (this.#shuttingDown) return;
     if (ms <= 0) {
-      this.add(key);
+      this.add(key, priority);
       return;
     }
     const at = this.#clock.monotonic() + ms;
@@ -74,7 +134,7 @@ export class WorkQueue {
     }
     const timer = this.#clock.setTimeout(() => {
       this.#waiting.delete(key);
-      this.add(key);
+      this.add(key, priority);
     }, ms);
     this.#waiting.set(key, { at, timer });
   }
@@ -111,8 +171,10 @@ export class WorkQueue {
     if (started === undefined) return;
     this.#processing.delete(key);
     this.#obs.workDuration?.((this.#clock.monotonic() - started) / 1000);
+    const again = this.#again.get(key) ?? 0;
+    this.#again.delete(key);
     if (this.#dirty.has(key) && !this.#shuttingDown) {
-      this.#queue.push(key);
+      this.#push(key, again);
       this.#dispatch();
       this.#obs.depth?.(this.len());
     }
@@ -121,7 +183,7 @@ export class WorkQueue {
 
   /** Keys waiting to be handed out (not counting delayed or processing keys). */
   len(): number {
-    return this.#queue.length - this.#head;
+    return this.#queued.size;
   }
 
   /** Keys currently handed to workers. */
@@ -140,8 +202,10 @@ export class WorkQueue {
     this.#shuttingDown = true;
     for (const { timer } of this.#waiting.values()) this.#clock.clearTimeout(timer);
     this.#waiting.clear();
-    this.#queue.length = 0;
-    this.#head = 0;
+    this.#lines.clear();
+    this.#order = [];
+    this.#queued.clear();
+    this.#again.clear();
     this.#dirty.clear();
     this.#addedAt.clear();
     for (const g of this.#getters.splice(0)) g(undefined);
@@ -157,11 +221,7 @@ export class WorkQueue {
 
   #dispatch(): void {
     while (this.#getters.length > 0 && this.len() > 0) {
-      const key = this.#queue[this.#head++] as string;
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue.splice(0, this.#head);
-        this.#head = 0;
-      }
+      const key = this.#pop() as string;
       const now = this.#clock.monotonic();
       this.#dirty.delete(key);
       this.#processing.set(key, now);

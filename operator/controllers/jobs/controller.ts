@@ -162,6 +162,39 @@ function slim<T extends KubeObject>(o: T): T {
   return out as T;
 }
 
+/**
+ * The work-queue priority of a member event that finishes a step a job waits on: a pod became Ready or not,
+ * changed phase or started going; a batch Job's conditions or counts moved. Those go before the backlog: in a
+ * burst the queue holds every job still to materialize, and a job whose pod just became Ready would otherwise
+ * wait a whole pass over it to be written Running. Everything else (adds, echoes of our own writes, status
+ * bookkeeping) keeps the default 0.
+ */
+export const PROGRESS_PRIORITY = 10;
+
+type Counted = { status?: JobPod['status'] & { ready?: number; succeeded?: number; failed?: number } };
+
+/** A member Pod's event: progress when its readiness or phase changed or it started going. */
+export function podEventPriority(obj: KubeObject, old?: KubeObject): number {
+  if (!old) return 0;
+  const st = (x: KubeObject) => (x as Counted).status;
+  const ready = (x: KubeObject) => st(x)?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const moved =
+    ready(obj) !== ready(old) ||
+    st(obj)?.phase !== st(old)?.phase ||
+    (obj.metadata?.deletionTimestamp === undefined) !== (old.metadata?.deletionTimestamp === undefined);
+  return moved ? PROGRESS_PRIORITY : 0;
+}
+
+/** A member batch Job's event: progress when its conditions or its ready/succeeded/failed counts moved. */
+export function batchJobEventPriority(obj: KubeObject, old?: KubeObject): number {
+  if (!old) return 0;
+  const view = (x: KubeObject) => {
+    const s = (x as Counted).status;
+    return canonical({ c: s?.conditions ?? [], r: s?.ready, s: s?.succeeded, f: s?.failed });
+  };
+  return view(obj) !== view(old) ? PROGRESS_PRIORITY : 0;
+}
+
 export function setupJobControllers(o: JobControllerOptions) {
   const { manager, fleet } = o;
   const clock = manager.clock;
@@ -196,19 +229,23 @@ export function setupJobControllers(o: JobControllerOptions) {
   manager.runnable({ name: 'placement-scheduler', start: (signal) => scheduler.run(signal) });
 
   // member objects of every job on every member, keyed back to the hub job
-  const attach = <T extends KubeObject>(name: string, resource: ResourceType) =>
+  const attach = <T extends KubeObject>(
+    name: string,
+    resource: ResourceType,
+    priority: (obj: T, old?: T) => number = () => 0,
+  ) =>
     fleet.attach<T>({
       name,
       resource,
       labelSelector: managedBy,
       transform: slim,
       hubKey: hubQueueKey,
-      onChange: (k) => controller.enqueue(k),
+      onChange: (k, _m, obj, old) => controller.enqueue(k, priority(obj, old)),
     });
   const deployments = attach<Workload>('job-deployments', resources.deployments);
-  const batchJobs = attach<Workload>('job-jobs', resources.jobs);
+  const batchJobs = attach<Workload>('job-jobs', resources.jobs, batchJobEventPriority);
   const services = attach<KubeObject>('job-services', resources.services);
-  const pods = attach<JobPod>('job-pods', resources.pods);
+  const pods = attach<JobPod>('job-pods', resources.pods, podEventPriority);
   const owned: Array<[Attachment<KubeObject>, ResourceType]> = [
     [deployments as Attachment<KubeObject>, resources.deployments],
     [batchJobs as Attachment<KubeObject>, resources.jobs],

@@ -161,3 +161,62 @@ test('many keys keep FIFO order across compaction', async (t) => {
   }
   t.is(queue.len(), 0);
 });
+
+const drain = async (queue: WorkQueue) => {
+  const out: string[] = [];
+  while (queue.len() > 0) {
+    const k = (await queue.get()) as string;
+    out.push(k);
+    queue.done(k);
+  }
+  return out;
+};
+
+test('priorities: higher first, first-in first-out within one; the default is 0', async (t) => {
+  const { queue } = newQueue();
+  queue.add('a');
+  queue.add('b', -1);
+  queue.add('c', 10);
+  queue.add('d');
+  queue.add('e', 10);
+  t.is(queue.len(), 5);
+  t.deepEqual(await drain(queue), ['c', 'e', 'a', 'd', 'b']);
+});
+
+test('priorities: adding a waiting key again raises it, never lowers it, and it is handed out once', async (t) => {
+  const { queue } = newQueue();
+  for (const k of ['a', 'b', 'c']) queue.add(k);
+  queue.add('c', 5); // raised: ahead of a and b
+  queue.add('a', -5); // not lowered: keeps its place
+  t.is(queue.len(), 3);
+  t.deepEqual(await drain(queue), ['c', 'a', 'b']);
+  // a key raised, handed out and queued again at the low priority takes a new place at the end
+  queue.add('x');
+  queue.add('y');
+  queue.add('x', 1);
+  const x = await queue.get();
+  t.is(x, 'x');
+  queue.done('x');
+  queue.add('x');
+  t.deepEqual(await drain(queue), ['y', 'x'], 'not at its first, stale place before y');
+});
+
+test('priorities: a key added while processing is queued at done with the highest priority asked', async (t) => {
+  const { queue } = newQueue();
+  queue.add('k');
+  queue.add('other');
+  const k = await queue.get();
+  queue.add('k');
+  queue.add('k', 3);
+  queue.add('k', 1);
+  queue.done(k as string);
+  t.deepEqual(await drain(queue), ['k', 'other']);
+});
+
+test('priorities: addAfter queues at its priority when due', async (t) => {
+  const { queue, clock } = newQueue();
+  queue.add('a');
+  queue.addAfter('late', 100, 2);
+  clock.advance(100);
+  t.deepEqual(await drain(queue), ['late', 'a']);
+});
