@@ -341,6 +341,8 @@ async function startOperator() {
   const child = spawn(
     process.execPath,
     [
+      // BENCH_CPU_PROF=DIR: the operator's CPU profile (written when it stops) for `node --cpu-prof` tools
+      ...(process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`] : []),
       join(root, 'operator', 'main.ts'),
       '--kubeconfig',
       kubeconfigs[0]!,

@@ -3,7 +3,7 @@
 // snapshot counts it, never both) or until its reservation expires, so two placements in a row,
 // even against the same snapshot, never book the same GPUs.
 import { fit, validateRequest, type NoFit, type Placement, type PlacedPod, type PlacementRequest } from './fit.ts';
-import { cmp, type PodPin, type Snapshot } from './snapshot.ts';
+import { cmp, type NodeClass, type PodPin, type Snapshot } from './snapshot.ts';
 
 export interface Reservation extends Placement {
   id: string;
@@ -113,13 +113,13 @@ export class ReservationLedger {
    */
   #where(snapshot: Snapshot, r: Reservation, p: PlacedPod): string {
     if (snapshot.free(r.member, p.node, p.resourceName) >= p.gpus) return p.node;
-    let best: { node: string; free: number } | undefined;
-    for (const s of snapshot.nodes({ member: r.member, pool: r.pool })) {
-      if (s.resourceName !== p.resourceName || s.product !== r.product || s.mode !== r.mode || s.tee !== r.tee)
-        continue;
-      if (s.free >= p.gpus && (!best || s.free < best.free)) best = { node: s.node, free: s.free };
-    }
-    return best?.node ?? p.node;
+    const cls: NodeClass = {
+      product: r.product,
+      mode: r.mode,
+      resourceName: p.resourceName,
+      ...(r.tee ? { tee: r.tee } : {}),
+    };
+    return snapshot.tightest(r.member, r.pool, cls, p.gpus) ?? p.node;
   }
 
   /**

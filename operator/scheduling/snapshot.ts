@@ -132,6 +132,11 @@ export interface Snapshot {
   free(member: string, node: string, resourceName: string): number;
   /** What-if: holds `gpus` on a slot until the returned undo runs (a no-op for an unknown slot). */
   assume(member: string, node: string, resourceName: string, gpus: number): () => void;
+  /**
+   * The node of `pool` with the fewest free GPUs of class `cls` that still has `gpus` free (first by name on a
+   * tie); undefined when none has. Reads the slots in place: no copies, so a cycle may ask it per pod.
+   */
+  tightest(member: string, pool: string, cls: NodeClass, gpus: number): string | undefined;
 }
 
 /** Code-point order, so results do not depend on the locale. */
@@ -420,6 +425,30 @@ class FleetSnapshot implements Snapshot {
           classes: [...classes.entries()].sort(([a], [b]) => cmp(a, b)).map(([, c]) => c),
         };
       });
+  }
+
+  /** Slots by member, pool and class, sorted by node: made on first use (the slots' set never changes). */
+  #byClass: Map<string, Slot[]> | undefined;
+
+  tightest(member: string, pool: string, cls: NodeClass, gpus: number): string | undefined {
+    if (!this.#byClass) {
+      this.#byClass = new Map();
+      const sorted = [...this.#slots.values()].sort((a, b) => cmp(a.node, b.node));
+      for (const s of sorted) {
+        for (const p of s.pools) {
+          const k = [s.member, p, classKey(s)].join('\u0001');
+          const list = this.#byClass.get(k);
+          if (list) list.push(s);
+          else this.#byClass.set(k, [s]);
+        }
+      }
+    }
+    let best: { node: string; free: number } | undefined;
+    for (const s of this.#byClass.get([member, pool, classKey(cls)].join('\u0001')) ?? []) {
+      const free = Math.max(0, s.allocatable - s.used - s.assumed);
+      if (free >= gpus && (!best || free < best.free)) best = { node: s.node, free };
+    }
+    return best?.node;
   }
 
   assume(member: string, node: string, resourceName: string, gpus: number): () => void {

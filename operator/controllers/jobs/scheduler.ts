@@ -223,6 +223,17 @@ export class PlacementScheduler {
     const now = o.clock.now();
     const started = o.clock.monotonic();
     this.cycles++;
+    const all = [...o.jobs.InferenceJob.list(), ...o.jobs.TrainingJob.list()];
+    // a job the cache still shows queued although we placed it (our write not seen yet) waits
+    const fresh = (job: JobObject) => attemptsOf(job) >= (this.#written.get(`${kindOf(job)}:${jobKey(job)}`) ?? 0);
+    const waiting = (j: JobObject) => isQueued(j) && fresh(j) && !this.#inflight.has(`${kindOf(j)}:${jobKey(j)}`);
+    // nothing to decide: no snapshot (a pass over every node and pod of the fleet). Member pods and nodes
+    // poke a cycle as they change, thousands of times while a burst's workloads start; the ledger catches
+    // up with the caches in the next cycle that has a job to place.
+    if (!all.some(waiting)) {
+      this.#metrics?.queued.set(0);
+      return { placed: 0, unplaced: 0 };
+    }
     const pools = o.pools.list();
     const snapshot = buildSnapshot(
       snapshotInput(
@@ -237,11 +248,9 @@ export class PlacementScheduler {
     for (const r of this.ledger.expire(now, o.reservationTtlMs ?? 600_000)) {
       o.log.warn({ reservation: r.id, pool: r.pool }, 'Reservation expired before its pods appeared');
     }
-    const all = [...o.jobs.InferenceJob.list(), ...o.jobs.TrainingJob.list()];
     const cycle = this.ledger.begin(snapshot);
     const outcomes: Outcome[] = [];
     try {
-      // placed jobs whose pods the members do not show yet hold their GPUs (after a restart too)
       // placed jobs whose pods the members do not show yet hold their GPUs (after a restart too); a job
       // the job controller saw run has had its pods in the caches, and a finished one holds nothing
       for (const job of all) {
@@ -249,23 +258,19 @@ export class PlacementScheduler {
       }
       const summaries = new Map(snapshot.pools().map((s) => [s.name, s]));
       const offers = pools.map((p) => this.#offer(p, summaries.get(p.metadata?.name ?? '')));
-      // a job the cache still shows queued although we placed it (our write not seen yet) waits
-      const fresh = (job: JobObject) => attemptsOf(job) >= (this.#written.get(`${kindOf(job)}:${jobKey(job)}`) ?? 0);
       for (const [k, a] of this.#written) {
         const { kind, key } = { kind: k.slice(0, k.indexOf(':')) as JobKind, key: k.slice(k.indexOf(':') + 1) };
         const j = o.jobs[kind].get(key);
         if (!j || attemptsOf(j) >= a) this.#written.delete(k);
       }
       const queued = queueOrder(
-        all
-          .filter((j) => isQueued(j) && fresh(j) && !this.#inflight.has(`${kindOf(j)}:${jobKey(j)}`))
-          .map((job) => ({
-            job,
-            key: `${kindOf(job)}:${jobKey(job)}`,
-            tier: job.spec.sla.tier ?? Tier.BestEffort,
-            requester: job.metadata?.namespace ?? '',
-            createdAt: Date.parse(String(job.metadata?.creationTimestamp ?? '')) || 0,
-          })),
+        all.filter(waiting).map((job) => ({
+          job,
+          key: `${kindOf(job)}:${jobKey(job)}`,
+          tier: job.spec.sla.tier ?? Tier.BestEffort,
+          requester: job.metadata?.namespace ?? '',
+          createdAt: Date.parse(String(job.metadata?.creationTimestamp ?? '')) || 0,
+        })),
       );
       for (const { job } of queued) {
         const refused = this.#taskRefusal(job, now, all) ?? o.settlement?.jobRefusal(job);
@@ -578,7 +583,12 @@ export class PlacementScheduler {
   /** Hands one cycle's writes to the lane, each job's marked in flight until its write lands. */
   #write(outcomes: Outcome[], all: JobObject[], now: number, signal?: AbortSignal): void {
     const o = this.#o;
-    const byKey = new Map(all.map((j) => [`${kindOf(j)}:${jobKey(j)}`, j]));
+    // victims by queue key: only a cycle that preempts needs it (a pass over every job)
+    let byKey: Map<string, JobObject> | undefined;
+    const victimOf = (k: string) => {
+      byKey ??= new Map(all.map((j) => [`${kindOf(j)}:${jobKey(j)}`, j]));
+      return byKey.get(k);
+    };
     const tasks = {
       push: (run: () => Promise<void>, keys: string[], low = false) => {
         for (const k of keys) this.#inflight.add(k);
@@ -646,7 +656,7 @@ export class PlacementScheduler {
         true,
       );
       for (const victim of out.preempting ?? []) {
-        const v = byKey.get(victim);
+        const v = victimOf(victim);
         if (!v) continue;
         tasks.push(async () => {
           await this.release(v, {

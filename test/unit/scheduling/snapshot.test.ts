@@ -240,3 +240,24 @@ test('pods of a slot group are keyed by index, bound before pending before finis
   // the pending one counts (best-fit on n1), the finished one does not
   t.is(s.nodes()[0]?.free, 6);
 });
+
+test('tightest: the node of the pool and class with the fewest free GPUs that still fit, what-ifs counted', (t) => {
+  const s = snap({
+    nodes: [node('a'), node('b'), node('c'), node('cc').confidential('snp')],
+    pods: [pod('x/a').gpus(2).on('a'), pod('x/b').gpus(6).on('b'), pod('x/c').gpus(7).on('c')],
+  });
+  const container = { product: 'NVIDIA-H100-80GB-HBM3', mode: 'container', resourceName: 'nvidia.com/gpu' } as const;
+  // free: a 6, b 2, c 1; cc is another class
+  t.is(s.tightest('gpu-a', 'p', container, 1), 'c');
+  t.is(s.tightest('gpu-a', 'p', container, 2), 'b');
+  t.is(s.tightest('gpu-a', 'p', container, 3), 'a');
+  t.is(s.tightest('gpu-a', 'p', container, 7), undefined, 'no node has 7 free');
+  t.is(s.tightest('gpu-a', 'other-pool', container, 1), undefined);
+  t.is(s.tightest('gpu-b', 'p', container, 1), undefined);
+  const undo = s.assume('gpu-a', 'c', 'nvidia.com/gpu', 1);
+  t.is(s.tightest('gpu-a', 'p', container, 1), 'b', 'c is full while the what-if holds');
+  undo();
+  t.is(s.tightest('gpu-a', 'p', container, 1), 'c');
+  const cc = s.nodes().find((n) => n.node === 'cc');
+  t.is(s.tightest('gpu-a', 'p', { ...container, ...cc, mode: 'confidential' }, 8), 'cc');
+});
