@@ -17,6 +17,7 @@ import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { buildNodes } from '../hack/sim/nodes.ts';
 import { livePid } from '../hack/sim/procs.ts';
 import { inferenceJobs, providerPools } from '../operator/api/resources.ts';
@@ -337,10 +338,16 @@ process.on('exit', () => {
 // an interrupted run leaves no operator behind (signals skip 'exit' handlers unless they exit)
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
+/** The operator's Node.js flags as the chart ships them (charts/nvdax-operator/values.yaml, nodeOptions). */
+const chartNodeOptions =
+  (parseYaml(readFileSync(join(root, 'charts', 'nvdax-operator', 'values.yaml'), 'utf8')) as { nodeOptions?: string[] })
+    .nodeOptions ?? [];
+
 async function startOperator() {
   const child = spawn(
     process.execPath,
     [
+      ...chartNodeOptions,
       // BENCH_CPU_PROF=DIR: the operator's CPU profile (written when it stops) for `node --cpu-prof` tools
       ...(process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`] : []),
       join(root, 'operator', 'main.ts'),

@@ -85,7 +85,9 @@ test('the Deployment: two replicas with leader election, probes on the ops port,
   const pod = d.spec.template.spec;
   t.is(d.spec.replicas, 2);
   t.is(c.image, 'ghcr.io/nvdax/nvdax:0.1.0');
-  t.deepEqual(c.command, ['node', 'operator/main.ts']);
+  // V8's young generation capped (values.yaml says why); none when nodeOptions is empty
+  t.deepEqual(c.command, ['node', '--max-semi-space-size=16', 'operator/main.ts']);
+  t.deepEqual(container(render(chart, { setJson: { nodeOptions: [] } })).command, ['node', 'operator/main.ts']);
   t.true(c.args.includes('--leader-elect'));
   t.true(c.args.includes('--leader-election-id=nvdax-operator'));
   t.true(c.args.includes('--ops-bind-address=:8080'));
@@ -118,10 +120,10 @@ test('the Deployment: two replicas with leader election, probes on the ops port,
 });
 
 /** Runs the operator with the chart's args and a kubeconfig that does not exist: flags are parsed first. */
-function operatorWithArgs(args: string[], env: Record<string, string> = {}) {
+function operatorWithArgs(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []) {
   return spawnSync(
     process.execPath,
-    [join(projectRoot, 'operator', 'main.ts'), ...args, '--kubeconfig', '/nonexistent/kubeconfig'],
+    [...nodeFlags, join(projectRoot, 'operator', 'main.ts'), ...args, '--kubeconfig', '/nonexistent/kubeconfig'],
     { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 },
   );
 }
@@ -129,7 +131,12 @@ function operatorWithArgs(args: string[], env: Record<string, string> = {}) {
 test('the operator accepts every flag the chart passes (it fails only on the missing kubeconfig)', (t) => {
   for (const opts of [{}, { set: { 'leaderElection.enabled': 'false', 'operator.poolSelector': 'team=a' } }]) {
     const c = container(render(chart, opts));
-    const r = operatorWithArgs(c.args, { POD_NAMESPACE: 'nvdax-system', POD_NAME: 'nvdax-operator-0' });
+    // the command's Node flags too (between "node" and the script)
+    const r = operatorWithArgs(
+      c.args,
+      { POD_NAMESPACE: 'nvdax-system', POD_NAME: 'nvdax-operator-0' },
+      c.command.slice(1, -1),
+    );
     t.is(r.status, 2, r.stderr);
     t.regex(r.stderr, /--kubeconfig \/nonexistent\/kubeconfig/);
   }

@@ -44,6 +44,12 @@ const cases: Case[] = [
   },
   {
     chart: 'nvdax-operator',
+    what: 'a Node option that is not a flag',
+    opts: { setJson: { nodeOptions: ['operator/other.ts'] } },
+    says: ["at '/nodeOptions/0'", 'does not match pattern'],
+  },
+  {
+    chart: 'nvdax-operator',
     what: 'a writable root filesystem',
     opts: { set: { 'securityContext.readOnlyRootFilesystem': 'false' } },
     says: ["at '/securityContext/readOnlyRootFilesystem'", 'value must be true'],
