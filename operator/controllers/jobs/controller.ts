@@ -623,8 +623,16 @@ export function setupJobControllers(o: JobControllerOptions) {
     if (rv && informers[kind]?.get(key)?.metadata?.resourceVersion !== rv)
       ownWrites.set(qk, { rv, at: clock.monotonic() });
   };
+  /**
+   * Keys whose reconcile found the cache behind our write and stood down: they come back the moment the cache
+   * shows the write, ahead of the backlog (they had their turn; our own status writes do not wake the
+   * controller, and a timed requeue would go to the back of a burst's queue, minutes away).
+   */
+  const awaitingCache = new Set<string>();
   const cacheCaughtUp = (qk: string, obj: KubeObject) => {
-    if (ownWrites.get(qk)?.rv === obj.metadata?.resourceVersion) ownWrites.delete(qk);
+    if (ownWrites.get(qk)?.rv !== obj.metadata?.resourceVersion) return;
+    ownWrites.delete(qk);
+    if (awaitingCache.delete(qk)) controller.enqueue(qk, PROGRESS_PRIORITY);
   };
 
   /** Only the running attempts' metering differs (GPU-seconds, meteredTime): no attempt started or ended. */
@@ -686,10 +694,15 @@ export function setupJobControllers(o: JobControllerOptions) {
     }
     const mine = ownWrites.get(qk);
     if (mine) {
-      if (mine.rv !== job.metadata?.resourceVersion && clock.monotonic() - mine.at < 10_000)
-        return { requeueAfter: 200 };
+      const waited = clock.monotonic() - mine.at;
+      if (mine.rv !== job.metadata?.resourceVersion && waited < 10_000) {
+        // back when the cache shows our write (cacheCaughtUp); at the latest when the mark expires
+        awaitingCache.add(qk);
+        return { requeueAfter: 10_000 - waited };
+      }
       ownWrites.delete(qk);
     }
+    awaitingCache.delete(qk);
     if (isBeingDeleted(job)) {
       if (!hasFinalizer(job, cleanupFinalizer)) return {};
       const left = await removeStale(qk, undefined, signal);
@@ -1054,6 +1067,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       },
       onDelete: (j) => {
         ownWrites.delete(queueKey(kind, jobKey(j)));
+        awaitingCache.delete(queueKey(kind, jobKey(j)));
         scheduler.poke();
       },
     });
