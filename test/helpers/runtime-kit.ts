@@ -123,8 +123,9 @@ export class JsonProc {
   readonly exited: Promise<number | string>;
   #stderr = '';
 
-  constructor(script: string, args: string[]) {
-    this.child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `nodeFlags` go before the script, as a container's `command: ["node", …flags, script]` puts them. */
+  constructor(script: string, args: string[], nodeFlags: string[] = []) {
+    this.child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stdout! }).on('line', (l) => {
       try {
         this.lines.push({ ...(JSON.parse(l) as LogLine), receivedAt: Date.now() });

@@ -353,20 +353,20 @@ test.serial(
 
     // the chart's own container args, from the Deployment the API server holds
     const d = getJson<Workload>('hub', ['-n', opNs, 'get', 'deployment', opSa]);
-    const [node, entry] = d.spec.template.spec.containers[0]?.command ?? [];
+    // ["node", …Node flags (nodeOptions), the script]
+    const [node, ...rest] = d.spec.template.spec.containers[0]?.command ?? [];
+    const entry = rest.at(-1);
     t.is(node, 'node');
     const args = d.spec.template.spec.containers[0]?.args ?? [];
     t.true(args.includes(`--pool-selector=${selector}`));
     // as the pod would: namespace and identity from the downward API variables the chart sets
     process.env['POD_NAMESPACE'] = opNs;
     process.env['POD_NAME'] = `${opSa}-local`;
-    op = new JsonProc(join(import.meta.dirname, '..', '..', entry ?? ''), [
-      ...args,
-      '--kubeconfig',
-      asOperator,
-      '--ops-bind-address',
-      '127.0.0.1:0',
-    ]);
+    op = new JsonProc(
+      join(import.meta.dirname, '..', '..', entry ?? ''),
+      [...args, '--kubeconfig', asOperator, '--ops-bind-address', '127.0.0.1:0'],
+      rest.slice(0, -1),
+    );
     await op.waitFor('Started leading', (l) => l.msg === 'Started leading', 60_000);
     const lease = getJson<{ spec: { holderIdentity: string } }>('hub', ['-n', opNs, 'get', 'lease', 'nvdax-operator']);
     t.is(lease.spec.holderIdentity, `${opSa}-local`);
