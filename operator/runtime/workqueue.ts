@@ -32,13 +32,19 @@ export interface WorkQueueOptions {
   observer?: QueueObserver;
 }
 
+/** One priority's first-in first-out line: entries before `head` are handed out or stale. */
+interface Line {
+  entries: Array<{ key: string; seq: number }>;
+  head: number;
+}
+
 /** A deduplicating, delaying, rate-limited queue of string keys. */
 export class WorkQueue {
   readonly #clock: Clock;
   readonly #limiter: RateLimiter;
   readonly #obs: QueueObserver;
   /** One first-in first-out line per priority; an entry is live while #queued holds its key with its seq. */
-  readonly #lines = new Map<number, { entries: Array<{ key: string; seq: number }>; head: number }>();
+  readonly #lines = new Map<number, Line>();
   /** Priorities present in #lines, highest first. */
   #order: number[] = [];
   /** Keys waiting to be handed out: their priority and the seq of their live entry. */
@@ -102,7 +108,7 @@ export class WorkQueue {
   /** The next live key, highest priority first; undefined when none waits. */
   #pop(): string | undefined {
     for (const p of this.#order) {
-      const line = this.#lines.get(p) as { entries: Array<{ key: string; seq: number }>; head: number };
+      const line = this.#lines.get(p) as Line;
       while (line.head < line.entries.length) {
         const { key, seq } = line.entries[line.head++] as { key: string; seq: number };
         if (line.head > 1024 && line.head * 2 > line.entries.length) {

@@ -183,6 +183,9 @@ interface Slot extends Omit<NodeSlot, 'free'> {
   open: number;
 }
 
+/** A slot's free GPUs now: allocatable less what pods and what-ifs hold, never below 0. */
+const slotFree = (s: Pick<Slot, 'allocatable' | 'used' | 'assumed'>) => Math.max(0, s.allocatable - s.used - s.assumed);
+
 interface NodeEntry {
   view: NodeView;
   slots: Map<string, Slot>;
@@ -377,7 +380,7 @@ class FleetSnapshot implements Snapshot {
   }
   free(member: string, node: string, resourceName: string): number {
     const s = this.#slots.get(slotKey(member, node, resourceName));
-    return s ? Math.max(0, s.allocatable - s.used - s.assumed) : 0;
+    return s ? slotFree(s) : 0;
   }
 
   nodes(filter: { member?: string; pool?: string } = {}): NodeSlot[] {
@@ -385,7 +388,7 @@ class FleetSnapshot implements Snapshot {
     for (const { open: _, ...s } of this.#slots.values()) {
       if (filter.member !== undefined && s.member !== filter.member) continue;
       if (filter.pool !== undefined && !s.pools.includes(filter.pool)) continue;
-      out.push({ ...s, pools: [...s.pools], free: Math.max(0, s.allocatable - s.used - s.assumed) });
+      out.push({ ...s, pools: [...s.pools], free: slotFree(s) });
     }
     return out.sort((a, b) => cmp(a.member, b.member) || cmp(a.node, b.node) || cmp(a.resourceName, b.resourceName));
   }
@@ -445,7 +448,7 @@ class FleetSnapshot implements Snapshot {
     }
     let best: { node: string; free: number } | undefined;
     for (const s of this.#byClass.get([member, pool, classKey(cls)].join('\u0001')) ?? []) {
-      const free = Math.max(0, s.allocatable - s.used - s.assumed);
+      const free = slotFree(s);
       if (free >= gpus && (!best || free < best.free)) best = { node: s.node, free };
     }
     return best?.node;

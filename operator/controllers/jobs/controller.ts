@@ -57,6 +57,7 @@ import {
   type JobObject,
   jobConditions,
   jobKey,
+  jobQueueKey,
   jobManager,
   kindOf,
   mergeUsage,
@@ -173,13 +174,16 @@ export const PROGRESS_PRIORITY = 10;
 
 type Counted = { status?: JobPod['status'] & { ready?: number; succeeded?: number; failed?: number } };
 
+/** A pod's Ready condition is True. */
+const podReady = (p: KubeObject) =>
+  (p as JobPod).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
 /** A member Pod's event: progress when its readiness or phase changed or it started going. */
 export function podEventPriority(obj: KubeObject, old?: KubeObject): number {
   if (!old) return 0;
   const st = (x: KubeObject) => (x as Counted).status;
-  const ready = (x: KubeObject) => st(x)?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
   const moved =
-    ready(obj) !== ready(old) ||
+    podReady(obj) !== podReady(old) ||
     st(obj)?.phase !== st(old)?.phase ||
     (obj.metadata?.deletionTimestamp === undefined) !== (old.metadata?.deletionTimestamp === undefined);
   return moved ? PROGRESS_PRIORITY : 0;
@@ -303,7 +307,7 @@ export function setupJobControllers(o: JobControllerOptions) {
   }
   /** The Work of a part on an agent pool, as the cache shows it (its status only if signed, see checkedWork). */
   const workOf = (job: JobObject, attempt: number, index: number, member: AgentMember) => {
-    const w = worksOf(queueKey(kindOf(job), jobKey(job))).find(
+    const w = worksOf(jobQueueKey(job)).find(
       (w) => w.metadata?.name === workName(jobRef(job), attempt, index) && w.spec.pool === member.pool,
     );
     return w ? checkedWork(w) : undefined;
@@ -662,7 +666,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       } as KubeObject,
       { fieldManager: jobManager, force: true, signal },
     );
-    noteWrite(queueKey(kindOf(job), jobKey(job)), written);
+    noteWrite(jobQueueKey(job), written);
     return true;
   }
 
@@ -946,10 +950,7 @@ export function setupJobControllers(o: JobControllerOptions) {
   /** Pods of `attempt` of the job not on their way out, on one member: [all, Ready]. */
   function podCounts(member: string, qk: string, attempt: number): [number, number] {
     const live = attemptPods(member, qk, attempt).filter((p) => !p.metadata?.deletionTimestamp);
-    return [
-      live.length,
-      live.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length,
-    ];
+    return [live.length, live.filter(podReady).length];
   }
 
   /** Member state → phase, conditions and the kind's fields. */
@@ -1066,8 +1067,9 @@ export function setupJobControllers(o: JobControllerOptions) {
         if (old.metadata?.generation !== j.metadata?.generation || isPlaced(old) !== isPlaced(j)) scheduler.poke();
       },
       onDelete: (j) => {
-        ownWrites.delete(queueKey(kind, jobKey(j)));
-        awaitingCache.delete(queueKey(kind, jobKey(j)));
+        const qk = queueKey(kind, jobKey(j));
+        ownWrites.delete(qk);
+        awaitingCache.delete(qk);
         scheduler.poke();
       },
     });

@@ -22,6 +22,8 @@ export const kindOf = (job: JobObject): JobKind => (job.kind === 'TrainingJob' ?
 export const jobKey = (job: JobObject) => `${job.metadata?.namespace ?? ''}/${job.metadata?.name ?? ''}`;
 /** Queue keys carry the kind, as both kinds share one namespace of names. */
 export const queueKey = (kind: JobKind, key: string) => `${kind}:${key}`;
+/** A job's queue key: `queueKey(kindOf(job), jobKey(job))`. */
+export const jobQueueKey = (job: JobObject) => queueKey(kindOf(job), jobKey(job));
 export function parseQueueKey(k: string): { kind: JobKind; key: string } {
   const i = k.indexOf(':');
   return { kind: k.slice(0, i) as JobKind, key: k.slice(i + 1) };

@@ -55,8 +55,10 @@ import {
   type JobKind,
   type JobObject,
   jobKey,
+  jobQueueKey,
   kindOf,
   ownedConditions,
+  parseQueueKey,
   podsPerPart,
   partsOf,
   resourceOf,
@@ -225,8 +227,8 @@ export class PlacementScheduler {
     this.cycles++;
     const all = [...o.jobs.InferenceJob.list(), ...o.jobs.TrainingJob.list()];
     // a job the cache still shows queued although we placed it (our write not seen yet) waits
-    const fresh = (job: JobObject) => attemptsOf(job) >= (this.#written.get(`${kindOf(job)}:${jobKey(job)}`) ?? 0);
-    const waiting = (j: JobObject) => isQueued(j) && fresh(j) && !this.#inflight.has(`${kindOf(j)}:${jobKey(j)}`);
+    const fresh = (job: JobObject) => attemptsOf(job) >= (this.#written.get(jobQueueKey(job)) ?? 0);
+    const waiting = (j: JobObject) => isQueued(j) && fresh(j) && !this.#inflight.has(jobQueueKey(j));
     // nothing to decide: no snapshot (a pass over every node and pod of the fleet). Member pods and nodes
     // poke a cycle as they change, thousands of times while a burst's workloads start; the ledger catches
     // up with the caches in the next cycle that has a job to place.
@@ -259,14 +261,14 @@ export class PlacementScheduler {
       const summaries = new Map(snapshot.pools().map((s) => [s.name, s]));
       const offers = pools.map((p) => this.#offer(p, summaries.get(p.metadata?.name ?? '')));
       for (const [k, a] of this.#written) {
-        const { kind, key } = { kind: k.slice(0, k.indexOf(':')) as JobKind, key: k.slice(k.indexOf(':') + 1) };
+        const { kind, key } = parseQueueKey(k);
         const j = o.jobs[kind].get(key);
         if (!j || attemptsOf(j) >= a) this.#written.delete(k);
       }
       const queued = queueOrder(
         all.filter(waiting).map((job) => ({
           job,
-          key: `${kindOf(job)}:${jobKey(job)}`,
+          key: jobQueueKey(job),
           tier: job.spec.sla.tier ?? Tier.BestEffort,
           requester: job.metadata?.namespace ?? '',
           createdAt: Date.parse(String(job.metadata?.creationTimestamp ?? '')) || 0,
@@ -348,7 +350,7 @@ export class PlacementScheduler {
 
   /** The reservation id of one part of one attempt. */
   static reservationId(job: JobObject, attempt: number, index: number): string {
-    return `${kindOf(job)}:${jobKey(job)}#${attempt}/${index}`;
+    return `${jobQueueKey(job)}#${attempt}/${index}`;
   }
 
   #group(job: JobObject, attempt: number, index: number): string {
@@ -499,7 +501,7 @@ export class PlacementScheduler {
     offers: PoolOffer[],
     now: number,
   ): string[] | undefined {
-    const key = `${kindOf(job)}:${jobKey(job)}`;
+    const key = jobQueueKey(job);
     // victims already chosen are still going (their pods terminate): choose no more meanwhile
     if ((this.#preempting.get(key) ?? 0) > now) return undefined;
     const demand = demandOf(job.spec as never, kindOf(job));
@@ -569,7 +571,7 @@ export class PlacementScheduler {
     ];
     if (all.length) {
       out.push({
-        key: `${kindOf(job)}:${jobKey(job)}`,
+        key: jobQueueKey(job),
         tier: Tier.BestEffort,
         pool,
         member: member.key,
@@ -586,7 +588,7 @@ export class PlacementScheduler {
     // victims by queue key: only a cycle that preempts needs it (a pass over every job)
     let byKey: Map<string, JobObject> | undefined;
     const victimOf = (k: string) => {
-      byKey ??= new Map(all.map((j) => [`${kindOf(j)}:${jobKey(j)}`, j]));
+      byKey ??= new Map(all.map((j) => [jobQueueKey(j), j]));
       return byKey.get(k);
     };
     const tasks = {
@@ -603,7 +605,7 @@ export class PlacementScheduler {
     };
     for (const out of outcomes) {
       const job = out.job;
-      const key = `${kindOf(job)}:${jobKey(job)}`;
+      const key = jobQueueKey(job);
       if (out.kind === 'placed') {
         tasks.push(async () => {
           try {
