@@ -17,8 +17,7 @@
 // process; fdatasync makes it survive the machine where the directory is on a disk, and costs nothing on a
 // memory-backed volume). Writes never block an answer: a failed write is logged and the receipts stay queued
 // in memory (a restart could then lose them).
-import { closeSync, openSync } from 'node:fs';
-import { fdatasync, write } from 'node:fs';
+import { closeSync, fdatasync, openSync, write } from 'node:fs';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -112,18 +111,18 @@ export class ReceiptJournal {
   #pending: Line[] = [];
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
-  #fd: number;
+  /** The journal file, for appends; -1 until open() rewrote it, and after close(). */
+  #fd = -1;
   #closed = false;
   /** Counts for tests and logs. */
   readonly counts = { writes: 0, compactions: 0, failures: 0 };
 
-  private constructor(o: ReceiptJournalOptions, fd: number) {
+  private constructor(o: ReceiptJournalOptions) {
     this.#path = join(o.dir, JOURNAL_FILE);
     this.#flushMs = Math.max(0, o.flushMs ?? 5);
     this.#sync = o.sync ?? true;
     this.#compactBytes = Math.max(1, o.compactBytes ?? 1024 * 1024);
     this.#log = o.log ?? silentLogger();
-    this.#fd = fd;
   }
 
   /**
@@ -141,7 +140,7 @@ export class ReceiptJournal {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     const load = readJournal(text);
-    const j = new ReceiptJournal(o, -1);
+    const j = new ReceiptJournal(o);
     for (const r of load.receipts) j.#live.set(idOf(r), { r, bytes: 0 });
     await j.#rewrite();
     if (load.skipped > 0) j.#log.warn({ skipped: load.skipped }, 'receipt journal: unreadable lines skipped');
