@@ -147,18 +147,50 @@ const hubQueueKey = (o: KubeObject): string | undefined => {
   return kind && key ? queueKey(kind as JobKind, key) : undefined;
 };
 
-/** Keeps member caches small: what rollup, usage and cleanup read. */
-function slim<T extends KubeObject>(o: T): T {
-  const m = o.metadata;
-  const { managedFields: _m, ...meta } = m ?? {};
-  const out: Record<string, unknown> = { apiVersion: o.apiVersion, kind: o.kind, metadata: meta };
-  const spec = (o as { spec?: Record<string, unknown> }).spec;
-  if (spec) {
-    out['spec'] =
-      o.kind === 'Pod'
-        ? { nodeName: spec['nodeName'], containers: spec['containers'] }
-        : { replicas: spec['replicas'], completions: spec['completions'] };
+/**
+ * Keeps member caches small: what rollup, usage, cleanup and the spec-hash check read. A pod is kept as its
+ * first container's GPU limits, its times, phase and conditions (at 10,000 jobs whole pod specs, their
+ * environment and the init-data annotation, were about half the operator's heap).
+ */
+export function slimMemberObject<T extends KubeObject>(o: T): T {
+  const m = o.metadata ?? {};
+  const hash = m.annotations?.[specHashAnnotation];
+  const metadata: KubeObject['metadata'] = {
+    name: m.name,
+    namespace: m.namespace,
+    uid: m.uid,
+    resourceVersion: m.resourceVersion,
+    ...(m.generation !== undefined ? { generation: m.generation } : {}),
+    ...(m.deletionTimestamp !== undefined ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    ...(m.labels ? { labels: m.labels } : {}),
+    ...(hash !== undefined ? { annotations: { [specHashAnnotation]: hash } } : {}),
+  };
+  const out: Record<string, unknown> = { apiVersion: o.apiVersion, kind: o.kind, metadata };
+  if (o.kind === 'Pod') {
+    const p = o as JobPod;
+    const limits = p.spec?.containers?.[0]?.resources?.limits;
+    out['spec'] = {
+      ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
+      ...(limits ? { containers: [{ resources: { limits } }] } : {}),
+    };
+    const st = p.status ?? {};
+    out['status'] = {
+      ...(st.phase ? { phase: st.phase } : {}),
+      ...(st.startTime ? { startTime: st.startTime } : {}),
+      ...(st.conditions ? { conditions: st.conditions.map(({ type, status }) => ({ type, status })) } : {}),
+      ...(st.containerStatuses
+        ? {
+            containerStatuses: st.containerStatuses.map((c) => {
+              const finishedAt = c.state?.terminated?.finishedAt;
+              return finishedAt ? { state: { terminated: { finishedAt } } } : {};
+            }),
+          }
+        : {}),
+    };
+    return out as T;
   }
+  const spec = (o as { spec?: Record<string, unknown> }).spec;
+  if (spec) out['spec'] = { replicas: spec['replicas'], completions: spec['completions'] };
   out['status'] = (o as { status?: unknown }).status;
   return out as T;
 }
@@ -242,7 +274,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       name,
       resource,
       labelSelector: managedBy,
-      transform: slim,
+      transform: slimMemberObject,
       hubKey: hubQueueKey,
       onChange: (k, _m, obj, old) => controller.enqueue(k, priority(obj, old)),
     });
