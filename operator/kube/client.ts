@@ -123,15 +123,28 @@ export class KubeClient {
     opts: Omit<ListOptions, 'continue'> = {},
   ): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
-    let cont: string | undefined;
     let rv = '';
+    for await (const page of this.listPages<T>(res, opts)) {
+      for (const it of page.items) items.push(it);
+      rv = page.resourceVersion;
+    }
+    return { items, resourceVersion: rv };
+  }
+
+  /**
+   * The pages (500 items each) of one consistent snapshot, one at a time: a caller that keeps less than the
+   * whole object (an informer's transform) holds one page of whole objects at once, not the full list.
+   */
+  async *listPages<T extends KubeObject>(
+    res: ResourceType,
+    opts: Omit<ListOptions, 'continue'> = {},
+  ): AsyncGenerator<{ items: T[]; resourceVersion: string }> {
+    let cont: string | undefined;
     do {
       const page = await this.list<T>(res, { limit: 500, ...opts, ...(cont ? { continue: cont } : {}) });
-      for (const it of page.items) items.push(it);
-      rv = page.metadata?.resourceVersion ?? rv;
+      yield { items: page.items, resourceVersion: page.metadata?.resourceVersion ?? '' };
       cont = page.metadata?.continue || undefined;
     } while (cont);
-    return { items, resourceVersion: rv };
   }
 
   /** Streams watch events until the server ends the watch or `signal` aborts; ERROR events throw (410 → isGone). */

@@ -176,15 +176,22 @@ export class Informer<T extends KubeObject> implements Cache<T> {
   }
 
   async #relist(signal: AbortSignal): Promise<void> {
-    const { items, resourceVersion } = await this.client.listAll<T>(this.resource, this.#selectors(signal));
     const transform = this.#transform();
-    const seen = new Set<string>();
     const apiVersion = apiVersionOf(this.resource);
-    for (const raw of items) {
-      // List items come without apiVersion/kind; watch events carry them. Make both alike.
-      raw.apiVersion ??= apiVersion;
-      raw.kind ??= this.resource.kind;
-      const obj = transform(raw);
+    // transformed page by page: the whole list of full objects is never held at once
+    const items: T[] = [];
+    let resourceVersion = '';
+    for await (const page of this.client.listPages<T>(this.resource, this.#selectors(signal))) {
+      for (const raw of page.items) {
+        // List items come without apiVersion/kind; watch events carry them. Make both alike.
+        raw.apiVersion ??= apiVersion;
+        raw.kind ??= this.resource.kind;
+        items.push(transform(raw));
+      }
+      resourceVersion = page.resourceVersion || resourceVersion;
+    }
+    const seen = new Set<string>();
+    for (const obj of items) {
       const key = objectKey(obj);
       seen.add(key);
       const old = this.#store.upsert(obj);

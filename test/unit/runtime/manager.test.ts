@@ -37,10 +37,10 @@ function cacheClient(listed: Promise<void>): KubeClient {
   return {
     name: 'hub',
     observe: () => () => undefined,
-    listAll: async (_r: unknown, o: { signal: AbortSignal }) => {
+    listPages: async function* (_r: unknown, o: { signal: AbortSignal }) {
       await Promise.race([listed, aborted(o.signal)]);
       if (o.signal.aborted) throw o.signal.reason;
-      return { items: [], resourceVersion: '1' };
+      yield { items: [], resourceVersion: '1' };
     },
     // biome-ignore lint/correctness/useYield: a watch that stays open and never sends an event
     watch: async function* (_r: unknown, o: { signal: AbortSignal }) {
