@@ -25,7 +25,6 @@ test('each page is transformed before the next is listed, and the cache holds ev
         yield { items, resourceVersion: '9' };
       }
     },
-    // biome-ignore lint/correctness/useYield: a watch that stays open until the informer stops
     watch: async function* (_r: unknown, o: { signal: AbortSignal }) {
       if (!o.signal.aborted)
         await new Promise<void>((resolve) => o.signal.addEventListener('abort', () => resolve(), { once: true }));
