@@ -126,7 +126,7 @@ export class KubeClient {
     let rv = '';
     for await (const page of this.listPages<T>(res, opts)) {
       for (const it of page.items) items.push(it);
-      rv = page.resourceVersion;
+      rv = page.resourceVersion || rv;
     }
     return { items, resourceVersion: rv };
   }

@@ -18,6 +18,7 @@ import type { Member } from '../../fleet/member.ts';
 import { isInvalid, isNotFound } from '../../kube/errors.ts';
 import { type KubeObject, type ResourceType, resources } from '../../kube/types.ts';
 import {
+  annotationKeys,
   attemptOf,
   type GatewayPlacement,
   hubKeyOf,
@@ -154,7 +155,12 @@ const hubQueueKey = (o: KubeObject): string | undefined => {
  */
 export function slimMemberObject<T extends KubeObject>(o: T): T {
   const m = o.metadata ?? {};
-  const hash = m.annotations?.[specHashAnnotation];
+  // the hub key (which job the object is of: the caches' index) and the hash of what we applied
+  const annotations: Record<string, string> = {};
+  for (const k of [annotationKeys.job, specHashAnnotation]) {
+    const v = m.annotations?.[k];
+    if (v !== undefined) annotations[k] = v;
+  }
   const metadata: KubeObject['metadata'] = {
     name: m.name,
     namespace: m.namespace,
@@ -163,7 +169,7 @@ export function slimMemberObject<T extends KubeObject>(o: T): T {
     ...(m.generation !== undefined ? { generation: m.generation } : {}),
     ...(m.deletionTimestamp !== undefined ? { deletionTimestamp: m.deletionTimestamp } : {}),
     ...(m.labels ? { labels: m.labels } : {}),
-    ...(hash !== undefined ? { annotations: { [specHashAnnotation]: hash } } : {}),
+    ...(Object.keys(annotations).length ? { annotations } : {}),
   };
   const out: Record<string, unknown> = { apiVersion: o.apiVersion, kind: o.kind, metadata };
   if (o.kind === 'Pod') {
@@ -190,7 +196,11 @@ export function slimMemberObject<T extends KubeObject>(o: T): T {
     return out as T;
   }
   const spec = (o as { spec?: Record<string, unknown> }).spec;
-  if (spec) out['spec'] = { replicas: spec['replicas'], completions: spec['completions'] };
+  if (spec)
+    out['spec'] =
+      o.kind === 'Service'
+        ? { clusterIP: spec['clusterIP'] } // materialize replaces a Service that is not headless
+        : { replicas: spec['replicas'], completions: spec['completions'] };
   out['status'] = (o as { status?: unknown }).status;
   return out as T;
 }

@@ -7,6 +7,7 @@ import {
   slimMemberObject,
 } from '../../../operator/controllers/jobs/controller.ts';
 import type { KubeObject } from '../../../operator/kube/types.ts';
+import { attemptOf, hubKeyOf } from '../../../operator/materialize/names.ts';
 
 const initData = 'H4sI'.padEnd(1200, 'A');
 function pod(ready: boolean, finishedAt?: string): KubeObject {
@@ -66,7 +67,11 @@ test('a member pod is kept as its GPU limits, times, phase, conditions and label
     uid: 'u-1',
     resourceVersion: '42',
     labels: { 'nvdax.io/attempt': '1', 'nvdax.io/job-kind': 'InferenceJob' },
+    annotations: { 'nvdax.io/job': 'ns/n1' },
   });
+  // what the caches index and filter by
+  t.is(hubKeyOf(slim), 'ns/n1');
+  t.is(attemptOf(slim), 1);
   t.deepEqual(slim.spec, {
     nodeName: 'node-7',
     containers: [{ resources: { limits: { 'nvidia.com/pgpu': '2', cpu: '4' } } }],
@@ -96,7 +101,11 @@ test('a workload keeps its spec hash, counts and whole status; nothing else of i
       generation: 3,
       deletionTimestamp: '2026-11-29T05:00:00Z',
       labels: { a: 'b' },
-      annotations: { 'nvdax.io/spec-hash': 'h1', 'deployment.kubernetes.io/revision': '2' },
+      annotations: {
+        'nvdax.io/job': 'ns/n1',
+        'nvdax.io/spec-hash': 'h1',
+        'deployment.kubernetes.io/revision': '2',
+      },
     },
     spec: { replicas: 2, template: { spec: { containers: [{ name: 'x', image: 'y' }] } } },
     status,
@@ -109,10 +118,24 @@ test('a workload keeps its spec hash, counts and whole status; nothing else of i
     generation: 3,
     deletionTimestamp: '2026-11-29T05:00:00Z',
     labels: { a: 'b' },
-    annotations: { 'nvdax.io/spec-hash': 'h1' },
+    annotations: { 'nvdax.io/job': 'ns/n1', 'nvdax.io/spec-hash': 'h1' },
   });
+  t.is(hubKeyOf(slim), 'ns/n1');
   t.deepEqual(slim.spec, { replicas: 2, completions: undefined });
   t.is(slim.status, status);
+});
+
+test('a Service keeps whether it is headless (one from an older operator is replaced)', (t) => {
+  const svc = (clusterIP: string) =>
+    slimMemberObject({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'n1', namespace: 'tenant', annotations: { 'nvdax.io/job': 'ns/n1' } },
+      spec: { clusterIP, ports: [{ port: 8443 }], selector: { a: 'b' } },
+    } as KubeObject) as KubeObject & Record<string, any>;
+  t.deepEqual(svc('None').spec, { clusterIP: 'None' });
+  t.deepEqual(svc('10.0.0.9').spec, { clusterIP: '10.0.0.9' });
+  t.is(hubKeyOf(svc('None')), 'ns/n1');
 });
 
 test('the progress priority reads the slim pods: Ready or phase moved, or the pod started going', (t) => {
