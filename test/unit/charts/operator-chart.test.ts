@@ -85,8 +85,12 @@ test('the Deployment: two replicas with leader election, probes on the ops port,
   const pod = d.spec.template.spec;
   t.is(d.spec.replicas, 2);
   t.is(c.image, 'ghcr.io/nvdax/nvdax:0.1.0');
-  // V8's young generation capped (values.yaml says why); none when nodeOptions is empty
-  t.deepEqual(c.command, ['node', '--max-semi-space-size=16', 'operator/main.ts']);
+  // V8's generations sized by the chart (values.yaml says why); none when nodeOptions is empty
+  t.deepEqual(c.command, ['node', '--max-semi-space-size=16', '--max-old-space-size=640', 'operator/main.ts']);
+  // the old generation leaves a third of the container's memory limit to what is not V8 heap
+  const limitMiB = quantityMiB(c.resources.limits?.memory ?? '');
+  const heapMiB = Number(c.command.find((f: string) => f.startsWith('--max-old-space-size='))?.split('=')[1]);
+  t.true(heapMiB > 0 && heapMiB <= (limitMiB * 2) / 3, `old space ${heapMiB} MiB against a ${limitMiB} MiB limit`);
   t.deepEqual(container(render(chart, { setJson: { nodeOptions: [] } })).command, ['node', 'operator/main.ts']);
   t.true(c.args.includes('--leader-elect'));
   t.true(c.args.includes('--leader-election-id=nvdax-operator'));
@@ -362,3 +366,10 @@ test('the operator accepts the reports flags the chart passes, and needs its Pod
   t.is(noPod.status, 2);
   t.regex(noPod.stderr, /--leader-pod-label needs POD_NAMESPACE and POD_NAME/);
 });
+
+/** A memory quantity in MiB (the binary suffixes the chart's values use). */
+function quantityMiB(q: string): number {
+  const m = /^(\d+)(Mi|Gi)$/.exec(q);
+  if (!m) throw new Error(`memory quantity ${q}: expected <n>Mi or <n>Gi`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+}
