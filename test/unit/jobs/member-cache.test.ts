@@ -90,27 +90,7 @@ test('a member pod is kept as its GPU limits, times, phase, conditions and label
 
 test('a workload keeps its spec hash, counts and whole status; nothing else of its metadata', (t) => {
   const status = { replicas: 1, readyReplicas: 1, conditions: [{ type: 'Available', status: 'True', message: 'm' }] };
-  const slim = slimMemberObject({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {
-      name: 'n1',
-      namespace: 'tenant',
-      uid: 'u-2',
-      resourceVersion: '7',
-      generation: 3,
-      deletionTimestamp: '2026-11-29T05:00:00Z',
-      labels: { a: 'b' },
-      annotations: {
-        'nvdax.io/job': 'ns/n1',
-        'nvdax.io/spec-hash': 'h1',
-        'deployment.kubernetes.io/revision': '2',
-      },
-    },
-    spec: { replicas: 2, template: { spec: { containers: [{ name: 'x', image: 'y' }] } } },
-    status,
-  } as KubeObject) as KubeObject & Record<string, any>;
-  t.deepEqual(slim.metadata, {
+  const kept = {
     name: 'n1',
     namespace: 'tenant',
     uid: 'u-2',
@@ -119,7 +99,19 @@ test('a workload keeps its spec hash, counts and whole status; nothing else of i
     deletionTimestamp: '2026-11-29T05:00:00Z',
     labels: { a: 'b' },
     annotations: { 'nvdax.io/job': 'ns/n1', 'nvdax.io/spec-hash': 'h1' },
-  });
+  };
+  const slim = slimMemberObject({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      ...kept,
+      annotations: { ...kept.annotations, 'deployment.kubernetes.io/revision': '2' },
+      ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'x', uid: 'x' }],
+    },
+    spec: { replicas: 2, template: { spec: { containers: [{ name: 'x', image: 'y' }] } } },
+    status,
+  } as KubeObject) as KubeObject & Record<string, any>;
+  t.deepEqual(slim.metadata, kept);
   t.is(hubKeyOf(slim), 'ns/n1');
   t.deepEqual(slim.spec, { replicas: 2, completions: undefined });
   t.is(slim.status, status);
