@@ -165,6 +165,34 @@ test('annotated bare pods succeed or fail when told to (our kwok stages)', async
   t.is(await phase('bad'), 'Failed');
 });
 
+test('a running pod marked NotReady (as the node lifecycle controller does) is Ready again, as a kubelet reports it', async (t) => {
+  await core.createNamespacedPod({ namespace: ns, body: gpuPod('marked', { 'nvidia.com/gpu': '1' }) });
+  const ready = async () =>
+    (await core.readNamespacedPod({ name: 'marked', namespace: ns })).status?.conditions?.find(
+      (c) => c.type === 'Ready',
+    )?.status;
+  await eventually('marked Ready', async () => ((await ready()) === 'True' ? true : undefined));
+  // what kube-controller-manager writes on every pod of a node whose lease lapsed (MarkPodsNotReady)
+  execFileSync(join(binDir(), 'kubectl'), [
+    '--kubeconfig',
+    kubeconfigPath('gpu-a'),
+    '-n',
+    ns,
+    'patch',
+    'pod',
+    'marked',
+    '--subresource=status',
+    '--type=strategic',
+    '-p',
+    JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'False', reason: 'NodeNotReady' }] } }),
+  ]);
+  t.is(await ready(), 'False', 'the mark took');
+  await eventually('marked Ready again', async () => ((await ready()) === 'True' ? true : undefined));
+  const pod = await core.readNamespacedPod({ name: 'marked', namespace: ns });
+  t.is(pod.status?.phase, 'Running');
+  t.is(pod.status?.conditions?.find((c) => c.type === 'ContainersReady')?.status, 'True');
+});
+
 test('kubectl apply works with the generated kubeconfig', (t) => {
   const kubectl = join(binDir(), 'kubectl');
   const cm = JSON.stringify({
