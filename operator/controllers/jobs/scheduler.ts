@@ -513,7 +513,7 @@ export class PlacementScheduler {
     const running: RunningWork[] = [];
     for (const other of all) {
       if (!isPlaced(other) || other.spec.sla.tier !== Tier.BestEffort) continue;
-      if (this.#inflight.has(`${kindOf(other)}:${jobKey(other)}`)) continue; // already on its way out
+      if (this.#inflight.has(jobQueueKey(other))) continue; // already on its way out
       for (const r of this.#placedReservations(other)) running.push(r);
     }
     const plan = planPreemption({
