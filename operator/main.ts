@@ -51,6 +51,7 @@ const operatorFlags = {
   'chain-confirmations': { type: 'string' },
   'settlement-interval': { type: 'string' },
   'usage-meter-interval': { type: 'string' },
+  'usage-meter-qps': { type: 'string' },
   'reports-bind-address': { type: 'string' },
   'reports-advertise-address': { type: 'string' },
   'leader-pod-label': { type: 'boolean' },
@@ -102,6 +103,8 @@ Flags (each also read from NVDAX_<FLAG> in upper snake case):
   --chain-confirmations 0      blocks on top of a settlement transaction before it counts
   --settlement-interval 2s     time between settlement passes
   --usage-meter-interval 60s   how often a running job's usage (status.usage) is measured
+  --usage-meter-qps 10         hub status writes a second for metering alone, all jobs together; past it each
+                               running job's interval stretches (10,000 running jobs: about 17 minutes)
   --reports-bind-address ADDR  serve the Reports gRPC service here (host:port): workloads report attestation evidence
                                and signed receipts (off by default; docs/operator.md#reports)
   --reports-advertise-address HOST:PORT  the Reports address confidential InferenceJobs' gateways dial to attest and
@@ -379,6 +382,7 @@ async function main(): Promise<number> {
     },
     ...(chain ? { settlement: gates } : {}),
     meterIntervalMs: read.duration('usage-meter-interval', '60s'),
+    meterQps: read.positive('usage-meter-qps', 10),
     federatedCoordinators: read.str('federated-bind-address', '') !== '',
   });
   if (chain) {

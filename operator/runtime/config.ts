@@ -38,6 +38,8 @@ export interface ExtraReader {
   duration(flag: string, def: string): number;
   /** true/false (also 1/0, yes/no); throws ConfigError naming the flag or variable. */
   bool(flag: string, def: boolean): boolean;
+  /** A number > 0 (e.g. a rate: 10, 0.5); throws ConfigError naming the flag or variable. */
+  positive(flag: string, def: number): number;
 }
 
 /** A configuration value was refused; the message names the flag or variable. */
@@ -137,6 +139,14 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
     return Number(r.text);
   };
 
+  const positive = (flag: string, def: number): number => {
+    const r = raw(flag);
+    if (r === undefined) return def;
+    if (!/^\d+(\.\d+)?$/.test(r.text) || !(Number(r.text) > 0))
+      throw new ConfigError(`${r.from}: invalid number "${r.text}" (expected a number above 0, e.g. 10 or 0.5)`);
+    return Number(r.text);
+  };
+
   const logLevel = str('log-level', 'info');
   if (!(levels as readonly string[]).includes(logLevel)) {
     throw new ConfigError(
@@ -186,5 +196,5 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
     const v = values[k];
     extra[k] = Array.isArray(v) ? v.map(String).join(',') : v;
   }
-  return { config, extra, read: { str, duration, bool } };
+  return { config, extra, read: { str, duration, bool, positive } };
 }

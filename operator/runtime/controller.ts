@@ -20,6 +20,11 @@ import { WorkQueue } from './workqueue.ts';
 /** What a reconcile asks for next: nothing, or to run again after `requeueAfter` ms. */
 export interface Result {
   requeueAfter?: number;
+  /**
+   * The work-queue priority the timed requeue comes back at (default 0). Below 0 it waits behind every key
+   * added at 0, i.e. behind the backlog: for housekeeping that must not delay work others wait on.
+   */
+  priority?: number;
 }
 
 /** Per-reconcile context. */
@@ -221,7 +226,7 @@ export class Controller {
       this.queue.forget(key);
       if (after > 0) {
         result = 'requeue_after';
-        this.queue.addAfter(key, after);
+        this.queue.addAfter(key, after, res?.priority ?? 0);
       }
       log.debug({ requeueAfter: after || undefined }, 'Reconciled');
     } catch (err) {

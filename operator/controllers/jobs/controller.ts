@@ -77,6 +77,7 @@ import type { TypedDataDomain } from 'ethers';
 import { Counter } from 'prom-client';
 import { verifyWorkStatus } from '../../verification/heartbeat.ts';
 import { TelemetryError } from '../../verification/telemetry.ts';
+import { MeterBudget } from './meter-budget.ts';
 
 export interface JobControllerOptions {
   manager: Manager;
@@ -120,6 +121,11 @@ export interface JobControllerOptions {
   federatedCoordinators?: boolean;
   /** A running job's usage is measured at least this often (default 60 s); settlement bills a period once it is. */
   meterIntervalMs?: number;
+  /**
+   * --usage-meter-qps: the hub status writes a second for metering alone, all jobs together (default 10); past
+   * it each running job's interval stretches (meter-budget.ts).
+   */
+  meterQps?: number;
   /** --settlement-deployment: the escrow and stake gates, and the wait for a task to open before a workload starts. */
   settlement?: SettlementGates;
 }
@@ -213,6 +219,8 @@ export function slimMemberObject<T extends KubeObject>(o: T): T {
  * bookkeeping) keeps the default 0.
  */
 export const PROGRESS_PRIORITY = 10;
+/** A running job's next metering: after every key still waiting at the default priority. */
+export const METER_PRIORITY = -10;
 
 type Counted = { status?: JobPod['status'] & { ready?: number; succeeded?: number; failed?: number } };
 
@@ -628,6 +636,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     return out;
   }
 
+  const meterBudget = new MeterBudget(o.meterQps ?? 10, clock);
   /** When this process last wrote each job's status (monotonic ms), for the counters' interval. */
   const lastWrite = new Map<string, number>();
   const progressMs = o.progressIntervalMs ?? 15_000;
@@ -718,6 +727,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     const signal = ctx.signal;
     if (!job) {
       lastWrite.delete(qk);
+      meterBudget.release(qk);
       // Not in our cache. Only if the hub says it is gone (or was replaced: another uid) do its member
       // objects go, e.g. from a member that was away at delete time. A job our cache does not hold yet, or
       // another shard's (--job-selector), or another operator's sharing the member, is not ours to delete.
@@ -957,10 +967,14 @@ export function setupJobControllers(o: JobControllerOptions) {
     // a running attempt's GPU-seconds grow by the second: alone they are written on the meter's interval,
     // not at every member event after the start (each was a status write per job)
     const meterMs = o.meterIntervalMs ?? 60_000;
-    if (phase === current.status?.phase && since < meterMs && meteringOnly(ownedNow(current), want)) {
-      return { requeueAfter: meterMs - since };
+    if (phase === current.status?.phase && meteringOnly(ownedNow(current), want)) {
+      // behind the backlog: jobs still starting go first
+      if (since < meterMs) return { requeueAfter: meterMs - since, priority: METER_PRIORITY };
+      const wait = meterBudget.wait(qk);
+      if (wait > 0) return { requeueAfter: wait, priority: METER_PRIORITY };
     }
     const wrote = await writeOwned(current, want, phase, signal);
+    meterBudget.release(qk);
     if (wrote) lastWrite.set(qk, clock.monotonic());
     // the end of a job is news; its start shows in the phase (and the Placed event came before it)
     if (wrote && phase !== current.status?.phase && phase !== JobPhase.Running) {
@@ -969,7 +983,8 @@ export function setupJobControllers(o: JobControllerOptions) {
     // running jobs are metered: a minute (--usage-meter-interval) is the granularity usage moves at without other events
     const meter = phase === JobPhase.Running ? (o.meterIntervalMs ?? 60_000) : undefined;
     const next = Math.min(requeue ?? Infinity, meter ?? Infinity);
-    return Number.isFinite(next) ? { requeueAfter: next } : {};
+    if (!Number.isFinite(next)) return {};
+    return next === requeue ? { requeueAfter: next } : { requeueAfter: next, priority: METER_PRIORITY };
   };
 
   /** A part's workloads: from the member caches, or from its Work's status on an agent pool. */

@@ -141,3 +141,19 @@ test("a program's boolean flags: --flag, --no-flag, NVDAX_ env, default; a bad v
     },
   );
 });
+
+test("a program's positive numbers: flag, NVDAX_ env, default; 0, a sign or a word is refused naming its source", async (t) => {
+  const { parseRuntimeConfig, ConfigError } = await import('../../../operator/runtime/config.ts');
+  const extra = { 'usage-meter-qps': { type: 'string' } } as const;
+  const read = (argv: string[], env: Record<string, string> = {}) =>
+    parseRuntimeConfig(argv, env, { extra }).read.positive('usage-meter-qps', 10);
+  t.is(read([]), 10);
+  t.is(read(['--usage-meter-qps', '2.5']), 2.5);
+  t.is(read([], { NVDAX_USAGE_METER_QPS: '40' }), 40);
+  for (const bad of ['0', '-1', 'fast', '1e3'])
+    t.throws(() => read([`--usage-meter-qps=${bad}`]), {
+      instanceOf: ConfigError,
+      message: new RegExp(`^--usage-meter-qps: invalid number "${bad}" \\(expected a number above 0`),
+    });
+  t.throws(() => read([], { NVDAX_USAGE_METER_QPS: '0.0' }), { message: /^NVDAX_USAGE_METER_QPS: invalid number/ });
+});

@@ -147,6 +147,35 @@ test('requeueAfter reconciles the key again after the delay', async (t) => {
   );
 });
 
+for (const [priority, order] of [
+  [-10, ['m', 'x', 'y', 'z', 'm']],
+  [undefined, ['m', 'x', 'm', 'y', 'z']],
+] as const) {
+  test(`a timed requeue comes back at its priority (${priority ?? 'default'})`, async (t) => {
+    const seen: string[] = [];
+    let release = (): void => undefined;
+    const busy = new Promise<void>((r) => (release = r));
+    const { c, clock } = make(async (key) => {
+      seen.push(key);
+      if (key === 'x') await busy;
+      const first = key === 'm' && seen.filter((k) => k === 'm').length === 1;
+      return first ? { requeueAfter: 1000, ...(priority !== undefined ? { priority } : {}) } : {};
+    });
+    c.enqueue('m');
+    c.start();
+    await flush();
+    c.enqueue('x');
+    await flush();
+    // m's timer fires while the one worker is busy with x; y and z come after it, at the default priority
+    clock.advance(1000);
+    c.enqueue('y');
+    c.enqueue('z');
+    release();
+    await flush();
+    t.deepEqual(seen, [...order]);
+  });
+}
+
 test('stop waits for in-flight reconciles and drops queued keys', async (t) => {
   const gate = deferred();
   const seen: string[] = [];
