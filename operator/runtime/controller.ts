@@ -49,6 +49,8 @@ export interface WatchSpec<T> {
   map?: KeyMapper<T>;
   /** Drops events for which it returns false (old is set for updates). */
   filter?: (obj: T, old?: T) => boolean;
+  /** The work-queue priority of an event's keys (default 0; old is set for updates). */
+  priority?: (obj: T, old?: T) => number;
 }
 
 /**
@@ -116,20 +118,22 @@ export class Controller {
   /** Enqueues the keys `spec.map` gives for every add, update (old and new) and delete. Returns an unsubscribe. */
   watch<T extends KubeObject>(informer: Informer<T>, spec: WatchSpec<T> = {}): () => void {
     const map: KeyMapper<T> = spec.map ?? ((o) => objectKey(o));
-    const push = (obj: T): void => {
+    const push = (obj: T, priority = 0): void => {
       const keys = map(obj);
-      if (typeof keys === 'string') this.queue.add(keys);
-      else if (keys) for (const k of keys) this.queue.add(k);
+      if (typeof keys === 'string') this.queue.add(keys, priority);
+      else if (keys) for (const k of keys) this.queue.add(k, priority);
     };
     const ok = spec.filter ?? (() => true);
+    const prio = spec.priority ?? (() => 0);
     return informer.addHandler({
-      onAdd: (o) => ok(o) && push(o),
+      onAdd: (o) => ok(o) && push(o, prio(o)),
       onUpdate: (old, o) => {
         if (!ok(o, old)) return;
-        push(o);
-        if (old !== o) push(old);
+        const p = prio(o, old);
+        push(o, p);
+        if (old !== o) push(old, p);
       },
-      onDelete: (o) => ok(o) && push(o),
+      onDelete: (o) => ok(o) && push(o, prio(o)),
     });
   }
 

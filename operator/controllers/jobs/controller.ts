@@ -249,6 +249,24 @@ export function batchJobEventPriority(obj: KubeObject, old?: KubeObject): number
   return view(obj) !== view(old) ? PROGRESS_PRIORITY : 0;
 }
 
+/**
+ * An agent's Work report: progress when a workload's counts or completion, a pod's phase or going, or a
+ * condition moved (as a member pod's or batch Job's event would be); a report that only renews its time and
+ * signature is not.
+ */
+export function workEventPriority(obj: WorkObject, old?: WorkObject): number {
+  if (!old) return 0;
+  const view = (w: WorkObject) => {
+    const s = w.status;
+    return canonical({
+      o: (s?.objects ?? []).map(({ labels: _l, ...rest }) => rest),
+      p: (s?.pods ?? []).map((p) => [p.name, p.phase, p.deletionTime !== undefined]),
+      c: (s?.conditions ?? []).map((c) => [c.type, c.status]),
+    });
+  };
+  return view(obj) !== view(old) ? PROGRESS_PRIORITY : 0;
+}
+
 export function setupJobControllers(o: JobControllerOptions) {
   const { manager, fleet } = o;
   const clock = manager.clock;
@@ -1099,8 +1117,8 @@ export function setupJobControllers(o: JobControllerOptions) {
     gate,
     concurrency: o.concurrency ?? 8,
   });
-  // an agent's report (a Work's status) and a Work gone bring its job back
-  controller.watch(hubWorks, { map: (w) => hubQueueKey(w) ?? [] });
+  // an agent's report (a Work's status) and a Work gone bring its job back; a report of progress before the backlog
+  controller.watch(hubWorks, { map: (w) => hubQueueKey(w) ?? [], priority: workEventPriority });
   for (const kind of ['InferenceJob', 'TrainingJob'] as const) {
     const inf = informers[kind];
     controller.watch(inf, {

@@ -5,7 +5,9 @@ import {
   PROGRESS_PRIORITY,
   podEventPriority,
   slimMemberObject,
+  workEventPriority,
 } from '../../../operator/controllers/jobs/controller.ts';
+import type { WorkObject } from '../../../operator/api/resources.ts';
 import type { KubeObject } from '../../../operator/kube/types.ts';
 import { attemptOf, hubKeyOf } from '../../../operator/materialize/names.ts';
 
@@ -139,4 +141,30 @@ test('the progress priority reads the slim pods: Ready or phase moved, or the po
   going.metadata = { ...going.metadata, deletionTimestamp: '2026-11-29T05:00:00Z' };
   t.is(podEventPriority(s(going), s(pod(true))), PROGRESS_PRIORITY);
   t.is(podEventPriority(s(pod(true))), 0, 'an add is not progress');
+});
+
+test("an agent's Work report is progress when a workload, a pod or a condition moved, not when it only renews", (t) => {
+  const work = (ready: number, phase = 'Running', updateTime = '2026-11-29T06:00:00Z', applied = 'True') =>
+    ({
+      apiVersion: 'nvdax.io/v1alpha1',
+      kind: 'Work',
+      metadata: { name: 'w', namespace: 'nvdax-system' },
+      spec: { pool: 'p', job: { kind: 'InferenceJob', namespace: 'ns', name: 'j' }, attempt: 1, manifests: [] },
+      status: {
+        conditions: [
+          { type: 'Applied', status: applied, reason: 'Applied', message: '', lastTransitionTime: updateTime },
+        ],
+        objects: [
+          { kind: 'Deployment', name: 'j', namespace: 't', desired: 1, readyReplicas: ready, labels: { a: 'b' } },
+        ],
+        pods: [{ name: 'j-0', phase, gpus: 1 }],
+        updateTime,
+        signature: `0x${updateTime.length}`,
+      },
+    }) as unknown as WorkObject;
+  t.is(workEventPriority(work(1), work(0)), PROGRESS_PRIORITY, 'a replica became ready');
+  t.is(workEventPriority(work(1, 'Succeeded'), work(1)), PROGRESS_PRIORITY, 'a pod finished');
+  t.is(workEventPriority(work(1, 'Running', '2026-11-29T06:00:00Z', 'False'), work(1)), PROGRESS_PRIORITY);
+  t.is(workEventPriority(work(1, 'Running', '2026-11-29T06:01:30Z'), work(1)), 0, 'a renewed report');
+  t.is(workEventPriority(work(1)), 0, 'an add is not progress');
 });

@@ -176,6 +176,38 @@ for (const [priority, order] of [
   });
 }
 
+test("a watch's priority orders the keys its events queue: an update it ranks goes before earlier ones", async (t) => {
+  const seen: string[] = [];
+  let release = (): void => undefined;
+  const busy = new Promise<void>((r) => (release = r));
+  const { c } = make(async (key) => {
+    seen.push(key);
+    if (key === 'first') await busy;
+  });
+  type Obj = { metadata: { name: string }; hot?: boolean };
+  const handlers: Array<{ onAdd?: (o: Obj) => void; onUpdate?: (old: Obj, o: Obj) => void }> = [];
+  const informer = {
+    addHandler: (h: (typeof handlers)[number]) => {
+      handlers.push(h);
+      return () => undefined;
+    },
+  };
+  c.watch(informer as never, {
+    map: (o: Obj) => o.metadata.name,
+    priority: (o: Obj, old?: Obj) => (old && o.hot ? 10 : 0),
+  });
+  c.enqueue('first');
+  c.start();
+  await flush();
+  const h = handlers[0]!;
+  h.onAdd?.({ metadata: { name: 'cold-add' } });
+  h.onUpdate?.({ metadata: { name: 'cold' } }, { metadata: { name: 'cold' } });
+  h.onUpdate?.({ metadata: { name: 'hot' } }, { metadata: { name: 'hot' }, hot: true });
+  release();
+  await flush();
+  t.deepEqual(seen, ['first', 'hot', 'cold-add', 'cold']);
+});
+
 test('stop waits for in-flight reconciles and drops queued keys', async (t) => {
   const gate = deferred();
   const seen: string[] = [];
