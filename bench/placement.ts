@@ -504,6 +504,10 @@ for (const n of sizes) {
     n,
   );
   const lat = (m: Map<string, number>) => [...m].map(([k, t]) => t - (times.created.get(k) ?? t0));
+  const statusWrites = (cause: string) => {
+    const f = (l: Record<string, string>) => l['cause'] === cause;
+    return sum(m1, 'nvdax_job_status_writes_total', f) - sum(m0, 'nvdax_job_status_writes_total', f);
+  };
   const r = {
     jobs: n,
     jobsRunning: times.running.size,
@@ -514,6 +518,10 @@ for (const n of sizes) {
     writesPerJob: (hubWrites + memberWrites) / n,
     hubWritesPerJob: hubWrites / n,
     memberWritesPerJob: memberWrites / n,
+    // of the hub writes, the job controller's status writes by cause (metering alone is budgeted: --usage-meter-qps)
+    changeStatusWritesPerJob: statusWrites('change') / n,
+    progressStatusWritesPerJob: statusWrites('progress') / n,
+    meteringStatusWritesPerJob: statusWrites('metering') / n,
     p50CreateToScheduledMs: pct(lat(times.scheduled), 50),
     p99CreateToScheduledMs: pct(lat(times.scheduled), 99),
     p50CreateToRunningMs: pct(lat(times.running), 50),
@@ -570,6 +578,10 @@ for (const n of sizes) {
     `CPU until all Running, every process: ${fmt(r.cpuMsPerJob)} ms a job against ${fmt(r.ceilingCpuMsPerPod)} ms a ` +
       `ceiling pod (${fmt(r.cpuMsPerJob / r.ceilingCpuMsPerPod, 1)}×). At that cost ${cores} cores run at most ` +
       `${fmt(capPerSec, 1)} jobs a second: ${fmt((capPerSec / r.ceilingPodsRunningPerSec) * 100, 0)}% of this ceiling.`,
+  );
+  say(
+    `Job status writes a job: ${fmt(r.changeStatusWritesPerJob, 2)} change, ` +
+      `${fmt(r.progressStatusWritesPerJob, 2)} progress, ${fmt(r.meteringStatusWritesPerJob, 2)} metering.`,
   );
   say("The operator's requests during the run (its client's counters):");
   table(['cluster verb', 'requests', 'per job', 'mean ms', 'other codes'], diag.rows);

@@ -344,6 +344,12 @@ export function setupJobControllers(o: JobControllerOptions) {
     labelNames: ['pool'],
     registers: [manager.metrics.registry],
   });
+  const statusWrites = new Counter({
+    name: 'nvdax_job_status_writes_total',
+    help: 'Job status writes by the job controller, by cause: metering (GPU-seconds alone), progress (counters, endpoints, usage), change (anything else)',
+    labelNames: ['cause'],
+    registers: [manager.metrics.registry],
+  });
   /** `w` as the hub may use it: with a reportDomain, its status only when the pool's provider signed it. */
   function checkedWork(w: WorkObject): WorkObject {
     if (!o.reportDomain || !w.status) return w;
@@ -979,13 +985,16 @@ export function setupJobControllers(o: JobControllerOptions) {
     };
     const last = lastWrite.get(qk);
     const since = last !== undefined ? clock.monotonic() - last : now - placedAt;
-    if (phase === current.status?.phase && since < progressMs && progressOnly(ownedNow(current), want)) {
+    const have = phase === current.status?.phase ? ownedNow(current) : undefined;
+    const changed = have !== undefined && canonical(have) !== canonical(want);
+    if (changed && since < progressMs && progressOnly(have, want)) {
       return { requeueAfter: progressMs - since };
     }
     // a running attempt's GPU-seconds grow by the second: alone they are written on the meter's interval,
     // not at every member event after the start (each was a status write per job)
     const meterMs = o.meterIntervalMs ?? 60_000;
-    if (phase === current.status?.phase && meteringOnly(ownedNow(current), want)) {
+    const metering = changed && meteringOnly(have, want);
+    if (metering) {
       // behind the backlog: jobs still starting go first
       if (since < meterMs) return { requeueAfter: meterMs - since, priority: METER_PRIORITY };
       const wait = meterBudget.wait(qk);
@@ -993,7 +1002,10 @@ export function setupJobControllers(o: JobControllerOptions) {
     }
     const wrote = await writeOwned(current, want, phase, signal);
     meterBudget.release(qk);
-    if (wrote) lastWrite.set(qk, clock.monotonic());
+    if (wrote) {
+      lastWrite.set(qk, clock.monotonic());
+      statusWrites.inc({ cause: metering ? 'metering' : changed && progressOnly(have, want) ? 'progress' : 'change' });
+    }
     // the end of a job is news; its start shows in the phase (and the Placed event came before it)
     if (wrote && phase !== current.status?.phase && phase !== JobPhase.Running) {
       void events.normal(current, phase, `${kind} ${key} is ${phase} (attempt ${attempt})`);
