@@ -481,12 +481,28 @@ for (const n of sizes) {
     await hub.create(inferenceJobs, j);
   });
   const tick = setInterval(() => progress('jobs Running', times.running.size, n, t0), 10_000);
+  // where the operator's resident memory is: V8's heap (committed and in use) and memory outside it
+  const mem = { heapTotal: 0, heapUsed: 0, external: 0, rssAtHeapPeak: 0 };
+  const memTick = setInterval(() => {
+    void operatorMetrics()
+      .then((xs) => {
+        const mib = (name: string) => sum(xs, name) / 1048576;
+        if (mib('nodejs_heap_size_total_bytes') > mem.heapTotal) {
+          mem.heapTotal = mib('nodejs_heap_size_total_bytes');
+          mem.rssAtHeapPeak = mib('process_resident_memory_bytes');
+        }
+        mem.heapUsed = Math.max(mem.heapUsed, mib('nodejs_heap_size_used_bytes'));
+        mem.external = Math.max(mem.external, mib('nodejs_external_memory_bytes'));
+      })
+      .catch(() => undefined);
+  }, 15_000);
   while (times.running.size < n && now() - t0 < 3_600_000) {
     if (op.exitCode !== null)
       throw new Error(`the operator exited (${op.exitCode}) with ${times.running.size}/${n} Running`);
     await sleep(500);
   }
   clearInterval(tick);
+  clearInterval(memTick);
   const last = Math.max(...times.running.values());
   const stats = procStats(op.pid!);
   const opCpu = cpuDelta(o0, simCpu());
@@ -529,6 +545,11 @@ for (const n of sizes) {
     ceilingP99CreateToRunningMs: ceil.p99CreateToRunningMs,
     operatorCpuSeconds: stats.cpuS - opCpu0,
     operatorPeakRssMiB: stats.peakRssMiB,
+    // sampled every 15 s: the most V8 heap committed (and resident memory then), in use, and outside the heap
+    operatorPeakHeapTotalMiB: mem.heapTotal,
+    operatorRssAtHeapPeakMiB: mem.rssAtHeapPeak,
+    operatorPeakHeapUsedMiB: mem.heapUsed,
+    operatorPeakExternalMiB: mem.external,
     // every process's CPU until all are Running, per job (operator included) and per ceiling pod
     cpuMsPerJob: (([...opCpu.values()].reduce((a, b) => a + b, 0) + stats.cpuS - opCpu0) * 1000) / n,
     ceilingCpuMsPerPod: (ceil.cpuToRunningS * 1000) / n,
@@ -578,6 +599,11 @@ for (const n of sizes) {
     `CPU until all Running, every process: ${fmt(r.cpuMsPerJob)} ms a job against ${fmt(r.ceilingCpuMsPerPod)} ms a ` +
       `ceiling pod (${fmt(r.cpuMsPerJob / r.ceilingCpuMsPerPod, 1)}×). At that cost ${cores} cores run at most ` +
       `${fmt(capPerSec, 1)} jobs a second: ${fmt((capPerSec / r.ceilingPodsRunningPerSec) * 100, 0)}% of this ceiling.`,
+  );
+  say(
+    `Operator memory (sampled every 15 s): V8 heap committed at most ${fmt(r.operatorPeakHeapTotalMiB)} MiB ` +
+      `(resident ${fmt(r.operatorRssAtHeapPeakMiB)} MiB then), in use at most ${fmt(r.operatorPeakHeapUsedMiB)} MiB, ` +
+      `outside the heap (buffers) at most ${fmt(r.operatorPeakExternalMiB)} MiB; resident peak ${fmt(r.operatorPeakRssMiB)} MiB.`,
   );
   say(
     `Job status writes a job: ${fmt(r.changeStatusWritesPerJob, 2)} change, ` +
