@@ -11,6 +11,7 @@ import { kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
 import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
 import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
 import { startOperator, type OperatorProc } from '../helpers/operator.ts';
+import { metricValue } from '../helpers/runtime-kit.ts';
 import { isAlreadyExists, isNotFound } from '../../operator/kube/errors.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
 import { type KubeObject, resources } from '../../operator/kube/types.ts';
@@ -153,6 +154,11 @@ test.before(async () => {
       `nvdax.io/test-run=${run}`,
       '--failover-grace',
       '5s',
+      // running jobs are metered each second, within a budget of one metering write every 5 s for all of them
+      '--usage-meter-interval',
+      '1s',
+      '--usage-meter-qps',
+      '0.2',
       '--lease-duration',
       '20s',
       '--renew-deadline',
@@ -337,6 +343,33 @@ test.serial('a spec change rolls out to the member Deployment; usage is metered 
   t.is(a?.attempt, 1);
   t.is(a?.pool, `${run}-a`);
   t.truthy(a?.startTime, 'the attempt has started: its pods ran');
+});
+
+test.serial('running jobs are metered within the hub budget (--usage-meter-qps), not once a second each', async (t) => {
+  // chat (the test before) runs; each running job's usage is due every second (--usage-meter-interval 1s)
+  const port = await op.opsPort();
+  const metering = async () =>
+    metricValue(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), 'nvdax_job_status_writes_total', {
+      cause: 'metering',
+    }) ?? 0;
+  const running = () =>
+    kubectl('hub', [
+      '-n',
+      jobsNs,
+      'get',
+      'ij,tj',
+      '-o',
+      'jsonpath={.items[?(@.status.phase=="Running")].metadata.name}',
+    ])
+      .split(' ')
+      .filter(Boolean).length;
+  t.true(running() >= 1, 'a job runs');
+  const before = await metering();
+  await new Promise((r) => setTimeout(r, 20_000));
+  const written = (await metering()) - before;
+  // 0.2 a second for 20 s, and the bucket's one token of burst (unbudgeted: about 20 a running job)
+  t.true(written <= 0.2 * 20 + 1 + 1, `${written} metering writes in 20 s`);
+  t.true(written >= 1, 'metering goes on within the budget');
 });
 
 test.serial(

@@ -723,7 +723,15 @@ export function setupJobControllers(o: JobControllerOptions) {
     return canonical(fixed(have)) === canonical(fixed(want));
   }
 
-  async function writeOwned(job: JobObject, want: Partial<Owned>, phase: string | undefined, signal: AbortSignal) {
+  /** Why a status is written: metering alone, progress alone (counters, endpoints, usage) or anything else. */
+  type WriteCause = 'metering' | 'progress' | 'change';
+  async function writeOwned(
+    job: JobObject,
+    want: Partial<Owned>,
+    phase: string | undefined,
+    signal: AbortSignal,
+    cause: WriteCause = 'change',
+  ) {
     const have = ownedNow(job);
     if (canonical(have) === canonical(want) && (phase === undefined || phase === job.status?.phase)) return false;
     const written = await hub.applyStatus(
@@ -741,7 +749,12 @@ export function setupJobControllers(o: JobControllerOptions) {
       } as KubeObject,
       { fieldManager: jobManager, force: true, signal },
     );
-    noteWrite(jobQueueKey(job), written);
+    const qk = jobQueueKey(job);
+    noteWrite(qk, written);
+    statusWrites.inc({ cause });
+    // the metering token was spent on this write, or (another cause) it carried the usage anyway
+    if (cause === 'metering') meterBudget.used(qk);
+    else meterBudget.release(qk);
     return true;
   }
 
@@ -783,6 +796,7 @@ export function setupJobControllers(o: JobControllerOptions) {
       ownWrites.delete(qk);
     }
     awaitingCache.delete(qk);
+    if (isBeingDeleted(job) || !isPlaced(job) || isFinished(job)) meterBudget.release(qk); // nothing runs to meter
     if (isBeingDeleted(job)) {
       if (!hasFinalizer(job, cleanupFinalizer)) return {};
       const left = await removeStale(qk, undefined, signal);
@@ -987,25 +1001,28 @@ export function setupJobControllers(o: JobControllerOptions) {
     const since = last !== undefined ? clock.monotonic() - last : now - placedAt;
     const have = phase === current.status?.phase ? ownedNow(current) : undefined;
     const changed = have !== undefined && canonical(have) !== canonical(want);
-    if (changed && since < progressMs && progressOnly(have, want)) {
-      return { requeueAfter: progressMs - since };
-    }
+    const metering = changed && meteringOnly(have, want);
+    const progress = changed && !metering && progressOnly(have, want);
+    if (progress && since < progressMs) return { requeueAfter: Math.min(progressMs - since, requeue ?? Infinity) };
     // a running attempt's GPU-seconds grow by the second: alone they are written on the meter's interval,
     // not at every member event after the start (each was a status write per job)
     const meterMs = o.meterIntervalMs ?? 60_000;
-    const metering = changed && meteringOnly(have, want);
     if (metering) {
-      // behind the backlog: jobs still starting go first
-      if (since < meterMs) return { requeueAfter: meterMs - since, priority: METER_PRIORITY };
+      // the interval's check goes behind the backlog (jobs still starting first); once the key holds a token
+      // of the budget it is paced already, and comes back at the default priority so a backlog cannot starve it
+      if (since < meterMs && requeue === undefined) return { requeueAfter: meterMs - since, priority: METER_PRIORITY };
+      if (since < meterMs) return { requeueAfter: Math.min(meterMs - since, requeue ?? Infinity) };
       const wait = meterBudget.wait(qk);
-      if (wait > 0) return { requeueAfter: wait, priority: METER_PRIORITY };
+      if (wait > 0) return { requeueAfter: Math.min(wait, requeue ?? Infinity) };
     }
-    const wrote = await writeOwned(current, want, phase, signal);
-    meterBudget.release(qk);
-    if (wrote) {
-      lastWrite.set(qk, clock.monotonic());
-      statusWrites.inc({ cause: metering ? 'metering' : changed && progressOnly(have, want) ? 'progress' : 'change' });
-    }
+    const wrote = await writeOwned(
+      current,
+      want,
+      phase,
+      signal,
+      metering ? 'metering' : progress ? 'progress' : 'change',
+    );
+    if (wrote) lastWrite.set(qk, clock.monotonic());
     // the end of a job is news; its start shows in the phase (and the Placed event came before it)
     if (wrote && phase !== current.status?.phase && phase !== JobPhase.Running) {
       void events.normal(current, phase, `${kind} ${key} is ${phase} (attempt ${attempt})`);

@@ -20,29 +20,40 @@ export class MeterBudget {
   }
 
   /**
-   * ms until `key` may write its metering: 0 now (a token is taken), else the wait for the token reserved for
-   * it. Asking again before then does not reserve another: the key keeps its place.
+   * ms until `key` may write its metering: 0 now, else the wait for the token reserved for it. Asking again
+   * does not reserve another: the key keeps its token (and its place) until `used` or `release`, so a write
+   * that failed is retried on the same token.
    */
   wait(key: string): number {
     const now = this.#clock.monotonic();
-    const at = this.#slots.get(key);
-    if (at !== undefined) {
-      if (at > now) return at - now;
-      this.#slots.delete(key);
-      return 0;
+    let at = this.#slots.get(key);
+    if (at === undefined) {
+      at = now + this.#bucket.reserve();
+      this.#slots.set(key, at);
     }
-    const ms = this.#bucket.reserve();
-    if (ms > 0) this.#slots.set(key, now + ms);
-    return ms;
+    return Math.max(0, at - now);
   }
 
-  /** The key wrote for another reason (or is gone): a token it holds is not needed. */
+  /** The key's metering was written: its token is spent. */
+  used(key: string): void {
+    this.#slots.delete(key);
+  }
+
+  /** The key wrote for another reason, stopped running or is gone: a token it holds goes back. */
   release(key: string): void {
     if (this.#slots.delete(key)) this.#bucket.cancel();
   }
 
-  /** Keys waiting for a token. */
+  /** Keys whose token is not due yet. */
   get waiting(): number {
+    const now = this.#clock.monotonic();
+    let n = 0;
+    for (const at of this.#slots.values()) if (at > now) n++;
+    return n;
+  }
+
+  /** Keys holding a token (due or not) not yet used or released. */
+  get held(): number {
     return this.#slots.size;
   }
 }
