@@ -219,8 +219,6 @@ export function slimMemberObject<T extends KubeObject>(o: T): T {
  * bookkeeping) keeps the default 0.
  */
 export const PROGRESS_PRIORITY = 10;
-/** A running job's next metering: after every key still waiting at the default priority. */
-export const METER_PRIORITY = -10;
 
 type Counted = { status?: JobPod['status'] & { ready?: number; succeeded?: number; failed?: number } };
 
@@ -1008,9 +1006,8 @@ export function setupJobControllers(o: JobControllerOptions) {
     // not at every member event after the start (each was a status write per job)
     const meterMs = o.meterIntervalMs ?? 60_000;
     if (metering) {
-      // the interval's check goes behind the backlog (jobs still starting first); once the key holds a token
-      // of the budget it is paced already, and comes back at the default priority so a backlog cannot starve it
-      if (since < meterMs && requeue === undefined) return { requeueAfter: meterMs - since, priority: METER_PRIORITY };
+      // at the default priority: below it, member events of other operators' jobs (shards sharing the member)
+      // kept the check waiting for good on a shared test cluster, and the job was never metered
       if (since < meterMs) return { requeueAfter: Math.min(meterMs - since, requeue ?? Infinity) };
       const wait = meterBudget.wait(qk);
       if (wait > 0) return { requeueAfter: Math.min(wait, requeue ?? Infinity) };
@@ -1030,8 +1027,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     // running jobs are metered: a minute (--usage-meter-interval) is the granularity usage moves at without other events
     const meter = phase === JobPhase.Running ? (o.meterIntervalMs ?? 60_000) : undefined;
     const next = Math.min(requeue ?? Infinity, meter ?? Infinity);
-    if (!Number.isFinite(next)) return {};
-    return next === requeue ? { requeueAfter: next } : { requeueAfter: next, priority: METER_PRIORITY };
+    return Number.isFinite(next) ? { requeueAfter: next } : {};
   };
 
   /** A part's workloads: from the member caches, or from its Work's status on an agent pool. */
