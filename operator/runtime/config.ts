@@ -123,29 +123,20 @@ export function parseRuntimeConfig<E extends ParseArgsOptionsConfig = Record<nev
     if (/^(false|0|no)$/i.test(r.text)) return false;
     throw new ConfigError(`${r.from}: invalid boolean "${r.text}" (expected true or false)`);
   };
-  const positiveInt = (flag: string, def: number): number => {
+  /** A number flag or variable: the default when unset, else its text where `ok` passes it. */
+  const numeric = (flag: string, def: number, what: string, ok: (text: string) => boolean, expected: string) => {
     const r = raw(flag);
     if (r === undefined) return def;
-    if (!/^\d+$/.test(r.text) || Number(r.text) < 1)
-      throw new ConfigError(`${r.from}: invalid count "${r.text}" (expected a positive integer)`);
+    if (!ok(r.text)) throw new ConfigError(`${r.from}: invalid ${what} "${r.text}" (${expected})`);
     return Number(r.text);
   };
-  const rate = (flag: string, def: number): number => {
-    const r = raw(flag);
-    if (r === undefined) return def;
-    if (!/^\d+(\.\d+)?$/.test(r.text)) {
-      throw new ConfigError(`${r.from}: invalid rate "${r.text}" (expected a number >= 0; 0 = no limit)`);
-    }
-    return Number(r.text);
-  };
-
-  const positive = (flag: string, def: number): number => {
-    const r = raw(flag);
-    if (r === undefined) return def;
-    if (!/^\d+(\.\d+)?$/.test(r.text) || !(Number(r.text) > 0))
-      throw new ConfigError(`${r.from}: invalid number "${r.text}" (expected a number above 0, e.g. 10 or 0.5)`);
-    return Number(r.text);
-  };
+  const decimal = (t: string) => /^\d+(\.\d+)?$/.test(t);
+  const positiveInt = (flag: string, def: number): number =>
+    numeric(flag, def, 'count', (t) => /^\d+$/.test(t) && Number(t) >= 1, 'expected a positive integer');
+  const rate = (flag: string, def: number): number =>
+    numeric(flag, def, 'rate', decimal, 'expected a number >= 0; 0 = no limit');
+  const positive = (flag: string, def: number): number =>
+    numeric(flag, def, 'number', (t) => decimal(t) && Number(t) > 0, 'expected a number above 0, e.g. 10 or 0.5');
 
   const logLevel = str('log-level', 'info');
   if (!(levels as readonly string[]).includes(logLevel)) {
