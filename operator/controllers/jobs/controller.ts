@@ -237,33 +237,31 @@ export function podEventPriority(obj: KubeObject, old?: KubeObject): number {
   return moved ? PROGRESS_PRIORITY : 0;
 }
 
+/** An update is progress when `view` of the object moved; an add is not. */
+const progressWhenMoved =
+  <T>(view: (x: T) => string) =>
+  (obj: T, old?: T): number =>
+    old && view(obj) !== view(old) ? PROGRESS_PRIORITY : 0;
+
 /** A member batch Job's event: progress when its conditions or its ready/succeeded/failed counts moved. */
-export function batchJobEventPriority(obj: KubeObject, old?: KubeObject): number {
-  if (!old) return 0;
-  const view = (x: KubeObject) => {
-    const s = (x as Counted).status;
-    return canonical({ c: s?.conditions ?? [], r: s?.ready, s: s?.succeeded, f: s?.failed });
-  };
-  return view(obj) !== view(old) ? PROGRESS_PRIORITY : 0;
-}
+export const batchJobEventPriority = progressWhenMoved((x: KubeObject) => {
+  const s = (x as Counted).status;
+  return canonical({ c: s?.conditions ?? [], r: s?.ready, s: s?.succeeded, f: s?.failed });
+});
 
 /**
  * An agent's Work report: progress when a workload's counts or completion, a pod's phase or going, or a
  * condition moved (as a member pod's or batch Job's event would be); a report that only renews its time and
  * signature is not.
  */
-export function workEventPriority(obj: WorkObject, old?: WorkObject): number {
-  if (!old) return 0;
-  const view = (w: WorkObject) => {
-    const s = w.status;
-    return canonical({
-      o: (s?.objects ?? []).map(({ labels: _l, ...rest }) => rest),
-      p: (s?.pods ?? []).map((p) => [p.name, p.phase, p.deletionTime !== undefined]),
-      c: (s?.conditions ?? []).map((c) => [c.type, c.status]),
-    });
-  };
-  return view(obj) !== view(old) ? PROGRESS_PRIORITY : 0;
-}
+export const workEventPriority = progressWhenMoved((w: WorkObject) => {
+  const s = w.status;
+  return canonical({
+    o: (s?.objects ?? []).map(({ labels: _l, ...rest }) => rest),
+    p: (s?.pods ?? []).map((p) => [p.name, p.phase, p.deletionTime !== undefined]),
+    c: (s?.conditions ?? []).map((c) => [c.type, c.status]),
+  });
+});
 
 export function setupJobControllers(o: JobControllerOptions) {
   const { manager, fleet } = o;
