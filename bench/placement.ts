@@ -487,8 +487,9 @@ for (const n of sizes) {
     void operatorMetrics()
       .then((xs) => {
         const mib = (name: string) => sum(xs, name) / 1048576;
-        if (mib('nodejs_heap_size_total_bytes') > mem.heapTotal) {
-          mem.heapTotal = mib('nodejs_heap_size_total_bytes');
+        const heapTotal = mib('nodejs_heap_size_total_bytes');
+        if (heapTotal > mem.heapTotal) {
+          mem.heapTotal = heapTotal;
           mem.rssAtHeapPeak = mib('process_resident_memory_bytes');
         }
         mem.heapUsed = Math.max(mem.heapUsed, mib('nodejs_heap_size_used_bytes'));

@@ -21,8 +21,8 @@ import { WorkQueue } from './workqueue.ts';
 export interface Result {
   requeueAfter?: number;
   /**
-   * The work-queue priority the timed requeue comes back at (default 0). Below 0 it waits behind every key
-   * added at 0, i.e. behind the backlog: for housekeeping that must not delay work others wait on.
+   * The work-queue priority the timed requeue comes back at (default 0). Below 0 it waits while any key at 0
+   * does: only for work that may wait for good (a queue shared with other shards' events need never drain).
    */
   priority?: number;
 }
