@@ -101,8 +101,8 @@ contracts: deps ## compile contracts/ with solc and write contracts/artifacts/ (
 	node hack/contracts/build.ts
 
 .PHONY: fuzz
-fuzz: deps ## property-based contract tests, 10,000 sequences on a local EVM node: make fuzz [SEED=n] [RUNS=n]
-	NVDAX_FUZZ_RUNS=$(or $(RUNS),10000) $(if $(SEED),NVDAX_FUZZ_SEED=$(SEED)) ava --timeout=10h test/contracts/properties.test.ts
+fuzz: deps ## property-based contract tests, 10,000 sequences on a local EVM node: make fuzz [SEED=n] [GENESIS=t] [RUNS=n]
+	NVDAX_FUZZ_RUNS=$(or $(RUNS),10000) $(if $(SEED),NVDAX_FUZZ_SEED=$(SEED)) $(if $(GENESIS),NVDAX_FUZZ_GENESIS=$(GENESIS)) ava --timeout=10h test/contracts/properties.test.ts
 
 .PHONY: bench-agent
 bench-agent: deps binaries ## pull-mode agent alone: 200 GPU nodes, 500 pods; hub writes per heartbeat, RSS, signing (bench/out/agent.json)

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { Registry } from 'prom-client';
-import { KubeClient } from '../../../operator/kube/client.ts';
+import { conflictBackoffMs, KubeClient } from '../../../operator/kube/client.ts';
 import type { KubeClientOptions } from '../../../operator/kube/client.ts';
 import { KubeError, isClosed, isUnavailable } from '../../../operator/kube/errors.ts';
 import { TokenBucketLimiter } from '../../../operator/kube/rate-limit.ts';
@@ -289,4 +289,65 @@ test('a request waiting for a rate-limit token keeps the process alive (the cloc
   );
   t.is(out, 'done\n', 'the script ran to its end instead of exiting while the request waited');
   t.is(server.requests.length, 2);
+});
+
+test('updateStatus reads again after a Conflict on client-go backoff (10, 50, 250, 1250 ms) and stops after 5', async (t) => {
+  // GETs answer the object at resourceVersion i; every status apply loses to another writer, until `wins`
+  let wins = Number.POSITIVE_INFINITY;
+  let applies = 0;
+  const { clock, srv, client } = await setup(t, (req, res, i) => {
+    if (req.method === 'GET')
+      return json(res, 200, { ...cm('a'), metadata: { ...cm('a').metadata, resourceVersion: String(i) } });
+    applies++;
+    if (applies < wins) return json(res, 409, status(409, 'Conflict'));
+    json(res, 200, JSON.parse(req.body));
+  });
+  const run = () => track(client.updateStatus(resources.configMaps, { name: 'a', namespace: 'ns' }, () => ({ x: 1 })));
+  // the clock also holds each request's 30 s timeout: the backoff is the short timer
+  const backoff = () => clock.timers().find((ms) => ms <= 1375);
+  const r = run();
+  const waits: number[] = [];
+  while (!r.settled()) {
+    await until(() => r.settled() || backoff() !== undefined, 'a backoff wait or the end');
+    const ms = backoff();
+    if (ms === undefined) break;
+    waits.push(ms);
+    clock.advance(ms);
+  }
+  t.is(await r.p, 'conflicted');
+  t.is(applies, 5, 'five attempts');
+  t.is(waits.length, 4);
+  for (const [i, base] of [10, 50, 250, 1250].entries()) {
+    t.true(
+      waits[i]! >= base && waits[i]! <= base * 1.1,
+      `wait ${i + 1}: ${waits[i]} ms, not within ${base}..${base * 1.1}`,
+    );
+  }
+  // each attempt read the object afresh and applied with what it read as the precondition
+  const gets = srv.requests.filter((a) => a.method === 'GET').length;
+  t.is(gets, 5);
+  const rvs = srv.requests.filter((a) => a.method !== 'GET').map((a) => JSON.parse(a.body).metadata.resourceVersion);
+  t.deepEqual(rvs, ['0', '2', '4', '6', '8']);
+
+  // a writer that wins on its third attempt waited twice
+  applies = 0;
+  wins = 3;
+  const again = run();
+  await until(() => backoff() !== undefined, 'the first wait');
+  clock.advance(backoff()!);
+  await until(() => backoff() !== undefined, 'the second wait');
+  clock.advance(backoff()!);
+  t.is(await again.p, 'written');
+  t.is(applies, 3);
+});
+
+test('conflictBackoffMs grows fivefold from 10 ms with at most 10% jitter', (t) => {
+  t.deepEqual(
+    [0, 1, 2, 3].map((i) => conflictBackoffMs(i, () => 0)),
+    [10, 50, 250, 1250],
+  );
+  t.deepEqual(
+    [0, 1, 2, 3].map((i) => conflictBackoffMs(i, () => 0.999)),
+    [11, 55, 275, 1375],
+  );
 });
