@@ -137,9 +137,31 @@ function kwokConfig(binDir: string): string {
       .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
       .map((f) => `pod/general/${f}`),
   ];
-  const docs = files.map((f) => readFileSync(join(shipped, f), 'utf8').trim());
+  const docs = files.map((f) => {
+    const text = readFileSync(join(shipped, f), 'utf8').trim();
+    return f === 'pod/general/pod-complete.yaml' ? keepRunningOptOut(text) : text;
+  });
   docs.push(readFileSync(join(import.meta.dirname, 'kwok-stages.yaml'), 'utf8').trim());
   return docs.join('\n---\n') + '\n';
+}
+
+/** The env var a container sets to run until it is stopped, as a long training run does. */
+export const SIM_RUN_ENV = { name: 'NVDAX_SIM_RUN', value: 'forever' } as const;
+
+/**
+ * kwok's pod-complete stage finishes every pod a batch Job owns 1-6 s after it is Ready. A test that talks to a
+ * running training workload (its reports, its checkpoints) needs it to stay up: a pod whose container sets
+ * NVDAX_SIM_RUN=forever is left running (our pods carry no annotations of the user's, so kwok's own delay
+ * annotation cannot be set through a job's spec).
+ */
+export function keepRunningOptOut(stageYaml: string): string {
+  const stage = YAML.parse(stageYaml) as { spec: { selector: { matchExpressions: unknown[] } } };
+  stage.spec.selector.matchExpressions.push({
+    key: `.spec.containers.[].env.[]? | select(.name == "${SIM_RUN_ENV.name}") | .value`,
+    operator: 'NotIn',
+    values: [SIM_RUN_ENV.value],
+  });
+  return YAML.stringify(stage).trim();
 }
 
 function get(p: ClusterPlan, pki: Pki, path: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {

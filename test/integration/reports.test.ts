@@ -31,6 +31,7 @@ import { eventually } from '../helpers/kube.ts';
 import { apply, getJson } from '../helpers/kubectl.ts';
 import type { OperatorProc } from '../helpers/operator.ts';
 import { CHAIN_ID, reportsRun, SETTLEMENT } from '../helpers/reports-run.ts';
+import { SIM_RUN_ENV } from '../../hack/sim/cluster.ts';
 
 const { r, dir, provider, getJob, cond } = reportsRun('rep', 'secret');
 const { run, jobsNs, tenant, label } = r;
@@ -289,7 +290,12 @@ test.serial(
         metadata: { name: 'ft', namespace: jobsNs, labels: label },
         spec: {
           mode: 'Distributed',
-          runtime: { engine: 'PyTorch', image: `ghcr.io/nvdax/ft@sha256:${'ab'.repeat(32)}` },
+          // kwok finishes a batch Job's pods 1-6 s after Ready: this one trains until the test is done
+          runtime: {
+            engine: 'PyTorch',
+            image: `ghcr.io/nvdax/ft@sha256:${'ab'.repeat(32)}`,
+            env: [{ ...SIM_RUN_ENV }],
+          },
           workers: 1,
           resources: { gpus: 1 },
           confidential: { required: true, teeTypes: ['snp'] },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { BatchV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { binDir, kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
 import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
+import { SIM_RUN_ENV } from '../../hack/sim/cluster.ts';
 
 const kc = loadKubeConfig('gpu-a');
 const core = kc.makeApiClient(CoreV1Api);
@@ -110,33 +111,40 @@ test("a pod asking for more GPUs than any node has stays Pending with the schedu
   t.is((await core.readNamespacedPod({ name: 'too-big', namespace: ns })).status?.phase, 'Pending');
 });
 
-test('a Job completes through the real Job controller', async (t) => {
+test('a Job completes through the real Job controller; one whose container sets NVDAX_SIM_RUN=forever runs on', async (t) => {
   const batch = kc.makeApiClient(BatchV1Api);
-  await batch.createNamespacedJob({
-    namespace: ns,
-    body: {
-      metadata: { name: 'train' },
-      spec: {
-        completions: 2,
-        parallelism: 2,
-        completionMode: 'Indexed',
-        backoffLimit: 0,
-        template: {
-          metadata: {
-            annotations: {
-              'pod-complete.stage.kwok.x-k8s.io/delay': '2s',
-              'pod-complete.stage.kwok.x-k8s.io/jitter-delay': '0s',
+  const job = (name: string, completions: number, env: Array<{ name: string; value: string }> = [], annotated = true) =>
+    batch.createNamespacedJob({
+      namespace: ns,
+      body: {
+        metadata: { name },
+        spec: {
+          completions,
+          parallelism: completions,
+          completionMode: 'Indexed',
+          backoffLimit: 0,
+          template: {
+            metadata: {
+              annotations: annotated
+                ? {
+                    'pod-complete.stage.kwok.x-k8s.io/delay': '2s',
+                    'pod-complete.stage.kwok.x-k8s.io/jitter-delay': '0s',
+                  }
+                : {},
             },
-          },
-          spec: {
-            restartPolicy: 'Never',
-            containers: [{ name: 'w', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }],
+            spec: {
+              restartPolicy: 'Never',
+              containers: [{ name: 'w', image: 'busybox', env, resources: { limits: { 'nvidia.com/gpu': '1' } } }],
+            },
           },
         },
       },
-    },
-  });
-  const job = await eventually(
+    });
+  // kwok's own stage (1-6 s after Ready) and ours (the annotation's 2 s) would each finish these
+  await job('long', 1, [{ ...SIM_RUN_ENV }]);
+  await job('long-plain', 1, [{ ...SIM_RUN_ENV }], false);
+  await job('train', 2);
+  const done = await eventually(
     'Job Complete',
     async () => {
       const j = await batch.readNamespacedJob({ name: 'train', namespace: ns });
@@ -144,7 +152,21 @@ test('a Job completes through the real Job controller', async (t) => {
     },
     60_000,
   );
-  t.is(job.status?.succeeded, 2);
+  t.is(done.status?.succeeded, 2);
+  // past both stages' delays (2 s; at most 1 + 5 s), neither finished them
+  const readyPod = (name: string) =>
+    eventually(`${name} Ready`, async () => {
+      const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${name}` });
+      const p = pods.items[0];
+      return p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    });
+  const running = [await readyPod('long'), await readyPod('long-plain')];
+  await new Promise((r) => setTimeout(r, 7000));
+  for (const p of running) {
+    const after = await core.readNamespacedPod({ name: p.metadata?.name ?? '', namespace: ns });
+    t.is(after.status?.phase, 'Running', p.metadata?.name);
+  }
+  t.is((await batch.readNamespacedJob({ name: 'long-plain', namespace: ns })).status?.succeeded ?? 0, 0);
 });
 
 test('annotated bare pods succeed or fail when told to (our kwok stages)', async (t) => {
