@@ -414,12 +414,12 @@ export class KubeClient {
   }
 }
 
-/** The delay a 429 asks for: the Retry-After header (seconds), else status.details.retryAfterSeconds. */
 /** The wait before updateStatus's attempt `i + 2`: 10 ms × 5^i, up to 10% longer (client-go retry.DefaultBackoff). */
 export function conflictBackoffMs(i: number, random: () => number = Math.random): number {
   return Math.round(10 * 5 ** i * (1 + 0.1 * random()));
 }
 
+/** The delay a 429 asks for: the Retry-After header (seconds), else status.details.retryAfterSeconds. */
 function retryAfterMs(headers: Dispatcher.ResponseData['headers'], body: unknown): number | undefined {
   const h = headers['retry-after'];
   const text = Array.isArray(h) ? h[0] : h;
