@@ -1,13 +1,16 @@
 // nvdax infer: one confidential inference through a job's gateway with the requester SDK
 // (provider-runtime/sdk): attest the gateway (evidence checked against the given keys and init-data digest),
 // check its signed capability, open a session with the requester's key, send the input sealed, decrypt the
-// answer and verify its receipt. The SDK (and with it gRPC and ethers) is loaded on first use.
+// answer and verify its receipt. A job behind the OpenAI protocol (vLLM, TGI) takes --chat or --openai instead of
+// tensors. The SDK (and with it gRPC and ethers) is loaded on first use.
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../hub.ts';
 import type { Command, Io } from '../io.ts';
 
 const usage =
-  'nvdax infer --gateway HOST:PORT (--input FILE | --values V,V,… --shape N,N) --attester-jwks F | --ear-jwks F';
+  'nvdax infer --gateway HOST:PORT (--input FILE | --values V,V,… --shape N,N | --chat TEXT | --openai PATH --body FILE) ' +
+  '--attester-jwks F | --ear-jwks F';
+const OPENAI_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
 
 interface InputTensor {
   name: string;
@@ -72,6 +75,21 @@ export const inferCommand: Command = {
       })
       .option('shape', { type: 'string', requiresArg: true, describe: 'its shape, e.g. 1,256' })
       .option('input-name', { type: 'string', default: 'x', requiresArg: true, describe: 'its name' })
+      .option('chat', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'an OpenAI-protocol job (vLLM, TGI): send this as one user message to /v1/chat/completions',
+      })
+      .option('openai', {
+        choices: [...OPENAI_PATHS],
+        requiresArg: true,
+        describe: 'an OpenAI-protocol job: the endpoint for --body',
+      })
+      .option('body', {
+        type: 'string',
+        requiresArg: true,
+        describe: "the OpenAI request's JSON body (with --openai; - reads standard input)",
+      })
       .option('key-file', {
         type: 'string',
         requiresArg: true,
@@ -118,6 +136,10 @@ export const inferCommand: Command = {
         'nvdax infer --gateway 127.0.0.1:8443 --values 0.1,0.2,… --shape 1,256 --attester-jwks jwks.json',
         'one inference against a simulated cluster',
       )
+      .example(
+        'nvdax infer --gateway chat.example:8443 --chat "Summarize this contract" --ear-jwks trustee.json',
+        'a chat turn with a vLLM or TGI job; the reply is decrypted and the receipt checked',
+      )
       .epilog(
         'Every refusal names what failed: the capability field, the attestation claim, the envelope or the receipt field.\n' +
           'Exit codes: 0 answered and verified; 1 refused or failed; 2 wrong arguments.',
@@ -153,15 +175,26 @@ export const inferCommand: Command = {
 async function infer(a: Record<string, unknown>, io: Io): Promise<number> {
   const { Wallet } = await import('ethers');
   const sdk = await import('../../provider-runtime/sdk/client.ts');
-  let inputs: InputTensor[];
-  if (typeof a['input'] === 'string') {
+  let inputs: InputTensor[] = [];
+  let openai: { path: (typeof OPENAI_PATHS)[number]; body: Record<string, unknown> } | undefined;
+  if (typeof a['chat'] === 'string') {
+    openai = { path: '/v1/chat/completions', body: { messages: [{ role: 'user', content: a['chat'] }] } };
+  } else if (typeof a['openai'] === 'string') {
+    const from = a['body'];
+    if (typeof from !== 'string') throw new CliError('nvdax infer: --openai needs --body FILE (- for standard input)');
+    const body = readJsonText(from === '-' ? await io.readStdin() : io.readFile(from), `--body ${from}`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new CliError(`nvdax infer: --body ${from}: must be a JSON object (the OpenAI request body)`);
+    openai = { path: a['openai'] as (typeof OPENAI_PATHS)[number], body: body as Record<string, unknown> };
+  } else if (typeof a['input'] === 'string') {
     const f = a['input'];
     inputs = parseInputs(f === '-' ? await io.readStdin() : io.readFile(f), `--input ${f}`);
   } else if (typeof a['values'] === 'string' && typeof a['shape'] === 'string') {
     const data = a['values'].split(',').map(Number);
     const shape = a['shape'].split(',').map(Number);
     inputs = parseInputs(JSON.stringify({ inputs: [{ name: a['input-name'], shape, data }] }), '--values');
-  } else throw new CliError('nvdax infer: give --input FILE, or --values with --shape');
+  } else
+    throw new CliError('nvdax infer: give --input FILE, --values with --shape, --chat TEXT, or --openai with --body');
 
   const keyText =
     typeof a['key-file'] === 'string' ? io.readFile(a['key-file']) : (io.env ?? process.env)['NVDAX_REQUESTER_KEY'];
@@ -215,8 +248,11 @@ async function infer(a: Record<string, unknown>, io: Io): Promise<number> {
     ...(typeof a['chain-id'] === 'string' ? { chainId: a['chain-id'] } : {}),
     ...(typeof a['settlement-address'] === 'string' ? { settlement: a['settlement-address'] } : {}),
     timeoutMs: Number(a['timeout']) * 1000,
+    // one request: its answer waits for the receipt check, so "verified" below is said after it passed
+    receipts: 'verify',
   });
   try {
+    if (openai) return await openAI(c, openai, a, io);
     const r = await c.infer({
       inputs: inputs.map((t) => ({ name: t.name, datatype: 'FP32', shape: t.shape })),
       rawInputContents: inputs.map((t) => Buffer.from(Float32Array.from(t.data).buffer)),
@@ -262,4 +298,48 @@ async function infer(a: Record<string, unknown>, io: Io): Promise<number> {
   } finally {
     c.close();
   }
+}
+
+/** JSON text, or a CliError naming where it came from. */
+function readJsonText(text: string, from: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`nvdax infer: ${from}: not JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+type Client = Awaited<ReturnType<typeof import('../../provider-runtime/sdk/client.ts').ConfidentialClient.connect>>;
+
+/** One OpenAI-protocol request: prints the reply (text), or the whole answer with the receipt (json). */
+async function openAI(
+  c: Client,
+  req: { path: (typeof OPENAI_PATHS)[number]; body: Record<string, unknown> },
+  a: Record<string, unknown>,
+  io: Io,
+): Promise<number> {
+  const r = await c.openai<{
+    choices?: Array<{ message?: { content?: unknown }; text?: unknown }>;
+    usage?: { prompt_tokens?: number; completion_tokens?: number };
+  }>(req.path, req.body);
+  const cap = c.capability;
+  if (a['output'] === 'json') {
+    io.out(JSON.stringify({ job: cap.jobName, model: cap.modelName, answer: r.json, receipt: r.receipt }, null, 2));
+    return 0;
+  }
+  const at = cap.attestation;
+  io.out(
+    `attested: ${at.teeType}${at.development ? ' (development: no TEE)' : ''}, GPU ${at.gpuAttested ? 'attested' : 'not attested'}, evidence ${at.evidenceHash}`,
+  );
+  io.out(`job ${cap.jobName}, model ${cap.modelName} ${cap.statement.modelHash}, provider ${cap.statement.provider}`);
+  const choice = r.json.choices?.[0];
+  const reply = choice?.message?.content ?? choice?.text;
+  io.out(typeof reply === 'string' ? reply : JSON.stringify(r.json));
+  const u = r.json.usage;
+  const rc = r.receipt.receipt;
+  io.out(
+    `receipt ${rc.requestId} verified (${r.receipt.scheme}): ${rc.price} wei, latency ${rc.latencyUs} µs, device ${rc.deviceTimeUs} µs` +
+      (u ? `, tokens ${u.prompt_tokens ?? 0} in / ${u.completion_tokens ?? 0} out` : ''),
+  );
+  return 0;
 }

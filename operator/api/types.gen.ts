@@ -103,28 +103,33 @@ export interface Endpoint {
 /**
  * The attested, encrypted gRPC gateway (nvdax.gateway.v1.ConfidentialGateway) the operator runs
  * beside the model server in a confidential job: the only way in. Requesters attest it and send
- * requests sealed to its key; it forwards them to the model server over the pod's loopback (Open
- * Inference Protocol v2, gRPC) and signs a receipt per answer. The Service then exposes the
- * gateway's port only: plaintext never leaves the pod.
+ * requests sealed to its key; it forwards them to the model server over the pod's loopback (the
+ * Open Inference Protocol v2 over gRPC, or the OpenAI API over HTTP) and signs a receipt per
+ * answer. The Service then exposes the gateway's port only: plaintext never leaves the pod.
  */
 export interface InferenceGateway {
   /**
-   * Run the gateway. Unset: on for confidential jobs whose engine speaks the Open Inference
-   * Protocol over gRPC (Triton, ONNXRuntime, Custom), off otherwise (vLLM and TGI speak the OpenAI
-   * protocol, which the gateway does not front yet). false on a confidential job exposes the model
-   * server in the cluster in plaintext. true needs confidential.required and an engine other than
-   * vLLM or TGI.
+   * Run the gateway. Unset: on for every confidential job. false on a confidential job exposes the
+   * model server in the cluster in plaintext. true needs confidential.required.
    */
   enabled?: boolean;
   /**
-   * The model name requests use (inference.ModelInferRequest.model_name), as the model server
-   * serves it. Default: the last segment of model.id.
+   * What the gateway speaks to the model server: OpenInference (KServe v2 over gRPC: Triton, our
+   * ONNX Runtime server, KServe runtimes) or OpenAI (HTTP: /v1/chat/completions, /v1/completions
+   * and /v1/embeddings, one answer a request, no streaming). Default: OpenAI for vLLM and TGI,
+   * OpenInference for the others.
+   */
+  protocol?: EndpointProtocol;
+  /**
+   * The model name requests use (inference.ModelInferRequest.model_name, or the OpenAI body's
+   * model), as the model server serves it; for vLLM the operator passes it as --served-model-name.
+   * Default: the last segment of model.id.
    */
   modelName?: string;
   /**
-   * The model server's Open Inference Protocol gRPC port in the pod. Default: endpoint.port when
-   * endpoint.transport is GRPC, else 8001 for Triton (its gRPC port) and endpoint.port for the
-   * others.
+   * The model server's port in the pod the gateway forwards to. OpenInference: its gRPC port, by
+   * default endpoint.port when endpoint.transport is GRPC, else 8001 for Triton (its gRPC port) and
+   * endpoint.port for the others. OpenAI: its HTTP port, by default endpoint.port.
    */
   backendPort?: number;
   /** The gateway container's CPU (requests = limits). Default 1. */
@@ -255,9 +260,9 @@ export interface InferenceJobSpec {
   /**
    * The attested, encrypted gRPC gateway (nvdax.gateway.v1.ConfidentialGateway) the operator runs
    * beside the model server in a confidential job: the only way in. Requesters attest it and send
-   * requests sealed to its key; it forwards them to the model server over the pod's loopback (Open
-   * Inference Protocol v2, gRPC) and signs a receipt per answer. The Service then exposes the
-   * gateway's port only: plaintext never leaves the pod.
+   * requests sealed to its key; it forwards them to the model server over the pod's loopback (the
+   * Open Inference Protocol v2 over gRPC, or the OpenAI API over HTTP) and signs a receipt per
+   * answer. The Service then exposes the gateway's port only: plaintext never leaves the pod.
    */
   gateway?: InferenceGateway;
   /** Service level: tier, latency and price limits, and where the job may run. */

@@ -5,7 +5,7 @@
 // A confidential job also gets the attested gateway (provider-runtime/gateway) as a second
 // container: requesters reach the model only through it, sealed end to end, and the Service
 // exposes the gateway's port alone, so plaintext never leaves the pod (docs/gateway.md).
-import type { InferenceEngine } from '../api/constants.ts';
+import type { EndpointProtocol, InferenceEngine } from '../api/constants.ts';
 import type { InferenceJobSpec } from '../api/types.gen.ts';
 import { contentModelHash } from '../verification/model-hash.ts';
 import {
@@ -40,11 +40,24 @@ export const inferenceDefaults: Readonly<Record<InferenceEngine, ComputeDefaults
  * Arguments for engines whose image needs to be told what to serve, used when the spec sets
  * neither command nor args: the model, the port, and the GPUs to shard over.
  */
-function defaultArgs(engine: InferenceEngine, spec: InferenceJobSpec, port: number): string[] | undefined {
+function defaultArgs(
+  engine: InferenceEngine,
+  spec: InferenceJobSpec,
+  port: number,
+  gateway: boolean,
+): string[] | undefined {
   const gpus = String(spec.resources.gpus);
   switch (engine) {
-    case 'vLLM': // entrypoint `vllm serve`
-      return ['--model', spec.model.id, '--port', String(port), '--tensor-parallel-size', gpus];
+    case 'vLLM': // entrypoint `vllm serve`; behind the gateway it serves the name requests use
+      return [
+        '--model',
+        spec.model.id,
+        '--port',
+        String(port),
+        '--tensor-parallel-size',
+        gpus,
+        ...(gateway ? ['--served-model-name', gatewayModelName(spec)] : []),
+      ];
     case 'TGI': // entrypoint `text-generation-launcher`
       return ['--model-id', spec.model.id, '--port', String(port), '--num-shard', gpus];
     default:
@@ -83,31 +96,34 @@ export const GATEWAY_JOURNAL_VOLUME = {
 
 /** CPU and memory of the gateway container when spec.gateway leaves them unset. */
 export const gatewayDefaults: Readonly<ComputeDefaults> = { cpu: '1', memory: '512Mi' };
-/**
- * Engines the gateway fronts: it speaks the Open Inference Protocol (KServe v2) over gRPC to the model
- * server. Triton and our ONNX Runtime server do; a Custom image must (on the backend port). vLLM and TGI
- * speak the OpenAI protocol over HTTP, which the gateway does not forward.
- */
-export const gatewayEngines: readonly InferenceEngine[] = ['Triton', 'ONNXRuntime', 'Custom'];
+/** Engines that speak only the OpenAI API over HTTP: the gateway's openai backend fronts them. */
+export const openAIEngines: readonly InferenceEngine[] = ['vLLM', 'TGI'];
 /** The KBS resource (`kbs:///<repo>/<type>/<tag>`) holding a pool's provider key, released to attested guests. */
 export const providerKeyResource = (pool: string): string => `kbs:///nvdax/provider-key/${pool}`;
 
 /**
- * Whether the job runs the gateway: spec.gateway.enabled when set; unset, every confidential job whose
- * engine the gateway fronts. (The schema refuses `enabled: true` without confidential.required or on vLLM/TGI.)
+ * Whether the job runs the gateway: spec.gateway.enabled when set; unset, every confidential job. (The schema
+ * refuses `enabled: true` without confidential.required.)
  */
 export function gatewayEnabled(spec: InferenceJobSpec, on: Pick<PlacedOn, 'mode'>): boolean {
   if (on.mode !== 'confidential') return false;
-  const enabled = spec.gateway?.enabled;
-  if (enabled !== undefined) return enabled;
-  return gatewayEngines.includes(spec.runtime.engine);
+  return spec.gateway?.enabled ?? true;
 }
 
-/** The model server's Open Inference Protocol gRPC port in the pod, the gateway's backend. */
+/**
+ * What the gateway speaks to the model server: spec.gateway.protocol, else OpenAI for vLLM and TGI (all they
+ * speak) and the Open Inference Protocol for the others (Triton, our ONNX Runtime server; a Custom image must
+ * speak the one it is given).
+ */
+export function gatewayProtocol(spec: InferenceJobSpec): EndpointProtocol {
+  return spec.gateway?.protocol ?? (openAIEngines.includes(spec.runtime.engine) ? 'OpenAI' : 'OpenInference');
+}
+
+/** The model server's port in the pod the gateway forwards to: its OIP gRPC port, or its OpenAI HTTP port. */
 export function gatewayBackendPort(spec: InferenceJobSpec): number {
   if (spec.gateway?.backendPort !== undefined) return spec.gateway.backendPort;
   const port = spec.endpoint?.port ?? DEFAULT_INFERENCE_PORT;
-  if (spec.endpoint?.transport === 'GRPC') return port;
+  if (gatewayProtocol(spec) === 'OpenAI' || spec.endpoint?.transport === 'GRPC') return port;
   return spec.runtime.engine === 'Triton' ? TRITON_GRPC_PORT : port;
 }
 
@@ -164,9 +180,16 @@ export function gatewayContainer(job: JobRef, spec: InferenceJobSpec, on: Placed
     { name: 'NVDAX_POOL', value: on.pool },
     { name: 'NVDAX_GATEWAY_LISTEN', value: `0.0.0.0:${GATEWAY_PORT}` },
     { name: 'NVDAX_GATEWAY_OPS_LISTEN', value: `0.0.0.0:${GATEWAY_OPS_PORT}` },
-    { name: 'NVDAX_GATEWAY_BACKEND', value: 'kserve' },
     // the pod's loopback: inside the TEE, never on the network
-    { name: 'NVDAX_KSERVE_TARGET', value: `127.0.0.1:${gatewayBackendPort(spec)}` },
+    ...(gatewayProtocol(spec) === 'OpenAI'
+      ? [
+          { name: 'NVDAX_GATEWAY_BACKEND', value: 'openai' },
+          { name: 'NVDAX_OPENAI_URL', value: `http://127.0.0.1:${gatewayBackendPort(spec)}` },
+        ]
+      : [
+          { name: 'NVDAX_GATEWAY_BACKEND', value: 'kserve' },
+          { name: 'NVDAX_KSERVE_TARGET', value: `127.0.0.1:${gatewayBackendPort(spec)}` },
+        ]),
     { name: 'NVDAX_MODEL_NAME', value: gatewayModelName(spec) },
     // the one model hash: what the requester signed in its task (operator/verification/model-hash.ts)
     { name: 'NVDAX_MODEL_HASH', value: modelHash },
@@ -218,7 +241,7 @@ export function gatewayContainer(job: JobRef, spec: InferenceJobSpec, on: Placed
       { name: GATEWAY_CONTAINER_NAME, containerPort: GATEWAY_PORT, protocol: 'TCP' },
       { name: 'gateway-ops', containerPort: GATEWAY_OPS_PORT, protocol: 'TCP' },
     ],
-    // ready once its backend (the model server) answers ModelReady
+    // ready once its backend (the model server) answers: ModelReady, or the OpenAI server's /health
     readinessProbe: { httpGet: { path: '/readyz', port: 'gateway-ops' }, periodSeconds: 10, failureThreshold: 3 },
     // requests = limits (Guaranteed QoS; the Kata VM is sized from the sum of the containers' limits)
     resources: { limits: { ...compute }, requests: { ...compute } },
@@ -246,7 +269,8 @@ export function inferenceObjects(
   const grpc = spec.endpoint?.transport === 'GRPC';
   const portName = grpc ? 'grpc' : 'http';
   const port = spec.endpoint?.port ?? DEFAULT_INFERENCE_PORT;
-  const args = runtime.args ?? (runtime.command ? undefined : defaultArgs(runtime.engine, spec, port));
+  const args =
+    runtime.args ?? (runtime.command ? undefined : defaultArgs(runtime.engine, spec, port, gatewayEnabled(spec, on)));
   const env: ContainerEnvVar[] = [
     ...jobEnv(job, on.attempt, spec.model),
     { name: 'NVDAX_PORT', value: String(port) },

@@ -17,6 +17,7 @@ import { createDevAttester } from '../attester/attester.ts';
 import type { Backend } from './backends/backend.ts';
 import { KServeBackend } from './backends/kserve.ts';
 import { OnnxBackend } from './backends/onnx.ts';
+import { OpenAIBackend } from './backends/openai.ts';
 import { HubReporter } from './hub-reporter.ts';
 import { ReceiptJournal } from './receipt-journal.ts';
 import { DEFAULT_LIMITS, type LimitConfig, checkLimits } from './limits.ts';
@@ -36,12 +37,14 @@ const HELP = `nvdax gateway: the confidential inference gateway (gRPC nvdax.gate
                               (env NVDAX_PROVIDER_KEY_RESOURCE; the materializer sets it)
   --cdh-url URL               the guest's CDH REST API (env NVDAX_CDH_URL; default http://127.0.0.1:8006)
   --provider ADDR             refuse to start unless the key is this provider's (env NVDAX_PROVIDER_ADDRESS)
-  --backend onnx|kserve       default onnx
+  --backend onnx|kserve|openai   default onnx (env NVDAX_GATEWAY_BACKEND)
   --model FILE                ONNX model (onnx backend; its SHA-256 is the model hash)
-  --model-name NAME           the name requests use (default: the file's name; kserve: required)
+  --model-name NAME           the name requests use (default: the file's name; kserve, openai: required)
   --kserve-target HOST:PORT   the model server (kserve backend), e.g. 127.0.0.1:8001
+  --openai-url URL            the model server's OpenAI API (openai backend: vLLM, TGI), e.g.
+                              http://127.0.0.1:8000 (env NVDAX_OPENAI_URL)
   --model-hash 0x…|sha256:…   SHA-256 of the model artefact (env NVDAX_MODEL_HASH): required by the kserve
-                              backend; the onnx backend refuses a file whose SHA-256 differs
+                              and openai backends; the onnx backend refuses a file whose SHA-256 differs
   --backend-token-secret NAME send the released secret NAME as the model server's bearer token
   --limits FILE|JSON          the pool's limits (env NVDAX_GATEWAY_LIMITS): ${Object.keys(DEFAULT_LIMITS).join(', ')}
   --receipt-scheme ed25519|eip712   default ed25519
@@ -118,6 +121,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       model: { type: 'string' },
       'model-name': { type: 'string' },
       'kserve-target': { type: 'string' },
+      'openai-url': { type: 'string' },
       'model-hash': { type: 'string' },
       'backend-token-secret': { type: 'string' },
       limits: { type: 'string' },
@@ -176,7 +180,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     limits = checkLimits({ ...DEFAULT_LIMITS, ...(JSON.parse(json) as Partial<LimitConfig>) });
   }
 
-  // the secrets map exists once the gateway does; the kserve backend reads it per call
+  // the secrets map exists once the gateway does; the kserve and openai backends read it per call
   let secrets: Map<string, Buffer> | undefined;
   let backend: Backend;
   const kind = v.backend ?? env['NVDAX_GATEWAY_BACKEND'] ?? 'onnx';
@@ -197,7 +201,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       maxMessageBytes: limits.maxPayloadBytes + 64 * 1024,
       ...(tokenSecret ? { token: () => secrets?.get(tokenSecret)?.toString('utf8') } : {}),
     });
-  } else throw new Error(`--backend must be onnx or kserve, not ${kind}`);
+  } else if (kind === 'openai') {
+    const tokenSecret = v['backend-token-secret'];
+    backend = new OpenAIBackend({
+      url: need('openai-url', v['openai-url'] ?? env['NVDAX_OPENAI_URL']),
+      modelName: need('model-name', v['model-name'] ?? env['NVDAX_MODEL_NAME']),
+      modelHash: need('model-hash', expectedHash),
+      maxResponseBytes: limits.maxPayloadBytes + 64 * 1024,
+      ...(tokenSecret ? { token: () => secrets?.get(tokenSecret)?.toString('utf8') } : {}),
+    });
+  } else throw new Error(`--backend must be onnx, kserve or openai, not ${kind}`);
 
   const instance = v.instance || env['NVDAX_INSTANCE'] || env['POD_NAME'] || env['HOSTNAME'] || hostname();
   const hubReports = v['hub-reports'] ?? env['NVDAX_HUB_REPORTS'] ?? '';

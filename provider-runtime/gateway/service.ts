@@ -246,6 +246,7 @@ export class Gateway {
       job: this.jobId,
       jobName: this.jobName,
       modelName: this.#o.backend.modelName,
+      protocol: this.#o.backend.protocol,
       modelHash: statement.modelHash,
       pricePerRequest: statement.pricePerRequest,
       provider,

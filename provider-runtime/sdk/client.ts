@@ -2,6 +2,7 @@
 //
 //   const gw = await ConfidentialClient.connect({ address, requester: wallet, policy, provider, modelHash });
 //   const { outputs, receipt } = await gw.infer(fp32Request('x', data, [1, 256]));
+//   const { json } = await gw.openai('/v1/chat/completions', { messages });   // a vLLM or TGI job
 //   gw.close();
 //
 // connect() sends a fresh nonce to GetCapability and checks, in order: the echoed nonce, the provider's
@@ -102,6 +103,8 @@ export interface ConnectOptions {
 export interface VerifiedCapability {
   statement: CapabilityStatement;
   modelName: string;
+  /** What requests carry: OpenInference (infer()) or OpenAI (openai()). As the gateway says it: not signed. */
+  protocol: 'OpenInference' | 'OpenAI';
   jobName: string;
   limits: Limits__Output | null;
   attestation: AttestationResult;
@@ -129,6 +132,16 @@ export interface InferResult {
   raw: Buffer;
   receipt: GatewaySignedReceipt;
 }
+
+/** An OpenAI-protocol answer: the model server's JSON, the bytes it sent (what outputHash covers), the receipt. */
+export interface OpenAIResult<T = unknown> {
+  json: T;
+  raw: Buffer;
+  receipt: GatewaySignedReceipt;
+}
+
+/** The OpenAI endpoints a gateway forwards (provider-runtime/gateway/backends/openai.ts). */
+export type OpenAIPath = '/v1/chat/completions' | '/v1/completions' | '/v1/embeddings';
 
 type Call<Req, Res> = (
   req: Req,
@@ -289,13 +302,43 @@ export class ConfidentialClient {
    * or its serialized bytes. Resolves once the answer decrypted and its receipt verified.
    */
   async infer(request: ModelInferRequest | Buffer, opts: { timeoutMs?: number } = {}): Promise<InferResult> {
-    if (this.#failure) throw this.#failure;
+    if (this.capability.protocol !== 'OpenInference')
+      throw new CapabilityError('protocol', `the gateway fronts an ${this.capability.protocol} server: use openai()`);
     const v2 = protos().v2.inference;
     const body = Buffer.isBuffer(request)
       ? request
       : v2.ModelInferRequest.serialize({ ...request, modelName: request.modelName || this.capability.modelName });
+    const { raw, receipt } = await this.#roundTrip(body, opts.timeoutMs);
+    return { response: v2.ModelInferResponse.deserialize(raw), raw, receipt };
+  }
+
+  /**
+   * One OpenAI-protocol request to a gateway in front of vLLM, TGI or another OpenAI server: `path` and the
+   * JSON body as OpenAI's API takes it (`model` defaults to the capability's; `stream` must stay off: each
+   * answer is one sealed message with its receipt). Resolves to the server's JSON answer, decrypted, once its
+   * receipt verified (or is queued to, in background mode). An HTTP error of the server comes back as a
+   * GatewayCallError with its gRPC code and the server's message, sealed to this client.
+   */
+  async openai<T = unknown>(
+    path: OpenAIPath,
+    body: Record<string, unknown>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<OpenAIResult<T>> {
+    if (this.capability.protocol !== 'OpenAI')
+      throw new CapabilityError('protocol', `the gateway fronts an ${this.capability.protocol} server: use infer()`);
+    const plaintext = Buffer.from(
+      JSON.stringify({ path, body: { ...body, model: body['model'] || this.capability.modelName } }),
+      'utf8',
+    );
+    const { raw, receipt } = await this.#roundTrip(plaintext, opts.timeoutMs);
+    return { json: JSON.parse(raw.toString('utf8')) as T, raw, receipt };
+  }
+
+  /** Seals `body`, sends it, and opens the answer (its receipt verified now or queued, by the mode). */
+  async #roundTrip(body: Buffer, timeoutMs?: number): Promise<{ raw: Buffer; receipt: GatewaySignedReceipt }> {
+    if (this.#failure) throw this.#failure;
     const sealed = this.sealRequest(body);
-    const answer = this.#send<SealedResponse__Output>('infer', sealed, opts.timeoutMs);
+    const answer = this.#send<SealedResponse__Output>('infer', sealed, timeoutMs);
     // while the request is on its way (an immediate runs after its HTTP/2 write went out) and the gateway works
     // on it: make the answer's decipher and the next request's cipher ready and check the receipts still
     // queued, instead of doing any of it when the answer arrives or the next request is made
@@ -309,7 +352,8 @@ export class ConfidentialClient {
 
   /** Decrypts an answer and verifies its receipt against what this client sent (now, whatever the mode). */
   openAnswer(seq: number, body: Buffer, res: SealedResponse__Output): InferResult {
-    return this.#open(seq, body, res, false);
+    const { raw, receipt } = this.#open(seq, body, res, false);
+    return { response: protos().v2.inference.ModelInferResponse.deserialize(raw), raw, receipt };
   }
 
   #open(
@@ -318,7 +362,7 @@ export class ConfidentialClient {
     res: SealedResponse__Output,
     background: boolean,
     opening?: () => (sealed: Uint8Array) => Buffer,
-  ): InferResult {
+  ): { raw: Buffer; receipt: GatewaySignedReceipt } {
     if (res.seq !== seq) throw new EnvelopeError('sequence', `the answer is for request ${res.seq}, not ${seq}`);
     const raw = opening
       ? opening()(res.ciphertext)
@@ -355,7 +399,7 @@ export class ConfidentialClient {
       // a timer checks it when no next request comes (not setImmediate: the caller's next writes go first)
       if (this.#queue.length === 1) this.#schedule(false);
     }
-    return { response: protos().v2.inference.ModelInferResponse.deserialize(raw), raw, receipt };
+    return { raw, receipt };
   }
 
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -473,6 +517,8 @@ export async function checkCapability(
   return {
     statement,
     modelName: cap.modelName,
+    // an older gateway does not say: it spoke the Open Inference Protocol only
+    protocol: cap.protocol === 'OpenAI' ? 'OpenAI' : 'OpenInference',
     jobName: cap.jobName,
     limits: cap.limits,
     attestation,

@@ -197,10 +197,10 @@ export const invalidCases: InvalidCase[] = [
   },
   { name: 'replicas and autoscaling', base: 'inference', mutate: set('spec.replicas', 2), path: 'spec.autoscaling' },
   {
-    name: 'the gateway in front of vLLM',
+    name: 'vLLM behind the gateway on the Open Inference Protocol',
     base: 'inference',
-    mutate: set('spec.gateway.enabled', true),
-    path: 'spec.gateway.enabled',
+    mutate: set('spec.gateway.protocol', 'OpenInference'),
+    path: 'spec.gateway.protocol',
   },
   {
     name: 'the gateway without confidential execution',

@@ -1,11 +1,12 @@
-// What the gateway forwards decrypted requests to. A backend takes and returns the serialized Open Inference
-// Protocol (KServe v2) messages — `inference.ModelInferRequest` in, `inference.ModelInferResponse` out — so the
-// gateway hands it exactly the bytes it decrypted and seals exactly the bytes it got back.
+// What the gateway forwards decrypted requests to. A backend takes and returns the plaintext bytes of one
+// request and its answer in the protocol it speaks — serialized Open Inference Protocol (KServe v2) messages
+// (`inference.ModelInferRequest` in, `inference.ModelInferResponse` out), or OpenAI-protocol JSON (openai.ts) —
+// so the gateway hands it exactly the bytes it decrypted and seals exactly the bytes it got back.
 import type { status } from '@grpc/grpc-js';
 import type { ModelMetadataResponse } from '../proto.ts';
 
 export interface InferResult {
-  /** A serialized inference.ModelInferResponse. */
+  /** The answer's plaintext: a serialized inference.ModelInferResponse, or the OpenAI server's JSON body. */
   response: Buffer;
   /** Accelerator (or runtime) time of the request, microseconds. */
   deviceTimeUs: number;
@@ -16,13 +17,18 @@ export interface InferOptions {
   deadline?: number;
 }
 
+/** What a request's plaintext is: an inference.ModelInferRequest, or OpenAI JSON `{"path", "body"}`. */
+export type BackendProtocol = 'OpenInference' | 'OpenAI';
+
 export interface Backend {
-  readonly kind: 'onnx' | 'kserve';
-  /** The model requests must name (inference.ModelInferRequest.model_name). */
+  readonly kind: 'onnx' | 'kserve' | 'openai';
+  /** What requests carry; the capability says it, so the SDK knows what to send. */
+  readonly protocol: BackendProtocol;
+  /** The model requests must name (ModelInferRequest.model_name, or the OpenAI body's `model`). */
   readonly modelName: string;
   /** 0x + SHA-256 of the model artefact (what the capability and receipts name). */
   readonly modelHash: string;
-  /** Runs one serialized inference.ModelInferRequest; throws a BackendError. */
+  /** Runs one request (its plaintext, in `protocol`); throws a BackendError. */
   infer(request: Buffer, opts?: InferOptions): Promise<InferResult>;
   metadata(): Promise<ModelMetadataResponse>;
   ready(): Promise<boolean>;

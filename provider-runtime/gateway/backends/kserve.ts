@@ -24,6 +24,7 @@ export interface KServeBackendOptions {
 
 export class KServeBackend implements Backend {
   readonly kind = 'kserve' as const;
+  readonly protocol = 'OpenInference' as const;
   readonly modelName: string;
   readonly modelHash: string;
   readonly #client: Client;

@@ -25,6 +25,7 @@ function floatsOf(b: Buffer): Float32Array {
 
 export class OnnxBackend implements Backend {
   readonly kind = 'onnx' as const;
+  readonly protocol = 'OpenInference' as const;
   readonly modelName: string;
   readonly modelHash: string;
   readonly #session: ort.InferenceSession;

@@ -66,3 +66,37 @@ test('nvdax infer attests, sends one sealed request and prints the verified answ
   t.is(await main([...args, '--values', '1,2', '--shape', '1,256'], bad), 1);
   t.regex(bad.stderr.join('\n'), /shape \[1,256\] needs 256 values, got 2/);
 });
+
+test('nvdax infer --chat and --openai talk to an OpenAI-protocol job; tensors to it are refused naming the protocol', async (t) => {
+  const f = await startFixture({ backend: 'openai' });
+  t.teardown(() => f.close());
+  const files = {
+    jwks: JSON.stringify(f.attester.jwks),
+    key: f.requester.privateKey,
+    'emb.json': JSON.stringify({ input: 'a text to embed' }),
+    'list.json': '[1]',
+  };
+  const common = ['infer', '--gateway', f.address, '--attester-jwks', 'jwks', '--key-file', 'key'];
+  const io = testIo(undefined, files);
+  t.is(await main([...common, '--chat', 'Which class is this?'], io), 0, io.stderr.join('\n'));
+  t.regex(io.stdout[0]!, /^attested: sample \(development: no TEE\)/);
+  t.regex(io.stdout[2]!, /^class \d \(p=0\.\d{4}\)$/);
+  t.regex(io.stdout.at(-1)!, /^receipt 0x[0-9a-f]{64} verified \(ed25519\): .* tokens 4 in \/ 3 out$/);
+
+  const json = testIo(undefined, files);
+  const emb = ['--openai', '/v1/embeddings', '--body', 'emb.json', '-o', 'json'];
+  t.is(await main([...common, ...emb], json), 0, json.stderr.join('\n'));
+  const out = JSON.parse(json.stdout.join('\n'));
+  t.is(out.answer.data[0].embedding.length, 4);
+  t.is(out.receipt.receipt.provider, f.provider.address);
+
+  const notObject = testIo(undefined, files);
+  t.is(await main([...common, '--openai', '/v1/completions', '--body', 'list.json'], notObject), 1);
+  t.regex(notObject.stderr.join('\n'), /--body list\.json: must be a JSON object/);
+  const noBody = testIo(undefined, files);
+  t.is(await main([...common, '--openai', '/v1/completions'], noBody), 1);
+  t.regex(noBody.stderr.join('\n'), /--openai needs --body/);
+  const tensors = testIo(undefined, files);
+  t.is(await main([...common, '--values', [...input(1)].join(','), '--shape', '1,256'], tensors), 1);
+  t.regex(tensors.stderr.join('\n'), /refused: .*OpenAI server: use openai\(\)/);
+});

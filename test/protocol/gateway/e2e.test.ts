@@ -75,6 +75,7 @@ test('the KServe v2 backend forwards exactly the decrypted bytes to the model se
     wrap: (b) => ({
       ...b,
       kind: b.kind,
+      protocol: b.protocol,
       modelName: b.modelName,
       modelHash: b.modelHash,
       infer: (req, o) => {

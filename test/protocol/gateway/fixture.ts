@@ -1,5 +1,6 @@
 // A gateway on loopback for the protocol tests: the development attester, the embedded ONNX model (or the
-// KServe v2 backend in front of a plain v2 server on the same model), a provider and a requester key.
+// KServe v2 backend in front of a plain v2 server on the same model, or the OpenAI backend in front of an
+// OpenAI-protocol server on it), a provider and a requester key; and a TCP relay that keeps the bytes.
 import { Wallet } from 'ethers';
 import { MODEL_PATH } from '../../../hack/model/make-model.ts';
 import type { Logger } from '../../../operator/runtime/log.ts';
@@ -7,7 +8,10 @@ import { initData } from '../../../operator/materialize/initdata.ts';
 import { createDevAttester, devPolicy } from '../../../provider-runtime/attester/attester.ts';
 import type { Backend } from '../../../provider-runtime/gateway/backends/backend.ts';
 import { KServeBackend } from '../../../provider-runtime/gateway/backends/kserve.ts';
+import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { OnnxBackend } from '../../../provider-runtime/gateway/backends/onnx.ts';
+import { OpenAIBackend } from '../../../provider-runtime/gateway/backends/openai.ts';
+import { serveOpenAI } from '../../../provider-runtime/gateway/backends/openai-server.ts';
 import { type RunningServer, serveV2 } from '../../../provider-runtime/gateway/backends/v2server.ts';
 import type { LimitConfig } from '../../../provider-runtime/gateway/limits.ts';
 import { Gateway, type GatewayOptions, startGateway } from '../../../provider-runtime/gateway/service.ts';
@@ -21,14 +25,16 @@ export const MODEL = 'mlp';
 
 export interface FixtureOptions {
   limits?: Partial<LimitConfig>;
-  backend?: 'onnx' | 'kserve';
+  backend?: 'onnx' | 'kserve' | 'openai';
   receiptScheme?: 'ed25519' | 'eip712';
   secretOwners?: 'requester';
   secretsDir?: string;
   log?: Logger;
   /** kserve backend: the model server's address (default: a plain v2 server started here). */
   kserveTarget?: string;
-  /** kserve backend: send this released secret as the model server's bearer token. */
+  /** openai backend: the model server's URL (default: an OpenAI-protocol server started here). */
+  openaiUrl?: string;
+  /** kserve and openai backends: send this released secret as the model server's bearer token. */
   backendTokenSecret?: string;
   /** Wrap the backend (to see what it receives). */
   wrap?: (b: Backend) => Backend;
@@ -49,6 +55,16 @@ export async function startFixture(o: FixtureOptions = {}) {
     const secret = o.backendTokenSecret;
     backend = new KServeBackend({
       target: o.kserveTarget ?? `127.0.0.1:${modelServer?.port}`,
+      modelName: MODEL,
+      modelHash: onnx.modelHash,
+      ...(secret ? { token: () => gatewayRef?.secrets.get(secret)?.toString('utf8') } : {}),
+    });
+  }
+  if (o.backend === 'openai') {
+    if (!o.openaiUrl) modelServer = await serveOpenAI(onnx);
+    const secret = o.backendTokenSecret;
+    backend = new OpenAIBackend({
+      url: o.openaiUrl ?? `http://127.0.0.1:${modelServer?.port}`,
       modelName: MODEL,
       modelHash: onnx.modelHash,
       ...(secret ? { token: () => gatewayRef?.secrets.get(secret)?.toString('utf8') } : {}),
@@ -95,6 +111,8 @@ export async function startFixture(o: FixtureOptions = {}) {
     backend,
     gateway,
     running,
+    /** The model server behind the kserve or openai backend (started here). */
+    modelServer,
     address,
     policy,
     connectOptions,
@@ -111,4 +129,38 @@ export async function startFixture(o: FixtureOptions = {}) {
 /** A deterministic input of `rows` × 256 floats. */
 export function input(rows: number, seed = 1): Float32Array {
   return Float32Array.from({ length: rows * 256 }, (_, i) => Math.sin(i * 0.37 + seed));
+}
+
+/** A relay to `port` that keeps every byte either way. */
+export async function tap(port: number): Promise<{ port: number; bytes: () => Buffer; close: () => Promise<void> }> {
+  const chunks: Buffer[] = [];
+  const sockets: Socket[] = [];
+  const server: Server = createServer((down) => {
+    const up = createConnection({ host: '127.0.0.1', port });
+    sockets.push(down, up);
+    down.on('data', (d: Buffer) => {
+      chunks.push(Buffer.from(d));
+      up.write(d);
+    });
+    up.on('data', (d: Buffer) => {
+      chunks.push(Buffer.from(d));
+      down.write(d);
+    });
+    const end = () => {
+      down.destroy();
+      up.destroy();
+    };
+    down.on('close', end).on('error', end);
+    up.on('close', end).on('error', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    bytes: () => Buffer.concat(chunks),
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
 }

@@ -113,6 +113,7 @@ test('requests in flight per requester are capped; sessions per requester too', 
     limits: { maxConcurrentPerRequester: 2, maxSessionsPerRequester: 1 },
     wrap: (b: Backend): Backend => ({
       kind: b.kind,
+      protocol: b.protocol,
       modelName: b.modelName,
       modelHash: b.modelHash,
       infer: async (req, o) => {

@@ -255,6 +255,7 @@ test('a request past its deadline fails with DEADLINE_EXCEEDED and the gateway k
   const f = await startFixture({
     wrap: (b: Backend): Backend => ({
       kind: b.kind,
+      protocol: b.protocol,
       modelName: b.modelName,
       modelHash: b.modelHash,
       infer: async (req, o) => {

@@ -1,7 +1,6 @@
 // The provider side never sees plaintext outside the gateway process: the bytes on the wire (captured by a
 // TCP relay between requester and gateway), the gateway's logs and its metrics hold none of the request or
 // the answer; the backend gets exactly what the gateway decrypted.
-import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { Client, credentials } from '@grpc/grpc-js';
 import test from 'ava';
@@ -10,43 +9,9 @@ import type { Backend } from '../../../provider-runtime/gateway/backends/backend
 import { serveV2 } from '../../../provider-runtime/gateway/backends/v2server.ts';
 import { protos } from '../../../provider-runtime/gateway/proto.ts';
 import { fp32Request } from '../../../provider-runtime/sdk/client.ts';
-import { MODEL, startFixture } from './fixture.ts';
+import { MODEL, startFixture, tap } from './fixture.ts';
 
 const v2 = protos().v2.inference;
-
-/** A relay to `port` that keeps every byte either way. */
-async function tap(port: number): Promise<{ port: number; bytes: () => Buffer; close: () => Promise<void> }> {
-  const chunks: Buffer[] = [];
-  const sockets: Socket[] = [];
-  const server: Server = createServer((down) => {
-    const up = createConnection({ host: '127.0.0.1', port });
-    sockets.push(down, up);
-    down.on('data', (d: Buffer) => {
-      chunks.push(Buffer.from(d));
-      up.write(d);
-    });
-    up.on('data', (d: Buffer) => {
-      chunks.push(Buffer.from(d));
-      down.write(d);
-    });
-    const end = () => {
-      down.destroy();
-      up.destroy();
-    };
-    down.on('close', end).on('error', end);
-    up.on('close', end).on('error', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    bytes: () => Buffer.concat(chunks),
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 /** 1 KiB of input whose bytes spell a marker again and again (every 4 bytes a finite float). */
 const MARKER = Buffer.from('PLAINTEXT-PROMPT-e7c1-');
@@ -75,6 +40,7 @@ test('no plaintext on the wire, in the logs or in the metrics; the backend gets 
     secretOwners: 'requester',
     wrap: (b: Backend): Backend => ({
       kind: b.kind,
+      protocol: b.protocol,
       modelName: b.modelName,
       modelHash: b.modelHash,
       infer: (req, o) => {

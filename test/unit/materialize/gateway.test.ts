@@ -112,6 +112,39 @@ test('the backend is the model server over the pod loopback, on its OIP gRPC por
   t.is(envOf(gatewayOf(spec({ gateway: { modelName: 'resnet' } })))['NVDAX_MODEL_NAME'], 'resnet');
 });
 
+test('vLLM and TGI: the openai backend on their HTTP port over the pod loopback; vLLM serves the name requests use', (t) => {
+  const vllm = spec({
+    runtime: { engine: 'vLLM' },
+    model: { id: 'Qwen/Qwen2.5-7B-Instruct', hash: `sha256:${'ab'.repeat(32)}` },
+  });
+  const e = envOf(gatewayOf(vllm));
+  t.is(e['NVDAX_GATEWAY_BACKEND'], 'openai');
+  t.is(e['NVDAX_OPENAI_URL'], 'http://127.0.0.1:8000');
+  t.is(e['NVDAX_KSERVE_TARGET'], undefined);
+  t.is(e['NVDAX_MODEL_NAME'], 'Qwen2.5-7B-Instruct');
+  const args = (s: InferenceJobSpec, on: PlacedOn = cc) => containers(s, on)[0]?.args ?? [];
+  const served = (a: string[]) => a[a.indexOf('--served-model-name') + 1];
+  t.is(served(args(vllm)), 'Qwen2.5-7B-Instruct');
+  t.is(served(args(spec({ ...vllm, gateway: { modelName: 'qwen' } }))), 'qwen');
+  // without the gateway vLLM keeps its own default name (the model id)
+  t.false(args(vllm, plain).includes('--served-model-name'));
+  t.false(args({ ...vllm, gateway: { enabled: false } }).includes('--served-model-name'));
+  const tgi = envOf(gatewayOf(spec({ runtime: { engine: 'TGI' }, endpoint: { port: 3000 } })));
+  t.is(tgi['NVDAX_GATEWAY_BACKEND'], 'openai');
+  t.is(tgi['NVDAX_OPENAI_URL'], 'http://127.0.0.1:3000');
+  t.is(
+    envOf(gatewayOf(spec({ ...vllm, gateway: { backendPort: 8100 } })))['NVDAX_OPENAI_URL'],
+    'http://127.0.0.1:8100',
+  );
+  // a Custom image says which it speaks; by default the Open Inference Protocol, as before
+  const image = `r.example/m@sha256:${'d'.repeat(64)}`;
+  const custom = (more: Partial<InferenceJobSpec> = {}) => spec({ runtime: { engine: 'Custom', image }, ...more });
+  t.is(envOf(gatewayOf(custom()))['NVDAX_GATEWAY_BACKEND'], 'kserve');
+  const openai = envOf(gatewayOf(custom({ gateway: { protocol: 'OpenAI' } })));
+  t.is(openai['NVDAX_GATEWAY_BACKEND'], 'openai');
+  t.is(openai['NVDAX_OPENAI_URL'], 'http://127.0.0.1:8000');
+});
+
 test('env: the job, the pool, the model hash as bytes32, the key by KBS reference, the paying requester', (t) => {
   const e = envOf(gatewayOf(spec()));
   t.is(e['NVDAX_JOB'], 'team-a/resnet');
@@ -199,7 +232,7 @@ test("the gateway's resources are requested and counted in the pod's total; its 
   t.is(podRequest(pod, 'cpu'), 7); // 6 for the model server + 1 for the gateway
 });
 
-test('when the gateway runs: confidential and a fronted engine by default; spec.gateway.enabled decides', (t) => {
+test('when the gateway runs: every confidential job by default; spec.gateway.enabled decides', (t) => {
   t.deepEqual(
     containers(spec(), plain).map((c) => c.name),
     ['workload'],
@@ -208,8 +241,8 @@ test('when the gateway runs: confidential and a fronted engine by default; spec.
     t.is(containers(spec({ runtime: { engine } }), cc).length, 2, engine);
   const custom = spec({ runtime: { engine: 'Custom', image: `r.example/m@sha256:${'d'.repeat(64)}` } });
   t.is(containers(custom, cc).length, 2, 'Custom');
-  // vLLM and TGI speak the OpenAI protocol: no gateway unless (refused by the schema) asked for
-  for (const engine of ['vLLM', 'TGI'] as const) t.is(containers(spec({ runtime: { engine } }), cc).length, 1, engine);
+  // vLLM and TGI too: the gateway fronts their OpenAI API
+  for (const engine of ['vLLM', 'TGI'] as const) t.is(containers(spec({ runtime: { engine } }), cc).length, 2, engine);
   const off = inferenceObjects(job, spec({ gateway: { enabled: false } }), cc);
   t.is(off.deployment.spec.template.spec.containers.length, 1);
   t.deepEqual(
@@ -225,13 +258,16 @@ test('a change to the gateway settings changes the Deployment', (t) => {
   t.is(a, JSON.stringify(inferenceObjects(job, spec(), cc).deployment));
 });
 
-test('the schema refuses the gateway without confidential execution and in front of vLLM', (t) => {
+test('the schema refuses the gateway without confidential execution, and vLLM behind it on another protocol', (t) => {
   const base = loadExample('inference') as { spec: Record<string, unknown> };
   const paths = (patch: Record<string, unknown>) =>
     validateManifest({ ...base, spec: { ...structuredClone(base.spec), ...patch } }).map((e) => e.path);
   // the example is a confidential vLLM job
-  t.true(paths({ gateway: { enabled: true } }).includes('spec.gateway.enabled'));
+  t.deepEqual(paths({ gateway: { enabled: true } }), []);
   t.deepEqual(paths({ gateway: { enabled: false } }), []);
+  t.deepEqual(paths({ gateway: { protocol: 'OpenAI' } }), []);
+  t.deepEqual(paths({ gateway: { protocol: 'OpenInference' } }), ['spec.gateway.protocol']);
+  t.true(paths({ gateway: { protocol: 'gRPC' } }).includes('spec.gateway.protocol'));
   const triton = { runtime: { engine: 'Triton' } };
   t.deepEqual(paths({ ...triton, gateway: { enabled: true, modelName: 'llama' } }), []);
   t.true(

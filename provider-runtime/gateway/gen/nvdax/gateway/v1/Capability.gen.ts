@@ -21,6 +21,7 @@ export interface Capability {
   'verifyingContract'?: (string);
   'signature'?: (string);
   'jobName'?: (string);
+  'protocol'?: (string);
 }
 
 export interface Capability__Output {
@@ -40,4 +41,5 @@ export interface Capability__Output {
   'verifyingContract': (string);
   'signature': (string);
   'jobName': (string);
+  'protocol': (string);
 }

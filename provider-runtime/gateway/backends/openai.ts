@@ -1,0 +1,188 @@
+// The OpenAI-protocol backend: vLLM, TGI or any model server with OpenAI's HTTP API, beside the gateway in the
+// job's pod (its loopback: plaintext never leaves the TEE). A request's plaintext is the JSON
+// `{"path": "/v1/chat/completions", "body": {…}}` (or /v1/completions, /v1/embeddings); the answer's plaintext is
+// the model server's JSON body as it sent it, so the receipt's output hash is of exactly what the server said.
+// One sealed answer a request: `stream: true` is refused (a stream would need a receipt per chunk).
+import { status } from '@grpc/grpc-js';
+import { Pool } from 'undici';
+import type { ModelMetadataResponse } from '../proto.ts';
+import { type Backend, BackendError, type InferOptions, type InferResult } from './backend.ts';
+
+/** The OpenAI endpoints the gateway forwards (POST, JSON). */
+export const OPENAI_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
+export type OpenAIPath = (typeof OPENAI_PATHS)[number];
+
+/** The plaintext of one OpenAI-protocol request through the gateway. */
+export interface OpenAIRequest {
+  path: OpenAIPath;
+  body: Record<string, unknown>;
+}
+
+export interface OpenAIBackendOptions {
+  /** The model server's base URL in the pod, e.g. http://127.0.0.1:8000 (vLLM's and TGI's OpenAI server). */
+  url: string;
+  /** The name requests use (the body's `model`): vLLM's --served-model-name. */
+  modelName: string;
+  /** 0x + SHA-256 of the artefact the model server loads (the job pins it). */
+  modelHash: string;
+  /** Largest answer accepted from the model server, bytes (default 4 MiB). */
+  maxResponseBytes?: number;
+  /** Connections kept to the model server (default 64: the gateway's concurrent requests). */
+  connections?: number;
+  /** A bearer token for the model server, read per call (e.g. a secret released to the gateway). */
+  token?: () => string | undefined;
+}
+
+/** google.rpc.Code for an HTTP status, as Google's API design guide maps them. */
+export function grpcCodeOfHttp(code: number): status {
+  if (code === 400) return status.INVALID_ARGUMENT;
+  if (code === 401) return status.UNAUTHENTICATED;
+  if (code === 403) return status.PERMISSION_DENIED;
+  if (code === 404) return status.NOT_FOUND;
+  if (code === 409) return status.ABORTED;
+  if (code === 413 || code === 422) return status.INVALID_ARGUMENT;
+  if (code === 429) return status.RESOURCE_EXHAUSTED;
+  if (code === 499) return status.CANCELLED;
+  if (code === 501) return status.UNIMPLEMENTED;
+  if (code === 503) return status.UNAVAILABLE;
+  if (code === 408 || code === 504) return status.DEADLINE_EXCEEDED;
+  return code >= 500 ? status.INTERNAL : status.UNKNOWN;
+}
+
+const invalid = (message: string) => new BackendError(status.INVALID_ARGUMENT, message);
+
+/** Checks a request's plaintext: the path one of OPENAI_PATHS, the body an object, not a stream. */
+export function parseOpenAIRequest(plaintext: Buffer): OpenAIRequest {
+  let v: unknown;
+  try {
+    v = JSON.parse(plaintext.toString('utf8'));
+  } catch {
+    throw invalid('the request is not JSON {"path", "body"} (an OpenAI-protocol request)');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('the request must be a JSON object');
+  const { path, body } = v as { path?: unknown; body?: unknown };
+  if (typeof path !== 'string' || !(OPENAI_PATHS as readonly string[]).includes(path))
+    throw invalid(`path: must be one of ${OPENAI_PATHS.join(', ')}`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body: must be a JSON object');
+  const b = body as Record<string, unknown>;
+  if (b['stream'] === true)
+    throw invalid('body.stream: must be false; the gateway answers each request in one sealed message');
+  if (b['model'] !== undefined && typeof b['model'] !== 'string') throw invalid('body.model: must be a string');
+  return { path: path as OpenAIPath, body: b };
+}
+
+export class OpenAIBackend implements Backend {
+  readonly kind = 'openai' as const;
+  readonly protocol = 'OpenAI' as const;
+  readonly modelName: string;
+  readonly modelHash: string;
+  readonly #pool: Pool;
+  readonly #base: string;
+  readonly #max: number;
+  readonly #token: (() => string | undefined) | undefined;
+
+  constructor(o: OpenAIBackendOptions) {
+    if (!/^0x[0-9a-f]{64}$/.test(o.modelHash)) throw new RangeError('openai backend: modelHash must be 0x + 64 hex');
+    let url: URL;
+    try {
+      url = new URL(o.url);
+    } catch {
+      throw new RangeError(`openai backend: url must be http://HOST:PORT[/PATH], not ${o.url}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new RangeError(`openai backend: url must be http(s), not ${url.protocol}`);
+    this.modelName = o.modelName;
+    this.modelHash = o.modelHash;
+    this.#base = url.pathname.replace(/\/+$/, '');
+    this.#max = o.maxResponseBytes ?? 4 * 1024 * 1024;
+    this.#token = o.token;
+    this.#pool = new Pool(url.origin, { connections: o.connections ?? 64 });
+  }
+
+  #headers(): Record<string, string> {
+    const token = this.#token?.();
+    return {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    };
+  }
+
+  async infer(request: Buffer, opts: InferOptions = {}): Promise<InferResult> {
+    const req = parseOpenAIRequest(request);
+    const model = req.body['model'];
+    if (model !== undefined && model !== '' && model !== this.modelName)
+      throw new BackendError(status.NOT_FOUND, `model "${model}" is not served here (this is "${this.modelName}")`);
+    const body = JSON.stringify({ ...req.body, model: this.modelName });
+    const left = opts.deadline === undefined ? undefined : opts.deadline - Date.now();
+    if (left !== undefined && left <= 0) throw new BackendError(status.DEADLINE_EXCEEDED, 'the deadline passed');
+    const t0 = performance.now();
+    let code: number;
+    let answer: Buffer;
+    try {
+      const res = await this.#pool.request({
+        method: 'POST',
+        path: this.#base + req.path,
+        headers: this.#headers(),
+        body,
+        ...(left !== undefined ? { signal: AbortSignal.timeout(left) } : {}),
+      });
+      code = res.statusCode;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > this.#max) {
+          res.body.destroy();
+          throw new BackendError(status.RESOURCE_EXHAUSTED, `model server: the answer is over ${this.#max} bytes`);
+        }
+        chunks.push(chunk);
+      }
+      answer = Buffer.concat(chunks, size);
+    } catch (e) {
+      if (e instanceof BackendError) throw e;
+      const name = (e as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError')
+        throw new BackendError(status.DEADLINE_EXCEEDED, 'model server: no answer before the deadline', { cause: e });
+      throw new BackendError(status.UNAVAILABLE, `model server: ${(e as Error).message}`, { cause: e });
+    }
+    const deviceTimeUs = Math.round((performance.now() - t0) * 1000);
+    if (code < 200 || code > 299) {
+      // OpenAI's error shape {"error": {"message"}}; TGI's {"error": "…"}; else the status alone
+      let why = '';
+      try {
+        const e = JSON.parse(answer.toString('utf8')) as { error?: { message?: unknown } | string; message?: unknown };
+        const m = typeof e.error === 'string' ? e.error : (e.error?.message ?? e.message);
+        if (typeof m === 'string') why = `: ${m.slice(0, 512)}`;
+      } catch {
+        // not JSON: the status says enough
+      }
+      throw new BackendError(grpcCodeOfHttp(code), `model server: HTTP ${code}${why}`);
+    }
+    return { response: answer, deviceTimeUs };
+  }
+
+  async metadata(): Promise<ModelMetadataResponse> {
+    return { name: this.modelName, versions: [], platform: 'openai', inputs: [], outputs: [] };
+  }
+
+  /** Ready when the model server's /health answers 200 (vLLM and TGI both serve it once the model loaded). */
+  async ready(): Promise<boolean> {
+    try {
+      const res = await this.#pool.request({
+        method: 'GET',
+        path: `${this.#base}/health`,
+        headers: this.#headers(),
+        signal: AbortSignal.timeout(2000),
+      });
+      await res.body.dump();
+      return res.statusCode === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+}

@@ -1,0 +1,141 @@
+// End to end over gRPC on loopback for OpenAI-protocol jobs (vLLM, TGI): requester SDK → gateway → the OpenAI
+// backend → an OpenAI-protocol HTTP server on the embedded model (backends/openai-server.ts, standing in for
+// vLLM, which needs a GPU). The answers are the server's, byte for byte; the receipts cover what was sent and
+// answered; nothing of a prompt crosses the requester–gateway wire in the clear (the pod's loopback does carry it:
+// the control below).
+import { status } from '@grpc/grpc-js';
+import test from 'ava';
+import { contentHash } from '../../../operator/verification/receipt.ts';
+import { verifyGatewayReceipt } from '../../../provider-runtime/gateway/signing.ts';
+import { CapabilityError, GatewayCallError, fp32Request } from '../../../provider-runtime/sdk/client.ts';
+import { MODEL, startFixture, tap } from './fixture.ts';
+
+interface Chat {
+  model: string;
+  choices: Array<{ message: { role: string; content: string } }>;
+  usage: { prompt_tokens: number; completion_tokens: number };
+}
+interface Embeddings {
+  data: Array<{ embedding: number[] }>;
+}
+
+/** The model server asked directly (plain HTTP on loopback), for comparison. */
+async function direct<T>(port: number, path: string, body: object): Promise<T> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL, ...body }),
+  });
+  return (await r.json()) as T;
+}
+
+test('chat, completions and embeddings through the gateway: the server’s answers, receipts over the exact bytes', async (t) => {
+  const f = await startFixture({ backend: 'openai' });
+  t.teardown(() => f.close());
+  const port = f.modelServer!.port;
+  const c = await f.connect();
+  t.teardown(() => c.close());
+  t.is(c.capability.protocol, 'OpenAI');
+  t.is(c.capability.modelName, MODEL);
+
+  const messages = [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'Which class is this sentence?' },
+  ];
+  const chat = await c.openai<Chat>('/v1/chat/completions', { messages, max_tokens: 16 });
+  const plain = await direct<Chat>(port, '/v1/chat/completions', { messages });
+  t.is(chat.json.choices[0]?.message.content, plain.choices[0]?.message.content);
+  t.regex(chat.json.choices[0]?.message.content ?? '', /^class \d \(p=0\.\d{4}\)$/);
+  t.deepEqual(chat.json.usage, plain.usage);
+  t.is(chat.json.model, MODEL, 'the served model filled in');
+  const rc = chat.receipt.receipt;
+  // what the requester sealed: {path, body} with the model named
+  const sent = JSON.stringify({ path: '/v1/chat/completions', body: { messages, max_tokens: 16, model: MODEL } });
+  t.is(rc.inputHash, contentHash(Buffer.from(sent)));
+  t.is(rc.outputHash, contentHash(chat.raw));
+  t.is(rc.modelHash, f.onnx.modelHash);
+  t.true(rc.deviceTimeUs > 0 && rc.latencyUs >= rc.deviceTimeUs);
+  t.notThrows(() =>
+    verifyGatewayReceipt(chat.receipt, {
+      provider: c.capability.statement.provider,
+      receiptKey: Buffer.from(c.capability.statement.receiptKey.slice(2), 'hex'),
+    }),
+  );
+
+  const emb = await c.openai<Embeddings>('/v1/embeddings', { input: ['first text', 'second, longer text'] });
+  const embPlain = await direct<Embeddings>(port, '/v1/embeddings', { input: ['first text', 'second, longer text'] });
+  t.is(emb.json.data.length, 2);
+  t.deepEqual(emb.json.data, embPlain.data);
+  // the model's softmax: each row sums to one, and the two texts differ (it ran on them, not an echo)
+  for (const d of emb.json.data) t.true(Math.abs(d.embedding.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+  t.notDeepEqual(emb.json.data[0]?.embedding, emb.json.data[1]?.embedding);
+
+  const done = await c.openai<{ choices: Array<{ text: string }> }>('/v1/completions', { prompt: 'Once upon' });
+  t.regex(done.json.choices[0]?.text ?? '', /^class \d/);
+  await c.settled();
+  t.deepEqual(c.receiptFailures, []);
+});
+
+test('refusals: the server’s HTTP error comes back with its code, the reason sealed; the protocol is checked', async (t) => {
+  const f = await startFixture({ backend: 'openai' });
+  t.teardown(() => f.close());
+  const c = await f.connect();
+  t.teardown(() => c.close());
+  // the model server refuses (HTTP 400): INVALID_ARGUMENT, its message only for the requester
+  const empty = await t.throwsAsync(c.openai('/v1/chat/completions', { messages: [] }), {
+    instanceOf: GatewayCallError,
+  });
+  t.is(empty.code, status.INVALID_ARGUMENT);
+  t.regex(empty.detail ?? '', /^model server: HTTP 400: messages must be a non-empty array/);
+  // the gateway refuses before the server: another model, a stream
+  const other = await t.throwsAsync(c.openai('/v1/completions', { prompt: 'a', model: 'llama-3' }), {
+    instanceOf: GatewayCallError,
+  });
+  t.is(other.code, status.NOT_FOUND);
+  const stream = await t.throwsAsync(c.openai('/v1/completions', { prompt: 'a', stream: true }), {
+    instanceOf: GatewayCallError,
+  });
+  t.is(stream.code, status.INVALID_ARGUMENT);
+  t.regex(stream.detail ?? '', /^body\.stream/);
+  // an Open Inference request to an OpenAI gateway is refused in the SDK, naming the protocol
+  await t.throwsAsync(c.infer(fp32Request('x', new Float32Array(256), [1, 256])), {
+    instanceOf: CapabilityError,
+    message: /OpenAI server: use openai\(\)/,
+  });
+  // and the other way round
+  const v2 = await startFixture();
+  t.teardown(() => v2.close());
+  const cv = await v2.connect();
+  t.teardown(() => cv.close());
+  t.is(cv.capability.protocol, 'OpenInference');
+  await t.throwsAsync(cv.openai('/v1/completions', { prompt: 'a' }), {
+    instanceOf: CapabilityError,
+    message: /OpenInference server: use infer\(\)/,
+  });
+  // the session still serves
+  t.truthy((await c.openai('/v1/completions', { prompt: 'still here' })).json);
+});
+
+test('no prompt or answer on the requester–gateway wire; the pod loopback to the server carries them (control)', async (t) => {
+  const PROMPT = 'PLAINTEXT-PROMPT-a41f: the quarterly numbers are confidential';
+  // the server behind a relay as well, to show the capture would find the prompt where it is in the clear
+  const inner = await startFixture({ backend: 'openai' });
+  t.teardown(() => inner.close());
+  const podLoopback = await tap(inner.modelServer!.port);
+  t.teardown(() => podLoopback.close());
+  const f = await startFixture({ backend: 'openai', openaiUrl: `http://127.0.0.1:${podLoopback.port}` });
+  t.teardown(() => f.close());
+  const wire = await tap(f.running.port);
+  t.teardown(() => wire.close());
+  const c = await f.connect({ address: `127.0.0.1:${wire.port}` });
+  t.teardown(() => c.close());
+  const r = await c.openai<Chat>('/v1/chat/completions', { messages: [{ role: 'user', content: PROMPT }] });
+  const answer = r.json.choices[0]?.message.content ?? '';
+  t.regex(answer, /^class \d/);
+  const marker = Buffer.from('PLAINTEXT-PROMPT-a41f');
+  t.true(wire.bytes().length > 500, 'the relay saw the traffic');
+  t.false(wire.bytes().includes(marker), 'the prompt is not on the wire');
+  t.false(wire.bytes().includes(Buffer.from(answer)), 'the answer is not on the wire');
+  t.true(podLoopback.bytes().includes(marker), 'control: the capture finds the prompt where it is plaintext');
+  t.true(podLoopback.bytes().includes(Buffer.from(answer)));
+});

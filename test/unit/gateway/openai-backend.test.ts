@@ -1,0 +1,189 @@
+// The OpenAI-protocol backend against a real HTTP server on loopback that answers as the test says: what it
+// forwards (path, the model filled in, the bearer token), what it refuses before sending, and how the server's
+// HTTP errors, a slow answer, an oversized answer and a closed port come back as gRPC codes.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { status } from '@grpc/grpc-js';
+import test, { type ExecutionContext } from 'ava';
+import { BackendError } from '../../../provider-runtime/gateway/backends/backend.ts';
+import {
+  grpcCodeOfHttp,
+  OpenAIBackend,
+  parseOpenAIRequest,
+} from '../../../provider-runtime/gateway/backends/openai.ts';
+
+const HASH = `0x${'ab'.repeat(32)}`;
+interface Seen {
+  method: string;
+  url: string;
+  auth: string | undefined;
+  body: string;
+}
+
+async function server(
+  t: ExecutionContext,
+  answer: (req: Seen, res: ServerResponse) => void,
+): Promise<{ url: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const srv = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString('utf8');
+    });
+    req.on('end', () => {
+      const s = { method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization, body };
+      seen.push(s);
+      answer(s, res);
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        srv.close(() => r());
+        srv.closeAllConnections();
+      }),
+  );
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, seen };
+}
+
+const json = (res: ServerResponse, code: number, v: unknown) => {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(v));
+};
+const req = (path: string, body: Record<string, unknown>) => Buffer.from(JSON.stringify({ path, body }));
+
+function backend(
+  t: ExecutionContext,
+  url: string,
+  extra: Partial<ConstructorParameters<typeof OpenAIBackend>[0]> = {},
+) {
+  const b = new OpenAIBackend({ url, modelName: 'qwen', modelHash: HASH, ...extra });
+  t.teardown(() => b.close());
+  return b;
+}
+
+test('forwards the body to the path under the base URL with the served model filled in; answers the bytes as sent', async (t) => {
+  const answer = '{"id":"x",  "choices":[{"message":{"content":"hi"}}]}'; // odd spacing: passed through, not re-encoded
+  const { url, seen } = await server(t, (_s, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(answer);
+  });
+  let token: string | undefined = 'tok-1';
+  const b = backend(t, `${url}/base/`, { token: () => token });
+  t.is(b.protocol, 'OpenAI');
+  const messages = [{ role: 'user', content: 'hello' }];
+  const r = await b.infer(req('/v1/chat/completions', { messages }));
+  t.is(r.response.toString('utf8'), answer);
+  t.true(r.deviceTimeUs > 0);
+  t.is(seen[0]?.method, 'POST');
+  t.is(seen[0]?.url, '/base/v1/chat/completions');
+  t.is(seen[0]?.auth, 'Bearer tok-1');
+  t.deepEqual(JSON.parse(seen[0]?.body ?? ''), { messages, model: 'qwen' });
+  // the requester may name the model; the token is read per call
+  token = undefined;
+  await b.infer(req('/v1/embeddings', { model: 'qwen', input: 'x' }));
+  t.is(seen[1]?.url, '/base/v1/embeddings');
+  t.is(seen[1]?.auth, undefined);
+});
+
+test('refused before anything is sent, naming the field: not JSON, another path, a stream, another model', async (t) => {
+  const { url, seen } = await server(t, (_s, res) => json(res, 200, {}));
+  const b = backend(t, url);
+  const refused = async (plaintext: Buffer, code: status, message: RegExp) => {
+    const e = await t.throwsAsync(b.infer(plaintext), { instanceOf: BackendError });
+    t.is(e.code, code, e.message);
+    t.regex(e.message, message);
+  };
+  await refused(Buffer.from('not json'), status.INVALID_ARGUMENT, /not JSON/);
+  await refused(Buffer.from('[1]'), status.INVALID_ARGUMENT, /must be a JSON object/);
+  await refused(req('/v1/files', {}), status.INVALID_ARGUMENT, /^path: must be one of \/v1\/chat\/completions/);
+  await refused(Buffer.from('{"path":"/v1/completions","body":"x"}'), status.INVALID_ARGUMENT, /^body: must be/);
+  await refused(req('/v1/completions', { prompt: 'a', stream: true }), status.INVALID_ARGUMENT, /^body\.stream/);
+  await refused(req('/v1/completions', { prompt: 'a', model: 7 }), status.INVALID_ARGUMENT, /^body\.model/);
+  await refused(req('/v1/completions', { prompt: 'a', model: 'llama' }), status.NOT_FOUND, /"llama" is not served/);
+  t.is(seen.length, 0, 'the model server saw none of them');
+  t.throws(() => parseOpenAIRequest(Buffer.from('{"path":"/v1/completions"}')), { message: /^body: must be/ });
+});
+
+test("the server's HTTP errors come back with the matching gRPC code and its message (OpenAI's and TGI's shapes)", async (t) => {
+  const answers: Array<[number, unknown]> = [
+    [400, { error: { message: 'max_tokens is too large', type: 'invalid_request_error' } }],
+    [429, { error: 'Model is overloaded' }],
+    [503, 'upstream down'],
+  ];
+  const { url } = await server(t, (_s, res) => {
+    const [code, body] = answers.shift()!;
+    if (typeof body === 'string') {
+      res.writeHead(code);
+      res.end(body);
+    } else json(res, code, body);
+  });
+  const b = backend(t, url);
+  const one = () => t.throwsAsync(b.infer(req('/v1/completions', { prompt: 'a' })), { instanceOf: BackendError });
+  const e400 = await one();
+  t.is(e400.code, status.INVALID_ARGUMENT);
+  t.is(e400.message, 'model server: HTTP 400: max_tokens is too large');
+  const e429 = await one();
+  t.is(e429.code, status.RESOURCE_EXHAUSTED);
+  t.is(e429.message, 'model server: HTTP 429: Model is overloaded');
+  const e503 = await one();
+  t.is(e503.code, status.UNAVAILABLE);
+  t.is(e503.message, 'model server: HTTP 503');
+  t.deepEqual([401, 403, 404, 408, 413, 500, 501, 504, 418].map(grpcCodeOfHttp), [
+    status.UNAUTHENTICATED,
+    status.PERMISSION_DENIED,
+    status.NOT_FOUND,
+    status.DEADLINE_EXCEEDED,
+    status.INVALID_ARGUMENT,
+    status.INTERNAL,
+    status.UNIMPLEMENTED,
+    status.DEADLINE_EXCEEDED,
+    status.UNKNOWN,
+  ]);
+});
+
+test('a deadline, an answer over the limit and a closed port: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE', async (t) => {
+  const { url } = await server(t, (s, res) => {
+    if (JSON.parse(s.body).prompt === 'slow') return void setTimeout(() => json(res, 200, {}), 1000);
+    json(res, 200, { text: 'x'.repeat(2048) });
+  });
+  const b = backend(t, url, { maxResponseBytes: 1024 });
+  const slow = await t.throwsAsync(
+    b.infer(req('/v1/completions', { prompt: 'slow' }), { deadline: Date.now() + 100 }),
+    {
+      instanceOf: BackendError,
+    },
+  );
+  t.is(slow.code, status.DEADLINE_EXCEEDED);
+  const past = await t.throwsAsync(b.infer(req('/v1/completions', { prompt: 'a' }), { deadline: Date.now() - 1 }), {
+    instanceOf: BackendError,
+  });
+  t.is(past.code, status.DEADLINE_EXCEEDED);
+  const big = await t.throwsAsync(b.infer(req('/v1/completions', { prompt: 'a' })), { instanceOf: BackendError });
+  t.is(big.code, status.RESOURCE_EXHAUSTED);
+  t.regex(big.message, /over 1024 bytes/);
+
+  const closed = backend(t, 'http://127.0.0.1:9');
+  const down = await t.throwsAsync(closed.infer(req('/v1/completions', { prompt: 'a' })), { instanceOf: BackendError });
+  t.is(down.code, status.UNAVAILABLE);
+  t.false(await closed.ready());
+});
+
+test('ready is the model server answering /health with 200', async (t) => {
+  let healthy = false;
+  const { url, seen } = await server(t, (_s, res) => {
+    res.writeHead(healthy ? 200 : 503);
+    res.end();
+  });
+  const b = backend(t, url);
+  t.false(await b.ready());
+  healthy = true;
+  t.true(await b.ready());
+  t.deepEqual(
+    seen.map((s) => `${s.method} ${s.url}`),
+    ['GET /health', 'GET /health'],
+  );
+  t.throws(() => new OpenAIBackend({ url: 'ftp://x', modelName: 'm', modelHash: HASH }), { message: /http\(s\)/ });
+  t.throws(() => new OpenAIBackend({ url: 'http://x', modelName: 'm', modelHash: '0x1' }), { message: /modelHash/ });
+});
