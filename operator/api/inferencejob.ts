@@ -78,7 +78,8 @@ const gateway = obj(
       'EndpointProtocol',
       'What the gateway speaks to the model server: OpenInference (KServe v2 over gRPC: Triton, our ONNX Runtime ' +
         'server, KServe runtimes) or OpenAI (HTTP: /v1/chat/completions, /v1/completions and /v1/embeddings, ' +
-        'one answer a request, no streaming). Default: OpenAI for vLLM and TGI, OpenInference for the others.',
+        'one answer a request, no streaming). Default: OpenAI for vLLM and TGI (the only one they speak), ' +
+        'OpenInference for the others (the only one ONNXRuntime speaks).',
       Object.values(EndpointProtocol),
     ),
     modelName: str(
@@ -168,9 +169,11 @@ export const inferenceJob: KindDef = {
         },
         {
           rule:
-            "!has(self.gateway) || !has(self.gateway.protocol) || self.gateway.protocol == 'OpenAI' || " +
-            "!(self.runtime.engine in ['vLLM', 'TGI'])",
-          message: 'vLLM and TGI speak the OpenAI protocol only',
+            '!has(self.gateway) || !has(self.gateway.protocol) || ' +
+            "(self.gateway.protocol == 'OpenAI' ? self.runtime.engine != 'ONNXRuntime' : " +
+            "!(self.runtime.engine in ['vLLM', 'TGI']))",
+          message:
+            'vLLM and TGI speak the OpenAI protocol only; our ONNXRuntime server the Open Inference Protocol only',
           fieldPath: '.gateway.protocol',
           reason: 'FieldValueInvalid',
         },

@@ -48,7 +48,9 @@ function defaultArgs(
 ): string[] | undefined {
   const gpus = String(spec.resources.gpus);
   switch (engine) {
-    case 'vLLM': // entrypoint `vllm serve`; behind the gateway it serves the name requests use
+    // behind the gateway the model server listens on the pod's loopback only (the provider's network cannot
+    // reach it past the gateway) and vLLM serves the name requests use
+    case 'vLLM': // entrypoint `vllm serve`
       return [
         '--model',
         spec.model.id,
@@ -56,10 +58,18 @@ function defaultArgs(
         String(port),
         '--tensor-parallel-size',
         gpus,
-        ...(gateway ? ['--served-model-name', gatewayModelName(spec)] : []),
+        ...(gateway ? ['--host', '127.0.0.1', '--served-model-name', gatewayModelName(spec)] : []),
       ];
     case 'TGI': // entrypoint `text-generation-launcher`
-      return ['--model-id', spec.model.id, '--port', String(port), '--num-shard', gpus];
+      return [
+        '--model-id',
+        spec.model.id,
+        '--port',
+        String(port),
+        '--num-shard',
+        gpus,
+        ...(gateway ? ['--hostname', '127.0.0.1'] : []),
+      ];
     default:
       return undefined;
   }
@@ -96,6 +106,8 @@ export const GATEWAY_JOURNAL_VOLUME = {
 
 /** CPU and memory of the gateway container when spec.gateway leaves them unset. */
 export const gatewayDefaults: Readonly<ComputeDefaults> = { cpu: '1', memory: '512Mi' };
+/** The longest an OpenAI-protocol request may take through the gateway (its --max-request-ms). */
+export const OPENAI_MAX_REQUEST_MS = 600_000;
 /** Engines that speak only the OpenAI API over HTTP: the gateway's openai backend fronts them. */
 export const openAIEngines: readonly InferenceEngine[] = ['vLLM', 'TGI'];
 /** The KBS resource (`kbs:///<repo>/<type>/<tag>`) holding a pool's provider key, released to attested guests. */
@@ -185,6 +197,8 @@ export function gatewayContainer(job: JobRef, spec: InferenceJobSpec, on: Placed
       ? [
           { name: 'NVDAX_GATEWAY_BACKEND', value: 'openai' },
           { name: 'NVDAX_OPENAI_URL', value: `http://127.0.0.1:${gatewayBackendPort(spec)}` },
+          // an answer is generated whole before it is sealed (no streaming): minutes, not the default 30 s
+          { name: 'NVDAX_GATEWAY_MAX_REQUEST_MS', value: String(OPENAI_MAX_REQUEST_MS) },
         ]
       : [
           { name: 'NVDAX_GATEWAY_BACKEND', value: 'kserve' },
@@ -269,8 +283,8 @@ export function inferenceObjects(
   const grpc = spec.endpoint?.transport === 'GRPC';
   const portName = grpc ? 'grpc' : 'http';
   const port = spec.endpoint?.port ?? DEFAULT_INFERENCE_PORT;
-  const args =
-    runtime.args ?? (runtime.command ? undefined : defaultArgs(runtime.engine, spec, port, gatewayEnabled(spec, on)));
+  const gateway = gatewayEnabled(spec, on);
+  const args = runtime.args ?? (runtime.command ? undefined : defaultArgs(runtime.engine, spec, port, gateway));
   const env: ContainerEnvVar[] = [
     ...jobEnv(job, on.attempt, spec.model),
     { name: 'NVDAX_PORT', value: String(port) },
@@ -286,11 +300,13 @@ export function inferenceObjects(
     resources: spec.resources,
     defaults: inferenceDefaults[runtime.engine],
     ports: [{ name: portName, containerPort: port, protocol: 'TCP' }],
-    readinessProbe: { tcpSocket: { port: portName }, periodSeconds: 10, failureThreshold: 3 },
+    // with the gateway, its /readyz asks the model server (which may listen on the loopback only, out of
+    // the kubelet's reach on the pod IP)
+    ...(gateway ? {} : { readinessProbe: { tcpSocket: { port: portName }, periodSeconds: 10, failureThreshold: 3 } }),
     restartPolicy: 'Always',
   });
   // after the model server: the controller and the agent read a pod's GPUs from its first container
-  if (gatewayEnabled(spec, on)) {
+  if (gateway) {
     template.spec.containers.push(gatewayContainer(job, spec, on));
     if (on.gateway?.reports) {
       const { name, sizeLimit } = GATEWAY_JOURNAL_VOLUME;

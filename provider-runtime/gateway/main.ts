@@ -46,6 +46,10 @@ const HELP = `nvdax gateway: the confidential inference gateway (gRPC nvdax.gate
   --model-hash 0x…|sha256:…   SHA-256 of the model artefact (env NVDAX_MODEL_HASH): required by the kserve
                               and openai backends; the onnx backend refuses a file whose SHA-256 differs
   --backend-token-secret NAME send the released secret NAME as the model server's bearer token
+  --max-request-ms MS         the longest a request may take, backend included (env
+                              NVDAX_GATEWAY_MAX_REQUEST_MS; default 30000; the operator sets 600000 for
+                              OpenAI-protocol jobs: a long answer is generated whole before it is sealed)
+  --backend-connections N     connections to an OpenAI model server (default 256, vLLM's batch size)
   --limits FILE|JSON          the pool's limits (env NVDAX_GATEWAY_LIMITS): ${Object.keys(DEFAULT_LIMITS).join(', ')}
   --receipt-scheme ed25519|eip712   default ed25519
   --requesters A,B            addresses that may open sessions (default: any signed requester)
@@ -124,6 +128,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       'openai-url': { type: 'string' },
       'model-hash': { type: 'string' },
       'backend-token-secret': { type: 'string' },
+      'max-request-ms': { type: 'string' },
+      'backend-connections': { type: 'string' },
       limits: { type: 'string' },
       'receipt-scheme': { type: 'string' },
       requesters: { type: 'string' },
@@ -147,6 +153,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const need = (name: string, value: string | undefined): string => {
     if (!value) throw new Error(`--${name} is required (see --help)`);
     return value;
+  };
+  const positiveInt = (name: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number above 0, not ${text}`);
+    return n;
   };
   const log = createLogger({
     name: 'nvdax-gateway',
@@ -208,9 +219,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       modelName: need('model-name', v['model-name'] ?? env['NVDAX_MODEL_NAME']),
       modelHash: need('model-hash', expectedHash),
       maxResponseBytes: limits.maxPayloadBytes + 64 * 1024,
+      connections: positiveInt('backend-connections', v['backend-connections'] ?? '256'),
       ...(tokenSecret ? { token: () => secrets?.get(tokenSecret)?.toString('utf8') } : {}),
     });
   } else throw new Error(`--backend must be onnx, kserve or openai, not ${kind}`);
+  const maxRequestText = v['max-request-ms'] ?? env['NVDAX_GATEWAY_MAX_REQUEST_MS'];
 
   const instance = v.instance || env['NVDAX_INSTANCE'] || env['POD_NAME'] || env['HOSTNAME'] || hostname();
   const hubReports = v['hub-reports'] ?? env['NVDAX_HUB_REPORTS'] ?? '';
@@ -281,6 +294,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     chainId: need('chain-id', v['chain-id'] ?? env['NVDAX_CHAIN_ID']),
     settlement: need('settlement', v.settlement ?? env['NVDAX_SETTLEMENT_ADDRESS']),
     limits,
+    ...(maxRequestText ? { maxRequestMs: positiveInt('max-request-ms', maxRequestText) } : {}),
     receiptScheme: scheme,
     ...(requesters ? { requesters } : {}),
     ...(owners ? { secretOwners: owners } : {}),

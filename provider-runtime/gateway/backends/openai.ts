@@ -2,7 +2,8 @@
 // job's pod (its loopback: plaintext never leaves the TEE). A request's plaintext is the JSON
 // `{"path": "/v1/chat/completions", "body": {…}}` (or /v1/completions, /v1/embeddings); the answer's plaintext is
 // the model server's JSON body as it sent it, so the receipt's output hash is of exactly what the server said.
-// One sealed answer a request: `stream: true` is refused (a stream would need a receipt per chunk).
+// One sealed answer a request: `stream` other than false is refused (a stream would need a receipt per chunk),
+// and so is an answer that is not application/json.
 import { status } from '@grpc/grpc-js';
 import { Pool } from 'undici';
 import type { ModelMetadataResponse } from '../proto.ts';
@@ -27,7 +28,7 @@ export interface OpenAIBackendOptions {
   modelHash: string;
   /** Largest answer accepted from the model server, bytes (default 4 MiB). */
   maxResponseBytes?: number;
-  /** Connections kept to the model server (default 64: the gateway's concurrent requests). */
+  /** Connections kept to the model server (default 256, vLLM's default batch; queueing here counts as device time). */
   connections?: number;
   /** A bearer token for the model server, read per call (e.g. a secret released to the gateway). */
   token?: () => string | undefined;
@@ -65,8 +66,9 @@ export function parseOpenAIRequest(plaintext: Buffer): OpenAIRequest {
     throw invalid(`path: must be one of ${OPENAI_PATHS.join(', ')}`);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body: must be a JSON object');
   const b = body as Record<string, unknown>;
-  if (b['stream'] === true)
-    throw invalid('body.stream: must be false; the gateway answers each request in one sealed message');
+  // vLLM takes "true" or 1 for true too: anything but absent or false is refused
+  if (b['stream'] !== undefined && b['stream'] !== false)
+    throw invalid('body.stream: must be false or unset; the gateway answers each request in one sealed message');
   if (b['model'] !== undefined && typeof b['model'] !== 'string') throw invalid('body.model: must be a string');
   return { path: path as OpenAIPath, body: b };
 }
@@ -96,7 +98,7 @@ export class OpenAIBackend implements Backend {
     this.#base = url.pathname.replace(/\/+$/, '');
     this.#max = o.maxResponseBytes ?? 4 * 1024 * 1024;
     this.#token = o.token;
-    this.#pool = new Pool(url.origin, { connections: o.connections ?? 64 });
+    this.#pool = new Pool(url.origin, { connections: o.connections ?? 256 });
   }
 
   #headers(): Record<string, string> {
@@ -113,11 +115,13 @@ export class OpenAIBackend implements Backend {
     const model = req.body['model'];
     if (model !== undefined && model !== '' && model !== this.modelName)
       throw new BackendError(status.NOT_FOUND, `model "${model}" is not served here (this is "${this.modelName}")`);
+    // re-encoded (JSON.stringify): a number past 2^53 reaches the server rounded, so send such values as text
     const body = JSON.stringify({ ...req.body, model: this.modelName });
     const left = opts.deadline === undefined ? undefined : opts.deadline - Date.now();
     if (left !== undefined && left <= 0) throw new BackendError(status.DEADLINE_EXCEEDED, 'the deadline passed');
     const t0 = performance.now();
     let code: number;
+    let type: string;
     let answer: Buffer;
     try {
       const res = await this.#pool.request({
@@ -128,6 +132,7 @@ export class OpenAIBackend implements Backend {
         ...(left !== undefined ? { signal: AbortSignal.timeout(left) } : {}),
       });
       code = res.statusCode;
+      type = String(res.headers['content-type'] ?? '');
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
@@ -159,6 +164,9 @@ export class OpenAIBackend implements Backend {
       }
       throw new BackendError(grpcCodeOfHttp(code), `model server: HTTP ${code}${why}`);
     }
+    // an event stream or anything else is not the one JSON answer a receipt is for
+    if (!/^application\/json\b/i.test(type))
+      throw new BackendError(status.INTERNAL, `model server: the answer is ${type || 'untyped'}, not application/json`);
     return { response: answer, deviceTimeUs };
   }
 

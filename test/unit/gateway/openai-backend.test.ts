@@ -99,7 +99,9 @@ test('refused before anything is sent, naming the field: not JSON, another path,
   await refused(Buffer.from('[1]'), status.INVALID_ARGUMENT, /must be a JSON object/);
   await refused(req('/v1/files', {}), status.INVALID_ARGUMENT, /^path: must be one of \/v1\/chat\/completions/);
   await refused(Buffer.from('{"path":"/v1/completions","body":"x"}'), status.INVALID_ARGUMENT, /^body: must be/);
-  await refused(req('/v1/completions', { prompt: 'a', stream: true }), status.INVALID_ARGUMENT, /^body\.stream/);
+  // vLLM reads "true" and 1 as true too
+  for (const stream of [true, 'true', 1])
+    await refused(req('/v1/completions', { prompt: 'a', stream }), status.INVALID_ARGUMENT, /^body\.stream/);
   await refused(req('/v1/completions', { prompt: 'a', model: 7 }), status.INVALID_ARGUMENT, /^body\.model/);
   await refused(req('/v1/completions', { prompt: 'a', model: 'llama' }), status.NOT_FOUND, /"llama" is not served/);
   t.is(seen.length, 0, 'the model server saw none of them');
@@ -141,6 +143,23 @@ test("the server's HTTP errors come back with the matching gRPC code and its mes
     status.DEADLINE_EXCEEDED,
     status.UNKNOWN,
   ]);
+});
+
+test('an answer that is not application/json (an event stream, text) is refused, not sealed as the answer', async (t) => {
+  const { url } = await server(t, (s, res) => {
+    const kind = JSON.parse(s.body).prompt as string;
+    res.writeHead(200, kind === 'sse' ? { 'content-type': 'text/event-stream' } : {});
+    res.end(kind === 'sse' ? 'data: {"choices":[]}\n\n' : 'ok');
+  });
+  const b = backend(t, url);
+  for (const [prompt, type] of [
+    ['sse', /text\/event-stream/],
+    ['bare', /untyped/],
+  ] as const) {
+    const e = await t.throwsAsync(b.infer(req('/v1/completions', { prompt })), { instanceOf: BackendError });
+    t.is(e.code, status.INTERNAL);
+    t.regex(e.message, type);
+  }
 });
 
 test('a deadline, an answer over the limit and a closed port: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE', async (t) => {

@@ -125,6 +125,17 @@ test('vLLM and TGI: the openai backend on their HTTP port over the pod loopback;
   const args = (s: InferenceJobSpec, on: PlacedOn = cc) => containers(s, on)[0]?.args ?? [];
   const served = (a: string[]) => a[a.indexOf('--served-model-name') + 1];
   t.is(served(args(vllm)), 'Qwen2.5-7B-Instruct');
+  // behind the gateway vLLM and TGI listen on the pod's loopback only; the gateway's /readyz stands for them
+  const after = (a: string[], flag: string) => a[a.indexOf(flag) + 1];
+  t.is(after(args(vllm), '--host'), '127.0.0.1');
+  t.is(after(args(spec({ runtime: { engine: 'TGI' } })), '--hostname'), '127.0.0.1');
+  t.is(containers(vllm, cc)[0]?.readinessProbe, undefined);
+  t.is(containers(vllm, plain)[0]?.readinessProbe?.tcpSocket?.port, 'http');
+  t.false(args(vllm, plain).includes('--host'));
+  t.false(args(spec({ runtime: { engine: 'TGI' } }), plain).includes('--hostname'));
+  // an answer is generated whole: the gateway lets a request take minutes
+  t.is(e['NVDAX_GATEWAY_MAX_REQUEST_MS'], '600000');
+  t.is(envOf(gatewayOf(spec()))['NVDAX_GATEWAY_MAX_REQUEST_MS'], undefined);
   t.is(served(args(spec({ ...vllm, gateway: { modelName: 'qwen' } }))), 'qwen');
   // without the gateway vLLM keeps its own default name (the model id)
   t.false(args(vllm, plain).includes('--served-model-name'));
@@ -267,6 +278,10 @@ test('the schema refuses the gateway without confidential execution, and vLLM be
   t.deepEqual(paths({ gateway: { enabled: false } }), []);
   t.deepEqual(paths({ gateway: { protocol: 'OpenAI' } }), []);
   t.deepEqual(paths({ gateway: { protocol: 'OpenInference' } }), ['spec.gateway.protocol']);
+  const onnx = { runtime: { engine: 'ONNXRuntime' } };
+  t.deepEqual(paths({ ...onnx, gateway: { protocol: 'OpenAI' } }), ['spec.gateway.protocol']);
+  t.deepEqual(paths({ ...onnx, gateway: { protocol: 'OpenInference' } }), []);
+  t.deepEqual(paths({ runtime: { engine: 'Triton' }, gateway: { protocol: 'OpenAI' } }), []);
   t.true(paths({ gateway: { protocol: 'gRPC' } }).includes('spec.gateway.protocol'));
   const triton = { runtime: { engine: 'Triton' } };
   t.deepEqual(paths({ ...triton, gateway: { enabled: true, modelName: 'llama' } }), []);
