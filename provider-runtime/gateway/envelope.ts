@@ -10,6 +10,9 @@
 //   keys  = okm[0:32] requester → gateway, okm[32:64] gateway → requester
 //   nonce = direction (1 request, 2 answer, 3 sealed error) ‖ 0x000000 ‖ seq (8 bytes big-endian)
 //   aad   = "nvdax-gateway/v1" ‖ direction ‖ session id ‖ seq (8 bytes big-endian)
+// A streamed answer's chunks (direction 4) put their index (0, 1, 2… below 2^24) in the nonce's three middle
+// bytes and append it to the additional data (4 bytes big-endian): each chunk has its own nonce, and a chunk
+// moved to another place, or to another request, does not open.
 import {
   type KeyObject,
   createCipheriv,
@@ -31,7 +34,9 @@ export const PUBLIC_KEY_BYTES = 32;
 /** Sequence numbers a session remembers below the highest seen; older ones are refused. */
 export const REPLAY_WINDOW = 1024;
 
-export const Direction = { request: 1, answer: 2, error: 3 } as const;
+export const Direction = { request: 1, answer: 2, error: 3, chunk: 4 } as const;
+/** Chunks one streamed answer may have (the index's 24 bits). */
+export const MAX_CHUNKS = 2 ** 24;
 export type Direction = (typeof Direction)[keyof typeof Direction];
 
 /** Why an envelope was refused; `reason` names what failed. */
@@ -136,13 +141,23 @@ export const newSessionId = (): Buffer => randomBytes(SESSION_ID_BYTES);
 
 const AAD_PREFIX = Buffer.from('nvdax-gateway/v1');
 
-function nonceAndAad(direction: Direction, sessionId: Uint8Array, seq: number): { nonce: Buffer; aad: Buffer } {
+function nonceAndAad(
+  direction: Direction,
+  sessionId: Uint8Array,
+  seq: number,
+  index?: number,
+): { nonce: Buffer; aad: Buffer } {
   if (!Number.isSafeInteger(seq) || seq < 1)
     throw new EnvelopeError('sequence', `sequence number ${seq} is not a positive integer`);
+  const chunk = direction === Direction.chunk;
+  if (chunk !== (index !== undefined)) throw new Error('a chunk, and only a chunk, has an index');
+  if (chunk && !(Number.isInteger(index) && (index as number) >= 0 && (index as number) < MAX_CHUNKS))
+    throw new EnvelopeError('sequence', `chunk index ${index} is not within 0..2^24-1`);
   // one allocation for both: the nonce, then the additional data (seq < 2^53: two 32-bit halves, no BigInt)
   const at = AAD_PREFIX.length + 1 + sessionId.length;
-  const both = Buffer.alloc(12 + at + 8);
+  const both = Buffer.alloc(12 + at + 8 + (chunk ? 4 : 0));
   both[0] = direction;
+  if (chunk) both.writeUIntBE(index as number, 1, 3);
   both.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4);
   both.writeUInt32BE(seq >>> 0, 8);
   const aad = both.subarray(12);
@@ -150,6 +165,7 @@ function nonceAndAad(direction: Direction, sessionId: Uint8Array, seq: number): 
   aad[AAD_PREFIX.length] = direction;
   aad.set(sessionId, AAD_PREFIX.length + 1);
   both.copy(aad, at, 4, 12);
+  if (chunk) aad.writeUInt32BE(index as number, at + 8);
   return { nonce: both.subarray(0, 12), aad };
 }
 
@@ -174,8 +190,9 @@ export function sealer(
   direction: Direction,
   sessionId: Uint8Array,
   seq: number,
+  index?: number,
 ): (plaintext: Uint8Array) => Buffer {
-  const { nonce, aad } = nonceAndAad(direction, sessionId, seq);
+  const { nonce, aad } = nonceAndAad(direction, sessionId, seq, index);
   const c = createCipheriv('aes-256-gcm', key, nonce);
   c.setAAD(aad);
   let used = false;
@@ -211,8 +228,9 @@ export function opener(
   direction: Direction,
   sessionId: Uint8Array,
   seq: number,
+  index?: number,
 ): (sealed: Uint8Array) => Buffer {
-  const { nonce, aad } = nonceAndAad(direction, sessionId, seq);
+  const { nonce, aad } = nonceAndAad(direction, sessionId, seq, index);
   const d = createDecipheriv('aes-256-gcm', key, nonce);
   d.setAAD(aad);
   let used = false;
@@ -277,3 +295,11 @@ export class ReplayWindow {
     return this.#top;
   }
 }
+
+/** Seals chunk `index` of request `seq`'s streamed answer (gateway → requester key). */
+export const sealChunk = (key: KeyObject, sessionId: Uint8Array, seq: number, index: number, plaintext: Uint8Array) =>
+  sealer(key, Direction.chunk, sessionId, seq, index)(plaintext);
+
+/** Opens chunk `index` of request `seq`'s streamed answer; `authentication` when moved or altered. */
+export const openChunk = (key: KeyObject, sessionId: Uint8Array, seq: number, index: number, sealed: Uint8Array) =>
+  opener(key, Direction.chunk, sessionId, seq, index)(sealed);

@@ -16,6 +16,7 @@ export type * from './gen/nvdax/gateway/v1/OpenSessionRequest.gen.ts';
 export type * from './gen/nvdax/gateway/v1/OpenSessionResponse.gen.ts';
 export type * from './gen/nvdax/gateway/v1/Receipt.gen.ts';
 export type * from './gen/nvdax/gateway/v1/SealedRequest.gen.ts';
+export type * from './gen/nvdax/gateway/v1/SealedChunk.gen.ts';
 export type * from './gen/nvdax/gateway/v1/SealedResponse.gen.ts';
 export type * from './gen/nvdax/gateway/v1/SecretPayload.gen.ts';
 export type * from './gen/nvdax/gateway/v1/SecretReleased.gen.ts';

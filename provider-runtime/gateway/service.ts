@@ -1,4 +1,4 @@
-// The gateway service: GetCapability, OpenSession, Infer and ReleaseSecret over the envelope (envelope.ts),
+// The gateway service: GetCapability, OpenSession, Infer, InferStream and ReleaseSecret over the envelope (envelope.ts),
 // the limits (limits.ts), a backend (backends/) and the signing rules (signing.ts). main.ts wires it; tests
 // and the benchmark start it on loopback with startGateway.
 //
@@ -14,6 +14,7 @@ import {
   Server,
   ServerCredentials,
   type ServerUnaryCall,
+  type ServerWritableStream,
   type ServiceError,
   type sendUnaryData,
   status,
@@ -28,6 +29,7 @@ import { type Backend, BackendError } from './backends/backend.ts';
 import {
   Direction,
   EnvelopeError,
+  MAX_CHUNKS,
   PUBLIC_KEY_BYTES,
   ReplayWindow,
   SESSION_ID_BYTES,
@@ -38,6 +40,7 @@ import {
   open,
   rawPublicKey,
   seal,
+  sealChunk,
   sealer,
   x25519Jwk,
   x25519KeyPair,
@@ -51,6 +54,7 @@ import type {
   ConfidentialGatewayHandlers,
   OpenSessionRequest__Output,
   OpenSessionResponse,
+  SealedChunk,
   SealedRequest__Output,
   SealedResponse,
   SecretReleased,
@@ -475,49 +479,130 @@ export class Gateway {
       try {
         result = await running;
       } catch (e) {
-        const code = e instanceof BackendError ? e.code : status.INTERNAL;
-        const md = new Metadata();
-        const detail = e instanceof Error ? e.message : String(e);
-        md.set(
-          SEALED_ERROR_KEY,
-          seal(session.keys.toRequester, Direction.error, session.id, r.seq, Buffer.from(detail, 'utf8')),
-        );
-        throw new Refused(
-          code,
-          'backend',
-          `infer: the backend answered ${codeName(code)}; the reason is sealed to the requester`,
-          md,
-        );
+        throw this.#backendRefusal(e, session, r.seq);
       } finally {
         this.#m.backendDuration((this.#mono() - tb) / 1000);
       }
       if (cancelled?.()) throw new Refused(status.CANCELLED, 'cancelled', 'infer: cancelled by the client');
       const ciphertext = sealAnswer(result.response);
-      const receipt: Receipt = {
-        provider: this.#provider || (await this.#providerAddress()),
-        job: this.jobId,
-        modelHash: this.#o.backend.modelHash,
+      const signed = await this.#receipt({
         inputHash,
         outputHash: contentHashOf(result.response),
         latencyUs: Math.round((this.#mono() - t0) * 1000),
         deviceTimeUs: result.deviceTimeUs,
-        price: this.#o.pricePerRequest,
         requestId,
-        gatewayKey: this.gatewayKey,
-        time: this.#now(),
-      };
-      let signed: GatewaySignedReceipt;
-      if (this.#o.receiptScheme === 'eip712') {
-        const s = await signReceipt(
-          this.#o.provider,
-          receiptDomain(BigInt(this.#o.chainId), this.#o.settlement),
-          receipt,
-        );
-        signed = { ...s, scheme: 'eip712' };
-      } else signed = signReceiptEd25519(this.#receiptKey.privateKey, receipt);
-      this.#o.onReceipt?.(signed);
+      });
       this.#m.bytesOut(ciphertext.length);
       return { seq: r.seq, ciphertext, receipt: signed };
+    } finally {
+      this.metrics.inflightNow.dec();
+      release();
+    }
+  }
+
+  /** A backend's failure as the requester gets it: its code, a fixed text, the reason sealed in the trailers. */
+  #backendRefusal(e: unknown, session: { id: Buffer; keys: SessionKeys }, seq: number): Refused {
+    const code = e instanceof BackendError ? e.code : status.INTERNAL;
+    const md = new Metadata();
+    const detail = e instanceof Error ? e.message : String(e);
+    md.set(
+      SEALED_ERROR_KEY,
+      seal(session.keys.toRequester, Direction.error, session.id, seq, Buffer.from(detail, 'utf8')),
+    );
+    return new Refused(
+      code,
+      'backend',
+      `infer: the backend answered ${codeName(code)}; the reason is sealed to the requester`,
+      md,
+    );
+  }
+
+  /** Signs one served request's receipt (Ed25519 by default) and hands it to the hub reporter. */
+  async #receipt(
+    r: Pick<Receipt, 'inputHash' | 'outputHash' | 'latencyUs' | 'deviceTimeUs' | 'requestId'>,
+  ): Promise<GatewaySignedReceipt> {
+    const receipt: Receipt = {
+      provider: this.#provider || (await this.#providerAddress()),
+      job: this.jobId,
+      modelHash: this.#o.backend.modelHash,
+      inputHash: r.inputHash,
+      outputHash: r.outputHash,
+      latencyUs: r.latencyUs,
+      deviceTimeUs: r.deviceTimeUs,
+      price: this.#o.pricePerRequest,
+      requestId: r.requestId,
+      gatewayKey: this.gatewayKey,
+      time: this.#now(),
+    };
+    let signed: GatewaySignedReceipt;
+    if (this.#o.receiptScheme === 'eip712') {
+      const s = await signReceipt(
+        this.#o.provider,
+        receiptDomain(BigInt(this.#o.chainId), this.#o.settlement),
+        receipt,
+      );
+      signed = { ...s, scheme: 'eip712' };
+    } else signed = signReceiptEd25519(this.#receiptKey.privateKey, receipt);
+    this.#o.onReceipt?.(signed);
+    return signed;
+  }
+
+  /**
+   * One request answered in chunks (InferStream): each piece the backend yields is sealed under its index and
+   * sent as it comes; the last message carries the receipt, whose output hash is over the pieces, each followed
+   * by a newline. Same admission, limits and deadline as Infer; the request's slot is held until the end. A
+   * requester that goes away aborts the backend (the model server stops generating).
+   */
+  async inferStream(
+    r: SealedRequest__Output,
+    send: (chunk: SealedChunk) => Promise<void>,
+    callDeadline?: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const t0 = this.#mono();
+    this.#m.bytesIn(r.ciphertext.length);
+    const { session, plaintext, release } = this.#admitAndOpen(r, 'infer stream');
+    this.metrics.inflightNow.inc();
+    try {
+      const backend = this.#o.backend;
+      if (!backend.inferStream)
+        throw new Refused(
+          status.UNIMPLEMENTED,
+          'no-stream',
+          `infer stream: the ${backend.kind} backend does not stream`,
+        );
+      const now = this.#now();
+      const deadline = Math.min(callDeadline ?? Number.POSITIVE_INFINITY, now + (this.#o.maxRequestMs ?? 30_000));
+      if (deadline <= now)
+        throw new Refused(status.DEADLINE_EXCEEDED, 'deadline', 'infer stream: the deadline passed before the backend');
+      const inputHash = contentHashOf(plaintext);
+      const requestId = requestIdOf(session.id, r.seq);
+      const output = createHash('sha256');
+      const tb = this.#mono();
+      let index = 0;
+      try {
+        for await (const piece of backend.inferStream(plaintext, { deadline, ...(signal ? { signal } : {}) })) {
+          if (index >= MAX_CHUNKS) throw new BackendError(status.RESOURCE_EXHAUSTED, 'the answer has too many chunks');
+          output.update(piece).update('\n');
+          const ciphertext = sealChunk(session.keys.toRequester, session.id, r.seq, index, piece);
+          this.#m.bytesOut(ciphertext.length);
+          await send({ seq: r.seq, index, ciphertext });
+          index++;
+        }
+      } catch (e) {
+        if (e instanceof Refused) throw e;
+        throw this.#backendRefusal(e, session, r.seq);
+      } finally {
+        this.#m.backendDuration((this.#mono() - tb) / 1000);
+      }
+      const receipt = await this.#receipt({
+        inputHash,
+        outputHash: `0x${output.digest('hex')}`,
+        latencyUs: Math.round((this.#mono() - t0) * 1000),
+        deviceTimeUs: Math.round((this.#mono() - tb) * 1000),
+        requestId,
+      });
+      await send({ seq: r.seq, index, receipt });
     } finally {
       this.metrics.inflightNow.dec();
       release();
@@ -610,6 +695,43 @@ export class Gateway {
       Infer: wrap('Infer', (req: SealedRequest__Output, call) =>
         this.infer(req, deadlineOf(call as ServerUnaryCall<unknown, unknown>), () => call.cancelled),
       ),
+      InferStream: (call: ServerWritableStream<SealedRequest__Output, SealedChunk>) => {
+        const t0 = this.#mono();
+        const stop = new AbortController();
+        call.on('cancelled', () => stop.abort());
+        // HTTP/2 flow control: a slow reader holds the next chunk back, and with it the backend
+        const send = (chunk: SealedChunk) =>
+          new Promise<void>((resolve, reject) => {
+            if (call.cancelled) return reject(new Refused(status.CANCELLED, 'cancelled', 'infer stream: cancelled'));
+            if (call.write(chunk)) resolve();
+            else call.once('drain', resolve);
+          });
+        const finish = (code: status) => {
+          this.metrics.requests.inc({ method: 'InferStream', code: codeName(code) });
+          this.metrics.duration.observe({ method: 'InferStream' }, (this.#mono() - t0) / 1000);
+        };
+        const d = call.getDeadline();
+        const ms = d instanceof Date ? d.getTime() : Number(d);
+        this.inferStream(call.request, send, Number.isFinite(ms) ? ms : undefined, stop.signal).then(
+          () => {
+            finish(status.OK);
+            call.end();
+          },
+          (e: unknown) => {
+            const refused =
+              e instanceof Refused ? e : new Refused(status.INTERNAL, 'internal', 'InferStream: internal error');
+            if (e instanceof Refused) this.metrics.refused.inc({ reason: e.reason });
+            else this.#log.error({ method: 'InferStream', err: e }, 'request failed');
+            finish(refused.code);
+            if (call.cancelled) return;
+            call.emit('error', {
+              code: refused.code,
+              details: refused.message,
+              metadata: refused.metadata ?? new Metadata(),
+            } as ServiceError);
+          },
+        );
+      },
       ReleaseSecret: wrap('ReleaseSecret', (req: SealedRequest__Output) => this.releaseSecret(req)),
     };
   }

@@ -22,7 +22,8 @@ import {
   evidenceHash,
   verifyEvidence,
 } from '../../operator/verification/attestation.ts';
-import { gatewayKeyHash, receiptDomain } from '../../operator/verification/receipt.ts';
+import { createHash } from 'node:crypto';
+import { gatewayKeyHash, ReceiptError, receiptDomain } from '../../operator/verification/receipt.ts';
 import { hubJobId } from '../../operator/settlement/task.ts';
 import {
   Direction,
@@ -31,6 +32,7 @@ import {
   deriveSessionKeys,
   ed25519Public,
   open,
+  openChunk,
   opener,
   sealer,
   x25519Jwk,
@@ -43,6 +45,7 @@ import type {
   Limits__Output,
   ModelInferRequest,
   ModelInferResponse__Output,
+  SealedChunk__Output,
   SealedResponse__Output,
 } from '../gateway/proto.ts';
 import { RETRY_PUSHBACK_KEY, SEALED_ERROR_KEY, newNonce } from '../gateway/service.ts';
@@ -142,6 +145,15 @@ export interface OpenAIResult<T = unknown> {
 
 /** The OpenAI endpoints a gateway forwards (provider-runtime/gateway/backends/openai.ts). */
 export type OpenAIPath = '/v1/chat/completions' | '/v1/completions' | '/v1/embeddings';
+
+/** A streamed OpenAI answer: its chunks as they come (`for await`), then `done`. */
+export interface OpenAIStream<T> extends AsyncIterable<T> {
+  /**
+   * Resolves when the last chunk came and the receipt over all of them verified (the chunks' bytes and the
+   * receipt); rejects with what failed, as the iteration does. Iterate first: nothing is read until then.
+   */
+  readonly done: Promise<{ raw: Buffer[]; receipt: GatewaySignedReceipt }>;
+}
 
 type Call<Req, Res> = (
   req: Req,
@@ -332,6 +344,97 @@ export class ConfidentialClient {
     );
     const { raw, receipt } = await this.#roundTrip(plaintext, opts.timeoutMs);
     return { json: JSON.parse(raw.toString('utf8')) as T, raw, receipt };
+  }
+
+  /**
+   * One OpenAI-protocol request answered as the model server generates it (InferStream; `stream` is set): each
+   * chunk (an OpenAI `chat.completion.chunk` or completion chunk) is decrypted as it arrives, in order (a chunk
+   * out of place, altered or moved from another request is refused, naming why); the receipt at the end covers
+   * every chunk and is verified before the iteration ends. Leaving the loop early cancels the call, and the
+   * gateway stops the model server.
+   */
+  openaiStream<T = unknown>(
+    path: '/v1/chat/completions' | '/v1/completions',
+    body: Record<string, unknown>,
+    opts: { timeoutMs?: number } = {},
+  ): OpenAIStream<T> {
+    if (this.#failure) throw this.#failure;
+    if (this.capability.protocol !== 'OpenAI')
+      throw new CapabilityError('protocol', `the gateway fronts an ${this.capability.protocol} server: use infer()`);
+    const plaintext = Buffer.from(
+      JSON.stringify({ path, body: { ...body, model: body['model'] || this.capability.modelName, stream: true } }),
+      'utf8',
+    );
+    const sealed = this.sealRequest(plaintext);
+    const keys = this.#keys;
+    const s = this.capability.statement;
+    const authority = this.#authority;
+    const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
+    let settle: {
+      resolve: (v: { raw: Buffer[]; receipt: GatewaySignedReceipt }) => void;
+      reject: (e: unknown) => void;
+    };
+    const done = new Promise<{ raw: Buffer[]; receipt: GatewaySignedReceipt }>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    done.catch(() => {}); // the iteration throws it too; a caller that only iterates is not left with a rejection
+    const unseal = (b: Buffer) => {
+      try {
+        return open(keys.toRequester, Direction.error, keys.sessionId, sealed.seq, b).toString('utf8');
+      } catch {
+        return undefined;
+      }
+    };
+    const client = this.#client;
+    async function* chunks(): AsyncGenerator<T> {
+      const call = client.InferStream(sealed, new Metadata(), { deadline: Date.now() + timeoutMs });
+      const raw: Buffer[] = [];
+      const output = createHash('sha256');
+      let receipt: GatewaySignedReceipt | undefined;
+      try {
+        try {
+          for await (const m of call as AsyncIterable<SealedChunk__Output>) {
+            if (Number(m.seq) !== sealed.seq)
+              throw new EnvelopeError('sequence', `a chunk for request ${m.seq}, not ${sealed.seq}`);
+            if (m.index !== raw.length)
+              throw new EnvelopeError('sequence', `chunk ${m.index} came where ${raw.length} was due`);
+            if (m.receipt?.receipt) {
+              receipt = {
+                receipt: m.receipt.receipt as Receipt,
+                scheme: m.receipt.scheme as GatewaySignedReceipt['scheme'],
+                signature: m.receipt.signature,
+              };
+              break;
+            }
+            const piece = openChunk(keys.toRequester, keys.sessionId, sealed.seq, m.index, m.ciphertext);
+            raw.push(piece);
+            output.update(piece).update('\n');
+            yield JSON.parse(piece.toString('utf8')) as T;
+          }
+        } catch (e) {
+          if (e instanceof EnvelopeError || e instanceof SyntaxError) throw e;
+          throw callError(e, unseal);
+        } finally {
+          call.cancel(); // no-op once ended; stops the gateway's work when the caller left the loop
+        }
+        if (!receipt) throw new ReceiptError('receipt', 'the stream ended without a receipt');
+        verifyGatewayReceipt(receipt, authority, {
+          job: s.job,
+          modelHash: s.modelHash,
+          inputHash: contentHashOf(plaintext),
+          outputHash: `0x${output.digest('hex')}`,
+          price: s.pricePerRequest,
+          requestId: requestIdOf(keys.sessionId, sealed.seq),
+          gatewayKey: s.gatewayKey,
+        });
+        settle.resolve({ raw, receipt });
+      } catch (e) {
+        settle.reject(e);
+        throw e;
+      }
+    }
+    const it = chunks();
+    return { [Symbol.asyncIterator]: () => it, done };
   }
 
   /** Seals `body`, sends it, and opens the answer (its receipt verified now or queued, by the mode). */

@@ -15,6 +15,8 @@ export interface InferResult {
 export interface InferOptions {
   /** Absolute deadline, Unix milliseconds. */
   deadline?: number;
+  /** Aborted when the requester goes away: the backend stops the model server's work. */
+  signal?: AbortSignal;
 }
 
 /** What a request's plaintext is: an inference.ModelInferRequest, or OpenAI JSON `{"path", "body"}`. */
@@ -30,6 +32,11 @@ export interface Backend {
   readonly modelHash: string;
   /** Runs one request (its plaintext, in `protocol`); throws a BackendError. */
   infer(request: Buffer, opts?: InferOptions): Promise<InferResult>;
+  /**
+   * Runs one request whose answer comes in pieces as the model server makes them (an OpenAI server's
+   * server-sent events); absent where the backend cannot stream. Throws a BackendError, before or between pieces.
+   */
+  inferStream?(request: Buffer, opts?: InferOptions): AsyncIterable<Buffer>;
   metadata(): Promise<ModelMetadataResponse>;
   ready(): Promise<boolean>;
   close(): Promise<void>;

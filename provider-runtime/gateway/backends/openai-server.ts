@@ -3,8 +3,8 @@
 // registry this project's machines do not have. The model is the project's small classifier, so the answers
 // are what it computes, not language: a text becomes 256 features (its UTF-8 bytes hashed into buckets);
 // /v1/embeddings answers the model's 4 outputs, /v1/chat/completions and /v1/completions the top class in words.
-// It serves the subset of the API the gateway forwards, with OpenAI's error shape, `usage`, /health and
-// /v1/models. Never expose it outside the pod.
+// It serves the subset of the API the gateway forwards, with OpenAI's error shape, `usage`, server-sent events
+// for stream: true (a chunk a word, then [DONE]), /health and /v1/models. Never expose it outside the pod.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { protos } from '../proto.ts';
@@ -44,9 +44,17 @@ export interface OpenAIServerOptions {
   output?: string;
   /** Largest request body, bytes (default 4 MiB; over it: HTTP 413). */
   maxBodyBytes?: number;
+  /** With stream: true, the wait between two chunks (default 0), as a model's time per token. */
+  chunkDelayMs?: number;
 }
 
-export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {}): Promise<RunningServer> {
+export interface OpenAIServer extends RunningServer {
+  /** Streams whose client went away before the end (counted when the connection closed; generation stops). */
+  aborted(): number;
+}
+
+export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {}): Promise<OpenAIServer> {
+  let aborted = 0;
   const v2 = protos().v2.inference;
   const name = o.modelName ?? backend.modelName;
   const max = o.maxBodyBytes ?? 4 * 1024 * 1024;
@@ -86,7 +94,8 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
 
   const handle = async (path: string, body: Record<string, unknown>): Promise<unknown> => {
     if (body['model'] !== name) throw new HttpError(404, `The model \`${String(body['model'])}\` does not exist.`);
-    if (body['stream'] === true) throw new HttpError(400, 'stream is not supported by this server');
+    if (body['stream'] !== undefined && typeof body['stream'] !== 'boolean')
+      throw new HttpError(400, 'stream must be a boolean');
     const created = Math.floor(Date.now() / 1000);
     if (path === '/v1/embeddings') {
       const input = body['input'];
@@ -149,6 +158,45 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
       error: { message: e instanceof Error ? e.message : String(e), type: 'invalid_request_error', code },
     });
   };
+  /** The answer as server-sent events, as vLLM streams it: a chunk a word, then [DONE]. */
+  const stream = async (res: ServerResponse, path: string, whole: unknown) => {
+    if (path === '/v1/embeddings') return fail(res, new HttpError(400, 'embeddings do not stream'));
+    const a = whole as {
+      id: string;
+      created: number;
+      choices: Array<{ message?: { content: string }; text?: string }>;
+    };
+    const text = a.choices[0]?.message?.content ?? a.choices[0]?.text ?? '';
+    const chat = path === '/v1/chat/completions';
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const words = text.split(/(?<= )/);
+    let gone = false;
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      gone = true;
+      aborted++;
+    });
+    for (const [i, w] of words.entries()) {
+      if (gone) return;
+      const choice = chat
+        ? { index: 0, delta: i === 0 ? { role: 'assistant', content: w } : { content: w }, finish_reason: null }
+        : { index: 0, text: w, finish_reason: null };
+      const chunk = {
+        id: a.id,
+        object: chat ? 'chat.completion.chunk' : 'text_completion',
+        created: a.created,
+        model: name,
+        choices: [choice],
+      };
+      res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+      if (o.chunkDelayMs) await new Promise((r) => setTimeout(r, o.chunkDelayMs));
+    }
+    const last = chat ? { index: 0, delta: {}, finish_reason: 'stop' } : { index: 0, text: '', finish_reason: 'stop' };
+    res.write(
+      `data: ${JSON.stringify({ id: a.id, object: chat ? 'chat.completion.chunk' : 'text_completion', created: a.created, model: name, choices: [last] })}\n\n`,
+    );
+    res.end('data: [DONE]\n\n');
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method === 'GET' && path === '/health') return void res.writeHead(200).end();
@@ -171,8 +219,9 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
       }
       if (typeof body !== 'object' || body === null || Array.isArray(body))
         return fail(res, new HttpError(400, 'the body must be a JSON object'));
-      handle(path, body as Record<string, unknown>).then(
-        (v) => send(res, 200, v),
+      const b = body as Record<string, unknown>;
+      handle(path, b).then(
+        (v) => (b['stream'] === true ? stream(res, path, v) : send(res, 200, v)),
         (e) => fail(res, e),
       );
     });
@@ -182,6 +231,7 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
     server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
   });
   return {
+    aborted: () => aborted,
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {

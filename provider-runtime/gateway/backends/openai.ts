@@ -5,7 +5,8 @@
 // One sealed answer a request: `stream` other than false is refused (a stream would need a receipt per chunk),
 // and so is an answer that is not application/json.
 import { status } from '@grpc/grpc-js';
-import { Pool } from 'undici';
+import { StringDecoder } from 'node:string_decoder';
+import { type Dispatcher, Pool } from 'undici';
 import type { ModelMetadataResponse } from '../proto.ts';
 import { type Backend, BackendError, type InferOptions, type InferResult } from './backend.ts';
 
@@ -50,10 +51,20 @@ export function grpcCodeOfHttp(code: number): status {
   return code >= 500 ? status.INTERNAL : status.UNKNOWN;
 }
 
+/** Closes an answer's body we will not read on (undici reports a destroyed body as an error: nobody listens). */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  if (body.destroyed) return;
+  body.on('error', () => {});
+  body.destroy();
+}
+
 const invalid = (message: string) => new BackendError(status.INVALID_ARGUMENT, message);
 
-/** Checks a request's plaintext: the path one of OPENAI_PATHS, the body an object, not a stream. */
-export function parseOpenAIRequest(plaintext: Buffer): OpenAIRequest {
+/**
+ * Checks a request's plaintext: the path one of OPENAI_PATHS, the body an object, `stream` unset or false
+ * (or, for `streaming`, unset or a boolean: the gateway sets it).
+ */
+export function parseOpenAIRequest(plaintext: Buffer, streaming = false): OpenAIRequest {
   let v: unknown;
   try {
     v = JSON.parse(plaintext.toString('utf8'));
@@ -67,8 +78,11 @@ export function parseOpenAIRequest(plaintext: Buffer): OpenAIRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body: must be a JSON object');
   const b = body as Record<string, unknown>;
   // vLLM takes "true" or 1 for true too: anything but absent or false is refused
-  if (b['stream'] !== undefined && b['stream'] !== false)
-    throw invalid('body.stream: must be false or unset; the gateway answers each request in one sealed message');
+  if (!streaming && b['stream'] !== undefined && b['stream'] !== false)
+    throw invalid('body.stream: must be false or unset here; InferStream answers in chunks');
+  if (streaming && b['stream'] !== undefined && typeof b['stream'] !== 'boolean')
+    throw invalid('body.stream: must be a boolean (InferStream sets it)');
+  if (streaming && path === '/v1/embeddings') throw invalid('path: /v1/embeddings does not stream');
   if (b['model'] !== undefined && typeof b['model'] !== 'string') throw invalid('body.model: must be a string');
   return { path: path as OpenAIPath, body: b };
 }
@@ -110,64 +124,134 @@ export class OpenAIBackend implements Backend {
     };
   }
 
-  async infer(request: Buffer, opts: InferOptions = {}): Promise<InferResult> {
-    const req = parseOpenAIRequest(request);
+  /** The body to send: the request's, with the served model named (and `stream` set as this call needs). */
+  #body(req: OpenAIRequest, stream: boolean): string {
     const model = req.body['model'];
     if (model !== undefined && model !== '' && model !== this.modelName)
       throw new BackendError(status.NOT_FOUND, `model "${model}" is not served here (this is "${this.modelName}")`);
     // re-encoded (JSON.stringify): a number past 2^53 reaches the server rounded, so send such values as text
-    const body = JSON.stringify({ ...req.body, model: this.modelName });
+    return JSON.stringify({ ...req.body, model: this.modelName, ...(stream ? { stream: true } : {}) });
+  }
+
+  /** POSTs `body`; the deadline and the requester's going away abort it. */
+  async #post(path: string, body: string, opts: InferOptions) {
     const left = opts.deadline === undefined ? undefined : opts.deadline - Date.now();
     if (left !== undefined && left <= 0) throw new BackendError(status.DEADLINE_EXCEEDED, 'the deadline passed');
-    const t0 = performance.now();
-    let code: number;
-    let type: string;
-    let answer: Buffer;
+    const signals = [...(left !== undefined ? [AbortSignal.timeout(left)] : []), ...(opts.signal ? [opts.signal] : [])];
     try {
-      const res = await this.#pool.request({
+      return await this.#pool.request({
         method: 'POST',
-        path: this.#base + req.path,
+        path: this.#base + path,
         headers: this.#headers(),
         body,
-        ...(left !== undefined ? { signal: AbortSignal.timeout(left) } : {}),
+        ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
       });
-      code = res.statusCode;
-      type = String(res.headers['content-type'] ?? '');
-      const chunks: Buffer[] = [];
-      let size = 0;
+    } catch (e) {
+      throw this.#failure(e, opts);
+    }
+  }
+
+  /** What a failed exchange becomes: the deadline, the requester gone, or the server unreachable. */
+  #failure(e: unknown, opts: InferOptions): BackendError {
+    if (e instanceof BackendError) return e;
+    if (opts.signal?.aborted) return new BackendError(status.CANCELLED, 'the requester went away', { cause: e });
+    const name = (e as Error).name;
+    if (name === 'TimeoutError' || name === 'AbortError')
+      return new BackendError(status.DEADLINE_EXCEEDED, 'model server: no answer before the deadline', { cause: e });
+    return new BackendError(status.UNAVAILABLE, `model server: ${(e as Error).message}`, { cause: e });
+  }
+
+  /** The body of an answer, at most the limit. */
+  async #read(res: Dispatcher.ResponseData, opts: InferOptions): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > this.#max) {
-          res.body.destroy();
+          discard(res.body);
           throw new BackendError(status.RESOURCE_EXHAUSTED, `model server: the answer is over ${this.#max} bytes`);
         }
         chunks.push(chunk);
       }
-      answer = Buffer.concat(chunks, size);
     } catch (e) {
-      if (e instanceof BackendError) throw e;
-      const name = (e as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError')
-        throw new BackendError(status.DEADLINE_EXCEEDED, 'model server: no answer before the deadline', { cause: e });
-      throw new BackendError(status.UNAVAILABLE, `model server: ${(e as Error).message}`, { cause: e });
+      throw this.#failure(e, opts);
     }
+    return Buffer.concat(chunks, size);
+  }
+
+  /** An HTTP error answer as a BackendError: OpenAI's {"error": {"message"}}, TGI's {"error": "…"}, else the status. */
+  static #httpError(code: number, answer: Buffer): BackendError {
+    let why = '';
+    try {
+      const e = JSON.parse(answer.toString('utf8')) as { error?: { message?: unknown } | string; message?: unknown };
+      const m = typeof e.error === 'string' ? e.error : (e.error?.message ?? e.message);
+      if (typeof m === 'string') why = `: ${m.slice(0, 512)}`;
+    } catch {
+      // not JSON: the status says enough
+    }
+    return new BackendError(grpcCodeOfHttp(code), `model server: HTTP ${code}${why}`);
+  }
+
+  async infer(request: Buffer, opts: InferOptions = {}): Promise<InferResult> {
+    const req = parseOpenAIRequest(request);
+    const body = this.#body(req, false);
+    const t0 = performance.now();
+    const res = await this.#post(req.path, body, opts);
+    const answer = await this.#read(res, opts);
     const deviceTimeUs = Math.round((performance.now() - t0) * 1000);
-    if (code < 200 || code > 299) {
-      // OpenAI's error shape {"error": {"message"}}; TGI's {"error": "…"}; else the status alone
-      let why = '';
-      try {
-        const e = JSON.parse(answer.toString('utf8')) as { error?: { message?: unknown } | string; message?: unknown };
-        const m = typeof e.error === 'string' ? e.error : (e.error?.message ?? e.message);
-        if (typeof m === 'string') why = `: ${m.slice(0, 512)}`;
-      } catch {
-        // not JSON: the status says enough
-      }
-      throw new BackendError(grpcCodeOfHttp(code), `model server: HTTP ${code}${why}`);
-    }
+    if (res.statusCode < 200 || res.statusCode > 299) throw OpenAIBackend.#httpError(res.statusCode, answer);
     // an event stream or anything else is not the one JSON answer a receipt is for
+    const type = String(res.headers['content-type'] ?? '');
     if (!/^application\/json\b/i.test(type))
       throw new BackendError(status.INTERNAL, `model server: the answer is ${type || 'untyped'}, not application/json`);
     return { response: answer, deviceTimeUs };
+  }
+
+  /**
+   * The same request with `stream: true`: yields each server-sent event's data (one JSON chunk) as it comes, and
+   * ends at `data: [DONE]` or the end of the answer. At most the answer limit in all.
+   */
+  async *inferStream(request: Buffer, opts: InferOptions = {}): AsyncGenerator<Buffer> {
+    const req = parseOpenAIRequest(request, true);
+    const res = await this.#post(req.path, this.#body(req, true), opts);
+    if (res.statusCode < 200 || res.statusCode > 299)
+      throw OpenAIBackend.#httpError(res.statusCode, await this.#read(res, opts));
+    const type = String(res.headers['content-type'] ?? '');
+    if (!/^text\/event-stream\b/i.test(type)) {
+      discard(res.body);
+      throw new BackendError(
+        status.INTERNAL,
+        `model server: the answer is ${type || 'untyped'}, not text/event-stream`,
+      );
+    }
+    const decoder = new StringDecoder('utf8');
+    let pending = '';
+    let size = 0;
+    try {
+      for await (const piece of res.body as AsyncIterable<Buffer>) {
+        size += piece.length;
+        if (size > this.#max)
+          throw new BackendError(status.RESOURCE_EXHAUSTED, `model server: the answer is over ${this.#max} bytes`);
+        pending += decoder.write(piece);
+        // events end with a blank line (LF or CRLF); `data:` lines joined by a newline are an event's data
+        for (let end = pending.search(/\r?\n\r?\n/); end >= 0; end = pending.search(/\r?\n\r?\n/)) {
+          const event = pending.slice(0, end);
+          pending = pending.slice(end).replace(/^\r?\n\r?\n/, '');
+          const data = event
+            .split(/\r?\n/)
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(l.startsWith('data: ') ? 6 : 5))
+            .join('\n');
+          if (data === '[DONE]') return;
+          if (data) yield Buffer.from(data, 'utf8');
+        }
+      }
+    } catch (e) {
+      throw this.#failure(e, opts);
+    } finally {
+      discard(res.body); // the rest after [DONE], or a stream the requester left
+    }
   }
 
   async metadata(): Promise<ModelMetadataResponse> {

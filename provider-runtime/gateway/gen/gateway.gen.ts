@@ -9,6 +9,7 @@ import type { Limits as _nvdax_gateway_v1_Limits, Limits__Output as _nvdax_gatew
 import type { OpenSessionRequest as _nvdax_gateway_v1_OpenSessionRequest, OpenSessionRequest__Output as _nvdax_gateway_v1_OpenSessionRequest__Output } from './nvdax/gateway/v1/OpenSessionRequest.gen.ts';
 import type { OpenSessionResponse as _nvdax_gateway_v1_OpenSessionResponse, OpenSessionResponse__Output as _nvdax_gateway_v1_OpenSessionResponse__Output } from './nvdax/gateway/v1/OpenSessionResponse.gen.ts';
 import type { Receipt as _nvdax_gateway_v1_Receipt, Receipt__Output as _nvdax_gateway_v1_Receipt__Output } from './nvdax/gateway/v1/Receipt.gen.ts';
+import type { SealedChunk as _nvdax_gateway_v1_SealedChunk, SealedChunk__Output as _nvdax_gateway_v1_SealedChunk__Output } from './nvdax/gateway/v1/SealedChunk.gen.ts';
 import type { SealedRequest as _nvdax_gateway_v1_SealedRequest, SealedRequest__Output as _nvdax_gateway_v1_SealedRequest__Output } from './nvdax/gateway/v1/SealedRequest.gen.ts';
 import type { SealedResponse as _nvdax_gateway_v1_SealedResponse, SealedResponse__Output as _nvdax_gateway_v1_SealedResponse__Output } from './nvdax/gateway/v1/SealedResponse.gen.ts';
 import type { SecretPayload as _nvdax_gateway_v1_SecretPayload, SecretPayload__Output as _nvdax_gateway_v1_SecretPayload__Output } from './nvdax/gateway/v1/SecretPayload.gen.ts';
@@ -31,6 +32,7 @@ export interface ProtoGrpcType {
         OpenSessionRequest: MessageTypeDefinition<_nvdax_gateway_v1_OpenSessionRequest, _nvdax_gateway_v1_OpenSessionRequest__Output>
         OpenSessionResponse: MessageTypeDefinition<_nvdax_gateway_v1_OpenSessionResponse, _nvdax_gateway_v1_OpenSessionResponse__Output>
         Receipt: MessageTypeDefinition<_nvdax_gateway_v1_Receipt, _nvdax_gateway_v1_Receipt__Output>
+        SealedChunk: MessageTypeDefinition<_nvdax_gateway_v1_SealedChunk, _nvdax_gateway_v1_SealedChunk__Output>
         SealedRequest: MessageTypeDefinition<_nvdax_gateway_v1_SealedRequest, _nvdax_gateway_v1_SealedRequest__Output>
         SealedResponse: MessageTypeDefinition<_nvdax_gateway_v1_SealedResponse, _nvdax_gateway_v1_SealedResponse__Output>
         SecretPayload: MessageTypeDefinition<_nvdax_gateway_v1_SecretPayload, _nvdax_gateway_v1_SecretPayload__Output>

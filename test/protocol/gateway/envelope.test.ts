@@ -7,13 +7,16 @@ import { MODEL_PATH, modelBytes } from '../../../hack/model/make-model.ts';
 import {
   Direction,
   EnvelopeError,
+  MAX_CHUNKS,
   REPLAY_WINDOW,
   ReplayWindow,
   deriveSessionKeys,
   newSessionId,
   open,
+  openChunk,
   opener,
   seal,
+  sealChunk,
   sealer,
   x25519KeyPair,
 } from '../../../provider-runtime/gateway/envelope.ts';
@@ -98,6 +101,59 @@ test('the nonce and additional data are the documented layout, up to 2^53 - 1 (k
     const want = Buffer.concat([c.update(Buffer.from('body')), c.final(), c.getAuthTag()]);
     t.deepEqual(seal(rq.toGateway, Direction.request, id, seq, Buffer.from('body')), want, `seq ${seq}`);
   }
+});
+
+test('stream chunks: the index in the nonce and the additional data (known answer); moved, altered or out of range refused', (t) => {
+  const { id, gw, rq } = pair();
+  const seq = 7;
+  for (const index of [0, 1, 0xab_cdef, MAX_CHUNKS - 1]) {
+    // nonce = 4 ‖ index (3 bytes BE) ‖ seq (8 bytes BE); aad = "nvdax-gateway/v1" ‖ 4 ‖ session id ‖ seq ‖ index (4 bytes BE)
+    const n = Buffer.alloc(8);
+    n.writeBigUInt64BE(BigInt(seq));
+    const i3 = Buffer.alloc(3);
+    i3.writeUIntBE(index, 0, 3);
+    const i4 = Buffer.alloc(4);
+    i4.writeUInt32BE(index);
+    const c = createCipheriv('aes-256-gcm', gw.toRequester, Buffer.concat([Buffer.from([Direction.chunk]), i3, n]));
+    c.setAAD(Buffer.concat([Buffer.from('nvdax-gateway/v1'), Buffer.from([Direction.chunk]), id, n, i4]));
+    const want = Buffer.concat([c.update(Buffer.from('tok')), c.final(), c.getAuthTag()]);
+    t.deepEqual(sealChunk(gw.toRequester, id, seq, index, Buffer.from('tok')), want, `index ${index}`);
+    t.deepEqual(openChunk(rq.toRequester, id, seq, index, want), Buffer.from('tok'));
+  }
+  const sealed = sealChunk(gw.toRequester, id, seq, 1, Buffer.from('second'));
+  t.is(
+    reason(() => openChunk(rq.toRequester, id, seq, 0, sealed)),
+    'authentication',
+    'moved to another place',
+  );
+  t.is(
+    reason(() => openChunk(rq.toRequester, id, seq + 1, 1, sealed)),
+    'authentication',
+    'to another request',
+  );
+  t.is(
+    reason(() => open(rq.toRequester, Direction.answer, id, seq, sealed)),
+    'authentication',
+    'as a whole answer',
+  );
+  const flipped = Buffer.from(sealed);
+  flipped[0]! ^= 1;
+  t.is(
+    reason(() => openChunk(rq.toRequester, id, seq, 1, flipped)),
+    'authentication',
+    'altered',
+  );
+  t.is(
+    reason(() => sealChunk(gw.toRequester, id, seq, MAX_CHUNKS, Buffer.from('x'))),
+    'sequence',
+  );
+  t.is(
+    reason(() => sealChunk(gw.toRequester, id, seq, -1, Buffer.from('x'))),
+    'sequence',
+  );
+  // index 0 of a chunk is not the whole answer's nonce either
+  const whole = seal(gw.toRequester, Direction.answer, id, seq, Buffer.from('tok'));
+  t.notDeepEqual(sealChunk(gw.toRequester, id, seq, 0, Buffer.from('tok')), whole);
 });
 
 test('a sealer or opener made ahead gives what seal and open give, once', (t) => {

@@ -11,7 +11,7 @@ import { KServeBackend } from '../../../provider-runtime/gateway/backends/kserve
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { OnnxBackend } from '../../../provider-runtime/gateway/backends/onnx.ts';
 import { OpenAIBackend } from '../../../provider-runtime/gateway/backends/openai.ts';
-import { serveOpenAI } from '../../../provider-runtime/gateway/backends/openai-server.ts';
+import { type OpenAIServer, serveOpenAI } from '../../../provider-runtime/gateway/backends/openai-server.ts';
 import { type RunningServer, serveV2 } from '../../../provider-runtime/gateway/backends/v2server.ts';
 import type { LimitConfig } from '../../../provider-runtime/gateway/limits.ts';
 import { Gateway, type GatewayOptions, startGateway } from '../../../provider-runtime/gateway/service.ts';
@@ -34,6 +34,8 @@ export interface FixtureOptions {
   kserveTarget?: string;
   /** openai backend: the model server's URL (default: an OpenAI-protocol server started here). */
   openaiUrl?: string;
+  /** openai backend: that server's wait between two streamed chunks. */
+  chunkDelayMs?: number;
   /** kserve and openai backends: send this released secret as the model server's bearer token. */
   backendTokenSecret?: string;
   /** Wrap the backend (to see what it receives). */
@@ -48,6 +50,7 @@ export async function startFixture(o: FixtureOptions = {}) {
   const requester = Wallet.createRandom();
   const onnx = await OnnxBackend.load(MODEL_PATH, { modelName: MODEL });
   let modelServer: RunningServer | undefined;
+  let openaiServer: OpenAIServer | undefined;
   let backend: Backend = onnx;
   let gatewayRef: Gateway | undefined;
   if (o.backend === 'kserve') {
@@ -61,7 +64,7 @@ export async function startFixture(o: FixtureOptions = {}) {
     });
   }
   if (o.backend === 'openai') {
-    if (!o.openaiUrl) modelServer = await serveOpenAI(onnx);
+    if (!o.openaiUrl) modelServer = openaiServer = await serveOpenAI(onnx, { chunkDelayMs: o.chunkDelayMs ?? 0 });
     const secret = o.backendTokenSecret;
     backend = new OpenAIBackend({
       url: o.openaiUrl ?? `http://127.0.0.1:${modelServer?.port}`,
@@ -113,6 +116,8 @@ export async function startFixture(o: FixtureOptions = {}) {
     running,
     /** The model server behind the kserve or openai backend (started here). */
     modelServer,
+    /** The same, when it is the OpenAI-protocol one. */
+    openaiServer,
     address,
     policy,
     connectOptions,

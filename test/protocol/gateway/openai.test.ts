@@ -132,10 +132,88 @@ test('no prompt or answer on the requester–gateway wire; the pod loopback to t
   const r = await c.openai<Chat>('/v1/chat/completions', { messages: [{ role: 'user', content: PROMPT }] });
   const answer = r.json.choices[0]?.message.content ?? '';
   t.regex(answer, /^class \d/);
+  // a streamed answer too: its chunks cross sealed
+  const s = c.openaiStream('/v1/chat/completions', { messages: [{ role: 'user', content: `${PROMPT} (again)` }] });
+  for await (const _ of s);
+  t.true((await s.done).raw.length > 1);
   const marker = Buffer.from('PLAINTEXT-PROMPT-a41f');
   t.true(wire.bytes().length > 500, 'the relay saw the traffic');
   t.false(wire.bytes().includes(marker), 'the prompt is not on the wire');
   t.false(wire.bytes().includes(Buffer.from(answer)), 'the answer is not on the wire');
+  t.false(wire.bytes().includes(Buffer.from('chat.completion.chunk')), 'nor a streamed chunk');
+  t.true(podLoopback.bytes().includes(Buffer.from('chat.completion.chunk')), 'control: the chunks are on the loopback');
   t.true(podLoopback.bytes().includes(marker), 'control: the capture finds the prompt where it is plaintext');
   t.true(podLoopback.bytes().includes(Buffer.from(answer)));
+});
+
+test('a streamed chat answer: chunks decrypted as they come, in order, the receipt over all of them at the end', async (t) => {
+  const f = await startFixture({ backend: 'openai', chunkDelayMs: 40 });
+  t.teardown(() => f.close());
+  const c = await f.connect();
+  t.teardown(() => c.close());
+  const messages = [{ role: 'user', content: 'Stream the class of this sentence, word by word please.' }];
+  const whole = await c.openai<Chat>('/v1/chat/completions', { messages });
+  const started = performance.now();
+  const s = c.openaiStream<{ choices: Array<{ delta: { content?: string }; finish_reason: string | null }> }>(
+    '/v1/chat/completions',
+    { messages },
+  );
+  const times: number[] = [];
+  let text = '';
+  for await (const chunk of s) {
+    times.push(performance.now() - started);
+    text += chunk.choices[0]?.delta.content ?? '';
+  }
+  const { raw, receipt } = await s.done;
+  // the same answer, in pieces: a chunk a word and the final one
+  t.is(text, whole.json.choices[0]?.message.content ?? '(none)');
+  t.is(raw.length, text.split(' ').length + 1);
+  t.is(times.length, raw.length);
+  // the first piece came while the server was still generating (40 ms a chunk), not all at the end
+  t.true(times[0]! < times.at(-1)! - 60, `first chunk at ${times[0]} ms, last at ${times.at(-1)} ms`);
+  const rc = receipt.receipt;
+  t.is(rc.outputHash, contentHash(Buffer.concat(raw.flatMap((b) => [b, Buffer.from('\n')]))));
+  const sent = JSON.stringify({ path: '/v1/chat/completions', body: { messages, model: MODEL, stream: true } });
+  t.is(rc.inputHash, contentHash(Buffer.from(sent)));
+  t.true(rc.deviceTimeUs >= 40_000 * (raw.length - 1), 'device time spans the generation');
+  const metrics = await f.gateway.metrics.registry.metrics();
+  t.regex(metrics, /nvdax_gateway_requests_total\{method="InferStream",code="OK"\} 1/);
+});
+
+test('streams: refused where they cannot be (embeddings, a tensor backend); leaving the loop cancels the model server', async (t) => {
+  // 3 s a chunk: a cancel must reach the model server while the gateway waits for the next one, not at it
+  const f = await startFixture({ backend: 'openai', chunkDelayMs: 3000 });
+  t.teardown(() => f.close());
+  const c = await f.connect();
+  t.teardown(() => c.close());
+  const emb = c.openaiStream('/v1/embeddings' as '/v1/completions', { input: 'x' });
+  const e = await t.throwsAsync(
+    (async () => {
+      for await (const _ of emb);
+    })(),
+    { instanceOf: GatewayCallError },
+  );
+  t.is(e.code, status.INVALID_ARGUMENT);
+  t.regex(e.detail ?? '', /embeddings does not stream/);
+  await t.throwsAsync(emb.done, { instanceOf: GatewayCallError });
+
+  // leave after the first chunk: the call is cancelled, the gateway counts it so and frees the slot
+  const long = c.openaiStream('/v1/completions', { prompt: 'one two three four five six seven eight nine ten' });
+  for await (const _ of long) break;
+  const cancelled = async () =>
+    /nvdax_gateway_requests_total\{method="InferStream",code="CANCELLED"\} 1/.test(
+      await f.gateway.metrics.registry.metrics(),
+    );
+  for (let i = 0; i < 20 && !(await cancelled()); i++) await new Promise((r) => setTimeout(r, 100));
+  t.true(await cancelled(), 'the gateway saw the cancel');
+  t.is(f.openaiServer!.aborted(), 1, 'the model server stopped generating before its next chunk');
+  t.regex(await f.gateway.metrics.registry.metrics(), /nvdax_gateway_inflight_requests 0/);
+  // the session goes on
+  t.truthy((await c.openai('/v1/completions', { prompt: 'still here' })).json);
+
+  const v2 = await startFixture();
+  t.teardown(() => v2.close());
+  const cv = await v2.connect();
+  t.teardown(() => cv.close());
+  t.throws(() => cv.openaiStream('/v1/completions', { prompt: 'a' }), { instanceOf: CapabilityError });
 });

@@ -206,3 +206,58 @@ test('ready is the model server answering /health with 200', async (t) => {
   t.throws(() => new OpenAIBackend({ url: 'ftp://x', modelName: 'm', modelHash: HASH }), { message: /http\(s\)/ });
   t.throws(() => new OpenAIBackend({ url: 'http://x', modelName: 'm', modelHash: '0x1' }), { message: /modelHash/ });
 });
+
+test('inferStream: sends stream: true and yields each event’s data, across split writes, CRLF and multi-line data, to [DONE]', async (t) => {
+  const { url, seen } = await server(t, (_s, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    // one event split across writes, a comment line, CRLF endings, a two-line data field, then [DONE] and junk after
+    res.write('data: {"i":0}\n\n: keep-alive\n\nda');
+    setTimeout(() => {
+      res.write('ta: {"i":1,"t":"é');
+      setTimeout(() => {
+        res.write('"}\r\n\r\ndata: {"i":2,\r\ndata: "j":3}\r\n\r\n');
+        res.end('data: [DONE]\n\ndata: {"after":true}\n\n');
+      }, 10);
+    }, 10);
+  });
+  const b = backend(t, url);
+  const got: string[] = [];
+  for await (const piece of b.inferStream(req('/v1/chat/completions', { messages: [] }))) got.push(piece.toString());
+  t.deepEqual(got, ['{"i":0}', '{"i":1,"t":"é"}', '{"i":2,\n"j":3}']);
+  t.deepEqual(JSON.parse(seen[0]?.body ?? ''), { messages: [], model: 'qwen', stream: true });
+});
+
+test('inferStream refuses: embeddings, a non-boolean stream, an answer that is not an event stream, an HTTP error, too much', async (t) => {
+  const { url } = await server(t, (s, res) => {
+    const p = JSON.parse(s.body).prompt as string;
+    if (p === 'json') return json(res, 200, { choices: [] });
+    if (p === 'bad') return json(res, 400, { error: { message: 'prompt too long' } });
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`data: ${JSON.stringify({ t: 'x'.repeat(2048) })}\n\n`);
+  });
+  const b = backend(t, url, { maxResponseBytes: 1024 });
+  const drain = async (
+    body: Record<string, unknown>,
+    path: '/v1/completions' | '/v1/embeddings' = '/v1/completions',
+  ) => {
+    const e = await t.throwsAsync(
+      (async () => {
+        for await (const _ of b.inferStream(req(path, body)));
+      })(),
+      { instanceOf: BackendError },
+    );
+    return e;
+  };
+  const emb = await drain({ input: 'x' }, '/v1/embeddings');
+  t.is(emb.code, status.INVALID_ARGUMENT);
+  t.regex(emb.message, /does not stream/);
+  t.regex((await drain({ prompt: 'a', stream: 'true' })).message, /^body\.stream: must be a boolean/);
+  const json200 = await drain({ prompt: 'json' });
+  t.is(json200.code, status.INTERNAL);
+  t.regex(json200.message, /not text\/event-stream/);
+  const http = await drain({ prompt: 'bad' });
+  t.is(http.code, status.INVALID_ARGUMENT);
+  t.is(http.message, 'model server: HTTP 400: prompt too long');
+  const big = await drain({ prompt: 'big' });
+  t.is(big.code, status.RESOURCE_EXHAUSTED);
+});
