@@ -66,6 +66,7 @@ import {
   capabilityDomain,
   contentHashOf,
   requestIdOf,
+  streamHash,
   sessionMessage,
   signCapability,
   signReceiptEd25519,
@@ -555,9 +556,9 @@ export class Gateway {
    */
   async inferStream(
     r: SealedRequest__Output,
-    send: (chunk: SealedChunk) => Promise<void>,
+    send: (chunk: SealedChunk, signal: AbortSignal) => Promise<void>,
     callDeadline?: number,
-    signal?: AbortSignal,
+    callSignal?: AbortSignal,
   ): Promise<void> {
     const t0 = this.#mono();
     this.#m.bytesIn(r.ciphertext.length);
@@ -577,32 +578,39 @@ export class Gateway {
         throw new Refused(status.DEADLINE_EXCEEDED, 'deadline', 'infer stream: the deadline passed before the backend');
       const inputHash = contentHashOf(plaintext);
       const requestId = requestIdOf(session.id, r.seq);
-      const output = createHash('sha256');
+      // the requester gone, or the deadline: the backend's request and a wait to send both end
+      const signal = AbortSignal.any([
+        ...(callSignal ? [callSignal] : []),
+        AbortSignal.timeout(Math.max(1, deadline - now)),
+      ]);
+      const output = streamHash();
       const tb = this.#mono();
       let index = 0;
       try {
-        for await (const piece of backend.inferStream(plaintext, { deadline, ...(signal ? { signal } : {}) })) {
+        for await (const piece of backend.inferStream(plaintext, { deadline, signal })) {
           if (index >= MAX_CHUNKS) throw new BackendError(status.RESOURCE_EXHAUSTED, 'the answer has too many chunks');
-          output.update(piece).update('\n');
+          output.add(piece);
           const ciphertext = sealChunk(session.keys.toRequester, session.id, r.seq, index, piece);
           this.#m.bytesOut(ciphertext.length);
-          await send({ seq: r.seq, index, ciphertext });
+          await send({ seq: r.seq, index, ciphertext }, signal);
           index++;
         }
       } catch (e) {
         if (e instanceof Refused) throw e;
+        // the requester left: nothing to seal for it, counted as a cancel
+        if (callSignal?.aborted) throw new Refused(status.CANCELLED, 'cancelled', 'infer stream: cancelled');
         throw this.#backendRefusal(e, session, r.seq);
       } finally {
         this.#m.backendDuration((this.#mono() - tb) / 1000);
       }
       const receipt = await this.#receipt({
         inputHash,
-        outputHash: `0x${output.digest('hex')}`,
+        outputHash: output.digest(),
         latencyUs: Math.round((this.#mono() - t0) * 1000),
         deviceTimeUs: Math.round((this.#mono() - tb) * 1000),
         requestId,
       });
-      await send({ seq: r.seq, index, receipt });
+      await send({ seq: r.seq, index, receipt }, signal);
     } finally {
       this.metrics.inflightNow.dec();
       release();
@@ -698,13 +706,24 @@ export class Gateway {
       InferStream: (call: ServerWritableStream<SealedRequest__Output, SealedChunk>) => {
         const t0 = this.#mono();
         const stop = new AbortController();
-        call.on('cancelled', () => stop.abort());
-        // HTTP/2 flow control: a slow reader holds the next chunk back, and with it the backend
-        const send = (chunk: SealedChunk) =>
+        for (const ev of ['cancelled', 'close', 'error'] as const) call.on(ev, () => stop.abort());
+        // HTTP/2 flow control: a slow reader holds the next chunk back, and with it the backend. A wait for room
+        // ends when the call does or the deadline passes (`signal`): grpc-js drops writes to a cancelled call
+        // without a drain, and a wait for that drain would hold the request's slot for good.
+        const send = (chunk: SealedChunk, signal: AbortSignal) =>
           new Promise<void>((resolve, reject) => {
-            if (call.cancelled) return reject(new Refused(status.CANCELLED, 'cancelled', 'infer stream: cancelled'));
-            if (call.write(chunk)) resolve();
-            else call.once('drain', resolve);
+            const gone = () =>
+              new Refused(status.CANCELLED, 'cancelled', 'infer stream: cancelled or past its deadline');
+            if (call.cancelled || signal.aborted) return reject(gone());
+            if (call.write(chunk)) return resolve();
+            const done = () => {
+              call.off('drain', done);
+              signal.removeEventListener('abort', done);
+              if (signal.aborted) reject(gone());
+              else resolve();
+            };
+            call.on('drain', done);
+            signal.addEventListener('abort', done);
           });
         const finish = (code: status) => {
           this.metrics.requests.inc({ method: 'InferStream', code: codeName(code) });

@@ -8,7 +8,7 @@
 // (`receiptKey`) next to the attested gateway key. A receipt is then the provider's when its Ed25519 signature
 // verifies under the receipt key of a capability whose EIP-712 signature recovers to the provider. The
 // `eip712` scheme (receipt.ts's signReceipt) stays available for deployments that want one signature per receipt.
-import { type KeyObject, hash, sign as edSign, verify as edVerify } from 'node:crypto';
+import { type KeyObject, createHash, hash, sign as edSign, verify as edVerify } from 'node:crypto';
 import { type AbstractSigner, type TypedDataDomain, getAddress, verifyTypedData } from 'ethers';
 import {
   type Receipt,
@@ -121,6 +121,22 @@ const REQUEST_PREFIX = Buffer.from('nvdax-gateway/v1 request');
  * a Hash object per call (the gateway and the SDK hash each request and answer on the hot path).
  */
 export const contentHashOf = (data: Uint8Array): string => `0x${hash('sha256', data, 'hex')}`;
+
+/**
+ * A streamed answer's output hash, as its receipt says it: 0x + SHA-256 over the chunks, each as its length
+ * (4 bytes big-endian) then its bytes, so the receipt pins where one chunk ends and the next begins too.
+ */
+export function streamHash(): { add(chunk: Uint8Array): void; digest(): string } {
+  const h = createHash('sha256');
+  const n = Buffer.alloc(4);
+  return {
+    add(chunk) {
+      n.writeUInt32BE(chunk.length);
+      h.update(n).update(chunk);
+    },
+    digest: () => `0x${h.digest('hex')}`,
+  };
+}
 
 /** A receipt with its signature and the scheme that made it. */
 export interface GatewaySignedReceipt {

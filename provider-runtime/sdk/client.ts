@@ -12,7 +12,7 @@
 // then does it agree a session key (OpenSession, signed by the requester's key). Every refusal names what
 // failed: CapabilityError(field), AttestationError(claim), EnvelopeError(reason), ReceiptError(field), or
 // GatewayCallError(code) for what the gateway refused.
-import { credentials, Metadata, type ServiceError, type status } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { type AbstractSigner, getAddress } from 'ethers';
 import {
   type AttestationPolicy,
@@ -22,7 +22,6 @@ import {
   evidenceHash,
   verifyEvidence,
 } from '../../operator/verification/attestation.ts';
-import { createHash } from 'node:crypto';
 import { gatewayKeyHash, ReceiptError, receiptDomain } from '../../operator/verification/receipt.ts';
 import { hubJobId } from '../../operator/settlement/task.ts';
 import {
@@ -59,6 +58,7 @@ import {
   contentHashOf,
   requestIdOf,
   sessionMessage,
+  streamHash,
   verifyCapability,
   verifyGatewayReceipt,
 } from '../gateway/signing.ts';
@@ -389,8 +389,9 @@ export class ConfidentialClient {
     async function* chunks(): AsyncGenerator<T> {
       const call = client.InferStream(sealed, new Metadata(), { deadline: Date.now() + timeoutMs });
       const raw: Buffer[] = [];
-      const output = createHash('sha256');
+      const output = streamHash();
       let receipt: GatewaySignedReceipt | undefined;
+      let settled = false;
       try {
         try {
           for await (const m of call as AsyncIterable<SealedChunk__Output>) {
@@ -408,7 +409,7 @@ export class ConfidentialClient {
             }
             const piece = openChunk(keys.toRequester, keys.sessionId, sealed.seq, m.index, m.ciphertext);
             raw.push(piece);
-            output.update(piece).update('\n');
+            output.add(piece);
             yield JSON.parse(piece.toString('utf8')) as T;
           }
         } catch (e) {
@@ -422,15 +423,20 @@ export class ConfidentialClient {
           job: s.job,
           modelHash: s.modelHash,
           inputHash: contentHashOf(plaintext),
-          outputHash: `0x${output.digest('hex')}`,
+          outputHash: output.digest(),
           price: s.pricePerRequest,
           requestId: requestIdOf(keys.sessionId, sealed.seq),
           gatewayKey: s.gatewayKey,
         });
+        settled = true;
         settle.resolve({ raw, receipt });
       } catch (e) {
+        settled = true;
         settle.reject(e);
         throw e;
+      } finally {
+        // the caller left the loop early: the call is cancelled above, and `done` says so
+        if (!settled) settle.reject(new GatewayCallError(status.CANCELLED, 'the stream was left before its end'));
       }
     }
     const it = chunks();

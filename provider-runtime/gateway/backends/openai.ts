@@ -2,8 +2,8 @@
 // job's pod (its loopback: plaintext never leaves the TEE). A request's plaintext is the JSON
 // `{"path": "/v1/chat/completions", "body": {…}}` (or /v1/completions, /v1/embeddings); the answer's plaintext is
 // the model server's JSON body as it sent it, so the receipt's output hash is of exactly what the server said.
-// One sealed answer a request: `stream` other than false is refused (a stream would need a receipt per chunk),
-// and so is an answer that is not application/json.
+// Infer seals one answer (`stream` other than false refused, an answer not application/json refused);
+// InferStream (inferStream) seals each server-sent event as it comes, to `data: [DONE]`.
 import { status } from '@grpc/grpc-js';
 import { StringDecoder } from 'node:string_decoder';
 import { type Dispatcher, Pool } from 'undici';
@@ -209,8 +209,9 @@ export class OpenAIBackend implements Backend {
   }
 
   /**
-   * The same request with `stream: true`: yields each server-sent event's data (one JSON chunk) as it comes, and
-   * ends at `data: [DONE]` or the end of the answer. At most the answer limit in all.
+   * The same request with `stream: true`: yields each server-sent event's data (one JSON chunk) as it comes, to
+   * `data: [DONE]`. An answer that ends before it (the server died mid-answer) or an error event (vLLM's
+   * `{"error": …}` after a 200) is refused, not receipted as a whole answer. At most the answer limit in all.
    */
   async *inferStream(request: Buffer, opts: InferOptions = {}): AsyncGenerator<Buffer> {
     const req = parseOpenAIRequest(request, true);
@@ -244,14 +245,31 @@ export class OpenAIBackend implements Backend {
             .map((l) => l.slice(l.startsWith('data: ') ? 6 : 5))
             .join('\n');
           if (data === '[DONE]') return;
-          if (data) yield Buffer.from(data, 'utf8');
+          if (data) yield OpenAIBackend.#event(data);
         }
       }
+      throw new BackendError(status.UNAVAILABLE, "model server: the stream ended before its 'data: [DONE]'");
     } catch (e) {
       throw this.#failure(e, opts);
     } finally {
       discard(res.body); // the rest after [DONE], or a stream the requester left
     }
+  }
+
+  /** One event's data, checked: JSON, and not an error the server sent after its 200. */
+  static #event(data: string): Buffer {
+    let v: unknown;
+    try {
+      v = JSON.parse(data);
+    } catch {
+      throw new BackendError(status.INTERNAL, 'model server: a streamed event is not JSON');
+    }
+    const err = (v as { error?: { message?: unknown } | string } | null)?.error;
+    if (err !== undefined && err !== null) {
+      const m = typeof err === 'string' ? err : err.message;
+      throw new BackendError(status.INTERNAL, `model server: ${typeof m === 'string' ? m.slice(0, 512) : 'error'}`);
+    }
+    return Buffer.from(data, 'utf8');
   }
 
   async metadata(): Promise<ModelMetadataResponse> {

@@ -6,6 +6,7 @@
 import { status } from '@grpc/grpc-js';
 import test from 'ava';
 import { contentHash } from '../../../operator/verification/receipt.ts';
+import type { Backend } from '../../../provider-runtime/gateway/backends/backend.ts';
 import { verifyGatewayReceipt } from '../../../provider-runtime/gateway/signing.ts';
 import { CapabilityError, GatewayCallError, fp32Request } from '../../../provider-runtime/sdk/client.ts';
 import { MODEL, startFixture, tap } from './fixture.ts';
@@ -172,7 +173,13 @@ test('a streamed chat answer: chunks decrypted as they come, in order, the recei
   // the first piece came while the server was still generating (40 ms a chunk), not all at the end
   t.true(times[0]! < times.at(-1)! - 60, `first chunk at ${times[0]} ms, last at ${times.at(-1)} ms`);
   const rc = receipt.receipt;
-  t.is(rc.outputHash, contentHash(Buffer.concat(raw.flatMap((b) => [b, Buffer.from('\n')]))));
+  // SHA-256 over the chunks, each after its length (4 bytes big-endian)
+  const framed = raw.flatMap((b) => {
+    const n = Buffer.alloc(4);
+    n.writeUInt32BE(b.length);
+    return [n, b];
+  });
+  t.is(rc.outputHash, contentHash(Buffer.concat(framed)));
   const sent = JSON.stringify({ path: '/v1/chat/completions', body: { messages, model: MODEL, stream: true } });
   t.is(rc.inputHash, contentHash(Buffer.from(sent)));
   t.true(rc.deviceTimeUs >= 40_000 * (raw.length - 1), 'device time spans the generation');
@@ -216,4 +223,51 @@ test('streams: refused where they cannot be (embeddings, a tensor backend); leav
   const cv = await v2.connect();
   t.teardown(() => cv.close());
   t.throws(() => cv.openaiStream('/v1/completions', { prompt: 'a' }), { instanceOf: CapabilityError });
+});
+
+test('a reader that stalls under flow control, then leaves: the gateway stops the backend and frees the slot; done rejects', async (t) => {
+  let produced = 0;
+  let finished = false;
+  const big = Buffer.from(JSON.stringify({ t: 'x'.repeat(256 * 1024) }));
+  const f = await startFixture({
+    backend: 'openai',
+    wrap: (b: Backend): Backend => ({
+      kind: b.kind,
+      protocol: b.protocol,
+      modelName: b.modelName,
+      modelHash: b.modelHash,
+      infer: (req, o) => b.infer(req, o),
+      // 200 chunks of 256 KiB, as fast as the gateway takes them
+      async *inferStream() {
+        try {
+          for (let i = 0; i < 200; i++) {
+            produced++;
+            yield big;
+          }
+        } finally {
+          finished = true;
+        }
+      },
+      metadata: () => b.metadata(),
+      ready: () => b.ready(),
+      close: () => b.close(),
+    }),
+  });
+  t.teardown(() => f.close());
+  const c = await f.connect();
+  t.teardown(() => c.close());
+  const s = c.openaiStream('/v1/completions', { prompt: 'x' });
+  const it = s[Symbol.asyncIterator]();
+  await it.next();
+  await new Promise((r) => setTimeout(r, 1500)); // the HTTP/2 window fills: the gateway waits to send
+  t.true(produced < 200, `flow control held the backend back (${produced} of 200 made)`);
+  await it.return?.(undefined); // leave the loop: the call is cancelled
+  const metrics = () => f.gateway.metrics.registry.metrics();
+  for (let i = 0; i < 30 && !/nvdax_gateway_inflight_requests 0/.test(await metrics()); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  t.regex(await metrics(), /nvdax_gateway_inflight_requests 0/, 'the slot is free again');
+  t.regex(await metrics(), /nvdax_gateway_requests_total\{method="InferStream",code="CANCELLED"\} 1/);
+  t.true(finished, 'the backend stream was closed');
+  const e = await t.throwsAsync(s.done, { instanceOf: GatewayCallError });
+  t.is(e.code, status.CANCELLED);
 });

@@ -213,8 +213,11 @@ test('inferStream: sends stream: true and yields each event’s data, across spl
     // one event split across writes, a comment line, CRLF endings, a two-line data field, then [DONE] and junk after
     res.write('data: {"i":0}\n\n: keep-alive\n\nda');
     setTimeout(() => {
-      res.write('ta: {"i":1,"t":"é');
+      // "é" is two bytes in UTF-8: the first ends this write, the second starts the next
+      const e = Buffer.from('é');
+      res.write(Buffer.concat([Buffer.from('ta: {"i":1,"t":"'), e.subarray(0, 1)]));
       setTimeout(() => {
+        res.write(e.subarray(1));
         res.write('"}\r\n\r\ndata: {"i":2,\r\ndata: "j":3}\r\n\r\n');
         res.end('data: [DONE]\n\ndata: {"after":true}\n\n');
       }, 10);
@@ -227,12 +230,15 @@ test('inferStream: sends stream: true and yields each event’s data, across spl
   t.deepEqual(JSON.parse(seen[0]?.body ?? ''), { messages: [], model: 'qwen', stream: true });
 });
 
-test('inferStream refuses: embeddings, a non-boolean stream, an answer that is not an event stream, an HTTP error, too much', async (t) => {
+test('inferStream refuses: embeddings, a non-boolean stream, an answer that is not an event stream, an HTTP error, too much, no [DONE], an error event', async (t) => {
   const { url } = await server(t, (s, res) => {
     const p = JSON.parse(s.body).prompt as string;
     if (p === 'json') return json(res, 200, { choices: [] });
     if (p === 'bad') return json(res, 400, { error: { message: 'prompt too long' } });
     res.writeHead(200, { 'content-type': 'text/event-stream' });
+    // the server dies mid-answer, its last event cut short; or it reports an error after its 200
+    if (p === 'cut') return res.end('data: {"i":0}\n\ndata: {"i":1}');
+    if (p === 'error') return res.end('data: {"i":0}\n\ndata: {"error":{"message":"CUDA out of memory"}}\n\n');
     res.end(`data: ${JSON.stringify({ t: 'x'.repeat(2048) })}\n\n`);
   });
   const b = backend(t, url, { maxResponseBytes: 1024 });
@@ -260,4 +266,10 @@ test('inferStream refuses: embeddings, a non-boolean stream, an answer that is n
   t.is(http.message, 'model server: HTTP 400: prompt too long');
   const big = await drain({ prompt: 'big' });
   t.is(big.code, status.RESOURCE_EXHAUSTED);
+  const cut = await drain({ prompt: 'cut' });
+  t.is(cut.code, status.UNAVAILABLE);
+  t.regex(cut.message, /ended before its 'data: \[DONE\]'/);
+  const error = await drain({ prompt: 'error' });
+  t.is(error.code, status.INTERNAL);
+  t.is(error.message, 'model server: CUDA out of memory');
 });
