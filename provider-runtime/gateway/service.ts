@@ -458,7 +458,12 @@ export class Gateway {
     return { session, plaintext, release: admission.release };
   }
 
-  async infer(r: SealedRequest__Output, callDeadline?: number, cancelled?: () => boolean): Promise<SealedResponse> {
+  async infer(
+    r: SealedRequest__Output,
+    callDeadline?: number,
+    cancelled?: () => boolean,
+    signal?: AbortSignal,
+  ): Promise<SealedResponse> {
     const t0 = this.#mono();
     this.#m.bytesIn(r.ciphertext.length);
     const { session, plaintext, release } = this.#admitAndOpen(r, 'infer');
@@ -473,13 +478,15 @@ export class Gateway {
       // start the backend, then, before it runs (ONNX Runtime in a later turn of the loop) or while it does (the
       // kserve call), hash the input and make the answer's cipher ready: right after the open the crypto code is
       // warm, after the backend it is not (a cipher made then costs several times more)
-      const running = this.#o.backend.infer(plaintext, { deadline });
+      // the requester's cancel reaches a backend that can stop (the OpenAI server's request is aborted)
+      const running = this.#o.backend.infer(plaintext, signal ? { deadline, signal } : { deadline });
       const inputHash = contentHashOf(plaintext);
       const requestId = requestIdOf(session.id, r.seq);
       const sealAnswer = sealer(session.keys.toRequester, Direction.answer, session.id, r.seq);
       try {
         result = await running;
       } catch (e) {
+        if (signal?.aborted) throw new Refused(status.CANCELLED, 'cancelled', 'infer: cancelled by the client');
         throw this.#backendRefusal(e, session, r.seq);
       } finally {
         this.#m.backendDuration((this.#mono() - tb) / 1000);
@@ -700,9 +707,16 @@ export class Gateway {
     return {
       GetCapability: wrap('GetCapability', (req: CapabilityRequest__Output) => this.getCapability(req)),
       OpenSession: wrap('OpenSession', (req: OpenSessionRequest__Output) => this.openSession(req)),
-      Infer: wrap('Infer', (req: SealedRequest__Output, call) =>
-        this.infer(req, deadlineOf(call as ServerUnaryCall<unknown, unknown>), () => call.cancelled),
-      ),
+      Infer: wrap('Infer', (req: SealedRequest__Output, call) => {
+        const stop = new AbortController();
+        call.once('cancelled', () => stop.abort());
+        return this.infer(
+          req,
+          deadlineOf(call as ServerUnaryCall<unknown, unknown>),
+          () => call.cancelled,
+          stop.signal,
+        );
+      }),
       InferStream: (call: ServerWritableStream<SealedRequest__Output, SealedChunk>) => {
         const t0 = this.#mono();
         const stop = new AbortController();

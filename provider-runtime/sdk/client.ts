@@ -162,11 +162,14 @@ type Call<Req, Res> = (
   cb: (e: ServiceError | null, r?: Res) => void,
 ) => unknown;
 
-function unary<Req, Res>(fn: Call<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
+function unary<Req, Res>(fn: Call<Req, Res>, req: Req, timeoutMs: number, signal?: AbortSignal): Promise<Res> {
   return new Promise((resolve, reject) => {
-    fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) =>
+    const call = fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) =>
       e || r === undefined ? reject(e) : resolve(r),
-    );
+    ) as { cancel(): void };
+    // the caller gave up: the gateway sees the cancel and stops its backend
+    if (signal?.aborted) call.cancel();
+    else signal?.addEventListener('abort', () => call.cancel(), { once: true });
   });
 }
 
@@ -296,9 +299,10 @@ export class ConfidentialClient {
     method: 'infer' | 'releaseSecret',
     sealed: { sessionId: Buffer; seq: number; ciphertext: Buffer },
     timeoutMs?: number,
+    signal?: AbortSignal,
   ): Promise<Res> {
     const fn = (this.#client[method] as Call<unknown, Res>).bind(this.#client);
-    return unary(fn, sealed, timeoutMs ?? this.#timeoutMs).catch((e) => {
+    return unary(fn, sealed, timeoutMs ?? this.#timeoutMs, signal).catch((e) => {
       throw callError(e, (b) => {
         try {
           return open(this.#keys.toRequester, Direction.error, this.#keys.sessionId, sealed.seq, b).toString('utf8');
@@ -329,12 +333,13 @@ export class ConfidentialClient {
    * JSON body as OpenAI's API takes it (`model` defaults to the capability's; `stream` must stay off: each
    * answer is one sealed message with its receipt). Resolves to the server's JSON answer, decrypted, once its
    * receipt verified (or is queued to, in background mode). An HTTP error of the server comes back as a
-   * GatewayCallError with its gRPC code and the server's message, sealed to this client.
+   * GatewayCallError with its gRPC code and the server's message, sealed to this client. `signal` cancels the
+   * call (CANCELLED); the gateway then aborts the model server's request.
    */
   async openai<T = unknown>(
     path: OpenAIPath,
     body: Record<string, unknown>,
-    opts: { timeoutMs?: number } = {},
+    opts: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<OpenAIResult<T>> {
     if (this.capability.protocol !== 'OpenAI')
       throw new CapabilityError('protocol', `the gateway fronts an ${this.capability.protocol} server: use infer()`);
@@ -342,7 +347,7 @@ export class ConfidentialClient {
       JSON.stringify({ path, body: { ...body, model: body['model'] || this.capability.modelName } }),
       'utf8',
     );
-    const { raw, receipt } = await this.#roundTrip(plaintext, opts.timeoutMs);
+    const { raw, receipt } = await this.#roundTrip(plaintext, opts.timeoutMs, opts.signal);
     return { json: JSON.parse(raw.toString('utf8')) as T, raw, receipt };
   }
 
@@ -444,10 +449,14 @@ export class ConfidentialClient {
   }
 
   /** Seals `body`, sends it, and opens the answer (its receipt verified now or queued, by the mode). */
-  async #roundTrip(body: Buffer, timeoutMs?: number): Promise<{ raw: Buffer; receipt: GatewaySignedReceipt }> {
+  async #roundTrip(
+    body: Buffer,
+    timeoutMs?: number,
+    signal?: AbortSignal,
+  ): Promise<{ raw: Buffer; receipt: GatewaySignedReceipt }> {
     if (this.#failure) throw this.#failure;
     const sealed = this.sealRequest(body);
-    const answer = this.#send<SealedResponse__Output>('infer', sealed, timeoutMs);
+    const answer = this.#send<SealedResponse__Output>('infer', sealed, timeoutMs, signal);
     // while the request is on its way (an immediate runs after its HTTP/2 write went out) and the gateway works
     // on it: make the answer's decipher and the next request's cipher ready and check the receipts still
     // queued, instead of doing any of it when the answer arrives or the next request is made

@@ -46,10 +46,12 @@ export interface OpenAIServerOptions {
   maxBodyBytes?: number;
   /** With stream: true, the wait between two chunks (default 0), as a model's time per token. */
   chunkDelayMs?: number;
+  /** Without stream, the wait before the answer (default 0), as a model's generation time. */
+  answerDelayMs?: number;
 }
 
 export interface OpenAIServer extends RunningServer {
-  /** Streams whose client went away before the end (counted when the connection closed; generation stops). */
+  /** Answers whose client went away before the end (counted when the connection closed; generation stops). */
   aborted(): number;
 }
 
@@ -221,7 +223,20 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
         return fail(res, new HttpError(400, 'the body must be a JSON object'));
       const b = body as Record<string, unknown>;
       handle(path, b).then(
-        (v) => (b['stream'] === true ? stream(res, path, v) : send(res, 200, v)),
+        async (v) => {
+          if (b['stream'] === true) return stream(res, path, v);
+          if (o.answerDelayMs) {
+            let gone = false;
+            res.on('close', () => {
+              if (res.writableFinished) return;
+              gone = true;
+              aborted++;
+            });
+            await new Promise((r) => setTimeout(r, o.answerDelayMs));
+            if (gone) return;
+          }
+          send(res, 200, v);
+        },
         (e) => fail(res, e),
       );
     });

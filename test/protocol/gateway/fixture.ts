@@ -34,8 +34,9 @@ export interface FixtureOptions {
   kserveTarget?: string;
   /** openai backend: the model server's URL (default: an OpenAI-protocol server started here). */
   openaiUrl?: string;
-  /** openai backend: that server's wait between two streamed chunks. */
+  /** openai backend: that server's wait between two streamed chunks, and before a whole answer. */
   chunkDelayMs?: number;
+  answerDelayMs?: number;
   /** kserve and openai backends: send this released secret as the model server's bearer token. */
   backendTokenSecret?: string;
   /** Wrap the backend (to see what it receives). */
@@ -64,7 +65,11 @@ export async function startFixture(o: FixtureOptions = {}) {
     });
   }
   if (o.backend === 'openai') {
-    if (!o.openaiUrl) modelServer = openaiServer = await serveOpenAI(onnx, { chunkDelayMs: o.chunkDelayMs ?? 0 });
+    if (!o.openaiUrl)
+      modelServer = openaiServer = await serveOpenAI(onnx, {
+        chunkDelayMs: o.chunkDelayMs ?? 0,
+        answerDelayMs: o.answerDelayMs ?? 0,
+      });
     const secret = o.backendTokenSecret;
     backend = new OpenAIBackend({
       url: o.openaiUrl ?? `http://127.0.0.1:${modelServer?.port}`,

@@ -271,3 +271,24 @@ test('a reader that stalls under flow control, then leaves: the gateway stops th
   const e = await t.throwsAsync(s.done, { instanceOf: GatewayCallError });
   t.is(e.code, status.CANCELLED);
 });
+
+test('a requester that gives up on a whole (unary) answer stops the model server too', async (t) => {
+  const f = await startFixture({ backend: 'openai', answerDelayMs: 3000 });
+  t.teardown(() => f.close());
+  const c = await f.connect();
+  t.teardown(() => c.close());
+  // the requester gives up 200 ms into a 3 s answer, well before its own 10 s deadline
+  const pending = c.openai(
+    '/v1/completions',
+    { prompt: 'slow' },
+    { timeoutMs: 10_000, signal: AbortSignal.timeout(200) },
+  );
+  const e = await t.throwsAsync(pending, { instanceOf: GatewayCallError });
+  t.is(e.code, status.CANCELLED);
+  for (let i = 0; i < 15 && f.openaiServer!.aborted() === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  t.is(f.openaiServer!.aborted(), 1, 'the model server’s request was aborted before its answer');
+  t.regex(
+    await f.gateway.metrics.registry.metrics(),
+    /nvdax_gateway_requests_total\{method="Infer",code="CANCELLED"\} 1/,
+  );
+});
