@@ -7,6 +7,8 @@ import type { Hub, HubOptions } from './hub.ts';
 export interface Io {
   out(line: string): void;
   err(line: string): void;
+  /** Writes text as it comes, no newline added (a streamed answer); unset: such text goes out as one line. */
+  write?(text: string): void;
   readFile(path: string): string;
   readStdin(): Promise<string>;
   /** Manifest files of a directory (.yaml, .yml, .json), sorted; undefined when path is not a directory. */
@@ -43,6 +45,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 export const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  write: (text) => process.stdout.write(text),
   readFile: (path) => readFileSync(path, 'utf8'),
   readStdin: () => readAll(process.stdin),
   listManifests(path) {

@@ -78,7 +78,8 @@ export const inferCommand: Command = {
       .option('chat', {
         type: 'string',
         requiresArg: true,
-        describe: 'an OpenAI-protocol job (vLLM, TGI): send this as one user message to /v1/chat/completions',
+        describe:
+          'an OpenAI-protocol job (vLLM, TGI): send this as one user message to /v1/chat/completions; the reply prints as it is generated (-o json: whole)',
       })
       .option('openai', {
         choices: [...OPENAI_PATHS],
@@ -312,12 +313,44 @@ function readJsonText(text: string, from: string): unknown {
 type Client = Awaited<ReturnType<typeof import('../../provider-runtime/sdk/client.ts').ConfidentialClient.connect>>;
 
 /** One OpenAI-protocol request: prints the reply (text), or the whole answer with the receipt (json). */
+/** The attestation and the job, as the first two lines of a text answer. */
+function whoAnswers(c: Client, io: Io): void {
+  const cap = c.capability;
+  const at = cap.attestation;
+  io.out(
+    `attested: ${at.teeType}${at.development ? ' (development: no TEE)' : ''}, GPU ${at.gpuAttested ? 'attested' : 'not attested'}, evidence ${at.evidenceHash}`,
+  );
+  io.out(`job ${cap.jobName}, model ${cap.modelName} ${cap.statement.modelHash}, provider ${cap.statement.provider}`);
+}
+
+/** --chat in text: the reply printed as it is generated (InferStream), then its receipt, verified. */
+async function chatStream(c: Client, body: Record<string, unknown>, io: Io): Promise<number> {
+  whoAnswers(c, io);
+  const s = c.openaiStream<{ choices?: Array<{ delta?: { content?: unknown } }> }>('/v1/chat/completions', body);
+  let text = '';
+  for await (const chunk of s) {
+    const piece = chunk.choices?.[0]?.delta?.content;
+    if (typeof piece !== 'string' || piece === '') continue;
+    if (io.write) io.write(piece);
+    else text += piece;
+  }
+  if (io.write) io.write('\n');
+  else io.out(text);
+  const { raw, receipt } = await s.done;
+  const rc = receipt.receipt;
+  io.out(
+    `receipt ${rc.requestId} verified (${receipt.scheme}): ${rc.price} wei, latency ${rc.latencyUs} µs, device ${rc.deviceTimeUs} µs, ${raw.length} chunks`,
+  );
+  return 0;
+}
+
 async function openAI(
   c: Client,
   req: { path: (typeof OPENAI_PATHS)[number]; body: Record<string, unknown> },
   a: Record<string, unknown>,
   io: Io,
 ): Promise<number> {
+  if (typeof a['chat'] === 'string' && a['output'] !== 'json') return chatStream(c, req.body, io);
   const r = await c.openai<{
     choices?: Array<{ message?: { content?: unknown }; text?: unknown }>;
     usage?: { prompt_tokens?: number; completion_tokens?: number };
@@ -327,11 +360,7 @@ async function openAI(
     io.out(JSON.stringify({ job: cap.jobName, model: cap.modelName, answer: r.json, receipt: r.receipt }, null, 2));
     return 0;
   }
-  const at = cap.attestation;
-  io.out(
-    `attested: ${at.teeType}${at.development ? ' (development: no TEE)' : ''}, GPU ${at.gpuAttested ? 'attested' : 'not attested'}, evidence ${at.evidenceHash}`,
-  );
-  io.out(`job ${cap.jobName}, model ${cap.modelName} ${cap.statement.modelHash}, provider ${cap.statement.provider}`);
+  whoAnswers(c, io);
   const choice = r.json.choices?.[0];
   const reply = choice?.message?.content ?? choice?.text;
   io.out(typeof reply === 'string' ? reply : JSON.stringify(r.json));

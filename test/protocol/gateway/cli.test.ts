@@ -74,14 +74,26 @@ test('nvdax infer --chat and --openai talk to an OpenAI-protocol job; tensors to
     jwks: JSON.stringify(f.attester.jwks),
     key: f.requester.privateKey,
     'emb.json': JSON.stringify({ input: 'a text to embed' }),
+    'chat.json': JSON.stringify({ messages: [{ role: 'user', content: 'Which class is this?' }] }),
     'list.json': '[1]',
   };
   const common = ['infer', '--gateway', f.address, '--attester-jwks', 'jwks', '--key-file', 'key'];
-  const io = testIo(undefined, files);
+  // --chat streams: the reply is written piece by piece as it is generated, then the verified receipt
+  const pieces: string[] = [];
+  const io = testIo(undefined, files, { write: (text) => pieces.push(text) });
   t.is(await main([...common, '--chat', 'Which class is this?'], io), 0, io.stderr.join('\n'));
   t.regex(io.stdout[0]!, /^attested: sample \(development: no TEE\)/);
-  t.regex(io.stdout[2]!, /^class \d \(p=0\.\d{4}\)$/);
-  t.regex(io.stdout.at(-1)!, /^receipt 0x[0-9a-f]{64} verified \(ed25519\): .* tokens 4 in \/ 3 out$/);
+  t.true(pieces.length > 2, `written in ${pieces.length} pieces`);
+  t.regex(pieces.join(''), /^class \d \(p=0\.\d{4}\)\n$/);
+  t.regex(io.stdout.at(-1)!, /^receipt 0x[0-9a-f]{64} verified \(ed25519\): .*, \d+ chunks$/);
+  // without a way to write pieces (a pipe of lines), the reply is one line
+  const lines = testIo(undefined, files);
+  t.is(await main([...common, '--chat', 'Which class is this?'], lines), 0, lines.stderr.join('\n'));
+  t.regex(lines.stdout[2]!, /^class \d \(p=0\.\d{4}\)$/);
+  // the whole answer with its token counts: -o json, or --openai
+  const whole = testIo(undefined, files);
+  t.is(await main([...common, '--openai', '/v1/chat/completions', '--body', 'chat.json'], whole), 0);
+  t.regex(whole.stdout.at(-1)!, /^receipt 0x[0-9a-f]{64} verified \(ed25519\): .* tokens 4 in \/ 3 out$/);
 
   const json = testIo(undefined, files);
   const emb = ['--openai', '/v1/embeddings', '--body', 'emb.json', '-o', 'json'];
