@@ -78,12 +78,14 @@ export const inferCommand: Command = {
       .option('chat', {
         type: 'string',
         requiresArg: true,
+        conflicts: ['openai', 'input', 'values'],
         describe:
           'an OpenAI-protocol job (vLLM, TGI): send this as one user message to /v1/chat/completions; the reply prints as it is generated (-o json: whole)',
       })
       .option('openai', {
         choices: [...OPENAI_PATHS],
         requiresArg: true,
+        conflicts: ['input', 'values'],
         describe: 'an OpenAI-protocol job: the endpoint for --body',
       })
       .option('body', {
@@ -131,7 +133,10 @@ export const inferCommand: Command = {
         describe: 'settlement chain id the capability must be signed for',
       })
       .option('settlement-address', { type: 'string', requiresArg: true, describe: 'Settlement contract address' })
-      .option('timeout', { type: 'number', default: 30, describe: 'seconds per call' })
+      .option('timeout', {
+        type: 'number',
+        describe: 'seconds per call (default 30; 600 for --chat and --openai, whose answers can take minutes)',
+      })
       .option('output', { alias: 'o', choices: ['text', 'json'], default: 'text', describe: 'output format' })
       .example(
         'nvdax infer --gateway 127.0.0.1:8443 --values 0.1,0.2,… --shape 1,256 --attester-jwks jwks.json',
@@ -248,12 +253,19 @@ async function infer(a: Record<string, unknown>, io: Io): Promise<number> {
     ...(typeof a['max-price'] === 'string' ? { maxPricePerRequest: a['max-price'] } : {}),
     ...(typeof a['chain-id'] === 'string' ? { chainId: a['chain-id'] } : {}),
     ...(typeof a['settlement-address'] === 'string' ? { settlement: a['settlement-address'] } : {}),
-    timeoutMs: Number(a['timeout']) * 1000,
+    timeoutMs: Number(a['timeout'] ?? 30) * 1000,
     // one request: its answer waits for the receipt check, so "verified" below is said after it passed
     receipts: 'verify',
   });
   try {
-    if (openai) return await openAI(c, openai, a, io);
+    if (openai)
+      return await openAI(
+        c,
+        openai,
+        a,
+        io,
+        a['timeout'] === undefined ? {} : { timeoutMs: Number(a['timeout']) * 1000 },
+      );
     const r = await c.infer({
       inputs: inputs.map((t) => ({ name: t.name, datatype: 'FP32', shape: t.shape })),
       rawInputContents: inputs.map((t) => Buffer.from(Float32Array.from(t.data).buffer)),
@@ -312,7 +324,6 @@ function readJsonText(text: string, from: string): unknown {
 
 type Client = Awaited<ReturnType<typeof import('../../provider-runtime/sdk/client.ts').ConfidentialClient.connect>>;
 
-/** One OpenAI-protocol request: prints the reply (text), or the whole answer with the receipt (json). */
 /** The attestation and the job, as the first two lines of a text answer. */
 function whoAnswers(c: Client, io: Io): void {
   const cap = c.capability;
@@ -324,9 +335,14 @@ function whoAnswers(c: Client, io: Io): void {
 }
 
 /** --chat in text: the reply printed as it is generated (InferStream), then its receipt, verified. */
-async function chatStream(c: Client, body: Record<string, unknown>, io: Io): Promise<number> {
+async function chatStream(
+  c: Client,
+  body: Record<string, unknown>,
+  io: Io,
+  opts: { timeoutMs?: number },
+): Promise<number> {
   whoAnswers(c, io);
-  const s = c.openaiStream<{ choices?: Array<{ delta?: { content?: unknown } }> }>('/v1/chat/completions', body);
+  const s = c.openaiStream<{ choices?: Array<{ delta?: { content?: unknown } }> }>('/v1/chat/completions', body, opts);
   let text = '';
   for await (const chunk of s) {
     const piece = chunk.choices?.[0]?.delta?.content;
@@ -344,17 +360,19 @@ async function chatStream(c: Client, body: Record<string, unknown>, io: Io): Pro
   return 0;
 }
 
+/** One OpenAI-protocol request: prints the reply (text), or the whole answer with the receipt (json). */
 async function openAI(
   c: Client,
   req: { path: (typeof OPENAI_PATHS)[number]; body: Record<string, unknown> },
   a: Record<string, unknown>,
   io: Io,
+  opts: { timeoutMs?: number },
 ): Promise<number> {
-  if (typeof a['chat'] === 'string' && a['output'] !== 'json') return chatStream(c, req.body, io);
+  if (typeof a['chat'] === 'string' && a['output'] !== 'json') return chatStream(c, req.body, io, opts);
   const r = await c.openai<{
     choices?: Array<{ message?: { content?: unknown }; text?: unknown }>;
     usage?: { prompt_tokens?: number; completion_tokens?: number };
-  }>(req.path, req.body);
+  }>(req.path, req.body, opts);
   const cap = c.capability;
   if (a['output'] === 'json') {
     io.out(JSON.stringify({ job: cap.jobName, model: cap.modelName, answer: r.json, receipt: r.receipt }, null, 2));

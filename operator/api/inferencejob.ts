@@ -78,7 +78,7 @@ const gateway = obj(
       'EndpointProtocol',
       'What the gateway speaks to the model server: OpenInference (KServe v2 over gRPC: Triton, our ONNX Runtime ' +
         'server, KServe runtimes) or OpenAI (HTTP: /v1/chat/completions, /v1/completions and /v1/embeddings, ' +
-        'one answer a request, no streaming). Default: OpenAI for vLLM and TGI (the only one they speak), ' +
+        'whole or streamed). Default: OpenAI for vLLM and TGI (the only one they speak), ' +
         'OpenInference for the others (the only one ONNXRuntime speaks).',
       Object.values(EndpointProtocol),
     ),

@@ -116,8 +116,8 @@ export interface InferenceGateway {
   /**
    * What the gateway speaks to the model server: OpenInference (KServe v2 over gRPC: Triton, our
    * ONNX Runtime server, KServe runtimes) or OpenAI (HTTP: /v1/chat/completions, /v1/completions
-   * and /v1/embeddings, one answer a request, no streaming). Default: OpenAI for vLLM and TGI (the
-   * only one they speak), OpenInference for the others (the only one ONNXRuntime speaks).
+   * and /v1/embeddings, whole or streamed). Default: OpenAI for vLLM and TGI (the only one they
+   * speak), OpenInference for the others (the only one ONNXRuntime speaks).
    */
   protocol?: EndpointProtocol;
   /**

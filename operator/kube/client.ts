@@ -206,10 +206,11 @@ export class KubeClient {
   /**
    * Read-modify-write of a status under server-side apply: GET the object, let `change` say the status
    * fields this field manager owns (all of them: apply drops what a manager leaves out), apply them with the
-   * read's resourceVersion as a precondition, and start again from a fresh read on Conflict, after client-go's
-   * retry.DefaultBackoff (10 ms, five times longer each time, 10% jitter: a burst of writes to the object
-   * passes, and two writers that raced do not race again in step). `change` returns undefined when nothing is
-   * to be written. Says how it ended: `written`, `unchanged`, `gone` (not found, or another object under that
+   * read's resourceVersion as a precondition, and start again from a fresh read on Conflict, after a wait that
+   * grows as client-go's retry.DefaultBackoff does (10 ms, five times longer each time, 10% jitter; here up to
+   * 5 attempts, so the last wait is about 1.25 s): a burst of writes to the object passes, and two writers that
+   * raced do not race again in step. The wait ends on `signal` or close(). `change` returns undefined when
+   * nothing is to be written. Says how it ended: `written`, `unchanged`, `gone` (not found, or another object under that
    * name when `uid` is given) or `conflicted` (every attempt lost).
    */
   async updateStatus<T extends KubeObject>(
@@ -249,7 +250,15 @@ export class KubeClient {
       } catch (e) {
         if (!isConflict(e)) throw e;
       }
-      if (i + 1 < attempts) await sleep(this.clock, conflictBackoffMs(i), opts.signal);
+      if (i + 1 < attempts) {
+        const ends = opts.signal ? AbortSignal.any([opts.signal, this.#closing.signal]) : this.#closing.signal;
+        try {
+          // the caller awaits this write: its wait keeps the process alive, as the request's own waits do
+          await sleep(this.clock, conflictBackoffMs(i), ends, { keepAlive: true });
+        } catch (e) {
+          throw toKubeError(e, `status of ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`);
+        }
+      }
     }
     return 'conflicted';
   }

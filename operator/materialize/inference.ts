@@ -173,6 +173,24 @@ export function servicePort(spec: InferenceJobSpec, on: Pick<PlacedOn, 'mode'>):
 }
 
 /**
+ * What requesters are told in status.endpoints: the Service's address, and what they send there — through the
+ * gateway, the protocol it fronts (sealed); else the model server's own.
+ */
+export function serviceEndpoint(
+  spec: InferenceJobSpec,
+  on: Pick<PlacedOn, 'mode'>,
+  service: string,
+  namespace: string,
+): { name: string; url: string; protocol: EndpointProtocol } {
+  const port = servicePort(spec, on);
+  return {
+    name: 'default',
+    url: `${port.appProtocol === 'http' ? 'http' : 'grpc'}://${service}.${namespace}.svc:${port.port}`,
+    protocol: gatewayEnabled(spec, on) ? gatewayProtocol(spec) : (spec.endpoint?.protocol ?? 'OpenAI'),
+  };
+}
+
+/**
  * The gateway container of a confidential job. Configured by env only (provider-runtime/gateway/main.ts
  * reads each flag from its NVDAX_* variable); it holds no secret: the provider key is fetched inside the
  * TEE from the confidential-data-hub, which the KBS answers only for a guest whose evidence passes.
@@ -197,7 +215,7 @@ export function gatewayContainer(job: JobRef, spec: InferenceJobSpec, on: Placed
       ? [
           { name: 'NVDAX_GATEWAY_BACKEND', value: 'openai' },
           { name: 'NVDAX_OPENAI_URL', value: `http://127.0.0.1:${gatewayBackendPort(spec)}` },
-          // an answer is generated whole before it is sealed (no streaming): minutes, not the default 30 s
+          // a long answer takes minutes, streamed (InferStream) or sealed whole (Infer): not the default 30 s
           { name: 'NVDAX_GATEWAY_MAX_REQUEST_MS', value: String(OPENAI_MAX_REQUEST_MS) },
         ]
       : [

@@ -88,7 +88,7 @@ export interface ConnectOptions {
   /** The settlement deployment (chain id and contract) the capability must be signed for. */
   chainId?: bigint | number | string;
   settlement?: string;
-  /** Per-call deadline, ms (default 30 s). */
+  /** Per-call deadline, ms (default 30 s); OpenAI-protocol calls take theirs per call (default 10 minutes). */
   timeoutMs?: number;
   /** Largest answer accepted, bytes (default 64 MiB). */
   maxResponseBytes?: number;
@@ -164,14 +164,19 @@ type Call<Req, Res> = (
 
 function unary<Req, Res>(fn: Call<Req, Res>, req: Req, timeoutMs: number, signal?: AbortSignal): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const call = fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) =>
-      e || r === undefined ? reject(e) : resolve(r),
-    ) as { cancel(): void };
     // the caller gave up: the gateway sees the cancel and stops its backend
+    const cancel = () => call.cancel();
+    const call = fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => {
+      signal?.removeEventListener('abort', cancel);
+      e || r === undefined ? reject(e) : resolve(r);
+    }) as { cancel(): void };
     if (signal?.aborted) call.cancel();
-    else signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    else signal?.addEventListener('abort', cancel, { once: true });
   });
 }
+
+/** How long an OpenAI-protocol call may take by default: a long answer is minutes (the gateway allows 10). */
+export const OPENAI_TIMEOUT_MS = 600_000;
 
 function callError(e: unknown, unseal?: (b: Buffer) => string | undefined): Error {
   const se = e as ServiceError;
@@ -334,7 +339,8 @@ export class ConfidentialClient {
    * answer is one sealed message with its receipt). Resolves to the server's JSON answer, decrypted, once its
    * receipt verified (or is queued to, in background mode). An HTTP error of the server comes back as a
    * GatewayCallError with its gRPC code and the server's message, sealed to this client. `signal` cancels the
-   * call (CANCELLED); the gateway then aborts the model server's request.
+   * call (CANCELLED); the gateway then aborts the model server's request. `timeoutMs` defaults to 10 minutes
+   * (OPENAI_TIMEOUT_MS), not the client's: a long answer takes minutes.
    */
   async openai<T = unknown>(
     path: OpenAIPath,
@@ -347,7 +353,7 @@ export class ConfidentialClient {
       JSON.stringify({ path, body: { ...body, model: body['model'] || this.capability.modelName } }),
       'utf8',
     );
-    const { raw, receipt } = await this.#roundTrip(plaintext, opts.timeoutMs, opts.signal);
+    const { raw, receipt } = await this.#roundTrip(plaintext, opts.timeoutMs ?? OPENAI_TIMEOUT_MS, opts.signal);
     return { json: JSON.parse(raw.toString('utf8')) as T, raw, receipt };
   }
 
@@ -374,7 +380,7 @@ export class ConfidentialClient {
     const keys = this.#keys;
     const s = this.capability.statement;
     const authority = this.#authority;
-    const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
+    const timeoutMs = opts.timeoutMs ?? OPENAI_TIMEOUT_MS;
     let settle: {
       resolve: (v: { raw: Buffer[]; receipt: GatewaySignedReceipt }) => void;
       reject: (e: unknown) => void;

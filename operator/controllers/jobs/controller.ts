@@ -28,7 +28,7 @@ import {
   participantObjects,
   type PlacedOn,
   resumePoint,
-  servicePort,
+  serviceEndpoint,
   tenantNamespace,
   tenantObjects,
   trainingObjects,
@@ -1072,16 +1072,8 @@ export function setupJobControllers(o: JobControllerOptions) {
         const svc = dep.metadata?.name ?? '';
         const ns = dep.metadata?.namespace ?? '';
         // the Service's port: the gateway's for a confidential job behind it, else the model server's endpoint
-        const port = servicePort(spec, {
-          mode: job.status?.placement?.mode === 'Confidential' ? 'confidential' : 'container',
-        });
-        fields.endpoints = [
-          {
-            name: 'default',
-            url: `${port.appProtocol === 'http' ? 'http' : 'grpc'}://${svc}.${ns}.svc:${port.port}`,
-            protocol: port.name === 'gateway' ? 'OpenInference' : (spec.endpoint?.protocol ?? 'OpenAI'),
-          },
-        ];
+        const mode = job.status?.placement?.mode === 'Confidential' ? 'confidential' : 'container';
+        fields.endpoints = [serviceEndpoint(spec, { mode }, svc, ns)];
       }
       const ok = dep !== undefined && ready >= desired && (desired === 0 || ready > 0);
       if (ready > 0 || (ok && desired === 0)) phase = JobPhase.Running;

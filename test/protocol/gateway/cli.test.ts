@@ -108,6 +108,17 @@ test('nvdax infer --chat and --openai talk to an OpenAI-protocol job; tensors to
   const noBody = testIo(undefined, files);
   t.is(await main([...common, '--openai', '/v1/completions'], noBody), 1);
   t.regex(noBody.stderr.join('\n'), /--openai needs --body/);
+  // one kind of request at a time: the mix is refused before anything is sent
+  const mixed = testIo(undefined, files);
+  t.is(await main([...common, '--chat', 'hi', '--values', '1', '--shape', '1'], mixed), 2);
+  t.regex(mixed.stderr.join('\n'), /mutually exclusive/);
+  // -o json: the whole answer, with the receipt
+  const chatJson = testIo(undefined, files);
+  t.is(await main([...common, '--chat', 'Which class is this?', '-o', 'json'], chatJson), 0);
+  const cj = JSON.parse(chatJson.stdout.join('\n'));
+  t.regex(cj.answer.choices[0].message.content, /^class \d/);
+  t.is(cj.answer.usage.prompt_tokens, 4);
+  t.is(cj.receipt.scheme, 'ed25519');
   const tensors = testIo(undefined, files);
   t.is(await main([...common, '--values', [...input(1)].join(','), '--shape', '1,256'], tensors), 1);
   t.regex(tensors.stderr.join('\n'), /refused: .*OpenAI server: use openai\(\)/);

@@ -351,3 +351,16 @@ test('conflictBackoffMs grows fivefold from 10 ms with at most 10% jitter', (t) 
     [11, 55, 275, 1375],
   );
 });
+
+test('close() ends an updateStatus backoff wait with Closed, without another attempt', async (t) => {
+  const { clock, srv, client } = await setup(t, (req, res, i) => {
+    if (req.method === 'GET')
+      return json(res, 200, { ...cm('a'), metadata: { ...cm('a').metadata, resourceVersion: String(i) } });
+    json(res, 409, status(409, 'Conflict'));
+  });
+  const r = track(client.updateStatus(resources.configMaps, { name: 'a', namespace: 'ns' }, () => ({ x: 1 })));
+  await until(() => clock.timers().some((ms) => ms <= 11), 'the first backoff wait');
+  await client.close();
+  t.true(isClosed(await t.throwsAsync(r.p)));
+  t.is(srv.requests.length, 2, 'one read and one apply, nothing after the close');
+});

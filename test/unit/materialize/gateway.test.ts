@@ -16,6 +16,7 @@ import {
   operatorImage,
   type PlacedOn,
   isPinned,
+  serviceEndpoint,
 } from '../../../operator/materialize/index.ts';
 import { loadExample } from '../../helpers/invalid-manifests.ts';
 
@@ -154,6 +155,23 @@ test('vLLM and TGI: the openai backend on their HTTP port over the pod loopback;
   const openai = envOf(gatewayOf(custom({ gateway: { protocol: 'OpenAI' } })));
   t.is(openai['NVDAX_GATEWAY_BACKEND'], 'openai');
   t.is(openai['NVDAX_OPENAI_URL'], 'http://127.0.0.1:8000');
+});
+
+test('status.endpoints: the gateway address and the protocol it fronts; without it, the model server’s', (t) => {
+  const at = (s: InferenceJobSpec, on: PlacedOn) => serviceEndpoint(s, on, 'chat-a1', 'tenant-x');
+  t.deepEqual(at(spec({ runtime: { engine: 'vLLM' } }), cc), {
+    name: 'default',
+    url: 'grpc://chat-a1.tenant-x.svc:8443',
+    protocol: 'OpenAI',
+  });
+  t.is(at(spec(), cc).protocol, 'OpenInference'); // Triton
+  t.deepEqual(at(spec({ runtime: { engine: 'vLLM' } }), plain), {
+    name: 'default',
+    url: 'http://chat-a1.tenant-x.svc:8000',
+    protocol: 'OpenAI',
+  });
+  const grpc = spec({ endpoint: { transport: 'GRPC', protocol: 'OpenInference', port: 9000 } });
+  t.is(at(grpc, plain).url, 'grpc://chat-a1.tenant-x.svc:9000');
 });
 
 test('env: the job, the pool, the model hash as bytes32, the key by KBS reference, the paying requester', (t) => {
