@@ -49,7 +49,8 @@ const HELP = `nvdax gateway: the confidential inference gateway (gRPC nvdax.gate
   --max-request-ms MS         the longest a request may take, backend included (env
                               NVDAX_GATEWAY_MAX_REQUEST_MS; default 30000; the operator sets 600000 for
                               OpenAI-protocol jobs: a long answer is generated whole before it is sealed)
-  --backend-connections N     connections to an OpenAI model server (default 256, vLLM's batch size)
+  --backend-connections N     connections to an OpenAI model server (env NVDAX_GATEWAY_BACKEND_CONNECTIONS;
+                              default 256, vLLM's batch size)
   --limits FILE|JSON          the pool's limits (env NVDAX_GATEWAY_LIMITS): ${Object.keys(DEFAULT_LIMITS).join(', ')}
   --receipt-scheme ed25519|eip712   default ed25519
   --requesters A,B            addresses that may open sessions (default: any signed requester)
@@ -195,6 +196,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let secrets: Map<string, Buffer> | undefined;
   let backend: Backend;
   const kind = v.backend ?? env['NVDAX_GATEWAY_BACKEND'] ?? 'onnx';
+  // a model server's bearer token (kserve, openai): a released secret, read per call
+  const tokenSecret = v['backend-token-secret'];
+  const bearer = tokenSecret ? { token: () => secrets?.get(tokenSecret)?.toString('utf8') } : {};
   if (kind === 'onnx') {
     backend = await OnnxBackend.load(need('model', v.model ?? env['NVDAX_MODEL']), {
       ...(v['model-name'] ? { modelName: v['model-name'] } : {}),
@@ -204,23 +208,24 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       throw new Error(`the model file's SHA-256 is ${backend.modelHash}, not the pinned ${expectedHash}`);
     }
   } else if (kind === 'kserve') {
-    const tokenSecret = v['backend-token-secret'];
     backend = new KServeBackend({
       target: need('kserve-target', v['kserve-target'] ?? env['NVDAX_KSERVE_TARGET']),
       modelName: need('model-name', v['model-name'] ?? env['NVDAX_MODEL_NAME']),
       modelHash: need('model-hash', expectedHash),
       maxMessageBytes: limits.maxPayloadBytes + 64 * 1024,
-      ...(tokenSecret ? { token: () => secrets?.get(tokenSecret)?.toString('utf8') } : {}),
+      ...bearer,
     });
   } else if (kind === 'openai') {
-    const tokenSecret = v['backend-token-secret'];
     backend = new OpenAIBackend({
       url: need('openai-url', v['openai-url'] ?? env['NVDAX_OPENAI_URL']),
       modelName: need('model-name', v['model-name'] ?? env['NVDAX_MODEL_NAME']),
       modelHash: need('model-hash', expectedHash),
       maxResponseBytes: limits.maxPayloadBytes + 64 * 1024,
-      connections: positiveInt('backend-connections', v['backend-connections'] ?? '256'),
-      ...(tokenSecret ? { token: () => secrets?.get(tokenSecret)?.toString('utf8') } : {}),
+      connections: positiveInt(
+        'backend-connections',
+        v['backend-connections'] ?? env['NVDAX_GATEWAY_BACKEND_CONNECTIONS'] ?? '256',
+      ),
+      ...bearer,
     });
   } else throw new Error(`--backend must be onnx, kserve or openai, not ${kind}`);
   const maxRequestText = v['max-request-ms'] ?? env['NVDAX_GATEWAY_MAX_REQUEST_MS'];

@@ -469,10 +469,7 @@ export class Gateway {
     const { session, plaintext, release } = this.#admitAndOpen(r, 'infer');
     this.metrics.inflightNow.inc();
     try {
-      const now = this.#now();
-      const deadline = Math.min(callDeadline ?? Number.POSITIVE_INFINITY, now + (this.#o.maxRequestMs ?? 30_000));
-      if (deadline <= now)
-        throw new Refused(status.DEADLINE_EXCEEDED, 'deadline', 'infer: the deadline passed before the backend');
+      const { deadline } = this.#deadline(callDeadline, 'infer');
       let result: Awaited<ReturnType<Backend['infer']>>;
       const tb = this.#mono();
       // start the backend, then, before it runs (ONNX Runtime in a later turn of the loop) or while it does (the
@@ -506,6 +503,15 @@ export class Gateway {
       this.metrics.inflightNow.dec();
       release();
     }
+  }
+
+  /** A request's deadline: the call's, at most --max-request-ms from now; refused when it has passed already. */
+  #deadline(callDeadline: number | undefined, what: string): { now: number; deadline: number } {
+    const now = this.#now();
+    const deadline = Math.min(callDeadline ?? Number.POSITIVE_INFINITY, now + (this.#o.maxRequestMs ?? 30_000));
+    if (deadline <= now)
+      throw new Refused(status.DEADLINE_EXCEEDED, 'deadline', `${what}: the deadline passed before the backend`);
+    return { now, deadline };
   }
 
   /** A backend's failure as the requester gets it: its code, a fixed text, the reason sealed in the trailers. */
@@ -557,8 +563,8 @@ export class Gateway {
 
   /**
    * One request answered in chunks (InferStream): each piece the backend yields is sealed under its index and
-   * sent as it comes; the last message carries the receipt, whose output hash is over the pieces, each followed
-   * by a newline. Same admission, limits and deadline as Infer; the request's slot is held until the end. A
+   * sent as it comes; the last message carries the receipt, whose output hash is over the pieces, each after
+   * its length (streamHash). Same admission, limits and deadline as Infer; the request's slot is held until the end. A
    * requester that goes away aborts the backend (the model server stops generating).
    */
   async inferStream(
@@ -579,10 +585,7 @@ export class Gateway {
           'no-stream',
           `infer stream: the ${backend.kind} backend does not stream`,
         );
-      const now = this.#now();
-      const deadline = Math.min(callDeadline ?? Number.POSITIVE_INFINITY, now + (this.#o.maxRequestMs ?? 30_000));
-      if (deadline <= now)
-        throw new Refused(status.DEADLINE_EXCEEDED, 'deadline', 'infer stream: the deadline passed before the backend');
+      const { now, deadline } = this.#deadline(callDeadline, 'infer stream');
       const inputHash = contentHashOf(plaintext);
       const requestId = requestIdOf(session.id, r.seq);
       // the requester gone, or the deadline: the backend's request and a wait to send both end

@@ -308,14 +308,20 @@ export class ConfidentialClient {
   ): Promise<Res> {
     const fn = (this.#client[method] as Call<unknown, Res>).bind(this.#client);
     return unary(fn, sealed, timeoutMs ?? this.#timeoutMs, signal).catch((e) => {
-      throw callError(e, (b) => {
-        try {
-          return open(this.#keys.toRequester, Direction.error, this.#keys.sessionId, sealed.seq, b).toString('utf8');
-        } catch {
-          return undefined;
-        }
-      });
+      throw callError(e, this.#unsealError(sealed.seq));
     });
+  }
+
+  /** Opens a refusal's sealed reason (trailing metadata) for request `seq`; undefined when it does not open. */
+  #unsealError(seq: number): (b: Buffer) => string | undefined {
+    const keys = this.#keys;
+    return (b) => {
+      try {
+        return open(keys.toRequester, Direction.error, keys.sessionId, seq, b).toString('utf8');
+      } catch {
+        return undefined;
+      }
+    };
   }
 
   /**
@@ -389,13 +395,7 @@ export class ConfidentialClient {
       settle = { resolve, reject };
     });
     done.catch(() => {}); // the iteration throws it too; a caller that only iterates is not left with a rejection
-    const unseal = (b: Buffer) => {
-      try {
-        return open(keys.toRequester, Direction.error, keys.sessionId, sealed.seq, b).toString('utf8');
-      } catch {
-        return undefined;
-      }
-    };
+    const unseal = this.#unsealError(sealed.seq);
     const client = this.#client;
     async function* chunks(): AsyncGenerator<T> {
       const call = client.InferStream(sealed, new Metadata(), { deadline: Date.now() + timeoutMs });

@@ -160,6 +160,16 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
       error: { message: e instanceof Error ? e.message : String(e), type: 'invalid_request_error', code },
     });
   };
+  /** Whether the client went away before the answer ended; counted in `aborted` when it does. */
+  const watchGone = (res: ServerResponse): (() => boolean) => {
+    let gone = false;
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      gone = true;
+      aborted++;
+    });
+    return () => gone;
+  };
   /** The answer as server-sent events, as vLLM streams it: a chunk a word, then [DONE]. */
   const stream = async (res: ServerResponse, path: string, whole: unknown) => {
     if (path === '/v1/embeddings') return fail(res, new HttpError(400, 'embeddings do not stream'));
@@ -172,14 +182,9 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
     const chat = path === '/v1/chat/completions';
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const words = text.split(/(?<= )/);
-    let gone = false;
-    res.on('close', () => {
-      if (res.writableFinished) return;
-      gone = true;
-      aborted++;
-    });
+    const gone = watchGone(res);
     for (const [i, w] of words.entries()) {
-      if (gone) return;
+      if (gone()) return;
       const choice = chat
         ? { index: 0, delta: i === 0 ? { role: 'assistant', content: w } : { content: w }, finish_reason: null }
         : { index: 0, text: w, finish_reason: null };
@@ -226,14 +231,9 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
         async (v) => {
           if (b['stream'] === true) return stream(res, path, v);
           if (o.answerDelayMs) {
-            let gone = false;
-            res.on('close', () => {
-              if (res.writableFinished) return;
-              gone = true;
-              aborted++;
-            });
+            const gone = watchGone(res);
             await new Promise((r) => setTimeout(r, o.answerDelayMs));
-            if (gone) return;
+            if (gone()) return;
           }
           send(res, 200, v);
         },

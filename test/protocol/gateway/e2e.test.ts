@@ -20,7 +20,7 @@ import {
   fp32Outputs,
   fp32Request,
 } from '../../../provider-runtime/sdk/client.ts';
-import { CHAIN_ID, MODEL, PRICE, SETTLEMENT, input, startFixture } from './fixture.ts';
+import { CHAIN_ID, MODEL, PRICE, SETTLEMENT, input, startFixture, wrapBackend } from './fixture.ts';
 
 const v2 = protos().v2.inference;
 
@@ -72,20 +72,13 @@ test('the KServe v2 backend forwards exactly the decrypted bytes to the model se
   const seen: Buffer[] = [];
   const f = await startFixture({
     backend: 'kserve',
-    wrap: (b) => ({
-      ...b,
-      kind: b.kind,
-      protocol: b.protocol,
-      modelName: b.modelName,
-      modelHash: b.modelHash,
-      infer: (req, o) => {
-        seen.push(Buffer.from(req));
-        return b.infer(req, o);
-      },
-      metadata: () => b.metadata(),
-      ready: () => b.ready(),
-      close: () => b.close(),
-    }),
+    wrap: (b) =>
+      wrapBackend(b, {
+        infer: (req, o) => {
+          seen.push(Buffer.from(req));
+          return b.infer(req, o);
+        },
+      }),
   });
   t.teardown(() => f.close());
   const c = await f.connect();

@@ -174,3 +174,21 @@ export async function tap(port: number): Promise<{ port: number; bytes: () => Bu
       }),
   };
 }
+
+/** `b` with some methods replaced (to see or slow what it gets); the rest call through to it. */
+export function wrapBackend(b: Backend, over: Partial<Pick<Backend, 'infer' | 'inferStream'>>): Backend {
+  return {
+    kind: b.kind,
+    protocol: b.protocol,
+    modelName: b.modelName,
+    modelHash: b.modelHash,
+    infer: (req, o) => b.infer(req, o),
+    ...(b.inferStream
+      ? { inferStream: (req, o) => (b.inferStream as NonNullable<Backend['inferStream']>)(req, o) }
+      : {}),
+    metadata: () => b.metadata(),
+    ready: () => b.ready(),
+    close: () => b.close(),
+    ...over,
+  };
+}

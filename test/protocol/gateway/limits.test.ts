@@ -3,7 +3,6 @@
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import test from 'ava';
 import { Wallet } from 'ethers';
-import type { Backend } from '../../../provider-runtime/gateway/backends/backend.ts';
 import { protos } from '../../../provider-runtime/gateway/proto.ts';
 import {
   type ConfidentialClient,
@@ -11,7 +10,7 @@ import {
   fp32Outputs,
   fp32Request,
 } from '../../../provider-runtime/sdk/client.ts';
-import { MODEL, input, startFixture } from './fixture.ts';
+import { MODEL, input, startFixture, wrapBackend } from './fixture.ts';
 
 const v2 = protos().v2.inference;
 
@@ -111,19 +110,13 @@ test('per-job rate covers all requesters together', async (t) => {
 test('requests in flight per requester are capped; sessions per requester too', async (t) => {
   const f = await startFixture({
     limits: { maxConcurrentPerRequester: 2, maxSessionsPerRequester: 1 },
-    wrap: (b: Backend): Backend => ({
-      kind: b.kind,
-      protocol: b.protocol,
-      modelName: b.modelName,
-      modelHash: b.modelHash,
-      infer: async (req, o) => {
-        await new Promise((r) => setTimeout(r, 150));
-        return b.infer(req, o);
-      },
-      metadata: () => b.metadata(),
-      ready: () => b.ready(),
-      close: () => b.close(),
-    }),
+    wrap: (b) =>
+      wrapBackend(b, {
+        infer: async (req, o) => {
+          await new Promise((r) => setTimeout(r, 150));
+          return b.infer(req, o);
+        },
+      }),
   });
   t.teardown(() => f.close());
   const c = await f.connect();

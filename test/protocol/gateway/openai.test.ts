@@ -6,10 +6,9 @@
 import { status } from '@grpc/grpc-js';
 import test from 'ava';
 import { contentHash } from '../../../operator/verification/receipt.ts';
-import type { Backend } from '../../../provider-runtime/gateway/backends/backend.ts';
 import { verifyGatewayReceipt } from '../../../provider-runtime/gateway/signing.ts';
 import { CapabilityError, GatewayCallError, fp32Request } from '../../../provider-runtime/sdk/client.ts';
-import { MODEL, startFixture, tap } from './fixture.ts';
+import { MODEL, startFixture, tap, wrapBackend } from './fixture.ts';
 
 interface Chat {
   model: string;
@@ -231,27 +230,20 @@ test('a reader that stalls under flow control, then leaves: the gateway stops th
   const big = Buffer.from(JSON.stringify({ t: 'x'.repeat(256 * 1024) }));
   const f = await startFixture({
     backend: 'openai',
-    wrap: (b: Backend): Backend => ({
-      kind: b.kind,
-      protocol: b.protocol,
-      modelName: b.modelName,
-      modelHash: b.modelHash,
-      infer: (req, o) => b.infer(req, o),
-      // 200 chunks of 256 KiB, as fast as the gateway takes them
-      async *inferStream() {
-        try {
-          for (let i = 0; i < 200; i++) {
-            produced++;
-            yield big;
+    wrap: (b) =>
+      wrapBackend(b, {
+        // 200 chunks of 256 KiB, as fast as the gateway takes them
+        async *inferStream() {
+          try {
+            for (let i = 0; i < 200; i++) {
+              produced++;
+              yield big;
+            }
+          } finally {
+            finished = true;
           }
-        } finally {
-          finished = true;
-        }
-      },
-      metadata: () => b.metadata(),
-      ready: () => b.ready(),
-      close: () => b.close(),
-    }),
+        },
+      }),
   });
   t.teardown(() => f.close());
   const c = await f.connect();

@@ -6,7 +6,6 @@ import test from 'ava';
 import { Wallet } from 'ethers';
 import { AttestationError } from '../../../operator/verification/attestation.ts';
 import { ReceiptError } from '../../../operator/verification/receipt.ts';
-import type { Backend } from '../../../provider-runtime/gateway/backends/backend.ts';
 import { EnvelopeError, x25519Jwk, x25519KeyPair } from '../../../provider-runtime/gateway/envelope.ts';
 import { protos } from '../../../provider-runtime/gateway/proto.ts';
 import type { Capability__Output, SealedResponse__Output } from '../../../provider-runtime/gateway/proto.ts';
@@ -18,7 +17,7 @@ import {
   signReceiptEd25519,
 } from '../../../provider-runtime/gateway/signing.ts';
 import { GatewayCallError, checkCapability, fp32Request } from '../../../provider-runtime/sdk/client.ts';
-import { CHAIN_ID, MODEL, SETTLEMENT, input, startFixture } from './fixture.ts';
+import { CHAIN_ID, MODEL, SETTLEMENT, input, startFixture, wrapBackend } from './fixture.ts';
 
 const v2 = protos().v2.inference;
 const body = () => v2.ModelInferRequest.serialize(fp32Request('x', input(1), [1, 256], MODEL));
@@ -253,19 +252,13 @@ test('sessions: a signature by another key, a stale time and a requester not all
 test('a request past its deadline fails with DEADLINE_EXCEEDED and the gateway keeps serving', async (t) => {
   let delay = 300;
   const f = await startFixture({
-    wrap: (b: Backend): Backend => ({
-      kind: b.kind,
-      protocol: b.protocol,
-      modelName: b.modelName,
-      modelHash: b.modelHash,
-      infer: async (req, o) => {
-        await new Promise((r) => setTimeout(r, delay));
-        return b.infer(req, o);
-      },
-      metadata: () => b.metadata(),
-      ready: () => b.ready(),
-      close: () => b.close(),
-    }),
+    wrap: (b) =>
+      wrapBackend(b, {
+        infer: async (req, o) => {
+          await new Promise((r) => setTimeout(r, delay));
+          return b.infer(req, o);
+        },
+      }),
   });
   t.teardown(() => f.close());
   const c = await f.connect();

@@ -5,11 +5,10 @@ import { Writable } from 'node:stream';
 import { Client, credentials } from '@grpc/grpc-js';
 import test from 'ava';
 import { createLogger } from '../../../operator/runtime/log.ts';
-import type { Backend } from '../../../provider-runtime/gateway/backends/backend.ts';
 import { serveV2 } from '../../../provider-runtime/gateway/backends/v2server.ts';
 import { protos } from '../../../provider-runtime/gateway/proto.ts';
 import { fp32Request } from '../../../provider-runtime/sdk/client.ts';
-import { MODEL, startFixture, tap } from './fixture.ts';
+import { MODEL, startFixture, tap, wrapBackend } from './fixture.ts';
 
 const v2 = protos().v2.inference;
 
@@ -38,19 +37,13 @@ test('no plaintext on the wire, in the logs or in the metrics; the backend gets 
   const f = await startFixture({
     log: createLogger({ level: 'debug', destination: sink as never, name: 'nvdax-gateway' }),
     secretOwners: 'requester',
-    wrap: (b: Backend): Backend => ({
-      kind: b.kind,
-      protocol: b.protocol,
-      modelName: b.modelName,
-      modelHash: b.modelHash,
-      infer: (req, o) => {
-        seen.push(Buffer.from(req));
-        return b.infer(req, o);
-      },
-      metadata: () => b.metadata(),
-      ready: () => b.ready(),
-      close: () => b.close(),
-    }),
+    wrap: (b) =>
+      wrapBackend(b, {
+        infer: (req, o) => {
+          seen.push(Buffer.from(req));
+          return b.infer(req, o);
+        },
+      }),
   });
   t.teardown(() => f.close());
   const relay = await tap(f.running.port);
