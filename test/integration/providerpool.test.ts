@@ -666,10 +666,16 @@ test.serial("two controllers write one pool status without taking each other's f
 });
 
 test.serial('a Local pool reads the hub itself and says why it is not Ready', async (t) => {
+  // hub-cpu-0 is the hub's own simulated node (hack/sim/shapes.yaml), a name no member cluster has; the selector
+  // keeps the count to it while other test files add nodes of their own to the hub (reports-leader does)
   apply('hub', [
     {
       ...pool(`${run}-local`, 'unused'),
-      spec: { ...(pool(`${run}-local`, 'unused') as { spec: object }).spec, cluster: { mode: 'Local' } },
+      spec: {
+        ...(pool(`${run}-local`, 'unused') as { spec: object }).spec,
+        cluster: { mode: 'Local' },
+        nodeSelector: { 'kubernetes.io/hostname': 'hub-cpu-0' },
+      },
     },
   ]);
   const p = await poolWhen(`${run}-local`, 'Local pool observed', (x) => cond(x, 'Ready')?.reason === 'NoGpuNodes');
