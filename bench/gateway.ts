@@ -302,6 +302,8 @@ function components(rows: number): { gatewayUs: number; requesterUs: number; rec
       requestId: requestIdOf(id, seq),
       gatewayKey: `0x${'33'.repeat(32)}`,
       time: Date.now(),
+      inputTokens: 0,
+      outputTokens: 0,
     };
     sealed = seal(gk.toRequester, Direction.answer, id, seq, answer);
     receipt = signReceiptEd25519(ed.privateKey, r);

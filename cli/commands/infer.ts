@@ -6,6 +6,7 @@
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../hub.ts';
 import type { Command, Io } from '../io.ts';
+import type { GatewaySignedReceipt } from '../../provider-runtime/gateway/signing.ts';
 
 const usage =
   'nvdax infer --gateway HOST:PORT (--input FILE | --values V,V,… --shape N,N | --chat TEXT | --openai PATH --body FILE) ' +
@@ -303,10 +304,7 @@ async function infer(a: Record<string, unknown>, io: Io): Promise<number> {
     io.out(`job ${cap.jobName}, model ${cap.modelName} ${cap.statement.modelHash}, provider ${cap.statement.provider}`);
     for (const [name, o] of Object.entries(outputs))
       io.out(`${name} [${o.shape.join(',')}]: ${o.data.map((v) => Number(v.toPrecision(6))).join(', ')}`);
-    const rc = r.receipt.receipt;
-    io.out(
-      `receipt ${rc.requestId} verified (${r.receipt.scheme}): ${rc.price} wei, latency ${rc.latencyUs} µs, device ${rc.deviceTimeUs} µs`,
-    );
+    io.out(receiptLine(r.receipt));
     return 0;
   } finally {
     c.close();
@@ -323,6 +321,13 @@ function readJsonText(text: string, from: string): unknown {
 }
 
 type Client = Awaited<ReturnType<typeof import('../../provider-runtime/sdk/client.ts').ConfidentialClient.connect>>;
+
+/** A verified receipt in one line; the token counts are the signed ones (the model server's usage, 0 where none). */
+function receiptLine(s: GatewaySignedReceipt): string {
+  const rc = s.receipt;
+  const tokens = rc.inputTokens || rc.outputTokens ? `, tokens ${rc.inputTokens} in / ${rc.outputTokens} out` : '';
+  return `receipt ${rc.requestId} verified (${s.scheme}): ${rc.price} wei, latency ${rc.latencyUs} µs, device ${rc.deviceTimeUs} µs${tokens}`;
+}
 
 /** The attestation and the job, as the first two lines of a text answer. */
 function whoAnswers(c: Client, io: Io): void {
@@ -342,7 +347,16 @@ async function chatStream(
   opts: { timeoutMs?: number },
 ): Promise<number> {
   whoAnswers(c, io);
-  const s = c.openaiStream<{ choices?: Array<{ delta?: { content?: unknown } }> }>('/v1/chat/completions', body, opts);
+  // the last chunk then carries the token counts, and the receipt with it
+  const counted = {
+    ...body,
+    stream_options: { ...(body['stream_options'] as object | undefined), include_usage: true },
+  };
+  const s = c.openaiStream<{ choices?: Array<{ delta?: { content?: unknown } }> }>(
+    '/v1/chat/completions',
+    counted,
+    opts,
+  );
   let text = '';
   for await (const chunk of s) {
     const piece = chunk.choices?.[0]?.delta?.content;
@@ -353,10 +367,7 @@ async function chatStream(
   if (io.write) io.write('\n');
   else io.out(text);
   const { raw, receipt } = await s.done;
-  const rc = receipt.receipt;
-  io.out(
-    `receipt ${rc.requestId} verified (${receipt.scheme}): ${rc.price} wei, latency ${rc.latencyUs} µs, device ${rc.deviceTimeUs} µs, ${raw.length} chunks`,
-  );
+  io.out(`${receiptLine(receipt)}, ${raw.length} chunks`);
   return 0;
 }
 
@@ -369,10 +380,11 @@ async function openAI(
   opts: { timeoutMs?: number },
 ): Promise<number> {
   if (typeof a['chat'] === 'string' && a['output'] !== 'json') return chatStream(c, req.body, io, opts);
-  const r = await c.openai<{
-    choices?: Array<{ message?: { content?: unknown }; text?: unknown }>;
-    usage?: { prompt_tokens?: number; completion_tokens?: number };
-  }>(req.path, req.body, opts);
+  const r = await c.openai<{ choices?: Array<{ message?: { content?: unknown }; text?: unknown }> }>(
+    req.path,
+    req.body,
+    opts,
+  );
   const cap = c.capability;
   if (a['output'] === 'json') {
     io.out(JSON.stringify({ job: cap.jobName, model: cap.modelName, answer: r.json, receipt: r.receipt }, null, 2));
@@ -382,11 +394,6 @@ async function openAI(
   const choice = r.json.choices?.[0];
   const reply = choice?.message?.content ?? choice?.text;
   io.out(typeof reply === 'string' ? reply : JSON.stringify(r.json));
-  const u = r.json.usage;
-  const rc = r.receipt.receipt;
-  io.out(
-    `receipt ${rc.requestId} verified (${r.receipt.scheme}): ${rc.price} wei, latency ${rc.latencyUs} µs, device ${rc.deviceTimeUs} µs` +
-      (u ? `, tokens ${u.prompt_tokens ?? 0} in / ${u.completion_tokens ?? 0} out` : ''),
-  );
+  io.out(receiptLine(r.receipt));
   return 0;
 }

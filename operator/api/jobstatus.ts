@@ -151,6 +151,14 @@ const usage = obj('Usage', 'Metered usage so far, as reported to settlement.', {
     minimum: 0,
     format: 'int64',
   }),
+  inputTokens: int(
+    'Tokens in the served requests as the model server counted them (OpenAI-protocol answers), from verified receipts.',
+    { minimum: 0, format: 'int64' },
+  ),
+  outputTokens: int('Tokens the model server generated for them, from verified receipts.', {
+    minimum: 0,
+    format: 'int64',
+  }),
   lastReportTime: time('When usage was last reported to settlement.'),
   attempts: list('Per attempt, the most recent 32; gpuSeconds is their sum.', attemptUsage, {
     maxItems: 32,

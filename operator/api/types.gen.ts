@@ -470,6 +470,13 @@ export interface Usage {
   requests?: number;
   /** Accelerator time the served requests used, from verified receipts. */
   deviceTimeMs?: number;
+  /**
+   * Tokens in the served requests as the model server counted them (OpenAI-protocol answers), from
+   * verified receipts.
+   */
+  inputTokens?: number;
+  /** Tokens the model server generated for them, from verified receipts. */
+  outputTokens?: number;
   /** When usage was last reported to settlement. */
   lastReportTime?: string;
   /** Per attempt, the most recent 32; gpuSeconds is their sum. */

@@ -10,7 +10,8 @@ import { canonical } from '../runtime/canonical.ts';
 import type { TeePubKey } from './attestation.ts';
 
 export const RECEIPT_DOMAIN_NAME = 'NVDAx Receipt';
-export const RECEIPT_DOMAIN_VERSION = '1';
+// 2: the token counts (inputTokens, outputTokens) joined the receipt
+export const RECEIPT_DOMAIN_VERSION = '2';
 
 /** EIP-712 types; `Receipt` is the primary type. Field order is part of the signature: never reorder. */
 export const RECEIPT_TYPES = {
@@ -26,6 +27,8 @@ export const RECEIPT_TYPES = {
     { name: 'requestId', type: 'bytes32' },
     { name: 'gatewayKey', type: 'bytes32' },
     { name: 'time', type: 'uint64' },
+    { name: 'inputTokens', type: 'uint64' },
+    { name: 'outputTokens', type: 'uint64' },
   ],
 };
 
@@ -53,6 +56,13 @@ export interface Receipt {
   gatewayKey: string;
   /** When the response was sent, Unix milliseconds. */
   time: number;
+  /**
+   * Tokens the model server counted in the request (an OpenAI-protocol answer's `usage.prompt_tokens`); 0 where
+   * the backend counts none (tensor models) or the answer carried no usage.
+   */
+  inputTokens: number;
+  /** Tokens it generated (`usage.completion_tokens`); 0 where not counted. */
+  outputTokens: number;
 }
 
 export interface SignedReceipt {
@@ -111,7 +121,7 @@ export function checkReceiptShape(r: Receipt): Receipt {
   for (const f of ['job', 'modelHash', 'inputHash', 'outputHash', 'requestId', 'gatewayKey'] as const) {
     if (typeof r[f] !== 'string' || !BYTES32.test(r[f])) throw new ReceiptError(f, 'must be 0x + 64 hex');
   }
-  for (const f of ['latencyUs', 'deviceTimeUs', 'time'] as const) {
+  for (const f of ['latencyUs', 'deviceTimeUs', 'time', 'inputTokens', 'outputTokens'] as const) {
     const v = r[f];
     if (!Number.isSafeInteger(v) || v < 0 || BigInt(v) > UINT64_MAX)
       throw new ReceiptError(f, `${JSON.stringify(v)} is not a non-negative integer`);
@@ -181,6 +191,9 @@ export interface ReceiptUsage {
   requests: number;
   /** Sum of deviceTimeUs over those requests. */
   deviceTimeUs: number;
+  /** Sums of inputTokens and outputTokens over those requests. */
+  inputTokens: number;
+  outputTokens: number;
   /** Sum of price over those requests, wei. */
   amount: bigint;
 }
@@ -193,6 +206,8 @@ export function usageFromReceipts(receipts: Iterable<Receipt | SignedReceipt>): 
   const seen = new Set<string>();
   let requests = 0;
   let deviceTimeUs = 0;
+  let inputTokens = 0;
+  let outputTokens = 0;
   let amount = 0n;
   for (const x of receipts) {
     const r = 'receipt' in x ? x.receipt : x;
@@ -201,7 +216,9 @@ export function usageFromReceipts(receipts: Iterable<Receipt | SignedReceipt>): 
     seen.add(key);
     requests++;
     deviceTimeUs += r.deviceTimeUs;
+    inputTokens += r.inputTokens;
+    outputTokens += r.outputTokens;
     amount += BigInt(r.price);
   }
-  return { requests, deviceTimeUs, amount };
+  return { requests, deviceTimeUs, inputTokens, outputTokens, amount };
 }

@@ -25,7 +25,7 @@ import { silentLogger } from '../../operator/runtime/log.ts';
 import { hubJobId } from '../../operator/settlement/task.ts';
 import { type EvidenceBundle, type TeePubKey, evidenceHash } from '../../operator/verification/attestation.ts';
 import { gatewayKeyHash, receiptDomain, signReceipt } from '../../operator/verification/receipt.ts';
-import { type Backend, BackendError } from './backends/backend.ts';
+import { type Backend, BackendError, type TokenCount } from './backends/backend.ts';
 import {
   Direction,
   EnvelopeError,
@@ -496,6 +496,7 @@ export class Gateway {
         latencyUs: Math.round((this.#mono() - t0) * 1000),
         deviceTimeUs: result.deviceTimeUs,
         requestId,
+        ...(result.tokens ? { inputTokens: result.tokens.input, outputTokens: result.tokens.output } : {}),
       });
       this.#m.bytesOut(ciphertext.length);
       return { seq: r.seq, ciphertext, receipt: signed };
@@ -533,7 +534,8 @@ export class Gateway {
 
   /** Signs one served request's receipt (Ed25519 by default) and hands it to the hub reporter. */
   async #receipt(
-    r: Pick<Receipt, 'inputHash' | 'outputHash' | 'latencyUs' | 'deviceTimeUs' | 'requestId'>,
+    r: Pick<Receipt, 'inputHash' | 'outputHash' | 'latencyUs' | 'deviceTimeUs' | 'requestId'> &
+      Partial<Pick<Receipt, 'inputTokens' | 'outputTokens'>>,
   ): Promise<GatewaySignedReceipt> {
     const receipt: Receipt = {
       provider: this.#provider || (await this.#providerAddress()),
@@ -547,6 +549,8 @@ export class Gateway {
       requestId: r.requestId,
       gatewayKey: this.gatewayKey,
       time: this.#now(),
+      inputTokens: r.inputTokens ?? 0,
+      outputTokens: r.outputTokens ?? 0,
     };
     let signed: GatewaySignedReceipt;
     if (this.#o.receiptScheme === 'eip712') {
@@ -596,8 +600,12 @@ export class Gateway {
       const output = streamHash();
       const tb = this.#mono();
       let index = 0;
+      let tokens: TokenCount | undefined;
+      const onTokens = (t: TokenCount) => {
+        tokens = t;
+      };
       try {
-        for await (const piece of backend.inferStream(plaintext, { deadline, signal })) {
+        for await (const piece of backend.inferStream(plaintext, { deadline, signal, onTokens })) {
           if (index >= MAX_CHUNKS) throw new BackendError(status.RESOURCE_EXHAUSTED, 'the answer has too many chunks');
           output.add(piece);
           const ciphertext = sealChunk(session.keys.toRequester, session.id, r.seq, index, piece);
@@ -619,6 +627,7 @@ export class Gateway {
         latencyUs: Math.round((this.#mono() - t0) * 1000),
         deviceTimeUs: Math.round((this.#mono() - tb) * 1000),
         requestId,
+        ...(tokens ? { inputTokens: tokens.input, outputTokens: tokens.output } : {}),
       });
       await send({ seq: r.seq, index, receipt }, signal);
     } finally {

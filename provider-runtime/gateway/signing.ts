@@ -146,7 +146,8 @@ export interface GatewaySignedReceipt {
   signature: string;
 }
 
-const RECEIPT_PREFIX = 'nvdax-receipt/v1\n';
+// v2: the token counts joined the receipt
+const RECEIPT_PREFIX = 'nvdax-receipt/v2\n';
 
 /**
  * The bytes an Ed25519 receipt signature covers: the prefix and the receipt's canonical JSON
@@ -158,10 +159,12 @@ export function receiptSigningInput(r: Receipt): Buffer {
     deviceTimeUs: r.deviceTimeUs,
     gatewayKey: r.gatewayKey,
     inputHash: r.inputHash,
+    inputTokens: r.inputTokens,
     job: r.job,
     latencyUs: r.latencyUs,
     modelHash: r.modelHash,
     outputHash: r.outputHash,
+    outputTokens: r.outputTokens,
     price: r.price,
     provider: r.provider,
     requestId: r.requestId,
@@ -269,7 +272,7 @@ function getAddressCached(a: string): string {
 function checkShapeFast(r: Receipt): Receipt {
   for (const f of ['job', 'modelHash', 'inputHash', 'outputHash', 'requestId', 'gatewayKey'] as const)
     if (typeof r[f] !== 'string' || !BYTES32.test(r[f])) throw new ReceiptError(f, 'must be 0x + 64 hex');
-  for (const f of ['latencyUs', 'deviceTimeUs', 'time'] as const)
+  for (const f of ['latencyUs', 'deviceTimeUs', 'time', 'inputTokens', 'outputTokens'] as const)
     if (!Number.isSafeInteger(r[f]) || r[f] < 0)
       throw new ReceiptError(f, `${JSON.stringify(r[f])} is not a non-negative integer`);
   if (typeof r.price !== 'string' || !/^(0|[1-9][0-9]{0,77})$/.test(r.price))

@@ -51,6 +51,8 @@ async function mismatchEvidence(i: number): Promise<SlashEvidence> {
     requestId: contentHash(`request-${i}`),
     gatewayKey: gatewayKeyHash('gateway key'),
     time: 1_795_000_000_000 + i,
+    inputTokens: 0,
+    outputTokens: 0,
   });
   const v = new Verifier({ domain, share: 1, seed: 'verifier-seed', infer: reference });
   const out = await v.check({ receipt: signed, input });

@@ -134,6 +134,8 @@ test.serial(
       requestId: `0x${String(i).padStart(64, '0')}`,
       gatewayKey: `0x${'44'.repeat(32)}`,
       time: 1_800_000_000_000 + i,
+      inputTokens: 0,
+      outputTokens: 0,
       ...over,
     });
     const record = async (rc: Receipt, body: Buffer, signer = provider) => {

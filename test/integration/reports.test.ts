@@ -158,6 +158,8 @@ test.serial('attestation per instance, then receipts counted once into usage', a
     requestId: `0x${String(i).padStart(64, '0')}`,
     gatewayKey: key,
     time: 1_800_000_000_000 + i,
+    inputTokens: 10 * i,
+    outputTokens: i,
   });
   const msg = async (r: Receipt) => {
     const s = await signReceipt(provider, domain, r);
@@ -200,6 +202,8 @@ test.serial('attestation per instance, then receipts counted once into usage', a
   );
   t.is(metered.status?.usage?.requests, 3);
   t.is(metered.status?.usage?.deviceTimeMs, 7);
+  t.is(metered.status?.usage?.inputTokens, 60, 'receipts 1–3 once: 10 + 20 + 30');
+  t.is(metered.status?.usage?.outputTokens, 6);
 
   // debug-mode GPU evidence: recorded as refused, naming the claim, and Attested turns False
   const fresh = await call<object, { nonce: string }>('Challenge', { job: jobRef, instance });

@@ -135,14 +135,15 @@ export const METER_REFRESH_MS = 60_000;
 export const metaTimeOf = (iso: string) => iso.replace(/\.\d{3}Z$/, 'Z');
 
 /**
- * The part of status.usage the job controller writes: GPU time. Requests and device time come from verified
- * receipts and are the report intake's (operator/controllers/reports), so they are left out of its writes.
+ * The part of status.usage the job controller writes: GPU time. Requests, device time and tokens come from
+ * verified receipts and are the report intake's (operator/controllers/reports), so they are left out of its
+ * writes.
  */
-export function meteredUsage<U extends { requests?: number; deviceTimeMs?: number }>(
-  u: U | undefined,
-): Omit<U, 'requests' | 'deviceTimeMs'> | undefined {
+export function meteredUsage<
+  U extends { requests?: number; deviceTimeMs?: number; inputTokens?: number; outputTokens?: number },
+>(u: U | undefined): Omit<U, 'requests' | 'deviceTimeMs' | 'inputTokens' | 'outputTokens'> | undefined {
   if (!u) return u;
-  const { requests: _r, deviceTimeMs: _d, ...rest } = u;
+  const { requests: _r, deviceTimeMs: _d, inputTokens: _i, outputTokens: _o, ...rest } = u;
   return rest;
 }
 

@@ -437,6 +437,8 @@ export class ReportIntake {
       const atts = (s.attestations ?? []).map((a) => ({ ...a }));
       let requests = 0;
       let deviceUs = 0;
+      let inputTokens = 0;
+      let outputTokens = 0;
       const sorted = [...checked].sort((a, b) =>
         watermark(a.receipt.time, a.receipt.requestId) < watermark(b.receipt.time, b.receipt.requestId) ? -1 : 1,
       );
@@ -454,6 +456,8 @@ export class ReportIntake {
         inst.receiptsThrough = mark;
         requests++;
         deviceUs += r.receipt.deviceTimeUs;
+        inputTokens += r.receipt.inputTokens;
+        outputTokens += r.receipt.outputTokens;
         outcome.accepted++;
       }
       if (!requests) return undefined;
@@ -462,6 +466,8 @@ export class ReportIntake {
         attestations: atts,
         requests: (s.requests ?? 0) + requests,
         deviceTimeMs: (s.deviceTimeMs ?? 0) + Math.floor(deviceUs / 1000),
+        inputTokens: (s.inputTokens ?? 0) + inputTokens,
+        outputTokens: (s.outputTokens ?? 0) + outputTokens,
       };
     });
     refused.push(...outcome.unattested);
@@ -612,8 +618,7 @@ export class ReportIntake {
           attestations: (job.status?.attestations ?? []).filter((a) =>
             instancePrefixes(job).some((p) => a.instance.startsWith(p)),
           ),
-          ...(job.status?.usage?.requests !== undefined ? { requests: job.status.usage.requests } : {}),
-          ...(job.status?.usage?.deviceTimeMs !== undefined ? { deviceTimeMs: job.status.usage.deviceTimeMs } : {}),
+          ...receiptCounters(job.status?.usage),
         };
         const want = change(now);
         if (!want) return undefined;
@@ -639,16 +644,10 @@ export class ReportIntake {
               },
           this.#o.clock.now(),
         );
+        const usage = receiptCounters(want);
         return {
           attestations: want.attestations ?? [],
-          ...(want.requests !== undefined || want.deviceTimeMs !== undefined
-            ? {
-                usage: {
-                  ...(want.requests !== undefined ? { requests: want.requests } : {}),
-                  ...(want.deviceTimeMs !== undefined ? { deviceTimeMs: want.deviceTimeMs } : {}),
-                },
-              }
-            : {}),
+          ...(Object.keys(usage).length > 0 ? { usage } : {}),
           conditions,
         };
       },
@@ -921,10 +920,19 @@ interface PoolOwned {
   incidents?: PoolIncident[];
 }
 
-interface Owned {
+/** The usage counters this controller owns: what verified receipts add up to. */
+const RECEIPT_COUNTERS = ['requests', 'deviceTimeMs', 'inputTokens', 'outputTokens'] as const;
+type ReceiptCounters = Partial<Record<(typeof RECEIPT_COUNTERS)[number], number>>;
+
+/** The receipt counters `u` has, and no other field (the job controller owns the rest of status.usage). */
+function receiptCounters(u: ReceiptCounters | undefined): ReceiptCounters {
+  const out: ReceiptCounters = {};
+  for (const k of RECEIPT_COUNTERS) if (u?.[k] !== undefined) out[k] = u[k];
+  return out;
+}
+
+interface Owned extends ReceiptCounters {
   attestations?: StatusAttestation[];
-  requests?: number;
-  deviceTimeMs?: number;
 }
 
 function upsert(list: StatusAttestation[] | undefined, entry: StatusAttestation): StatusAttestation[] {

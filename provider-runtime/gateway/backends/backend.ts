@@ -10,6 +10,14 @@ export interface InferResult {
   response: Buffer;
   /** Accelerator (or runtime) time of the request, microseconds. */
   deviceTimeUs: number;
+  /** Tokens the model server counted (an OpenAI answer's `usage`); absent where it counts none. */
+  tokens?: TokenCount;
+}
+
+/** Tokens of one request as the model server reported them (the receipt's inputTokens / outputTokens). */
+export interface TokenCount {
+  input: number;
+  output: number;
 }
 
 export interface InferOptions {
@@ -17,6 +25,8 @@ export interface InferOptions {
   deadline?: number;
   /** Aborted when the requester goes away: the backend stops the model server's work. */
   signal?: AbortSignal;
+  /** inferStream: called with the token counts when a piece carries them (the last such call counts). */
+  onTokens?: (t: TokenCount) => void;
 }
 
 /** What a request's plaintext is: an inference.ModelInferRequest, or OpenAI JSON `{"path", "body"}`. */

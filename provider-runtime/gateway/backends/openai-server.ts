@@ -170,13 +170,17 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
     });
     return () => gone;
   };
-  /** The answer as server-sent events, as vLLM streams it: a chunk a word, then [DONE]. */
-  const stream = async (res: ServerResponse, path: string, whole: unknown) => {
+  /**
+   * The answer as server-sent events, as vLLM streams it: a chunk a word, then, when the request asked
+   * `stream_options.include_usage`, a chunk with no choices and the usage, then [DONE].
+   */
+  const stream = async (res: ServerResponse, path: string, whole: unknown, includeUsage: boolean) => {
     if (path === '/v1/embeddings') return fail(res, new HttpError(400, 'embeddings do not stream'));
     const a = whole as {
       id: string;
       created: number;
       choices: Array<{ message?: { content: string }; text?: string }>;
+      usage: unknown;
     };
     const text = a.choices[0]?.message?.content ?? a.choices[0]?.text ?? '';
     const chat = path === '/v1/chat/completions';
@@ -199,9 +203,14 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
       if (o.chunkDelayMs) await new Promise((r) => setTimeout(r, o.chunkDelayMs));
     }
     const last = chat ? { index: 0, delta: {}, finish_reason: 'stop' } : { index: 0, text: '', finish_reason: 'stop' };
-    res.write(
-      `data: ${JSON.stringify({ id: a.id, object: chat ? 'chat.completion.chunk' : 'text_completion', created: a.created, model: name, choices: [last] })}\n\n`,
-    );
+    const head = {
+      id: a.id,
+      object: chat ? 'chat.completion.chunk' : 'text_completion',
+      created: a.created,
+      model: name,
+    };
+    res.write(`data: ${JSON.stringify({ ...head, choices: [last] })}\n\n`);
+    if (includeUsage) res.write(`data: ${JSON.stringify({ ...head, choices: [], usage: a.usage })}\n\n`);
     res.end('data: [DONE]\n\n');
   };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -229,7 +238,8 @@ export async function serveOpenAI(backend: Backend, o: OpenAIServerOptions = {})
       const b = body as Record<string, unknown>;
       handle(path, b).then(
         async (v) => {
-          if (b['stream'] === true) return stream(res, path, v);
+          if (b['stream'] === true)
+            return stream(res, path, v, (b['stream_options'] as { include_usage?: unknown })?.include_usage === true);
           if (o.answerDelayMs) {
             const gone = watchGone(res);
             await new Promise((r) => setTimeout(r, o.answerDelayMs));

@@ -8,7 +8,7 @@ import { status } from '@grpc/grpc-js';
 import { StringDecoder } from 'node:string_decoder';
 import { type Dispatcher, Pool } from 'undici';
 import type { ModelMetadataResponse } from '../proto.ts';
-import { type Backend, BackendError, type InferOptions, type InferResult } from './backend.ts';
+import { type Backend, BackendError, type InferOptions, type InferResult, type TokenCount } from './backend.ts';
 
 /** The OpenAI endpoints the gateway forwards (POST, JSON). */
 export const OPENAI_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
@@ -59,6 +59,23 @@ function discard(body: Dispatcher.ResponseData['body']): void {
 }
 
 const invalid = (message: string) => new BackendError(status.INVALID_ARGUMENT, message);
+
+const count = (v: unknown): number | undefined =>
+  Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined;
+
+/**
+ * The token counts of an OpenAI-protocol answer or streamed chunk: its `usage` object's `prompt_tokens` and
+ * `completion_tokens` (an embeddings answer has no completion: 0). Undefined when it carries no usage, or one
+ * whose counts are not non-negative integers: a receipt then says 0, never a guess.
+ */
+export function tokensOf(answer: unknown): TokenCount | undefined {
+  const u = (answer as { usage?: unknown } | null)?.usage;
+  if (typeof u !== 'object' || u === null) return undefined;
+  const { prompt_tokens: p, completion_tokens: c } = u as Record<string, unknown>;
+  const input = count(p);
+  const output = c === undefined || c === null ? 0 : count(c);
+  return input === undefined || output === undefined ? undefined : { input, output };
+}
 
 /**
  * Checks a request's plaintext: the path one of OPENAI_PATHS, the body an object, `stream` unset or false
@@ -205,7 +222,13 @@ export class OpenAIBackend implements Backend {
     const type = String(res.headers['content-type'] ?? '');
     if (!/^application\/json\b/i.test(type))
       throw new BackendError(status.INTERNAL, `model server: the answer is ${type || 'untyped'}, not application/json`);
-    return { response: answer, deviceTimeUs };
+    let tokens: TokenCount | undefined;
+    try {
+      tokens = tokensOf(JSON.parse(answer.toString('utf8')));
+    } catch {
+      // not JSON after all: sealed and receipted as it came, with no token count
+    }
+    return tokens ? { response: answer, deviceTimeUs, tokens } : { response: answer, deviceTimeUs };
   }
 
   /**
@@ -245,7 +268,7 @@ export class OpenAIBackend implements Backend {
             .map((l) => l.slice(l.startsWith('data: ') ? 6 : 5))
             .join('\n');
           if (data === '[DONE]') return;
-          if (data) yield OpenAIBackend.#event(data);
+          if (data) yield OpenAIBackend.#event(data, opts.onTokens);
         }
       }
       throw new BackendError(status.UNAVAILABLE, "model server: the stream ended before its 'data: [DONE]'");
@@ -256,8 +279,11 @@ export class OpenAIBackend implements Backend {
     }
   }
 
-  /** One event's data, checked: JSON, and not an error the server sent after its 200. */
-  static #event(data: string): Buffer {
+  /**
+   * One event's data, checked: JSON, and not an error the server sent after its 200. Its usage, where it has
+   * one (the last chunk, when the request asked `stream_options.include_usage`), goes to `onTokens`.
+   */
+  static #event(data: string, onTokens?: (t: TokenCount) => void): Buffer {
     let v: unknown;
     try {
       v = JSON.parse(data);
@@ -269,6 +295,8 @@ export class OpenAIBackend implements Backend {
       const m = typeof err === 'string' ? err : err.message;
       throw new BackendError(status.INTERNAL, `model server: ${typeof m === 'string' ? m.slice(0, 512) : 'error'}`);
     }
+    const tokens = onTokens && tokensOf(v);
+    if (tokens) onTokens(tokens);
     return Buffer.from(data, 'utf8');
   }
 

@@ -54,16 +54,28 @@ test('chat, completions and embeddings through the gateway: the server’s answe
   t.is(rc.outputHash, contentHash(chat.raw));
   t.is(rc.modelHash, f.onnx.modelHash);
   t.true(rc.deviceTimeUs > 0 && rc.latencyUs >= rc.deviceTimeUs);
-  t.notThrows(() =>
-    verifyGatewayReceipt(chat.receipt, {
-      provider: c.capability.statement.provider,
-      receiptKey: Buffer.from(c.capability.statement.receiptKey.slice(2), 'hex'),
-    }),
+  // the token counts are the server's usage, signed: a provider cannot raise them after the fact
+  t.true(plain.usage.prompt_tokens > 0 && plain.usage.completion_tokens > 0);
+  t.is(rc.inputTokens, plain.usage.prompt_tokens);
+  t.is(rc.outputTokens, plain.usage.completion_tokens);
+  const authority = {
+    provider: c.capability.statement.provider,
+    receiptKey: Buffer.from(c.capability.statement.receiptKey.slice(2), 'hex'),
+  };
+  t.notThrows(() => verifyGatewayReceipt(chat.receipt, authority));
+  t.throws(
+    () => verifyGatewayReceipt({ ...chat.receipt, receipt: { ...rc, outputTokens: rc.outputTokens + 1 } }, authority),
+    { message: /receipt signature: does not verify/ },
   );
 
   const emb = await c.openai<Embeddings>('/v1/embeddings', { input: ['first text', 'second, longer text'] });
-  const embPlain = await direct<Embeddings>(port, '/v1/embeddings', { input: ['first text', 'second, longer text'] });
+  const embPlain = await direct<Embeddings & { usage: { prompt_tokens: number } }>(port, '/v1/embeddings', {
+    input: ['first text', 'second, longer text'],
+  });
   t.is(emb.json.data.length, 2);
+  // an embedding has input tokens only
+  t.is(emb.receipt.receipt.inputTokens, embPlain.usage.prompt_tokens);
+  t.is(emb.receipt.receipt.outputTokens, 0);
   t.deepEqual(emb.json.data, embPlain.data);
   // the model's softmax: each row sums to one, and the two texts differ (it ran on them, not an echo)
   for (const d of emb.json.data) t.true(Math.abs(d.embedding.reduce((a, b) => a + b, 0) - 1) < 1e-5);
@@ -182,8 +194,29 @@ test('a streamed chat answer: chunks decrypted as they come, in order, the recei
   const sent = JSON.stringify({ path: '/v1/chat/completions', body: { messages, model: MODEL, stream: true } });
   t.is(rc.inputHash, contentHash(Buffer.from(sent)));
   t.true(rc.deviceTimeUs >= 40_000 * (raw.length - 1), 'device time spans the generation');
+  // no usage asked for: none in the stream, none in the receipt
+  t.deepEqual([rc.inputTokens, rc.outputTokens], [0, 0]);
   const metrics = await f.gateway.metrics.registry.metrics();
   t.regex(metrics, /nvdax_gateway_requests_total\{method="InferStream",code="OK"\} 1/);
+
+  // asked for: the server's last chunk carries the usage (no choices), and the receipt signs its counts
+  const counted = c.openaiStream<{ choices: unknown[]; usage?: { prompt_tokens: number; completion_tokens: number } }>(
+    '/v1/chat/completions',
+    { messages, stream_options: { include_usage: true } },
+  );
+  const chunks = [];
+  for await (const chunk of counted) chunks.push(chunk);
+  const usage = chunks.at(-1)?.usage;
+  t.deepEqual(chunks.at(-1)?.choices, []);
+  t.deepEqual(
+    [usage?.prompt_tokens, usage?.completion_tokens],
+    [whole.json.usage.prompt_tokens, whole.json.usage.completion_tokens],
+  );
+  const end = (await counted.done).receipt.receipt;
+  t.deepEqual(
+    [end.inputTokens, end.outputTokens],
+    [whole.json.usage.prompt_tokens, whole.json.usage.completion_tokens],
+  );
 });
 
 test('streams: refused where they cannot be (embeddings, a tensor backend); leaving the loop cancels the model server', async (t) => {

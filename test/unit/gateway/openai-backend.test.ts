@@ -10,6 +10,7 @@ import {
   grpcCodeOfHttp,
   OpenAIBackend,
   parseOpenAIRequest,
+  tokensOf,
 } from '../../../provider-runtime/gateway/backends/openai.ts';
 
 const HASH = `0x${'ab'.repeat(32)}`;
@@ -272,4 +273,48 @@ test('inferStream refuses: embeddings, a non-boolean stream, an answer that is n
   const error = await drain({ prompt: 'error' });
   t.is(error.code, status.INTERNAL);
   t.is(error.message, 'model server: CUDA out of memory');
+});
+
+test("token counts are the answer's usage, or none: never a guess from a malformed one", (t) => {
+  t.deepEqual(tokensOf({ usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 } }), {
+    input: 12,
+    output: 5,
+  });
+  // embeddings: input only
+  t.deepEqual(tokensOf({ usage: { prompt_tokens: 7, total_tokens: 7 } }), { input: 7, output: 0 });
+  t.deepEqual(tokensOf({ usage: { prompt_tokens: 7, completion_tokens: null } }), { input: 7, output: 0 });
+  // vLLM's chunks before the last say usage: null
+  for (const v of [{}, { usage: null }, { usage: 'x' }, null, 3]) t.is(tokensOf(v), undefined, JSON.stringify(v));
+  for (const bad of [
+    { prompt_tokens: -1, completion_tokens: 1 },
+    { prompt_tokens: 1.5, completion_tokens: 1 },
+    { prompt_tokens: '3', completion_tokens: 1 },
+    { completion_tokens: 4 },
+    { prompt_tokens: 1, completion_tokens: 2 ** 53 },
+  ])
+    t.is(tokensOf({ usage: bad }), undefined, JSON.stringify(bad));
+});
+
+test('infer hands back the answer’s token counts; inferStream reports those of the chunk that carries them', async (t) => {
+  const { url } = await server(t, (s, res) => {
+    if (JSON.parse(s.body).stream) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n');
+      res.write('data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":1}}\n\n');
+      return void res.end('data: [DONE]\n\n');
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}');
+  });
+  const b = backend(t, url);
+  const r = await b.infer(req('/v1/chat/completions', { messages: [] }));
+  t.deepEqual(r.tokens, { input: 3, output: 2 });
+  const seen: unknown[] = [];
+  const pieces = [];
+  for await (const p of b.inferStream(req('/v1/chat/completions', { messages: [] }), {
+    onTokens: (x) => seen.push(x),
+  }))
+    pieces.push(p);
+  t.is(pieces.length, 2, 'the usage chunk is passed on to the requester as it came');
+  t.deepEqual(seen, [{ input: 9, output: 1 }]);
 });

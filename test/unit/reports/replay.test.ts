@@ -45,6 +45,8 @@ const receipt = (i: number, outputHash: string): Receipt => ({
   requestId: `0x${String(i).padStart(64, '0')}`,
   gatewayKey: `0x${'44'.repeat(32)}`,
   time: 1_800_000_000_000 + i,
+  inputTokens: 0,
+  outputTokens: 0,
 });
 
 test('the flags: off by default, a share in 0..1, a backend, a slash amount only with a registry', (t) => {

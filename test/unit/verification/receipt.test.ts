@@ -33,6 +33,8 @@ const receipt = (over: Partial<Receipt> = {}): Receipt => ({
   requestId: contentHash('request-1'),
   gatewayKey: gatewayKeyHash({ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }),
   time: 1_795_000_000_123,
+  inputTokens: 0,
+  outputTokens: 0,
   ...over,
 });
 
@@ -67,6 +69,8 @@ const alterations: Array<[keyof Receipt, unknown]> = [
   ['requestId', contentHash('request-2')],
   ['gatewayKey', gatewayKeyHash('another key')],
   ['time', 1_795_000_000_124],
+  ['inputTokens', 1_000],
+  ['outputTokens', 1_000],
   ['provider', mallory.address],
 ];
 for (const [field, value] of alterations) {
@@ -95,6 +99,8 @@ test('malformed fields are named', async (t) => {
     ['price', '-1'],
     ['latencyUs', -1],
     ['deviceTimeUs', 1.5],
+    ['inputTokens', -3],
+    ['outputTokens', undefined],
     ['inputHash', '0x1234'],
     ['provider', 'not-an-address'],
   ];
@@ -110,17 +116,19 @@ test('malformed fields are named', async (t) => {
   );
 });
 
-test('usage: requests, device time and amount, each request counted once', async (t) => {
-  const a = await signReceipt(provider, domain, receipt());
-  const b = receipt({ requestId: contentHash('request-2'), deviceTimeUs: 10, price: '7' });
-  const c = receipt({ requestId: contentHash('request-3'), deviceTimeUs: 5, price: '3' });
+test('usage: requests, device time, tokens and amount, each request counted once', async (t) => {
+  const a = await signReceipt(provider, domain, receipt({ inputTokens: 100, outputTokens: 20 }));
+  const b = receipt({ requestId: contentHash('request-2'), deviceTimeUs: 10, price: '7', outputTokens: 4 });
+  const c = receipt({ requestId: contentHash('request-3'), deviceTimeUs: 5, price: '3', inputTokens: 1 });
   t.deepEqual(usageFromReceipts([a, b, c, a, { ...b }]), {
     requests: 3,
     deviceTimeUs: 30_100 + 10 + 5,
+    inputTokens: 101,
+    outputTokens: 24,
     amount: 1_500_000_000_000_000n + 7n + 3n,
   });
   // The same request id in another job is another request.
   const d = receipt({ job: hubJobId({ namespace: 'team-a', name: 'other' }), price: '1' });
   t.is(usageFromReceipts([a, d]).requests, 2);
-  t.deepEqual(usageFromReceipts([]), { requests: 0, deviceTimeUs: 0, amount: 0n });
+  t.deepEqual(usageFromReceipts([]), { requests: 0, deviceTimeUs: 0, inputTokens: 0, outputTokens: 0, amount: 0n });
 });

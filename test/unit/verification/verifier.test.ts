@@ -47,6 +47,8 @@ async function served(i: number, output?: string): Promise<ReplayRecord> {
     requestId: contentHash(`request-${i}`),
     gatewayKey: gatewayKeyHash(teePubKey),
     time: 1_795_000_000_000 + i,
+    inputTokens: 0,
+    outputTokens: 0,
   };
   return { receipt: await signReceipt(provider, domain, r), input };
 }

@@ -14,6 +14,8 @@ export interface Receipt {
   'requestId'?: (string);
   'gatewayKey'?: (string);
   'time'?: (number | string | Long);
+  'inputTokens'?: (number | string | Long);
+  'outputTokens'?: (number | string | Long);
 }
 
 export interface Receipt__Output {
@@ -28,4 +30,6 @@ export interface Receipt__Output {
   'requestId': (string);
   'gatewayKey': (string);
   'time': (number);
+  'inputTokens': (number);
+  'outputTokens': (number);
 }
