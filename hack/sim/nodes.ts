@@ -160,10 +160,18 @@ export function runtimeClasses(): Array<Record<string, unknown>> {
 }
 
 /** Every object a simulated cluster of this shape starts with: RuntimeClasses, then nodes. */
+/**
+ * On every node of a cluster's shape (not on nodes a test adds): a test's own pods select it, so they never land
+ * on, and use the GPUs of, the nodes another test file running beside it made for its pools.
+ */
+export const SHAPE_LABEL = 'nvdax.io/sim-shape';
+
 export function clusterObjects(
   cluster: string,
   shape: { region: string; nodes: NodeGroup[] },
 ): Array<Record<string, unknown>> {
-  const nodes = shape.nodes.flatMap((g) => buildNodes(cluster, g, shape.region, `${shape.region}-a`));
+  const nodes = shape.nodes.flatMap((g) =>
+    buildNodes(cluster, { ...g, labels: { ...g.labels, [SHAPE_LABEL]: 'true' } }, shape.region, `${shape.region}-a`),
+  );
   return [...runtimeClasses(), ...(nodes as unknown as Array<Record<string, unknown>>)];
 }

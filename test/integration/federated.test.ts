@@ -19,6 +19,7 @@ import { apply, getJson } from '../helpers/kubectl.ts';
 import type { OperatorProc } from '../helpers/operator.ts';
 import { placementRun } from '../helpers/placement-run.ts';
 import { projectRoot } from '../helpers/sim.ts';
+import { SIM_RUN_ENV } from '../../hack/sim/cluster.ts';
 
 const r = placementRun('fl', ['gpu-a', 'gpu-b']);
 const { run, jobsNs } = r;
@@ -93,7 +94,9 @@ test.serial('a Federated TrainingJob on three pools advances its rounds in statu
       metadata: { name: 'fl', namespace: jobsNs, labels: r.label },
       spec: {
         mode: 'Federated',
-        runtime: { engine: 'Flower', image: `ghcr.io/nvdax/fl@sha256:${'ab'.repeat(32)}` },
+        // the simulated pods run until the test ends (kwok would finish a Job's pod 1-6 s after Ready, and the
+        // finished job close its coordinator before the participants below, run by the test, reached it)
+        runtime: { engine: 'Flower', image: `ghcr.io/nvdax/fl@sha256:${'ab'.repeat(32)}`, env: [{ ...SIM_RUN_ENV }] },
         workers: 3,
         resources: { gpus: 1 },
         federated: { rounds: 3, minParticipants: 3, aggregation: 'SecureAggregation', roundTimeout: '60s' },

@@ -15,6 +15,7 @@ import {
   tenantObjects,
 } from '../../operator/materialize/index.ts';
 import { eventually } from '../helpers/kube.ts';
+import { SHAPE_LABEL } from '../../hack/sim/nodes.ts';
 import { apply, getJson, kubectl } from '../helpers/kubectl.ts';
 import { loadKubeConfig, uniqueName } from '../helpers/sim.ts';
 
@@ -43,6 +44,8 @@ const on: PlacedOn = {
   runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
   initData: initData({ kbsUrl: 'http://kbs-service.trustee-operator-system.svc:8080' }),
   gateway: { development: true, chainId: '31337', settlement: `0x${'5'.repeat(40)}` },
+  // the cluster's own nodes, as a pool's selector would: never the GPUs of nodes other test files add beside it
+  nodeSelector: { [SHAPE_LABEL]: 'true' },
 };
 
 test.before(async () => {

@@ -25,6 +25,20 @@ const tenant = `nvdax-${jobsNs}`;
 
 type Job = (InferenceJob | TrainingJob) & { metadata: { name: string; generation?: number } };
 const getJob = (kind: 'ij' | 'tj', name: string) => getJson<Job>('hub', ['-n', jobsNs, 'get', kind, name]);
+/** A member object the operator writes just after the placement (status first, then the member). */
+const memberObject = <T>(cluster: string, args: string[]) =>
+  eventually(
+    `${args.join(' ')} on ${cluster}`,
+    async () => {
+      try {
+        return getJson<T>(cluster, args);
+      } catch {
+        return undefined;
+      }
+    },
+    60_000,
+    250,
+  );
 const cond = (j: Job, type: string) => j.status?.conditions?.find((c) => c.type === type);
 const jobWhen = (kind: 'ij' | 'tj', name: string, what: string, pred: (j: Job) => boolean, timeoutMs = 120_000) =>
   eventually(
@@ -414,7 +428,7 @@ test.serial(
     t.is(p?.runtimeClass, 'kata-qemu-nvidia-gpu-tdx');
     t.is(p?.mode, 'Confidential');
     t.regex(p?.initDataDigest ?? '', /^[0-9a-f]{96}$/);
-    const dep = getJson<Deployment>('gpu-b', ['-n', tenant, 'get', 'deployment', 'secret-a1']);
+    const dep = await memberObject<Deployment>('gpu-b', ['-n', tenant, 'get', 'deployment', 'secret-a1']);
     const pod = dep.spec.template;
     t.is(pod.spec.runtimeClassName, 'kata-qemu-nvidia-gpu-tdx');
     t.is(pod.spec.containers[0]?.resources.limits[p?.resourceName ?? ''], '1');
@@ -501,7 +515,7 @@ test.serial('a Distributed TrainingJob is gang-placed as an Indexed Job with tor
   ]);
   const placed = await jobWhen('tj', 'train', 'train placed', (x) => x.status?.placement?.pool !== undefined);
   t.is(placed.status?.placement?.gpus, 4);
-  const bj = getJson<{
+  const bj = await memberObject<{
     spec: {
       completionMode: string;
       completions: number;

@@ -7,10 +7,13 @@ import { BatchV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { binDir, kubeconfigPath, loadKubeConfig, uniqueName } from '../helpers/sim.ts';
 import { createNamespace, deleteNamespace, eventually } from '../helpers/kube.ts';
 import { SIM_RUN_ENV } from '../../hack/sim/cluster.ts';
+import { SHAPE_LABEL } from '../../hack/sim/nodes.ts';
 
 const kc = loadKubeConfig('gpu-a');
 const core = kc.makeApiClient(CoreV1Api);
 const ns = uniqueName('sim');
+// the clusters' own nodes: never the nodes (and GPUs) other test files add for their pools while this one runs
+const onShapeNodes = { [SHAPE_LABEL]: 'true' };
 
 test.before(async () => {
   await createNamespace(kc, ns);
@@ -29,6 +32,7 @@ function gpuPod(
     metadata: { name, namespace: ns, annotations },
     spec: {
       restartPolicy: 'Never',
+      nodeSelector: onShapeNodes,
       containers: [
         {
           name: 'main',
@@ -134,6 +138,7 @@ test('a Job completes through the real Job controller; one whose container sets 
             },
             spec: {
               restartPolicy: 'Never',
+              nodeSelector: onShapeNodes,
               containers: [{ name: 'w', image: 'busybox', env, resources: { limits: { 'nvidia.com/gpu': '1' } } }],
             },
           },
