@@ -113,6 +113,7 @@ test.serial(
       },
     } as Job;
     const signature = await signJobTask(job, requester(), taskDomain(31337n, d.dep.contracts.settlement));
+    const fromBlock = await chain.provider.getBlockNumber();
     apply('hub', [{ ...job, spec: { ...job.spec, payment: { ...job.spec.payment, signature } } }]);
 
     // the workload's signed checkpoints, as the report intake keeps them (keep 2: one record is folded)
@@ -142,9 +143,20 @@ test.serial(
     ]);
 
     const getTj = () => getJson<Job>('hub', ['-n', jobsNs, 'get', 'tj', name]);
-    // once the task is open, blocks are mined only when the test says so: the anchoring transaction waits
-    await eventually('task opened', async () => getTj().status?.settlement?.task !== undefined, 120_000, 100);
+    // once the task is open, blocks are mined only when the test says so: the anchoring transaction waits.
+    // Seen on the chain itself (its TaskOpened log, polled every 50 ms), not through the job's status: the job's
+    // pod ends 1-6 s after it is Ready, and the operator anchors right after, which a status poll could miss
+    const taskOpened = new Interface(artifact('Settlement').abi).getEvent('TaskOpened')!.topicHash;
+    await eventually(
+      'TaskOpened on chain',
+      async () =>
+        (await chain.provider.getLogs({ address: d.dep.contracts.settlement, topics: [taskOpened], fromBlock }))
+          .length > 0 || undefined,
+      120_000,
+      50,
+    );
     await chain.send('evm_setAutomine', [false]);
+    await eventually('task opened in status', async () => getTj().status?.settlement?.task !== undefined, 120_000, 250);
     const entry = await eventually(
       'the anchoring transaction in the outbox',
       async () => {
