@@ -721,18 +721,23 @@ export class Gateway {
       OpenSession: wrap('OpenSession', (req: OpenSessionRequest__Output) => this.openSession(req)),
       Infer: wrap('Infer', (req: SealedRequest__Output, call) => {
         const stop = new AbortController();
-        call.once('cancelled', () => stop.abort());
+        const cancel = () => stop.abort();
+        call.once('cancelled', cancel);
+        // grpc-js emits 'cancelled' for every call once its stream closes, answered or not: an abort then would
+        // build a DOMException (a stack trace) per request for nothing, so the listener goes when the work is done
         return this.infer(
           req,
           deadlineOf(call as ServerUnaryCall<unknown, unknown>),
           () => call.cancelled,
           stop.signal,
-        );
+        ).finally(() => call.off('cancelled', cancel));
       }),
       InferStream: (call: ServerWritableStream<SealedRequest__Output, SealedChunk>) => {
         const t0 = this.#mono();
         const stop = new AbortController();
-        for (const ev of ['cancelled', 'close', 'error'] as const) call.on(ev, () => stop.abort());
+        const cancel = () => stop.abort();
+        const events = ['cancelled', 'close', 'error'] as const;
+        for (const ev of events) call.on(ev, cancel);
         // HTTP/2 flow control: a slow reader holds the next chunk back, and with it the backend. A wait for room
         // ends when the call does or the deadline passes (`signal`): grpc-js drops writes to a cancelled call
         // without a drain, and a wait for that drain would hold the request's slot for good.
@@ -752,6 +757,7 @@ export class Gateway {
             signal.addEventListener('abort', done);
           });
         const finish = (code: status) => {
+          for (const ev of events) call.off(ev, cancel); // the work is over: its end is no cancel
           this.metrics.requests.inc({ method: 'InferStream', code: codeName(code) });
           this.metrics.duration.observe({ method: 'InferStream' }, (this.#mono() - t0) / 1000);
         };

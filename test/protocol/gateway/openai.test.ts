@@ -317,3 +317,36 @@ test('a requester that gives up on a whole (unary) answer stops the model server
     /nvdax_gateway_requests_total\{method="Infer",code="CANCELLED"\} 1/,
   );
 });
+
+test('an answered call is no cancel: the signal the backend got stays unaborted after the call ends (unary and stream)', async (t) => {
+  // grpc-js emits 'cancelled' on every call once its stream closes; an abort then would be a DOMException (a
+  // stack trace) per request, and a backend that watched the signal would see a cancel that never was
+  const signals: AbortSignal[] = [];
+  const f = await startFixture({
+    backend: 'openai',
+    wrap: (b) =>
+      wrapBackend(b, {
+        infer: (req, o) => {
+          if (o?.signal) signals.push(o.signal);
+          return b.infer(req, o);
+        },
+        inferStream: (req, o) => {
+          if (o?.signal) signals.push(o.signal);
+          return (b.inferStream as NonNullable<typeof b.inferStream>)(req, o);
+        },
+      }),
+  });
+  t.teardown(() => f.close());
+  const c = await f.connect();
+  t.teardown(() => c.close());
+  await c.openai('/v1/completions', { prompt: 'one' });
+  const s = c.openaiStream('/v1/completions', { prompt: 'two' });
+  for await (const _ of s);
+  await s.done;
+  await new Promise((r) => setTimeout(r, 200)); // past the streams' close
+  t.is(signals.length, 2);
+  t.deepEqual(
+    signals.map((x) => x.aborted),
+    [false, false],
+  );
+});
