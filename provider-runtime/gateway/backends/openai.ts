@@ -60,6 +60,17 @@ function discard(body: Dispatcher.ResponseData['body']): void {
 
 const invalid = (message: string) => new BackendError(status.INVALID_ARGUMENT, message);
 
+/**
+ * JSON.parse's reviver for a request body: a number whose text a double does not give back (a seed past 2^53,
+ * 1e400, 0.10000000000000000555, 1.0) stays its text (JSON.rawJSON), so the body the gateway re-encodes with the
+ * model filled in says to the model server exactly what the requester sealed, not a rounded value.
+ */
+function keepNumberText(_key: string, value: unknown, context?: { source?: string }): unknown {
+  return typeof value === 'number' && context?.source !== undefined && String(value) !== context.source
+    ? (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(context.source)
+    : value;
+}
+
 const count = (v: unknown): number | undefined =>
   Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined;
 
@@ -84,7 +95,7 @@ export function tokensOf(answer: unknown): TokenCount | undefined {
 export function parseOpenAIRequest(plaintext: Buffer, streaming = false): OpenAIRequest {
   let v: unknown;
   try {
-    v = JSON.parse(plaintext.toString('utf8'));
+    v = JSON.parse(plaintext.toString('utf8'), keepNumberText);
   } catch {
     throw invalid('the request is not JSON {"path", "body"} (an OpenAI-protocol request)');
   }
@@ -146,7 +157,7 @@ export class OpenAIBackend implements Backend {
     const model = req.body['model'];
     if (model !== undefined && model !== '' && model !== this.modelName)
       throw new BackendError(status.NOT_FOUND, `model "${model}" is not served here (this is "${this.modelName}")`);
-    // re-encoded (JSON.stringify): a number past 2^53 reaches the server rounded, so send such values as text
+    // re-encoded, with each number as the requester wrote it (parseOpenAIRequest keeps their text)
     return JSON.stringify({ ...req.body, model: this.modelName, ...(stream ? { stream: true } : {}) });
   }
 

@@ -318,3 +318,31 @@ test('infer hands back the answer’s token counts; inferStream reports those of
   t.is(pieces.length, 2, 'the usage chunk is passed on to the requester as it came');
   t.deepEqual(seen, [{ input: 9, output: 1 }]);
 });
+
+test('numbers reach the model server as the requester wrote them: no rounding past 2^53, no reformatting', async (t) => {
+  const { url, seen } = await server(t, (_s, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"choices":[]}');
+  });
+  const b = backend(t, url);
+  // a seed past 2^53 that JSON.parse would round to 12345678901234567000, digits a double drops, an exponent
+  const body =
+    '{"path":"/v1/completions","body":{"prompt":"x","seed":12345678901234567891,"temperature":0.10000000000000000555,' +
+    '"top_p":1.0,"logit_bias":{"50256":-100},"max_tokens":16,"n":1e0}}';
+  await b.infer(Buffer.from(body));
+  const sent = seen[0]?.body ?? '';
+  for (const text of [
+    '"seed":12345678901234567891',
+    '"temperature":0.10000000000000000555',
+    '"top_p":1.0',
+    '"logit_bias":{"50256":-100}',
+    '"max_tokens":16',
+    '"n":1e0',
+  ])
+    t.true(sent.includes(text), `${text} in ${sent}`);
+  t.is(JSON.parse(sent).model, 'qwen');
+  // a number where a string or boolean belongs is still refused
+  await t.throwsAsync(b.infer(Buffer.from('{"path":"/v1/completions","body":{"model":1.0}}')), {
+    message: /body\.model: must be a string/,
+  });
+});
