@@ -318,6 +318,8 @@ export function inferenceObjects(
     resources: spec.resources,
     defaults: inferenceDefaults[runtime.engine],
     ports: [{ name: portName, containerPort: port, protocol: 'TCP' }],
+    // the tenant's gateway policy: into this pod through the gateway's port only
+    ...(gateway ? { labels: { [labelKeys.gateway]: 'true' } } : {}),
     // with the gateway, its /readyz asks the model server (which may listen on the loopback only, out of
     // the kubelet's reach on the pod IP)
     ...(gateway ? {} : { readinessProbe: { tcpSocket: { port: portName }, periodSeconds: 10, failureThreshold: 3 } }),

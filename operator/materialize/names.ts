@@ -21,6 +21,8 @@ export const labelKeys = {
   participant: 'nvdax.io/participant',
   /** Tenant namespaces: the hub namespace they serve. */
   hubNamespace: 'nvdax.io/hub-namespace',
+  /** Pods behind the in-pod confidential gateway: the tenant's gateway policy lets in its port only. */
+  gateway: 'nvdax.io/gateway',
 } as const;
 
 export const annotationKeys = {

@@ -1,5 +1,6 @@
 // The tenant namespace of a hub namespace in a member cluster, and its default NetworkPolicy.
 import type { Built } from './common.ts';
+import { GATEWAY_PORT } from './inference.ts';
 import { annotationKeys, labelKeys, MANAGED_BY, tenantNamespace } from './names.ts';
 
 export type Namespace = Omit<Built<'Namespace', never>, 'spec'>;
@@ -14,10 +15,13 @@ interface PolicyRule {
   to?: PolicyPeer[];
   ports?: Array<{ protocol: 'TCP' | 'UDP'; port: number }>;
 }
+interface PodSelector {
+  matchExpressions: Array<{ key: string; operator: 'Exists' | 'DoesNotExist' }>;
+}
 export type NetworkPolicy = Built<
   'NetworkPolicy',
   {
-    podSelector: Record<string, never>;
+    podSelector: PodSelector;
     policyTypes: ['Ingress', 'Egress'];
     ingress: PolicyRule[];
     egress: PolicyRule[];
@@ -32,6 +36,8 @@ export interface TenantOptions {
 }
 
 export const NETWORK_POLICY_NAME = 'nvdax-default';
+/** The policy of pods behind the in-pod gateway (label `nvdax.io/gateway`): in through the gateway's port only. */
+export const GATEWAY_POLICY_NAME = 'nvdax-gateway';
 export const defaultGatewaySelector: Readonly<Record<string, string>> = {
   'app.kubernetes.io/component': 'nvdax-gateway',
 };
@@ -54,7 +60,8 @@ export const deniedIPv4 = [
 export const deniedIPv6 = ['fc00::/7', 'fe80::/10'] as const;
 
 /**
- * The tenant namespace and its NetworkPolicy, for the hub namespace `hubNamespace`.
+ * The tenant namespace and its two NetworkPolicies (pods behind the gateway, and the rest), for the hub
+ * namespace `hubNamespace`.
  *
  * Pod Security: `restricted` is enforced. Every pod the operator builds is restricted-compliant
  * (non-root uid, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp, only
@@ -62,7 +69,10 @@ export const deniedIPv6 = ['fc00::/7', 'fe80::/10'] as const;
  * nothing else is meant to run in this namespace, so anything that fails the profile is a bug
  * (or someone else's pod) and is better refused than run.
  */
-export function tenantObjects(hubNamespace: string, opts: TenantOptions = {}): [Namespace, NetworkPolicy] {
+export function tenantObjects(
+  hubNamespace: string,
+  opts: TenantOptions = {},
+): [Namespace, NetworkPolicy, NetworkPolicy] {
   const name = tenantNamespace(hubNamespace);
   const labels = { [labelKeys.managedBy]: MANAGED_BY, [labelKeys.hubNamespace]: hubNamespace };
   const namespace: Namespace = {
@@ -81,37 +91,47 @@ export function tenantObjects(hubNamespace: string, opts: TenantOptions = {}): [
     },
   };
   const gateway = opts.gatewaySelector && Object.keys(opts.gatewaySelector).length > 0 ? opts.gatewaySelector : null;
-  const policy: NetworkPolicy = {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name: NETWORK_POLICY_NAME, namespace: name, labels },
-    spec: {
-      podSelector: {},
-      policyTypes: ['Ingress', 'Egress'],
-      ingress: [
-        // the gateway, wherever it runs
-        { from: [{ namespaceSelector: {}, podSelector: { matchLabels: { ...(gateway ?? defaultGatewaySelector) } } }] },
-        // the namespace's own pods (distributed training ranks talk to each other)
-        { from: [{ podSelector: {} }] },
-      ],
-      egress: [
-        { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...deniedIPv4] } }] },
-        { to: [{ ipBlock: { cidr: '::/0', except: [...deniedIPv6] } }] },
-        { to: [{ podSelector: {} }] },
+  // in: the gateway or ingress, wherever it runs, and the namespace's own pods (training ranks talk to each other)
+  const from: PolicyPeer[][] = [
+    [{ namespaceSelector: {}, podSelector: { matchLabels: { ...(gateway ?? defaultGatewaySelector) } } }],
+    [{ podSelector: {} }],
+  ];
+  const egress: PolicyRule[] = [
+    { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...deniedIPv4] } }] },
+    { to: [{ ipBlock: { cidr: '::/0', except: [...deniedIPv6] } }] },
+    { to: [{ podSelector: {} }] },
+    {
+      to: [
         {
-          to: [
-            {
-              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
-              podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
-            },
-          ],
-          ports: [
-            { protocol: 'UDP', port: 53 },
-            { protocol: 'TCP', port: 53 },
-          ],
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+          podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
         },
       ],
+      ports: [
+        { protocol: 'UDP', port: 53 },
+        { protocol: 'TCP', port: 53 },
+      ],
     },
-  };
-  return [namespace, policy];
+  ];
+  // Two policies, each pod selected by exactly one (the gateway label present or not), so every pod is isolated
+  // both ways and allowed only what its policy says; NetworkPolicies only add allowances, so a pod behind the
+  // gateway must not be selected by the broader one. Its model server (a Triton or Custom image listens where
+  // its own arguments say, often every address) is then out of reach on the pod IP: only the gateway's port is.
+  const policy = (policyName: string, operator: 'Exists' | 'DoesNotExist', ports?: PolicyRule['ports']) =>
+    ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: policyName, namespace: name, labels },
+      spec: {
+        podSelector: { matchExpressions: [{ key: labelKeys.gateway, operator }] },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: from.map((peers) => ({ from: peers, ...(ports ? { ports } : {}) })),
+        egress,
+      },
+    }) satisfies NetworkPolicy;
+  return [
+    namespace,
+    policy(NETWORK_POLICY_NAME, 'DoesNotExist'),
+    policy(GATEWAY_POLICY_NAME, 'Exists', [{ protocol: 'TCP', port: GATEWAY_PORT }]),
+  ];
 }

@@ -23,7 +23,7 @@ const cluster = 'gpu-a';
 const kc = loadKubeConfig(cluster);
 const core = kc.makeApiClient(CoreV1Api);
 const hubNs = uniqueName('gw');
-const [namespace, policy] = tenantObjects(hubNs);
+const [namespace, policy, gatewayPolicy] = tenantObjects(hubNs);
 const tenant = namespace.metadata.name;
 
 const spec = (cpu: number): InferenceJobSpec => ({
@@ -49,7 +49,7 @@ const on: PlacedOn = {
 };
 
 test.before(async () => {
-  apply(cluster, [namespace, policy]);
+  apply(cluster, [namespace, policy, gatewayPolicy]);
   await eventually(
     `default ServiceAccount in ${tenant}`,
     async () => (await core.readNamespacedServiceAccount({ name: 'default', namespace: tenant })) !== undefined,

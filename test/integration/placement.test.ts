@@ -283,6 +283,18 @@ test.serial(
     }>('gpu-a', ['-n', tenant, 'get', 'networkpolicy', 'nvdax-default']);
     t.deepEqual([...np.spec.policyTypes].sort(), ['Egress', 'Ingress']);
     t.true(JSON.stringify(np.spec.egress).includes('169.254.0.0/16'));
+    // and the policy of pods behind the gateway, which lets in its port alone
+    const gw = getJson<{ spec: { ingress: Array<{ ports?: Array<{ port: number }> }> } }>('gpu-a', [
+      '-n',
+      tenant,
+      'get',
+      'networkpolicy',
+      'nvdax-gateway',
+    ]);
+    t.deepEqual(
+      gw.spec.ingress.map((r) => r.ports?.map((p) => p.port)),
+      [[8443], [8443]],
+    );
   },
 );
 

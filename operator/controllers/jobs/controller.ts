@@ -486,9 +486,13 @@ export function setupJobControllers(o: JobControllerOptions) {
     const ns = tenantNamespace(hubNs);
     const id = `${member.key}|${ns}|${member.fingerprint}`;
     if (tenants.has(id)) return;
-    const [namespace, policy] = tenantObjects(hubNs, {});
+    const [namespace, ...policies] = tenantObjects(hubNs, {});
     await member.client.apply(resources.namespaces, namespace as KubeObject, { fieldManager: memberManager, signal });
-    await member.client.apply(resources.networkPolicies, policy as KubeObject, { fieldManager: memberManager, signal });
+    for (const policy of policies)
+      await member.client.apply(resources.networkPolicies, policy as KubeObject, {
+        fieldManager: memberManager,
+        signal,
+      });
     tenants.add(id);
   }
 
