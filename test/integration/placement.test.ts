@@ -351,6 +351,9 @@ test.serial('a Service with a cluster IP, as older operators made, is replaced b
 });
 
 test.serial('a spec change rolls out to the member Deployment; usage is metered per attempt', async (t) => {
+  // the two replicas have run 30 s each before one goes: its 30 GPU-seconds must stay counted after it has left
+  // the member, or usage stands still for 30 s while the other catches up (the metering test below sees that)
+  await jobWhen('ij', 'chat', 'chat at 60 GPU-seconds', (x) => (x.status?.usage?.gpuSeconds ?? 0) >= 60, 90_000);
   apply('hub', [inferenceJob('chat', { replicas: 1 })]);
   await eventually(
     'deployment scaled to 1',
@@ -388,7 +391,8 @@ test.serial('running jobs are metered within the hub budget (--usage-meter-qps),
   t.log(`${written} metering-only writes in 25 s; chat metered at ${first}, then ${meteredTime()}`);
   // 0.2 a second for 25 s and the bucket's one token of burst (unbudgeted: about 25 a running job)
   t.true(written <= 0.2 * 25 + 1 + 1, `${written} metering writes in 25 s`);
-  // and usage still moves: chat's usage was written again (by its own metering or with another change)
+  // and usage still moves: chat's usage was written again (by its own metering or with another change), also
+  // right after its scale-down to one replica (the replica that went keeps its GPU time)
   t.true(Date.parse(meteredTime() ?? '') > Date.parse(first ?? ''), 'the running job was metered again');
 });
 

@@ -68,6 +68,7 @@ import {
   partsPlaced,
   queueKey,
   resourceOf,
+  PodTimeLedger,
   type UsagePod,
 } from './model.ts';
 import { PlacementScheduler } from './scheduler.ts';
@@ -605,6 +606,7 @@ export function setupJobControllers(o: JobControllerOptions) {
         const ended = p.finishTime ?? p.deletionTime;
         return [
           {
+            id: p.name,
             gpus: p.gpus ?? 0,
             startedAt: p.startTime ? Date.parse(p.startTime) : undefined,
             endedAt: ended ? Date.parse(ended) : undefined,
@@ -627,7 +629,7 @@ export function setupJobControllers(o: JobControllerOptions) {
         : p.metadata?.deletionTimestamp
           ? Date.parse(String(p.metadata.deletionTimestamp))
           : undefined;
-      return { gpus, startedAt: started, endedAt: ended };
+      return { id: p.metadata?.uid ?? p.metadata?.name, gpus, startedAt: started, endedAt: ended };
     });
   }
 
@@ -663,6 +665,8 @@ export function setupJobControllers(o: JobControllerOptions) {
   const meterBudget = new MeterBudget(o.meterQps ?? 10, clock);
   /** When this process last wrote each job's status (monotonic ms), for the counters' interval. */
   const lastWrite = new Map<string, number>();
+  /** Per job, its running attempt's pods' GPU time, gone pods included (model.ts PodTimeLedger). */
+  const podTime = new Map<string, { attempt: number; ledger: PodTimeLedger }>();
   const progressMs = o.progressIntervalMs ?? 15_000;
   /**
    * Only progress differs: counters, endpoints, a Ready condition that was and stays not True, and usage
@@ -764,6 +768,7 @@ export function setupJobControllers(o: JobControllerOptions) {
     const signal = ctx.signal;
     if (!job) {
       lastWrite.delete(qk);
+      podTime.delete(qk);
       meterBudget.release(qk);
       // Not in our cache. Only if the hub says it is gone (or was replaced: another uid) do its member
       // objects go, e.g. from a member that was away at delete time. A job our cache does not hold yet, or
@@ -796,7 +801,10 @@ export function setupJobControllers(o: JobControllerOptions) {
       ownWrites.delete(qk);
     }
     awaitingCache.delete(qk);
-    if (isBeingDeleted(job) || !isPlaced(job) || isFinished(job)) meterBudget.release(qk); // nothing runs to meter
+    if (isBeingDeleted(job) || !isPlaced(job) || isFinished(job)) {
+      meterBudget.release(qk); // nothing runs to meter
+      podTime.delete(qk);
+    }
     if (isBeingDeleted(job)) {
       if (!hasFinalizer(job, cleanupFinalizer)) return {};
       const left = await removeStale(qk, undefined, signal);
@@ -901,11 +909,17 @@ export function setupJobControllers(o: JobControllerOptions) {
         s.member.kind === 'agent' ? workOf(current, attempt, s.index, s.member) : undefined,
       ),
     );
+    let ledger = podTime.get(qk);
+    if (ledger?.attempt !== attempt) {
+      ledger = { attempt, ledger: new PodTimeLedger() };
+      podTime.set(qk, ledger);
+    }
     let entry: AttemptUsage = attemptUsage(
       usagePodsAll,
       { attempt, pool: current.status?.placement?.pool ?? '', price },
       now,
       prevAttempt,
+      ledger.ledger,
     );
 
     if (lost) {

@@ -82,6 +82,8 @@ export const ownedConditions = (all: readonly Condition[] | undefined, types: re
 
 /** A member pod as usage reads it. */
 export interface UsagePod {
+  /** The pod's uid (its name where the agent reports it): how a PodTimeLedger knows it when it is gone. */
+  id?: string | undefined;
   gpus: number;
   /** ms since the epoch; undefined while it has not started. */
   startedAt?: number | undefined;
@@ -89,25 +91,59 @@ export interface UsagePod {
   endedAt?: number | undefined;
 }
 
+/** A pod's GPUs times the ms from its start to its end (or `now` while it runs); 0 before it starts. */
+const podGpuMs = (p: UsagePod, now: number): number =>
+  p.startedAt === undefined ? 0 : p.gpus * (Math.max(p.startedAt, p.endedAt ?? now) - p.startedAt);
+
+/**
+ * The GPU time of one attempt's pods, the gone ones included. A Deployment scaled down or rolled out deletes
+ * pods, and a deleted pod soon leaves the member's cache: without a memory of it, its time dropped out of the
+ * sum, which then stood still (never below what was recorded) until the pods left had caught up, and the attempt
+ * was billed less than its pods ran. The job controller keeps one per running attempt, in memory: after an
+ * operator restart the pods gone before it are again only the floor of what status recorded.
+ */
+export class PodTimeLedger {
+  readonly #ms = new Map<string, number>();
+
+  /** GPU-ms of the pods seen now, at their time now, and of those seen before and gone, at their last sighting. */
+  total(pods: readonly UsagePod[], now: number): number {
+    let anonymous = 0;
+    for (const p of pods) {
+      if (p.id === undefined) anonymous += podGpuMs(p, now);
+      else this.#ms.set(p.id, podGpuMs(p, now));
+    }
+    let sum = anonymous;
+    for (const ms of this.#ms.values()) sum += ms;
+    return sum;
+  }
+
+  /** Pods it remembers. */
+  get size(): number {
+    return this.#ms.size;
+  }
+}
+
 /**
  * GPU-seconds of one attempt: each pod's GPUs times the seconds from its start to its end
- * (or `now` while it runs); a pod that never started costs nothing. Pods that are gone
- * from the member no longer show, so the result never goes below what was recorded.
+ * (or `now` while it runs); a pod that never started costs nothing. With `ledger`, pods gone from the member
+ * still count at their last sighting; without one (or for pods gone before it was made) they no longer show,
+ * and the result never goes below what was recorded.
  */
 export function attemptUsage(
   pods: readonly UsagePod[],
   base: { attempt: number; pool: string; price?: string | undefined },
   now: number,
   prev?: AttemptUsage,
+  ledger?: PodTimeLedger,
 ): AttemptUsage {
   let ms = 0;
   let first: number | undefined;
   for (const p of pods) {
     if (p.startedAt === undefined) continue;
-    const end = Math.max(p.startedAt, p.endedAt ?? now);
-    ms += p.gpus * (end - p.startedAt);
+    ms += podGpuMs(p, now);
     first = first === undefined ? p.startedAt : Math.min(first, p.startedAt);
   }
+  if (ledger) ms = ledger.total(pods, now);
   const gpuSeconds = Math.max(prev?.gpuSeconds ?? 0, Math.floor(ms / 1000));
   const startTime = prev?.startTime ?? (first !== undefined ? new Date(first).toISOString() : undefined);
   // when gpuSeconds was true: settlement bills a period only once this is past its end. It moves with

@@ -6,6 +6,7 @@ import {
   isQueued,
   mergeUsage,
   partsOf,
+  PodTimeLedger,
   podsPerPart,
   type JobObject,
 } from '../../../operator/controllers/jobs/model.ts';
@@ -39,6 +40,30 @@ test('usage never goes below what was recorded (pods gone from the member no lon
   });
   t.is(u.gpuSeconds, 500);
   t.is(u.startTime, '2026-11-28T09:00:00Z');
+});
+
+test('a scaled-down Deployment: the deleted pod keeps its GPU time once it has left the member (the ledger)', (t) => {
+  const base = { attempt: 1, pool: 'a' };
+  const a = { id: 'uid-a', gpus: 1, startedAt: t0 };
+  const b = { id: 'uid-b', gpus: 1, startedAt: t0 };
+  const ledger = new PodTimeLedger();
+  const both = attemptUsage([a, b], base, t0 + 20_000, undefined, ledger);
+  t.is(both.gpuSeconds, 40);
+  // b is deleted at 20 s (its deletionTimestamp), then leaves the cache; a runs on
+  const deleting = attemptUsage([a, { ...b, endedAt: t0 + 20_000 }], base, t0 + 22_000, both, ledger);
+  t.is(deleting.gpuSeconds, 42);
+  const after = attemptUsage([a], base, t0 + 30_000, deleting, ledger);
+  t.is(after.gpuSeconds, 30 + 20, "a's 30 s and b's 20 s");
+  // without the ledger the sum stood still at the floor until a alone caught up, and b's time was lost
+  t.is(attemptUsage([a], base, t0 + 30_000, deleting).gpuSeconds, 42);
+  t.is(attemptUsage([a], base, t0 + 60_000, deleting).gpuSeconds, 60);
+  t.is(attemptUsage([a], base, t0 + 60_000, after, ledger).gpuSeconds, 80);
+  // a pod that leaves the cache and comes back (a relist) is not counted twice
+  attemptUsage([], base, t0 + 61_000, undefined, ledger);
+  t.is(attemptUsage([a], base, t0 + 62_000, undefined, ledger).gpuSeconds, 62 + 20);
+  t.is(ledger.size, 2);
+  // a pod without an id (none known) counts while it is there, and is not remembered
+  t.is(attemptUsage([{ gpus: 2, startedAt: t0 }], base, t0 + 10_000, undefined, new PodTimeLedger()).gpuSeconds, 20);
 });
 
 test('meteredTime says when gpuSeconds was true: it moves with usage, and each minute while nothing changes', (t) => {
