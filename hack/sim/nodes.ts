@@ -159,13 +159,13 @@ export function runtimeClasses(): Array<Record<string, unknown>> {
   ];
 }
 
-/** Every object a simulated cluster of this shape starts with: RuntimeClasses, then nodes. */
 /**
  * On every node of a cluster's shape (not on nodes a test adds): a test's own pods select it, so they never land
  * on, and use the GPUs of, the nodes another test file running beside it made for its pools.
  */
 export const SHAPE_LABEL = 'nvdax.io/sim-shape';
 
+/** Every object a simulated cluster of this shape starts with: RuntimeClasses, then nodes. */
 export function clusterObjects(
   cluster: string,
   shape: { region: string; nodes: NodeGroup[] },

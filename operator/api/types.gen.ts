@@ -1308,7 +1308,7 @@ export interface WorkSpec {
   /** The part of the job (a federated participant index; 0 otherwise). */
   part?: number;
   /**
-   * Kubernetes objects to apply in the agent cluster (tenant Namespace and NetworkPolicy, the
+   * Kubernetes objects to apply in the agent cluster (tenant Namespace and NetworkPolicies, the
    * workload and its Service), in order.
    */
   manifests: Array<Record<string, unknown>>;

@@ -77,7 +77,7 @@ export const work: KindDef = {
       attempt: int('The attempt of the job the objects belong to.', { minimum: 1 }),
       part: int('The part of the job (a federated participant index; 0 otherwise).', { minimum: 0 }),
       manifests: list(
-        'Kubernetes objects to apply in the agent cluster (tenant Namespace and NetworkPolicy, the workload and ' +
+        'Kubernetes objects to apply in the agent cluster (tenant Namespace and NetworkPolicies, the workload and ' +
           'its Service), in order.',
         anyObject('A whole Kubernetes object: apiVersion, kind, metadata, spec.'),
         { maxItems: 16 },

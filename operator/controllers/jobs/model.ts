@@ -91,9 +91,13 @@ export interface UsagePod {
   endedAt?: number | undefined;
 }
 
-/** A pod's GPUs times the ms from its start to its end (or `now` while it runs); 0 before it starts. */
+/**
+ * A pod's GPUs times the ms from its start to its end (or `now` while it runs); 0 before it starts. An end after
+ * `now` (a deleted pod's deletionTimestamp is the delete plus its grace period) counts to `now`: a ledger keeps
+ * the last value it saw, and the grace period is not time the pod ran.
+ */
 const podGpuMs = (p: UsagePod, now: number): number =>
-  p.startedAt === undefined ? 0 : p.gpus * (Math.max(p.startedAt, p.endedAt ?? now) - p.startedAt);
+  p.startedAt === undefined ? 0 : p.gpus * (Math.max(p.startedAt, Math.min(p.endedAt ?? now, now)) - p.startedAt);
 
 /**
  * The GPU time of one attempt's pods, the gone ones included. A Deployment scaled down or rolled out deletes
@@ -136,14 +140,12 @@ export function attemptUsage(
   prev?: AttemptUsage,
   ledger?: PodTimeLedger,
 ): AttemptUsage {
-  let ms = 0;
   let first: number | undefined;
   for (const p of pods) {
     if (p.startedAt === undefined) continue;
-    ms += podGpuMs(p, now);
     first = first === undefined ? p.startedAt : Math.min(first, p.startedAt);
   }
-  if (ledger) ms = ledger.total(pods, now);
+  const ms = ledger ? ledger.total(pods, now) : pods.reduce((sum, p) => sum + podGpuMs(p, now), 0);
   const gpuSeconds = Math.max(prev?.gpuSeconds ?? 0, Math.floor(ms / 1000));
   const startTime = prev?.startTime ?? (first !== undefined ? new Date(first).toISOString() : undefined);
   // when gpuSeconds was true: settlement bills a period only once this is past its end. It moves with

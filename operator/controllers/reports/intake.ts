@@ -2,7 +2,8 @@
 // attestation evidence, one instance at a time, bound to a nonce the hub issued, and (2) the signed receipts
 // of the requests their gateway served. Everything is checked with operator/verification before it reaches
 // the job's status: status.attestations (one result per instance), the Attested condition, and
-// status.usage.requests / deviceTimeMs (field manager nvdax-reports; the job controller writes GPU time).
+// status.usage.requests / deviceTimeMs / inputTokens / outputTokens (field manager nvdax-reports; the job controller
+// writes GPU time).
 //
 // Nothing here needs the reporter to be trusted: evidence is signed by Trustee and NVIDIA, receipts by the
 // pool's provider and tied to an attested gateway key, and each receipt is counted once (a watermark per
@@ -466,8 +467,9 @@ export class ReportIntake {
         attestations: atts,
         requests: (s.requests ?? 0) + requests,
         deviceTimeMs: (s.deviceTimeMs ?? 0) + Math.floor(deviceUs / 1000),
-        inputTokens: (s.inputTokens ?? 0) + inputTokens,
-        outputTokens: (s.outputTokens ?? 0) + outputTokens,
+        // each receipt's count is at most 2^53 - 1: the sums stop there rather than leave int64 or lose precision
+        inputTokens: Math.min(Number.MAX_SAFE_INTEGER, (s.inputTokens ?? 0) + inputTokens),
+        outputTokens: Math.min(Number.MAX_SAFE_INTEGER, (s.outputTokens ?? 0) + outputTokens),
       };
     });
     refused.push(...outcome.unattested);

@@ -62,6 +62,12 @@ test('a scaled-down Deployment: the deleted pod keeps its GPU time once it has l
   attemptUsage([], base, t0 + 61_000, undefined, ledger);
   t.is(attemptUsage([a], base, t0 + 62_000, undefined, ledger).gpuSeconds, 62 + 20);
   t.is(ledger.size, 2);
+  // a deletionTimestamp is the delete plus the grace period (here 40 s after the start): last seen 15 s after
+  // its start, then gone, the pod counts 15 s, not 40
+  const c = { id: 'uid-c', gpus: 1, startedAt: t0 + 100_000 };
+  const l2 = new PodTimeLedger();
+  attemptUsage([{ ...c, endedAt: t0 + 140_000 }], base, t0 + 115_000, undefined, l2);
+  t.is(attemptUsage([], base, t0 + 200_000, undefined, l2).gpuSeconds, 15);
   // a pod without an id (none known) counts while it is there, and is not remembered
   t.is(attemptUsage([{ gpus: 2, startedAt: t0 }], base, t0 + 10_000, undefined, new PodTimeLedger()).gpuSeconds, 20);
 });
