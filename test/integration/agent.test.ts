@@ -341,9 +341,16 @@ test.serial('an InferenceJob is placed on the agent pool and runs in its cluster
   const [work] = works();
   t.is(work?.metadata.name, `ij.${jobsNs}.chat.a1.p0`);
   t.is(work?.spec.pool, pool);
+  // the tenant's two policies (pods behind the confidential gateway, and the rest), then the workload
   t.deepEqual(
-    work?.spec.manifests.map((m) => m['kind']),
-    ['Namespace', 'NetworkPolicy', 'Deployment', 'Service'],
+    work?.spec.manifests.map((m) => `${m['kind']}/${(m['metadata'] as { name?: string } | undefined)?.name ?? ''}`),
+    [
+      `Namespace/${tenant}`,
+      'NetworkPolicy/nvdax-default',
+      'NetworkPolicy/nvdax-gateway',
+      'Deployment/chat-a1',
+      'Service/chat-a1',
+    ],
   );
   t.is(work?.status?.conditions?.find((c) => c.type === 'Applied')?.status, 'True');
   // applied by the agent, under its own field manager, labelled with its Work
