@@ -496,7 +496,7 @@ export class Gateway {
         latencyUs: Math.round((this.#mono() - t0) * 1000),
         deviceTimeUs: result.deviceTimeUs,
         requestId,
-        ...(result.tokens ? { inputTokens: result.tokens.input, outputTokens: result.tokens.output } : {}),
+        tokens: result.tokens,
       });
       this.#m.bytesOut(ciphertext.length);
       return { seq: r.seq, ciphertext, receipt: signed };
@@ -534,8 +534,9 @@ export class Gateway {
 
   /** Signs one served request's receipt (Ed25519 by default) and hands it to the hub reporter. */
   async #receipt(
-    r: Pick<Receipt, 'inputHash' | 'outputHash' | 'latencyUs' | 'deviceTimeUs' | 'requestId'> &
-      Partial<Pick<Receipt, 'inputTokens' | 'outputTokens'>>,
+    r: Pick<Receipt, 'inputHash' | 'outputHash' | 'latencyUs' | 'deviceTimeUs' | 'requestId'> & {
+      tokens?: TokenCount | undefined;
+    },
   ): Promise<GatewaySignedReceipt> {
     const receipt: Receipt = {
       provider: this.#provider || (await this.#providerAddress()),
@@ -549,8 +550,8 @@ export class Gateway {
       requestId: r.requestId,
       gatewayKey: this.gatewayKey,
       time: this.#now(),
-      inputTokens: r.inputTokens ?? 0,
-      outputTokens: r.outputTokens ?? 0,
+      inputTokens: r.tokens?.input ?? 0,
+      outputTokens: r.tokens?.output ?? 0,
     };
     let signed: GatewaySignedReceipt;
     if (this.#o.receiptScheme === 'eip712') {
@@ -627,7 +628,7 @@ export class Gateway {
         latencyUs: Math.round((this.#mono() - t0) * 1000),
         deviceTimeUs: Math.round((this.#mono() - tb) * 1000),
         requestId,
-        ...(tokens ? { inputTokens: tokens.input, outputTokens: tokens.output } : {}),
+        tokens,
       });
       await send({ seq: r.seq, index, receipt }, signal);
     } finally {
