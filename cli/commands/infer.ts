@@ -289,7 +289,7 @@ async function infer(a: Record<string, unknown>, io: Io): Promise<number> {
             model: { name: cap.modelName, hash: cap.statement.modelHash },
             provider: cap.statement.provider,
             outputs,
-            receipt: r.receipt,
+            receipt: await r.receipt,
           },
           null,
           2,
@@ -304,7 +304,7 @@ async function infer(a: Record<string, unknown>, io: Io): Promise<number> {
     io.out(`job ${cap.jobName}, model ${cap.modelName} ${cap.statement.modelHash}, provider ${cap.statement.provider}`);
     for (const [name, o] of Object.entries(outputs))
       io.out(`${name} [${o.shape.join(',')}]: ${o.data.map((v) => Number(v.toPrecision(6))).join(', ')}`);
-    io.out(receiptLine(r.receipt));
+    io.out(receiptLine(await r.receipt));
     return 0;
   } finally {
     c.close();
@@ -387,13 +387,15 @@ async function openAI(
   );
   const cap = c.capability;
   if (a['output'] === 'json') {
-    io.out(JSON.stringify({ job: cap.jobName, model: cap.modelName, answer: r.json, receipt: r.receipt }, null, 2));
+    io.out(
+      JSON.stringify({ job: cap.jobName, model: cap.modelName, answer: r.json, receipt: await r.receipt }, null, 2),
+    );
     return 0;
   }
   whoAnswers(c, io);
   const choice = r.json.choices?.[0];
   const reply = choice?.message?.content ?? choice?.text;
   io.out(typeof reply === 'string' ? reply : JSON.stringify(r.json));
-  io.out(receiptLine(r.receipt));
+  io.out(receiptLine(await r.receipt));
   return 0;
 }

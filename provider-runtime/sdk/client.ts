@@ -1,7 +1,7 @@
 // The requester SDK: attest → check → encrypt → infer → decrypt → verify the receipt.
 //
 //   const gw = await ConfidentialClient.connect({ address, requester: wallet, policy, provider, modelHash });
-//   const { outputs, receipt } = await gw.infer(fp32Request('x', data, [1, 256]));
+//   const { response, receipt } = await gw.infer(fp32Request('x', data, [1, 256]));   // receipt: a promise
 //   const { json } = await gw.openai('/v1/chat/completions', { messages });   // a vLLM or TGI job
 //   gw.close();
 //
@@ -46,6 +46,7 @@ import type {
   ModelInferResponse__Output,
   SealedChunk__Output,
   SealedResponse__Output,
+  SignedReceipt__Output,
 } from '../gateway/proto.ts';
 import { RETRY_PUSHBACK_KEY, SEALED_ERROR_KEY, newNonce } from '../gateway/service.ts';
 import {
@@ -94,10 +95,12 @@ export interface ConnectOptions {
   maxResponseBytes?: number;
   /**
    * `background` (default): infer() resolves once the answer decrypted — AES-GCM under a key only the attested
-   * gateway holds already proves the answer is the gateway's — and the receipt (billing evidence, ~0.1 ms of
-   * Ed25519) is verified off the request's latency: once the next infer()'s request is on its way (while the
-   * gateway works on it), or 1 ms later when none comes; a failure is kept in receiptFailures and thrown by
-   * the next infer() and by settled(). `verify`: infer() resolves only after the receipt verified.
+   * gateway holds already proves the answer is the gateway's — without waiting for the receipt, which the
+   * gateway signs and sends after the answer. The receipt (billing evidence, ~0.1 ms of Ed25519 to verify) is
+   * checked off the request's latency: once the next infer()'s request is on its way (while the gateway works
+   * on it), or 1 ms after it came when none follows. The result's `receipt` resolves then; a receipt that fails
+   * or never comes rejects it, is kept in receiptFailures and is thrown by the next call and by settled().
+   * `verify`: infer() resolves only after the receipt came and verified.
    */
   receipts?: 'verify' | 'background';
 }
@@ -133,14 +136,16 @@ export interface InferResult {
   response: ModelInferResponse__Output;
   /** The decrypted answer as sent (what outputHash covers). */
   raw: Buffer;
-  receipt: GatewaySignedReceipt;
+  /** The answer's receipt once it came and verified (settled already in `verify` mode). */
+  receipt: Promise<GatewaySignedReceipt>;
 }
 
 /** An OpenAI-protocol answer: the model server's JSON, the bytes it sent (what outputHash covers), the receipt. */
 export interface OpenAIResult<T = unknown> {
   json: T;
   raw: Buffer;
-  receipt: GatewaySignedReceipt;
+  /** As InferResult's. */
+  receipt: Promise<GatewaySignedReceipt>;
 }
 
 /** The OpenAI endpoints a gateway forwards (provider-runtime/gateway/backends/openai.ts). */
@@ -173,6 +178,62 @@ function unary<Req, Res>(fn: Call<Req, Res>, req: Req, timeoutMs: number, signal
     if (signal?.aborted) call.cancel();
     else signal?.addEventListener('abort', cancel, { once: true });
   });
+}
+
+/**
+ * An Infer call's two messages: `answer`, the first (the sealed answer), as soon as it comes, and `receipt`,
+ * the second. A call that fails before its answer rejects both; one that ends without its receipt, `receipt`
+ * alone (which has a handler here: a caller may never look at it). `signal` cancels the call until the answer
+ * came (a caller that has its answer no longer waits on the call).
+ */
+function inferCall(
+  client: ConfidentialGatewayClient,
+  sealed: { sessionId: Buffer; seq: number; ciphertext: Buffer },
+  timeoutMs: number,
+  unseal: (b: Buffer) => string | undefined,
+  signal?: AbortSignal,
+): { answer: Promise<SealedResponse__Output>; receipt: Promise<SignedReceipt__Output> } {
+  const call = client.Infer(sealed, new Metadata(), { deadline: Date.now() + timeoutMs });
+  const cancel = () => call.cancel();
+  let answered: ((m: SealedResponse__Output) => void) | undefined;
+  let receipted: ((r: SignedReceipt__Output) => void) | undefined;
+  let refuseAnswer: (e: unknown) => void = () => {};
+  let refuseReceipt: (e: unknown) => void = () => {};
+  const answer = new Promise<SealedResponse__Output>((resolve, reject) => {
+    answered = resolve;
+    refuseAnswer = reject;
+  });
+  const receipt = new Promise<SignedReceipt__Output>((resolve, reject) => {
+    receipted = resolve;
+    refuseReceipt = reject;
+  });
+  receipt.catch(() => {});
+  const fail = (e: unknown) => {
+    signal?.removeEventListener('abort', cancel);
+    refuseAnswer(e);
+    refuseReceipt(e);
+    answered = receipted = undefined;
+  };
+  call.on('data', (m: SealedResponse__Output) => {
+    if (answered) {
+      if (m.receipt || m.ciphertext.length === 0) {
+        call.cancel();
+        return fail(new EnvelopeError('malformed', "an answer's first message must be its ciphertext alone"));
+      }
+      signal?.removeEventListener('abort', cancel);
+      answered(m);
+      answered = undefined;
+    } else if (receipted) {
+      if (m.receipt?.receipt && m.ciphertext.length === 0) receipted(m.receipt);
+      else refuseReceipt(new ReceiptError('receipt', "the answer's second message is not its receipt"));
+      receipted = undefined;
+    }
+  });
+  call.on('error', (e) => fail(callError(e, unseal)));
+  call.on('end', () => fail(new ReceiptError('receipt', 'the call ended without the answer or its receipt')));
+  if (signal?.aborted) call.cancel();
+  else signal?.addEventListener('abort', cancel, { once: true });
+  return { answer, receipt };
 }
 
 /** How long an OpenAI-protocol call may take by default: a long answer is minutes (the gateway allows 10). */
@@ -301,7 +362,7 @@ export class ConfidentialClient {
   }
 
   #send<Res>(
-    method: 'infer' | 'releaseSecret',
+    method: 'releaseSecret',
     sealed: { sessionId: Buffer; seq: number; ciphertext: Buffer },
     timeoutMs?: number,
     signal?: AbortSignal,
@@ -454,76 +515,98 @@ export class ConfidentialClient {
     return { [Symbol.asyncIterator]: () => it, done };
   }
 
-  /** Seals `body`, sends it, and opens the answer (its receipt verified now or queued, by the mode). */
+  /**
+   * Seals `body`, sends it, and opens the answer; its receipt, which comes after it, is verified before this
+   * returns (`verify`) or once it came and the next request is on its way (`background`).
+   */
   async #roundTrip(
     body: Buffer,
     timeoutMs?: number,
     signal?: AbortSignal,
-  ): Promise<{ raw: Buffer; receipt: GatewaySignedReceipt }> {
+  ): Promise<{ raw: Buffer; receipt: Promise<GatewaySignedReceipt> }> {
     if (this.#failure) throw this.#failure;
     const sealed = this.sealRequest(body);
-    const answer = this.#send<SealedResponse__Output>('infer', sealed, timeoutMs, signal);
+    const seq = sealed.seq;
+    const call = inferCall(this.#client, sealed, timeoutMs ?? this.#timeoutMs, this.#unsealError(seq), signal);
     // while the request is on its way (an immediate runs after its HTTP/2 write went out) and the gateway works
     // on it: make the answer's decipher and the next request's cipher ready and check the receipts still
     // queued, instead of doing any of it when the answer arrives or the next request is made
     let ready: ((sealed: Uint8Array) => Buffer) | undefined;
-    const opening = () =>
-      (ready ??= opener(this.#keys.toRequester, Direction.answer, this.#keys.sessionId, sealed.seq));
+    const opening = () => (ready ??= opener(this.#keys.toRequester, Direction.answer, this.#keys.sessionId, seq));
     this.#soon.push(opening);
     this.#schedule(true);
-    return this.#open(sealed.seq, body, await answer, this.#background, opening);
+    const answer = await call.answer;
+    if (answer.seq !== seq) throw new EnvelopeError('sequence', `the answer is for request ${answer.seq}, not ${seq}`);
+    const raw = opening()(answer.ciphertext);
+    const check = (r: SignedReceipt__Output) => this.#checkReceipt(seq, body, raw, r);
+    if (!this.#background) return { raw, receipt: Promise.resolve(check(await call.receipt)) };
+    const receipt = new Promise<GatewaySignedReceipt>((resolve, reject) => {
+      const failed = (e: unknown) => {
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.receiptFailures.push(err);
+        this.#failure ??= err;
+        reject(err);
+      };
+      call.receipt.then((r) => {
+        // not now: the caller's next request goes first. The next infer() checks it once its request is
+        // sent; a timer checks it when no next request comes (not setImmediate: the caller's writes go first)
+        this.#queue.push(() => {
+          try {
+            resolve(check(r));
+          } catch (e) {
+            failed(e);
+          }
+        });
+        if (this.#queue.length === 1) this.#schedule(false);
+      }, failed);
+    });
+    receipt.catch(() => {}); // kept in receiptFailures and thrown by the next call: a caller may never await it
+    this.#pending.add(receipt);
+    const forget = () => this.#pending.delete(receipt);
+    receipt.then(forget, forget);
+    return { raw, receipt };
   }
 
-  /** Decrypts an answer and verifies its receipt against what this client sent (now, whatever the mode). */
-  openAnswer(seq: number, body: Buffer, res: SealedResponse__Output): InferResult {
-    const { raw, receipt } = this.#open(seq, body, res, false);
-    return { response: protos().v2.inference.ModelInferResponse.deserialize(raw), raw, receipt };
-  }
+  /** Receipts still to come or to be checked (background mode): settled() waits for them. */
+  readonly #pending = new Set<Promise<GatewaySignedReceipt>>();
 
-  #open(
+  /**
+   * Decrypts an answer and verifies its receipt against what this client sent, now (the two messages of an
+   * Infer call joined: the ciphertext of the first, the receipt of the second).
+   */
+  openAnswer(
     seq: number,
     body: Buffer,
     res: SealedResponse__Output,
-    background: boolean,
-    opening?: () => (sealed: Uint8Array) => Buffer,
-  ): { raw: Buffer; receipt: GatewaySignedReceipt } {
+  ): Omit<InferResult, 'receipt'> & {
+    receipt: GatewaySignedReceipt;
+  } {
     if (res.seq !== seq) throw new EnvelopeError('sequence', `the answer is for request ${res.seq}, not ${seq}`);
-    const raw = opening
-      ? opening()(res.ciphertext)
-      : open(this.#keys.toRequester, Direction.answer, this.#keys.sessionId, seq, res.ciphertext);
-    if (!res.receipt?.receipt) throw new CapabilityError('receipt', 'the answer carries no receipt');
+    const raw = open(this.#keys.toRequester, Direction.answer, this.#keys.sessionId, seq, res.ciphertext);
+    if (!res.receipt) throw new ReceiptError('receipt', 'the answer carries no receipt');
+    const receipt = this.#checkReceipt(seq, body, raw, res.receipt);
+    return { response: protos().v2.inference.ModelInferResponse.deserialize(raw), raw, receipt };
+  }
+
+  /** A receipt as this client checks it: for this request's input and answer, under the capability's terms. */
+  #checkReceipt(seq: number, body: Buffer, raw: Buffer, r: SignedReceipt__Output): GatewaySignedReceipt {
+    if (!r.receipt) throw new ReceiptError('receipt', 'the answer carries no receipt');
     const receipt: GatewaySignedReceipt = {
-      receipt: res.receipt.receipt as Receipt,
-      scheme: res.receipt.scheme as GatewaySignedReceipt['scheme'],
-      signature: res.receipt.signature,
+      receipt: r.receipt as Receipt,
+      scheme: r.scheme as GatewaySignedReceipt['scheme'],
+      signature: r.signature,
     };
     const s = this.capability.statement;
-    const check = () =>
-      verifyGatewayReceipt(receipt, this.#authority, {
-        job: s.job,
-        modelHash: s.modelHash,
-        inputHash: contentHashOf(body),
-        outputHash: contentHashOf(raw),
-        price: s.pricePerRequest,
-        requestId: requestIdOf(this.#keys.sessionId, seq),
-        gatewayKey: s.gatewayKey,
-      });
-    if (!background) check();
-    else {
-      this.#queue.push(() => {
-        try {
-          check();
-        } catch (e) {
-          const err = e instanceof Error ? e : new Error(String(e));
-          this.receiptFailures.push(err);
-          this.#failure ??= err;
-        }
-      });
-      // not now: the caller gets its answer first. The next infer() checks it once its request is sent;
-      // a timer checks it when no next request comes (not setImmediate: the caller's next writes go first)
-      if (this.#queue.length === 1) this.#schedule(false);
-    }
-    return { raw, receipt };
+    verifyGatewayReceipt(receipt, this.#authority, {
+      job: s.job,
+      modelHash: s.modelHash,
+      inputHash: contentHashOf(body),
+      outputHash: contentHashOf(raw),
+      price: s.pricePerRequest,
+      requestId: requestIdOf(this.#keys.sessionId, seq),
+      gatewayKey: s.gatewayKey,
+    });
+    return receipt;
   }
 
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -550,8 +633,13 @@ export class ConfidentialClient {
     for (const f of q) f();
   }
 
-  /** Verifies every receipt still queued (background mode); throws the first failure seen. */
+  /** Waits for the receipts still to come and verifies them (background mode); throws the first failure seen. */
   async settled(): Promise<void> {
+    while (this.#pending.size > 0) {
+      this.#drain();
+      // a receipt that came is queued: the next turn checks it
+      await Promise.race([Promise.allSettled([...this.#pending]), new Promise((r) => setImmediate(r))]);
+    }
     this.#drain();
     if (this.#failure) throw this.#failure;
   }

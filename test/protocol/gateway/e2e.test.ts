@@ -46,8 +46,9 @@ test('the embedded ONNX model answers through the gateway: same numbers, a recei
     const y = fp32Outputs(r.response)['y']!;
     t.deepEqual(y.shape, [rows, 4]);
     t.deepEqual(y.data, (await direct(f.onnx, data, rows)).data);
-    const rc = r.receipt.receipt;
-    t.is(r.receipt.scheme, 'ed25519');
+    const receipt = await r.receipt;
+    const rc = receipt.receipt;
+    t.is(receipt.scheme, 'ed25519');
     t.is(rc.job, f.gateway.jobId);
     t.is(rc.modelHash, f.onnx.modelHash);
     t.is(rc.price, PRICE);
@@ -56,7 +57,7 @@ test('the embedded ONNX model answers through the gateway: same numbers, a recei
     t.true(rc.deviceTimeUs > 0 && rc.latencyUs >= rc.deviceTimeUs);
     // a verifier that holds only the capability checks the receipt the same way
     t.notThrows(() =>
-      verifyGatewayReceipt(r.receipt, {
+      verifyGatewayReceipt(receipt, {
         provider: c.capability.statement.provider,
         receiptKey: Buffer.from(c.capability.statement.receiptKey.slice(2), 'hex'),
       }),
@@ -98,9 +99,58 @@ test('eip712 receipts are operator/verification/receipt.ts receipts', async (t) 
   const c = await f.connect();
   t.teardown(() => c.close());
   const r = await c.infer(fp32Request('x', input(1), [1, 256]));
-  t.is(r.receipt.scheme, 'eip712');
-  const rc = verifyReceipt(receiptDomain(CHAIN_ID, SETTLEMENT), r.receipt, { provider: f.provider.address });
+  const receipt = await r.receipt;
+  t.is(receipt.scheme, 'eip712');
+  const rc = verifyReceipt(receiptDomain(CHAIN_ID, SETTLEMENT), receipt, { provider: f.provider.address });
   t.is(rc.job, f.gateway.jobId);
+});
+
+test('the answer comes before its receipt: the requester does not wait on the signature', async (t) => {
+  // a provider key that signs receipts (eip712) only when the test says so; capabilities at once
+  let release = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  let asked = 0;
+  class HeldReceipts extends Wallet {
+    override async signTypedData(...a: Parameters<Wallet['signTypedData']>): Promise<string> {
+      if ('Receipt' in a[1]) {
+        asked++;
+        await held;
+      }
+      return super.signTypedData(...a);
+    }
+  }
+  const provider = new HeldReceipts(Wallet.createRandom().privateKey);
+  const f = await startFixture({ receiptScheme: 'eip712', gateway: { provider } });
+  t.teardown(() => f.close());
+  const strict = await f.connect({ provider: provider.address, receipts: 'verify' });
+  t.teardown(() => strict.close());
+  const c = await f.connect({ provider: provider.address, timeoutMs: 5000 });
+  t.teardown(() => c.close());
+  // the answer arrives while its receipt's signature is held (were it sent after, this call would time out)
+  const r = await c.infer(fp32Request('x', input(1), [1, 256]));
+  t.deepEqual(fp32Outputs(r.response)['y']?.shape, [1, 4]);
+  t.is(asked, 1, 'the gateway is signing the receipt');
+  // in verify mode the caller waits for the receipt: nothing yet
+  let verified = false;
+  const v = strict.infer(fp32Request('x', input(1), [1, 256])).then((x) => {
+    verified = true;
+    return x;
+  });
+  let receiptCame = false;
+  void r.receipt.then(() => {
+    receiptCame = true;
+  });
+  await new Promise((res) => setTimeout(res, 200));
+  t.false(receiptCame, 'the receipt waits on the signature');
+  t.false(verified, 'a verify-mode call waits on its receipt');
+  release();
+  const receipt = await r.receipt;
+  t.is(receipt.scheme, 'eip712');
+  t.is(receipt.receipt.outputHash, contentHash(r.raw));
+  t.is((await (await v).receipt).receipt.outputHash, contentHash((await v).raw));
+  await c.settled();
 });
 
 test('a backend error is answered with its code; the reason reaches only the requester, sealed', async (t) => {

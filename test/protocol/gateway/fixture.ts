@@ -1,6 +1,7 @@
 // A gateway on loopback for the protocol tests: the development attester, the embedded ONNX model (or the
 // KServe v2 backend in front of a plain v2 server on the same model, or the OpenAI backend in front of an
 // OpenAI-protocol server on it), a provider and a requester key; and a TCP relay that keeps the bytes.
+import { Metadata } from '@grpc/grpc-js';
 import { Wallet } from 'ethers';
 import { MODEL_PATH } from '../../../hack/model/make-model.ts';
 import type { Logger } from '../../../operator/runtime/log.ts';
@@ -16,6 +17,7 @@ import { type RunningServer, serveV2 } from '../../../provider-runtime/gateway/b
 import type { LimitConfig } from '../../../provider-runtime/gateway/limits.ts';
 import { Gateway, type GatewayOptions, startGateway } from '../../../provider-runtime/gateway/service.ts';
 import { ConfidentialClient, type ConnectOptions } from '../../../provider-runtime/sdk/client.ts';
+import type { ConfidentialGatewayClient, SealedResponse__Output } from '../../../provider-runtime/gateway/proto.ts';
 
 export const CHAIN_ID = 31337n;
 export const SETTLEMENT = '0x5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e';
@@ -191,4 +193,28 @@ export function wrapBackend(b: Backend, over: Partial<Pick<Backend, 'infer' | 'i
     close: () => b.close(),
     ...over,
   };
+}
+
+/**
+ * A raw Infer call, without the SDK: its two messages joined (the answer's ciphertext from the first, the
+ * receipt from the second), or the gateway's refusal as grpc-js gives it (a ServiceError).
+ */
+export function rawInfer(
+  client: ConfidentialGatewayClient,
+  req: { sessionId: Buffer; seq: number; ciphertext: Buffer },
+): Promise<SealedResponse__Output> {
+  return new Promise((resolve, reject) => {
+    const messages: SealedResponse__Output[] = [];
+    const call = client.Infer(req, new Metadata());
+    call.on('data', (m: SealedResponse__Output) => messages.push(m));
+    call.on('error', reject);
+    call.on('end', () => {
+      const [answer, receipt] = messages;
+      if (messages.length !== 2 || !answer || !receipt?.receipt)
+        return reject(
+          new Error(`an Infer call answered ${messages.length} message(s), not the answer and its receipt`),
+        );
+      resolve({ ...answer, receipt: receipt.receipt });
+    });
+  });
 }

@@ -10,7 +10,7 @@ import {
   fp32Outputs,
   fp32Request,
 } from '../../../provider-runtime/sdk/client.ts';
-import { MODEL, input, startFixture, wrapBackend } from './fixture.ts';
+import { MODEL, input, rawInfer, startFixture, wrapBackend } from './fixture.ts';
 
 const v2 = protos().v2.inference;
 
@@ -83,7 +83,7 @@ test('limits are checked before decryption: over the limit, even garbage gets RE
   const raw = new Ctor(f.address, credentials.createInsecure());
   t.teardown(() => raw.close());
   const garbage = { ...c.sealRequest(Buffer.alloc(10)), ciphertext: Buffer.alloc(64, 1) };
-  const e = await new Promise<ServiceError>((resolve) => raw.infer(garbage, (err) => resolve(err!)));
+  const e = (await rawInfer(raw, garbage).catch((err: unknown) => err)) as ServiceError;
   t.is(e.code, status.RESOURCE_EXHAUSTED);
   t.regex(e.metadata.get('grpc-retry-pushback-ms')[0]?.toString() ?? '', /^\d+$/);
   t.notRegex(await f.gateway.metrics.registry.metrics(), /refused_total\{reason="authentication"\}/);

@@ -133,7 +133,8 @@ for (const hash of [`sha256:${sha256}`, `0x${sha256.toUpperCase()}`]) {
     t.is(c.capability.statement.modelHash, taskHash);
     const body = v2.ModelInferRequest.serialize(fp32Request('x', input(1), [1, 256], 'mlp'));
     const r = await c.infer(body);
-    t.is(r.receipt.receipt.modelHash, taskHash);
+    const receipt = await r.receipt;
+    t.is(receipt.receipt.modelHash, taskHash);
     // the verifier holds the receipt to the task's model hash: it passes, and another model is evidence
     const v = new Verifier({
       domain: receiptDomain(CHAIN_ID, SETTLEMENT),
@@ -141,9 +142,9 @@ for (const hash of [`sha256:${sha256}`, `0x${sha256.toUpperCase()}`]) {
       seed: 's',
       infer: () => r.raw,
     });
-    t.is((await v.check({ receipt: r.receipt, input: body, modelHash: taskHash })).status, 'ok');
-    t.is(contentHash(body), r.receipt.receipt.inputHash);
-    const other = await v.check({ receipt: r.receipt, input: body, modelHash: `0x${'0'.repeat(64)}` });
+    t.is((await v.check({ receipt, input: body, modelHash: taskHash })).status, 'ok');
+    t.is(contentHash(body), receipt.receipt.inputHash);
+    const other = await v.check({ receipt, input: body, modelHash: `0x${'0'.repeat(64)}` });
     t.is(other.status, 'evidence');
     t.is(other.status === 'evidence' ? other.evidence.kind : undefined, 'model-mismatch');
   });

@@ -47,7 +47,8 @@ test('chat, completions and embeddings through the gateway: the server’s answe
   t.is(chat.json.choices[0]?.message.content, plain.choices[0]?.message.content);
   t.regex(chat.json.choices[0]?.message.content ?? '', /^class \d \(p=0\.\d{4}\)$/);
   t.deepEqual(chat.json.usage, plain.usage);
-  const rc = chat.receipt.receipt;
+  const chatReceipt = await chat.receipt;
+  const rc = chatReceipt.receipt;
   // what the requester sealed: {path, body} with the model named
   const sent = JSON.stringify({ path: '/v1/chat/completions', body: { messages, max_tokens: 16, model: MODEL } });
   t.is(rc.inputHash, contentHash(Buffer.from(sent)));
@@ -62,9 +63,9 @@ test('chat, completions and embeddings through the gateway: the server’s answe
     provider: c.capability.statement.provider,
     receiptKey: Buffer.from(c.capability.statement.receiptKey.slice(2), 'hex'),
   };
-  t.notThrows(() => verifyGatewayReceipt(chat.receipt, authority));
+  t.notThrows(() => verifyGatewayReceipt(chatReceipt, authority));
   t.throws(
-    () => verifyGatewayReceipt({ ...chat.receipt, receipt: { ...rc, outputTokens: rc.outputTokens + 1 } }, authority),
+    () => verifyGatewayReceipt({ ...chatReceipt, receipt: { ...rc, outputTokens: rc.outputTokens + 1 } }, authority),
     { message: /receipt signature: does not verify/ },
   );
 
@@ -74,8 +75,9 @@ test('chat, completions and embeddings through the gateway: the server’s answe
   });
   t.is(emb.json.data.length, 2);
   // an embedding has input tokens only
-  t.is(emb.receipt.receipt.inputTokens, embPlain.usage.prompt_tokens);
-  t.is(emb.receipt.receipt.outputTokens, 0);
+  const embReceipt = (await emb.receipt).receipt;
+  t.is(embReceipt.inputTokens, embPlain.usage.prompt_tokens);
+  t.is(embReceipt.outputTokens, 0);
   t.deepEqual(emb.json.data, embPlain.data);
   // the model's softmax: each row sums to one, and the two texts differ (it ran on them, not an echo)
   for (const d of emb.json.data) t.true(Math.abs(d.embedding.reduce((a, b) => a + b, 0) - 1) < 1e-5);

@@ -8,7 +8,7 @@ import { AttestationError } from '../../../operator/verification/attestation.ts'
 import { ReceiptError } from '../../../operator/verification/receipt.ts';
 import { EnvelopeError, x25519Jwk, x25519KeyPair } from '../../../provider-runtime/gateway/envelope.ts';
 import { protos } from '../../../provider-runtime/gateway/proto.ts';
-import type { Capability__Output, SealedResponse__Output } from '../../../provider-runtime/gateway/proto.ts';
+import type { Capability__Output } from '../../../provider-runtime/gateway/proto.ts';
 import { newNonce } from '../../../provider-runtime/gateway/service.ts';
 import {
   CapabilityError,
@@ -17,7 +17,7 @@ import {
   signReceiptEd25519,
 } from '../../../provider-runtime/gateway/signing.ts';
 import { GatewayCallError, checkCapability, fp32Request } from '../../../provider-runtime/sdk/client.ts';
-import { CHAIN_ID, MODEL, SETTLEMENT, input, startFixture, wrapBackend } from './fixture.ts';
+import { CHAIN_ID, MODEL, SETTLEMENT, input, rawInfer, startFixture, wrapBackend } from './fixture.ts';
 
 const v2 = protos().v2.inference;
 const body = () => v2.ModelInferRequest.serialize(fp32Request('x', input(1), [1, 256], MODEL));
@@ -26,7 +26,7 @@ function rawClient(address: string) {
   const Ctor = protos().gateway.nvdax.gateway.v1.ConfidentialGateway;
   const c = new Ctor(address, credentials.createInsecure(), { 'grpc.max_send_message_length': 16 * 1024 * 1024 });
   const call =
-    <Res>(method: 'infer' | 'getCapability' | 'openSession') =>
+    <Res>(method: 'getCapability' | 'openSession') =>
     (req: unknown): Promise<Res> =>
       new Promise((resolve, reject) =>
         (c[method] as (r: unknown, cb: (e: ServiceError | null, r?: Res) => void) => void).call(c, req, (e, r) =>
@@ -34,7 +34,7 @@ function rawClient(address: string) {
         ),
       );
   return {
-    infer: call<SealedResponse__Output>('infer'),
+    infer: (req: { sessionId: Buffer; seq: number; ciphertext: Buffer }) => rawInfer(c, req),
     getCapability: call<Capability__Output>('getCapability'),
     openSession: call<{ sessionId: Buffer }>('openSession'),
     close: () => c.close(),
@@ -289,10 +289,17 @@ test('a relay that alters receipts: refused before the answer with receipts "ver
   relay.addService(protos().gateway.nvdax.gateway.v1.ConfidentialGateway.service, {
     GetCapability: pass(upstream.getCapability),
     OpenSession: pass(upstream.openSession),
-    Infer: pass(upstream.infer, (r: SealedResponse__Output) => ({
-      ...r,
-      receipt: { ...r.receipt, receipt: { ...r.receipt!.receipt, price: '1' } },
-    })),
+    // the answer as it came, then its receipt with the price changed
+    Infer: ((call) => {
+      upstream.infer(call.request).then(
+        (r) => {
+          call.write({ seq: r.seq, ciphertext: r.ciphertext });
+          call.write({ seq: r.seq, receipt: { ...r.receipt, receipt: { ...r.receipt!.receipt, price: '1' } } });
+          call.end();
+        },
+        (e) => call.emit('error', e),
+      );
+    }) as import('@grpc/grpc-js').handleServerStreamingCall<any, any>,
     ReleaseSecret: ((_c, cb) => cb({ code: status.UNIMPLEMENTED })) as Unary,
   });
   const port = await new Promise<number>((res, rej) =>
@@ -309,6 +316,7 @@ test('a relay that alters receipts: refused before the answer with receipts "ver
   t.teardown(() => c.close());
   const first = await c.infer(body());
   t.truthy(first.response, 'the answer itself is authentic (AES-GCM) and returned');
+  t.is((await t.throwsAsync(first.receipt, { instanceOf: ReceiptError })).field, 'price');
   t.is((await t.throwsAsync(c.settled(), { instanceOf: ReceiptError })).field, 'price');
   t.is(c.receiptFailures.length, 1);
   await t.throwsAsync(c.infer(body()), { instanceOf: ReceiptError });

@@ -21,14 +21,10 @@ export interface ConfidentialGatewayClient extends grpc.Client {
   getCapability(argument: _nvdax_gateway_v1_CapabilityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_gateway_v1_Capability__Output>): grpc.ClientUnaryCall;
   getCapability(argument: _nvdax_gateway_v1_CapabilityRequest, callback: grpc.requestCallback<_nvdax_gateway_v1_Capability__Output>): grpc.ClientUnaryCall;
   
-  Infer(argument: _nvdax_gateway_v1_SealedRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_gateway_v1_SealedResponse__Output>): grpc.ClientUnaryCall;
-  Infer(argument: _nvdax_gateway_v1_SealedRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_gateway_v1_SealedResponse__Output>): grpc.ClientUnaryCall;
-  Infer(argument: _nvdax_gateway_v1_SealedRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_gateway_v1_SealedResponse__Output>): grpc.ClientUnaryCall;
-  Infer(argument: _nvdax_gateway_v1_SealedRequest, callback: grpc.requestCallback<_nvdax_gateway_v1_SealedResponse__Output>): grpc.ClientUnaryCall;
-  infer(argument: _nvdax_gateway_v1_SealedRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_gateway_v1_SealedResponse__Output>): grpc.ClientUnaryCall;
-  infer(argument: _nvdax_gateway_v1_SealedRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nvdax_gateway_v1_SealedResponse__Output>): grpc.ClientUnaryCall;
-  infer(argument: _nvdax_gateway_v1_SealedRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nvdax_gateway_v1_SealedResponse__Output>): grpc.ClientUnaryCall;
-  infer(argument: _nvdax_gateway_v1_SealedRequest, callback: grpc.requestCallback<_nvdax_gateway_v1_SealedResponse__Output>): grpc.ClientUnaryCall;
+  Infer(argument: _nvdax_gateway_v1_SealedRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_nvdax_gateway_v1_SealedResponse__Output>;
+  Infer(argument: _nvdax_gateway_v1_SealedRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_nvdax_gateway_v1_SealedResponse__Output>;
+  infer(argument: _nvdax_gateway_v1_SealedRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_nvdax_gateway_v1_SealedResponse__Output>;
+  infer(argument: _nvdax_gateway_v1_SealedRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_nvdax_gateway_v1_SealedResponse__Output>;
   
   InferStream(argument: _nvdax_gateway_v1_SealedRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_nvdax_gateway_v1_SealedChunk__Output>;
   InferStream(argument: _nvdax_gateway_v1_SealedRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_nvdax_gateway_v1_SealedChunk__Output>;
@@ -58,7 +54,7 @@ export interface ConfidentialGatewayClient extends grpc.Client {
 export interface ConfidentialGatewayHandlers extends grpc.UntypedServiceImplementation {
   GetCapability: grpc.handleUnaryCall<_nvdax_gateway_v1_CapabilityRequest__Output, _nvdax_gateway_v1_Capability>;
   
-  Infer: grpc.handleUnaryCall<_nvdax_gateway_v1_SealedRequest__Output, _nvdax_gateway_v1_SealedResponse>;
+  Infer: grpc.handleServerStreamingCall<_nvdax_gateway_v1_SealedRequest__Output, _nvdax_gateway_v1_SealedResponse>;
   
   InferStream: grpc.handleServerStreamingCall<_nvdax_gateway_v1_SealedRequest__Output, _nvdax_gateway_v1_SealedChunk>;
   
