@@ -548,8 +548,6 @@ export class ConfidentialClient {
         reject(err);
       };
       call.receipt.then((r) => {
-        // not now: the caller's next request goes first. The next infer() checks it once its request is
-        // sent; a timer checks it when no next request comes (not setImmediate: the caller's writes go first)
         this.#queue.push(() => {
           try {
             resolve(check(r));
@@ -557,7 +555,10 @@ export class ConfidentialClient {
             failed(e);
           }
         });
-        if (this.#queue.length === 1) this.#schedule(false);
+        // never ahead of the caller's next request: when one is on its way already, right after this turn
+        // (while the gateway works on it); else the next infer() checks it once its request is written, or a
+        // 1 ms timer does when none comes
+        this.#schedule(this.#seq > seq);
       }, failed);
     });
     receipt.catch(() => {}); // kept in receiptFailures and thrown by the next call: a caller may never await it
