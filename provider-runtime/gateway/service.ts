@@ -752,23 +752,27 @@ export class Gateway {
           done(err.code);
           if (!call.cancelled) call.emit('error', err);
         };
-        this.infer(call.request, deadlineOf(call), () => call.cancelled, stop.signal).then(async (served) => {
-          call.off('cancelled', cancel);
-          // (a write to a call the requester left is dropped; the receipt is signed and reported all the same)
-          call.write(served.answer);
-          // HTTP/2 sends what was written from a native immediate, which runs before this one: the answer is
-          // on the wire before its receipt's signature starts
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          let receipt: GatewaySignedReceipt;
-          try {
-            receipt = await served.receipt();
-          } catch (e) {
-            return fail(e);
-          }
-          done(status.OK);
-          call.write({ seq: served.answer.seq, receipt });
-          call.end();
-        }, fail);
+        this.infer(call.request, deadlineOf(call), () => call.cancelled, stop.signal)
+          .then(async (served) => {
+            call.off('cancelled', cancel);
+            // (a write to a call the requester left is dropped; the receipt is signed and reported all the same)
+            call.write(served.answer);
+            // HTTP/2 sends what was written from a native immediate, which runs before this one: the answer is
+            // on the wire before its receipt's signature starts
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            let receipt: GatewaySignedReceipt;
+            try {
+              receipt = await served.receipt();
+            } catch (e) {
+              // the answer went out unreceipted: never billed (a signer the provider runs that failed)
+              this.#log.error({ err: e, seq: served.answer.seq }, 'the receipt of an answer sent could not be signed');
+              throw e;
+            }
+            done(status.OK);
+            call.write({ seq: served.answer.seq, receipt });
+            call.end();
+          })
+          .catch(fail);
       },
       InferStream: (call: ServerWritableStream<SealedRequest__Output, SealedChunk>) => {
         const t0 = this.#mono();

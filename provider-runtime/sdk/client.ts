@@ -184,14 +184,15 @@ function unary<Req, Res>(fn: Call<Req, Res>, req: Req, timeoutMs: number, signal
  * An Infer call's two messages: `answer`, the first (the sealed answer), as soon as it comes, and `receipt`,
  * the second. A call that fails before its answer rejects both; one that ends without its receipt, `receipt`
  * alone (which has a handler here: a caller may never look at it). `signal` cancels the call until the answer
- * came (a caller that has its answer no longer waits on the call).
+ * came, or, with `untilReceipt` (the caller waits for the receipt too), until the receipt came.
  */
 function inferCall(
   client: ConfidentialGatewayClient,
   sealed: { sessionId: Buffer; seq: number; ciphertext: Buffer },
   timeoutMs: number,
   unseal: (b: Buffer) => string | undefined,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  untilReceipt: boolean,
 ): { answer: Promise<SealedResponse__Output>; receipt: Promise<SignedReceipt__Output> } {
   const call = client.Infer(sealed, new Metadata(), { deadline: Date.now() + timeoutMs });
   const cancel = () => call.cancel();
@@ -220,10 +221,11 @@ function inferCall(
         call.cancel();
         return fail(new EnvelopeError('malformed', "an answer's first message must be its ciphertext alone"));
       }
-      signal?.removeEventListener('abort', cancel);
+      if (!untilReceipt) signal?.removeEventListener('abort', cancel);
       answered(m);
       answered = undefined;
     } else if (receipted) {
+      signal?.removeEventListener('abort', cancel);
       if (m.receipt?.receipt && m.ciphertext.length === 0) receipted(m.receipt);
       else refuseReceipt(new ReceiptError('receipt', "the answer's second message is not its receipt"));
       receipted = undefined;
@@ -387,7 +389,8 @@ export class ConfidentialClient {
 
   /**
    * One inference: `request` is an inference.ModelInferRequest (model_name defaults to the capability's)
-   * or its serialized bytes. Resolves once the answer decrypted and its receipt verified.
+   * or its serialized bytes. Resolves once the answer decrypted; `receipt` once the receipt that follows it
+   * came and verified (before this resolves, with receipts: "verify").
    */
   async infer(request: ModelInferRequest | Buffer, opts: { timeoutMs?: number } = {}): Promise<InferResult> {
     if (this.capability.protocol !== 'OpenInference')
@@ -403,8 +406,8 @@ export class ConfidentialClient {
   /**
    * One OpenAI-protocol request to a gateway in front of vLLM, TGI or another OpenAI server: `path` and the
    * JSON body as OpenAI's API takes it (`model` defaults to the capability's; `stream` must stay off: each
-   * answer is one sealed message with its receipt). Resolves to the server's JSON answer, decrypted, once its
-   * receipt verified (or is queued to, in background mode). An HTTP error of the server comes back as a
+   * answer is one sealed message, its receipt the next). Resolves to the server's JSON answer, decrypted, as
+   * infer() does (its `receipt` a promise, settled first with receipts: "verify"). An HTTP error of the server comes back as a
    * GatewayCallError with its gRPC code and the server's message, sealed to this client. `signal` cancels the
    * call (CANCELLED); the gateway then aborts the model server's request. `timeoutMs` defaults to 10 minutes
    * (OPENAI_TIMEOUT_MS), not the client's: a long answer takes minutes.
@@ -527,7 +530,14 @@ export class ConfidentialClient {
     if (this.#failure) throw this.#failure;
     const sealed = this.sealRequest(body);
     const seq = sealed.seq;
-    const call = inferCall(this.#client, sealed, timeoutMs ?? this.#timeoutMs, this.#unsealError(seq), signal);
+    const call = inferCall(
+      this.#client,
+      sealed,
+      timeoutMs ?? this.#timeoutMs,
+      this.#unsealError(seq),
+      signal,
+      !this.#background,
+    );
     // while the request is on its way (an immediate runs after its HTTP/2 write went out) and the gateway works
     // on it: make the answer's decipher and the next request's cipher ready and check the receipts still
     // queued, instead of doing any of it when the answer arrives or the next request is made
@@ -544,7 +554,10 @@ export class ConfidentialClient {
       const failed = (e: unknown) => {
         const err = e instanceof Error ? e : new Error(String(e));
         this.receiptFailures.push(err);
-        this.#failure ??= err;
+        // a receipt that is wrong, or a call the gateway ended without one, stops this client; a call the
+        // network or the deadline broke after its answer does not (that receipt is lost to this client only:
+        // the gateway reports it to the hub all the same)
+        if (!(err instanceof GatewayCallError)) this.#failure ??= err;
         reject(err);
       };
       call.receipt.then((r) => {
@@ -636,12 +649,9 @@ export class ConfidentialClient {
 
   /** Waits for the receipts still to come and verifies them (background mode); throws the first failure seen. */
   async settled(): Promise<void> {
-    while (this.#pending.size > 0) {
-      this.#drain();
-      // a receipt that came is queued: the next turn checks it
-      await Promise.race([Promise.allSettled([...this.#pending]), new Promise((r) => setImmediate(r))]);
-    }
     this.#drain();
+    // each settles once its receipt came and was checked (a drain is scheduled when it comes) or failed
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
     if (this.#failure) throw this.#failure;
   }
 

@@ -105,7 +105,8 @@ test('eip712 receipts are operator/verification/receipt.ts receipts', async (t) 
   t.is(rc.job, f.gateway.jobId);
 });
 
-test('the answer comes before its receipt: the requester does not wait on the signature', async (t) => {
+// serial: the other tests of this file would run on this thread while it measures settled()'s CPU
+test.serial('the answer comes before its receipt: the requester does not wait on the signature', async (t) => {
   // a provider key that signs receipts (eip712) only when the test says so; capabilities at once
   let release = () => {};
   const held = new Promise<void>((r) => {
@@ -142,15 +143,28 @@ test('the answer comes before its receipt: the requester does not wait on the si
   void r.receipt.then(() => {
     receiptCame = true;
   });
-  await new Promise((res) => setTimeout(res, 200));
+  // a call its deadline ends after the answer: that receipt is lost to this client, which goes on
+  const short = await f.connect({ provider: provider.address, timeoutMs: 300 });
+  t.teardown(() => short.close());
+  const cut = await short.infer(fp32Request('x', input(1), [1, 256]));
+  t.is((await t.throwsAsync(cut.receipt, { instanceOf: GatewayCallError })).code, status.DEADLINE_EXCEEDED);
   t.false(receiptCame, 'the receipt waits on the signature');
   t.false(verified, 'a verify-mode call waits on its receipt');
+  // settled() waits for the held receipt without spinning (this thread's CPU: ava runs test files on threads)
+  const waiting = c.settled();
+  const cpu0 = process.threadCpuUsage();
+  await new Promise((res) => setTimeout(res, 200));
+  const cpu = process.threadCpuUsage(cpu0);
+  t.true((cpu.user + cpu.system) / 1000 < 60, `settled() used ${(cpu.user + cpu.system) / 1000} ms of CPU in 200 ms`);
   release();
+  await waiting;
   const receipt = await r.receipt;
   t.is(receipt.scheme, 'eip712');
   t.is(receipt.receipt.outputHash, contentHash(r.raw));
   t.is((await (await v).receipt).receipt.outputHash, contentHash((await v).raw));
-  await c.settled();
+  t.is(short.receiptFailures.length, 1);
+  const next = await short.infer(fp32Request('x', input(1), [1, 256]));
+  t.is((await next.receipt).receipt.outputHash, contentHash(next.raw), 'the client goes on after a lost receipt');
 });
 
 test('a backend error is answered with its code; the reason reaches only the requester, sealed', async (t) => {

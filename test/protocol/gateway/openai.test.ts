@@ -245,7 +245,10 @@ test('streams: refused where they cannot be (embeddings, a tensor backend); leav
     /nvdax_gateway_requests_total\{method="InferStream",code="CANCELLED"\} 1/.test(
       await f.gateway.metrics.registry.metrics(),
     );
-  for (let i = 0; i < 20 && !(await cancelled()); i++) await new Promise((r) => setTimeout(r, 100));
+  // (the model server sees its request end when its socket closes, a moment after the gateway counts the cancel;
+  // both within 2.5 s, before its next chunk was due)
+  const seen = async () => (await cancelled()) && f.openaiServer!.aborted() === 1;
+  for (let i = 0; i < 25 && !(await seen()); i++) await new Promise((r) => setTimeout(r, 100));
   t.true(await cancelled(), 'the gateway saw the cancel');
   t.is(f.openaiServer!.aborted(), 1, 'the model server stopped generating before its next chunk');
   t.regex(await f.gateway.metrics.registry.metrics(), /nvdax_gateway_inflight_requests 0/);
