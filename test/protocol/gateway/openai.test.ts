@@ -302,7 +302,7 @@ test('a reader that stalls under flow control, then leaves: the gateway stops th
   t.is(e.code, status.CANCELLED);
 });
 
-test('a requester that gives up on a whole (unary) answer stops the model server too', async (t) => {
+test('a requester that gives up on a whole answer (Infer) stops the model server too', async (t) => {
   const f = await startFixture({ backend: 'openai', answerDelayMs: 3000 });
   t.teardown(() => f.close());
   const c = await f.connect();
@@ -323,7 +323,7 @@ test('a requester that gives up on a whole (unary) answer stops the model server
   );
 });
 
-test('an answered call is no cancel: the signal the backend got stays unaborted after the call ends (unary and stream)', async (t) => {
+test('an answered call is no cancel: the signal the backend got stays unaborted after the call ends (Infer and InferStream)', async (t) => {
   // grpc-js emits 'cancelled' on every call once its stream closes; an abort then would be a DOMException (a
   // stack trace) per request, and a backend that watched the signal would see a cancel that never was
   const signals: AbortSignal[] = [];
