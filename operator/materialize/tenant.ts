@@ -1,4 +1,4 @@
-// The tenant namespace of a hub namespace in a member cluster, and its default NetworkPolicy.
+// The tenant namespace of a hub namespace in a member cluster, and its two NetworkPolicies.
 import type { Built } from './common.ts';
 import { GATEWAY_PORT } from './inference.ts';
 import { annotationKeys, labelKeys, MANAGED_BY, tenantNamespace } from './names.ts';

@@ -691,17 +691,26 @@ export class Gateway {
 
   /** The grpc-js handlers, each counted and timed. */
   handlers(): ConfidentialGatewayHandlers {
-    const wrap = <Req, Res>(method: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) => {
-      // label children looked up once: the hot path only adds
+    /** Counts a method's calls by their end's code and times them from `t0` (label children looked up once). */
+    const counted = (method: string) => {
       const okCount = this.metrics.adder('requests', { method, code: 'OK' });
       const timer = this.metrics.observer('duration', { method });
+      return (code: status, t0: number) => {
+        if (code === status.OK) okCount();
+        else this.metrics.requests.inc({ method, code: codeName(code) });
+        timer((this.#mono() - t0) / 1000);
+      };
+    };
+    const deadlineOf = (call: { getDeadline(): Date | number }): number | undefined => {
+      const d = call.getDeadline();
+      const ms = d instanceof Date ? d.getTime() : Number(d);
+      return Number.isFinite(ms) ? ms : undefined;
+    };
+    const wrap = <Req, Res>(method: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) => {
+      const count = counted(method);
       return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>): void => {
         const t0 = this.#mono();
-        const done = (code: status) => {
-          if (code === status.OK) okCount();
-          else this.metrics.requests.inc({ method, code: codeName(code) });
-          timer((this.#mono() - t0) / 1000);
-        };
+        const done = (code: status) => count(code, t0);
         const fail = (e: unknown) => {
           const err = this.#failure(method, e);
           done(err.code);
@@ -723,14 +732,8 @@ export class Gateway {
         }
       };
     };
-    const deadlineOf = (call: { getDeadline(): Date | number }): number | undefined => {
-      const d = call.getDeadline();
-      const ms = d instanceof Date ? d.getTime() : Number(d);
-      return Number.isFinite(ms) ? ms : undefined;
-    };
-    // label children looked up once: the hot path only adds
-    const inferOk = this.metrics.adder('requests', { method: 'Infer', code: 'OK' });
-    const inferTimer = this.metrics.observer('duration', { method: 'Infer' });
+    const inferCount = counted('Infer');
+    const streamCount = counted('InferStream');
     return {
       GetCapability: wrap('GetCapability', (req: CapabilityRequest__Output) => this.getCapability(req)),
       OpenSession: wrap('OpenSession', (req: OpenSessionRequest__Output) => this.openSession(req)),
@@ -741,11 +744,7 @@ export class Gateway {
         // grpc-js emits 'cancelled' for every call once its stream closes, answered or not: an abort then would
         // build a DOMException (a stack trace) per request for nothing, so the listener goes when the work is done
         call.once('cancelled', cancel);
-        const done = (code: status) => {
-          if (code === status.OK) inferOk();
-          else this.metrics.requests.inc({ method: 'Infer', code: codeName(code) });
-          inferTimer((this.#mono() - t0) / 1000);
-        };
+        const done = (code: status) => inferCount(code, t0);
         const fail = (e: unknown) => {
           call.off('cancelled', cancel);
           const err = this.#failure('Infer', e);
@@ -800,12 +799,9 @@ export class Gateway {
           });
         const finish = (code: status) => {
           for (const ev of events) call.off(ev, cancel); // the work is over: its end is no cancel
-          this.metrics.requests.inc({ method: 'InferStream', code: codeName(code) });
-          this.metrics.duration.observe({ method: 'InferStream' }, (this.#mono() - t0) / 1000);
+          streamCount(code, t0);
         };
-        const d = call.getDeadline();
-        const ms = d instanceof Date ? d.getTime() : Number(d);
-        this.inferStream(call.request, send, Number.isFinite(ms) ? ms : undefined, stop.signal).then(
+        this.inferStream(call.request, send, deadlineOf(call), stop.signal).then(
           () => {
             finish(status.OK);
             call.end();

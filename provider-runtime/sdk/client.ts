@@ -196,46 +196,36 @@ function inferCall(
 ): { answer: Promise<SealedResponse__Output>; receipt: Promise<SignedReceipt__Output> } {
   const call = client.Infer(sealed, new Metadata(), { deadline: Date.now() + timeoutMs });
   const cancel = () => call.cancel();
-  let answered: ((m: SealedResponse__Output) => void) | undefined;
-  let receipted: ((r: SignedReceipt__Output) => void) | undefined;
-  let refuseAnswer: (e: unknown) => void = () => {};
-  let refuseReceipt: (e: unknown) => void = () => {};
-  const answer = new Promise<SealedResponse__Output>((resolve, reject) => {
-    answered = resolve;
-    refuseAnswer = reject;
-  });
-  const receipt = new Promise<SignedReceipt__Output>((resolve, reject) => {
-    receipted = resolve;
-    refuseReceipt = reject;
-  });
-  receipt.catch(() => {});
+  // (a promise settles once: what comes after the first outcome changes nothing)
+  const answer = Promise.withResolvers<SealedResponse__Output>();
+  const receipt = Promise.withResolvers<SignedReceipt__Output>();
+  receipt.promise.catch(() => {});
   const fail = (e: unknown) => {
     signal?.removeEventListener('abort', cancel);
-    refuseAnswer(e);
-    refuseReceipt(e);
-    answered = receipted = undefined;
+    answer.reject(e);
+    receipt.reject(e);
   };
+  let messages = 0;
   call.on('data', (m: SealedResponse__Output) => {
-    if (answered) {
+    messages++;
+    if (messages === 1) {
       if (m.receipt || m.ciphertext.length === 0) {
         call.cancel();
         return fail(new EnvelopeError('malformed', "an answer's first message must be its ciphertext alone"));
       }
       if (!untilReceipt) signal?.removeEventListener('abort', cancel);
-      answered(m);
-      answered = undefined;
-    } else if (receipted) {
+      answer.resolve(m);
+    } else if (messages === 2) {
       signal?.removeEventListener('abort', cancel);
-      if (m.receipt?.receipt && m.ciphertext.length === 0) receipted(m.receipt);
-      else refuseReceipt(new ReceiptError('receipt', "the answer's second message is not its receipt"));
-      receipted = undefined;
+      if (m.receipt?.receipt && m.ciphertext.length === 0) receipt.resolve(m.receipt);
+      else receipt.reject(new ReceiptError('receipt', "the answer's second message is not its receipt"));
     }
   });
   call.on('error', (e) => fail(callError(e, unseal)));
   call.on('end', () => fail(new ReceiptError('receipt', 'the call ended without the answer or its receipt')));
   if (signal?.aborted) call.cancel();
   else signal?.addEventListener('abort', cancel, { once: true });
-  return { answer, receipt };
+  return { answer: answer.promise, receipt: receipt.promise };
 }
 
 /** How long an OpenAI-protocol call may take by default: a long answer is minutes (the gateway allows 10). */
